@@ -1,0 +1,90 @@
+// Fixed-argument wrappers for the variadic parts of libmicrohttpd, which Swift cannot call.
+// Every function here is a thin `static inline` forwarder; no logic lives in C.
+#ifndef CMICROHTTPD_SHIM_H
+#define CMICROHTTPD_SHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// `MHD_SIZE_UNKNOWN` is a macro of a cast expression, which Swift does not import.
+static const uint64_t cmhd_size_unknown = MHD_SIZE_UNKNOWN;
+
+/// Everything `cmhd_start_daemon` passes to `MHD_start_daemon` besides the callbacks.
+struct cmhd_daemon_settings {
+    unsigned int flags;
+    const struct sockaddr *address;
+    unsigned int thread_pool_size;
+    unsigned int connection_limit;
+    unsigned int per_ip_connection_limit;
+    unsigned int connection_timeout_seconds;
+    size_t connection_memory_limit;
+    unsigned int listen_backlog;
+};
+
+/// The callbacks `cmhd_start_daemon` registers; each receives `context` as its first argument.
+struct cmhd_daemon_callbacks {
+    MHD_AccessHandlerCallback access;
+    MHD_RequestCompletedCallback completed;
+    size_t (*unescape)(void *context, struct MHD_Connection *connection, char *text);
+    MHD_LogCallback log;
+    void *context;
+};
+
+/// Starts a daemon: `MHD_start_daemon` with the options above, in a fixed order.
+static inline struct MHD_Daemon *
+cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
+                  const struct cmhd_daemon_callbacks *callbacks)
+{
+    return MHD_start_daemon(
+        settings->flags, 0, NULL, NULL, callbacks->access, callbacks->context,
+        MHD_OPTION_EXTERNAL_LOGGER, callbacks->log, callbacks->context,
+        MHD_OPTION_SOCK_ADDR, settings->address,
+        MHD_OPTION_THREAD_POOL_SIZE, settings->thread_pool_size,
+        MHD_OPTION_CONNECTION_LIMIT, settings->connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, settings->per_ip_connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, settings->connection_timeout_seconds,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, settings->connection_memory_limit,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, settings->listen_backlog,
+        MHD_OPTION_NOTIFY_COMPLETED, callbacks->completed, callbacks->context,
+        MHD_OPTION_UNESCAPE_CALLBACK, callbacks->unescape, callbacks->context,
+        MHD_OPTION_END);
+}
+
+/// The port the daemon is bound to, or 0 when it cannot tell.
+static inline uint16_t
+cmhd_daemon_port(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return NULL == info ? 0 : info->port;
+}
+
+/// The number of open connections, suspended ones included.
+static inline unsigned int
+cmhd_daemon_connection_count(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return NULL == info ? 0 : info->num_connections;
+}
+
+/// The socket of a connection, or -1 when it cannot tell.
+static inline int
+cmhd_connection_socket(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return NULL == info ? -1 : info->connect_fd;
+}
+
+/// The peer address of a connection, or NULL when it cannot tell.
+static inline const struct sockaddr *
+cmhd_connection_client_address(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return NULL == info ? NULL : info->client_addr;
+}
+
+#endif

@@ -1,0 +1,79 @@
+package import Keyspace
+package import Logging
+package import MicroHTTPD
+
+/// The HTTP API of Keygate over a keyspace: routes each request and answers it at once on
+/// libmicrohttpd's thread.
+///
+/// Generic over the engine so that routes know only the `KeyspaceStore` operations.
+package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
+    let store: Store
+    let staticFiles: StaticFiles
+    let openAPIDocument: [UInt8]?
+    let logger: Logger
+
+    /// Creates the API over `store`, serving files from `publicDirectory` and the contract
+    /// from `openAPIDocument` (a 404 when `nil`).
+    package init(
+        store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, logger: Logger
+    ) {
+        self.store = store
+        self.staticFiles = StaticFiles(directory: publicDirectory)
+        self.openAPIDocument = openAPIDocument
+        self.logger = logger
+    }
+
+    /// Answers a request; every failure becomes a problem answer.
+    package func answer(_ request: HTTPRequest) -> HTTPAnswer {
+        do {
+            return .respond(try respond(to: request))
+        } catch {
+            return .respond(Problem(error, logger: logger).response)
+        }
+    }
+
+    /// Renders an error the HTTP layer detected.
+    package func response(for error: HTTPError) -> HTTPResponse {
+        Problem(error).response
+    }
+
+    private func respond(to request: HTTPRequest) throws -> HTTPResponse {
+        let route = try Router.route(request.method, path: request.path)
+        if request.method == .options {
+            let allowed = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            return HTTPResponse(status: .noContent, headers: [HTTPHeader("Allow", allowed)])
+        }
+        switch route {
+        case .cacheValue(let segment):
+            let key = try Self.key(fromSegment: segment)
+            switch request.method {
+            case .put: return try writeValue(request, key: key)
+            case .delete: return try deleteValue(request, key: key)
+            default: return try readValue(request, key: key)
+            }
+        case .cacheTimeToLive(let segment):
+            let key = try Self.key(fromSegment: segment)
+            return request.method == .put
+                ? try updateTimeToLive(request, key: key) : try readTimeToLive(request, key: key)
+        case .keys:
+            return try listKeys(request)
+        case .health:
+            _ = try request.parameters(allowed: [])
+            return .json(["status": "ok"])
+        case .openAPI:
+            guard let openAPIDocument else {
+                throw HTTPError.notFound("This server was started without its openapi.yaml.")
+            }
+            return HTTPResponse(
+                status: .ok, headers: [HTTPHeader("Content-Type", "application/yaml")],
+                body: openAPIDocument)
+        case .file(let path):
+            return try staticFiles.response(forPath: path)
+        }
+    }
+
+    /// The key named by one raw path segment.
+    private static func key(fromSegment segment: ArraySlice<UInt8>) throws -> Key {
+        try Key(PercentEncoding.decode(segment))
+    }
+}

@@ -1,0 +1,41 @@
+import Keyspace
+import MicroHTTPD
+
+extension HTTPRequest {
+    /// The query parameters by name, when each is one of `allowed` and appears at most once.
+    ///
+    /// An unknown parameter is refused rather than ignored: a typo such as `?tll=5` must not
+    /// silently store a key that never expires.
+    func parameters(allowed: Set<String>) throws(HTTPError) -> [String: String] {
+        var parameters: [String: String] = [:]
+        guard hasQuery else { return parameters }
+        for item in try queryItems() {
+            guard allowed.contains(item.name) else {
+                let known =
+                    allowed.isEmpty
+                    ? "this endpoint takes none" : "known: \(allowed.sorted().joined(separator: ", "))"
+                throw .badRequest("Unknown query parameter '\(item.name)'; \(known).")
+            }
+            guard parameters.updateValue(item.value, forKey: item.name) == nil else {
+                throw .badRequest("The query parameter '\(item.name)' is given more than once.")
+            }
+        }
+        return parameters
+    }
+
+    /// The versions a precondition header names, or `nil` when the header is absent.
+    func preconditionVersions(_ header: StaticString, weakMatches: Bool) throws(HTTPError)
+        -> WriteCondition.Versions?
+    {
+        // One cheap lookup first: most requests carry no precondition at all.
+        guard self.header(header) != nil else { return nil }
+        return try EntityTag.versions(in: headerValues(header), weakMatches: weakMatches)
+    }
+
+    /// The write condition of `If-Match` and `If-None-Match`.
+    func writeCondition() throws(HTTPError) -> WriteCondition {
+        WriteCondition(
+            ifMatch: try preconditionVersions("If-Match", weakMatches: false),
+            ifNoneMatch: try preconditionVersions("If-None-Match", weakMatches: true))
+    }
+}

@@ -1,0 +1,23 @@
+import FoundationEssentials
+import MicroHTTPD
+
+extension HTTPResponse {
+    /// A response whose body is `value` as JSON.
+    static func json(
+        _ value: some Encodable, status: HTTPStatus = .ok,
+        contentType: String = "application/json", headers: [HTTPHeader] = []
+    ) -> HTTPResponse {
+        let body: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            body = try encoder.encode(value)
+        } catch {
+            // Our bodies hold strings, integers and finite numbers only, which always encode.
+            preconditionFailure("JSON encoding of \(type(of: value)) failed: \(error)")
+        }
+        return HTTPResponse(
+            status: status, headers: [HTTPHeader("Content-Type", contentType)] + headers,
+            body: Array(body))
+    }
+}

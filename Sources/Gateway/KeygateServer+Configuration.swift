@@ -1,0 +1,39 @@
+import MicroHTTPD
+
+extension KeygateServer {
+    /// Everything an operator can set, with production defaults; the executable fills it from
+    /// flags and `KEYGATE_*` variables.
+    package struct Configuration: Sendable {
+        /// The address to listen on. Default `127.0.0.1`: loopback until asked otherwise.
+        package var host = HTTPServer.Configuration().host
+        /// The TCP port; 0 picks a free one. Default 8080.
+        package var port = HTTPServer.Configuration().port
+        /// libmicrohttpd worker threads. Default: the number of cores.
+        package var threads = HTTPServer.Configuration().threads
+        /// The largest request body. Default 8 MiB.
+        package var maxBodyBytes = HTTPServer.Configuration().maxBodyBytes
+        /// Open connections at most. Default 10 000.
+        package var maxConnections = HTTPServer.Configuration().maxConnections
+        /// A connection idle this long is closed. Default 60 s.
+        package var idleTimeout = HTTPServer.Configuration().idleTimeout
+        /// The folder served at `/`. Default `./public`.
+        package var publicDirectory = "./public"
+        /// The contract served at `/openapi.yaml`. Default `./openapi.yaml`.
+        package var openAPIFile = "./openapi.yaml"
+
+        /// A configuration with every default.
+        package init() {}
+
+        /// The HTTP layer's part.
+        var http: HTTPServer.Configuration {
+            var http = HTTPServer.Configuration()
+            http.host = host
+            http.port = port
+            http.threads = threads
+            http.maxBodyBytes = maxBodyBytes
+            http.maxConnections = maxConnections
+            http.idleTimeout = idleTimeout
+            return http
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import FoundationEssentials
+package import Keyspace
+package import Logging
+import MicroHTTPD
+
+/// A running Keygate: the built-in keyspace, its expirer, and the HTTP API over it.
+package final class KeygateServer: Sendable {
+    /// The port the API listens on.
+    package let port: Int
+    /// The keyspace behind the API.
+    package let keyspace: KeyspaceEngine
+    private let http: HTTPServer
+
+    private init(port: Int, keyspace: KeyspaceEngine, http: HTTPServer) {
+        self.port = port
+        self.keyspace = keyspace
+        self.http = http
+    }
+
+    /// Starts the keyspace and the API; returns once listening.
+    ///
+    /// - Parameters:
+    ///   - clock: the keyspace's clock. With a `ManualClock` the expirer is not started: time
+    ///     only moves when the test says so, and `keyspace.expireDueKeys()` stands in for it.
+    package static func start(
+        configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
+    ) throws -> KeygateServer {
+        let keyspace = KeyspaceEngine(clock: clock)
+        let openAPIDocument = FileManager.default.contents(atPath: configuration.openAPIFile)
+        if openAPIDocument == nil {
+            logger.warning(
+                "No OpenAPI document; /openapi.yaml will answer 404",
+                metadata: ["path": "\(configuration.openAPIFile)"])
+        }
+        let gateway = Gateway(
+            store: keyspace, publicDirectory: configuration.publicDirectory,
+            openAPIDocument: openAPIDocument.map(Array.init), logger: logger)
+        let http = try HTTPServer.start(
+            configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
+            logger: logger)
+        if !(clock is ManualClock) {
+            keyspace.startExpiring()
+        }
+        return KeygateServer(port: http.port, keyspace: keyspace, http: http)
+    }
+
+    /// Stops gracefully: parked requests are answered, then connections closed; idempotent.
+    package func stop() {
+        http.stop()
+        keyspace.stopExpiring()
+    }
+}
+
+/// The gateway over the built-in engine, as a concrete type: calls through it are specialized
+/// for `KeyspaceEngine` instead of going through generic witness lookups on every request.
+private struct BuiltInGateway: HTTPHandler {
+    let gateway: Gateway<KeyspaceEngine>
+
+    func answer(_ request: HTTPRequest) -> HTTPAnswer {
+        gateway.answer(request)
+    }
+
+    func response(for error: HTTPError) -> HTTPResponse {
+        gateway.response(for: error)
+    }
+}

@@ -1,0 +1,98 @@
+import Keyspace
+import Logging
+import MicroHTTPD
+
+/// An error answer in the `application/problem+json` format (RFC 9457).
+///
+/// The one place where errors of every layer become HTTP: each `KeyspaceError` and
+/// `HTTPError` maps to a status, a problem type and a detail here, and nowhere else.
+struct Problem: Encodable {
+    /// The media type of a problem body.
+    static let mediaType = "application/problem+json"
+
+    /// A URI reference naming the kind of problem, `/problems/<slug>`.
+    let type: String
+    /// The status's reason phrase.
+    let title: String
+    /// The HTTP status code.
+    let status: Int
+    /// What went wrong in this request, for a human.
+    let detail: String
+    /// Header fields the answer carries besides `Content-Type`, such as `Allow`.
+    private let headers: [HTTPHeader]
+
+    private enum CodingKeys: String, CodingKey {
+        case type, title, status, detail
+    }
+
+    private init(
+        slug: String, status: HTTPStatus, detail: String, headers: [HTTPHeader] = []
+    ) {
+        self.type = "/problems/\(slug)"
+        self.title = status.reasonPhrase
+        self.status = status.code
+        self.detail = detail
+        self.headers = headers
+    }
+
+    /// The problem for an HTTP-level error.
+    init(_ error: HTTPError) {
+        let slug =
+            switch error.status {
+            case .badRequest: "bad-request"
+            case .notFound: "not-found"
+            case .methodNotAllowed: "method-not-allowed"
+            case .conflict: "conflict"
+            case .preconditionFailed: "precondition-failed"
+            case .contentTooLarge: "content-too-large"
+            case .unsupportedMediaType: "unsupported-media-type"
+            case .serviceUnavailable: "service-unavailable"
+            default: "http-\(error.status.code)"
+            }
+        self.init(slug: slug, status: error.status, detail: error.detail, headers: error.headers)
+    }
+
+    /// The problem for a keyspace refusal.
+    init(_ error: KeyspaceError) {
+        switch error {
+        case .invalidKey(let reason):
+            self.init(slug: "invalid-key", status: .badRequest, detail: reason)
+        case .wrongType(let key, let actual):
+            self.init(
+                slug: "wrong-type", status: .conflict,
+                detail: "The key '\(key)' holds a \(actual.rawValue); this operation needs another type.")
+        case .conditionFailed(let key):
+            self.init(
+                slug: "precondition-failed", status: .preconditionFailed,
+                detail: "The condition on '\(key)' does not hold; nothing was changed.")
+        case .invalidTimeToLive(let reason):
+            self.init(slug: "invalid-ttl", status: .badRequest, detail: reason)
+        case .invalidCursor:
+            self.init(
+                slug: "invalid-cursor", status: .badRequest,
+                detail: "The cursor is not one a listing returned.")
+        }
+    }
+
+    /// The problem for any error a route threw; one not of our vocabularies is a 500.
+    init(_ error: any Error, logger: Logger) {
+        switch error {
+        case let error as HTTPError:
+            self.init(error)
+        case let error as KeyspaceError:
+            self.init(error)
+        default:
+            logger.error("Unexpected error", metadata: ["error": "\(error)"])
+            self.init(
+                slug: "internal-error", status: .internalServerError,
+                detail: "The server failed to answer; the failure is logged.")
+        }
+    }
+
+    /// The answer: this problem as JSON with its status and headers.
+    var response: HTTPResponse {
+        .json(
+            self, status: HTTPStatus(code: status),
+            contentType: Self.mediaType, headers: headers)
+    }
+}

@@ -1,0 +1,36 @@
+import MicroHTTPD
+
+/// An endpoint of the gateway, with the raw path parts it needs.
+enum Route: Equatable {
+    /// `/v1/cache/{key}`: a string value; the key segment is still percent-encoded.
+    case cacheValue(key: ArraySlice<UInt8>)
+    /// `/v1/cache/{key}/ttl`: a key's time to live.
+    case cacheTimeToLive(key: ArraySlice<UInt8>)
+    /// `/v1/keys`: the listing.
+    case keys
+    /// `/healthz`: liveness.
+    case health
+    /// `/openapi.yaml`: the contract.
+    case openAPI
+    /// Anything else: a file under `public/`.
+    case file(path: ArraySlice<UInt8>)
+
+    /// Whether the endpoint answers `method`; the same as `allowedMethods.contains(method)`
+    /// without building the list on every request.
+    func allows(_ method: HTTPMethod) -> Bool {
+        switch (self, method) {
+        case (_, .get), (_, .head), (_, .options): true
+        case (.cacheValue, .put), (.cacheValue, .delete), (.cacheTimeToLive, .put): true
+        default: false
+        }
+    }
+
+    /// The methods the endpoint answers; `HEAD` goes with every `GET`, `OPTIONS` everywhere.
+    var allowedMethods: [HTTPMethod] {
+        switch self {
+        case .cacheValue: [.get, .head, .put, .delete, .options]
+        case .cacheTimeToLive: [.get, .head, .put, .options]
+        case .keys, .health, .openAPI, .file: [.get, .head, .options]
+        }
+    }
+}

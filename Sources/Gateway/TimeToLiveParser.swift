@@ -1,0 +1,46 @@
+import MicroHTTPD
+
+/// Reads a time to live given in seconds, as the API takes it: a finite decimal, fractions
+/// allowed, kept to millisecond resolution (rounded up, so a positive value never becomes 0).
+///
+/// A value of zero comes back as `.zero`; the keyspace refuses it as not positive.
+enum TimeToLiveParser {
+    /// Parses query text such as `30`, `0.25` or `.5`: digits with at most one `.`, nothing
+    /// else (no sign, exponent, `inf` or `nan`). Exact: no floating point is involved.
+    static func parse(_ text: String) throws(HTTPError) -> Duration {
+        let parts = Array(text.utf8).split(
+            separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0]
+        let fraction = parts.count > 1 ? parts[1] : []
+        guard !(whole.isEmpty && fraction.isEmpty), isDigits(whole), isDigits(fraction) else {
+            throw .badRequest("'ttl' must be a decimal number of seconds, such as 30 or 0.25.")
+        }
+        let wholeDigits = whole.drop(while: { $0 == UInt8(ascii: "0") })
+        guard wholeDigits.count <= 11 else {
+            throw .badRequest("'ttl' is too large.")
+        }
+        var milliseconds = wholeDigits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
+        for position in 0..<3 {
+            let digit = position < fraction.count ? fraction[fraction.startIndex + position] : 48
+            milliseconds = milliseconds * 10 + Int64(digit - UInt8(ascii: "0"))
+        }
+        let isRoundedUp = fraction.dropFirst(3).contains { $0 != UInt8(ascii: "0") }
+        return .milliseconds(milliseconds + (isRoundedUp ? 1 : 0))
+    }
+
+    /// Converts a JSON number of seconds, rounding to whole microseconds first so that
+    /// decimal fractions such as 0.1 are not pushed up a millisecond by binary error.
+    static func duration(seconds: Double) throws(HTTPError) -> Duration {
+        guard seconds.isFinite, seconds <= 1e12 else {
+            throw .badRequest("'ttl' must be a finite number of seconds.")
+        }
+        guard seconds > 0 else { return .zero }
+        let microseconds = (seconds * 1_000_000).rounded()
+        let milliseconds = max(1, Int64((microseconds / 1000).rounded(.up)))
+        return .milliseconds(milliseconds)
+    }
+
+    private static func isDigits(_ bytes: some Collection<UInt8>) -> Bool {
+        bytes.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}

@@ -1,0 +1,13 @@
+/// Why the keyspace refused an operation; nothing changed.
+package enum KeyspaceError: Error, Equatable, Sendable {
+    /// The key is not 1–1024 bytes of UTF-8 text without control characters.
+    case invalidKey(String)
+    /// The key holds another type than the operation works on.
+    case wrongType(key: Key, actual: KeyType)
+    /// A write condition (`If-Match`, `If-None-Match`) does not hold.
+    case conditionFailed(key: Key)
+    /// A time to live is not positive or is beyond `TimeToLive.maximum`.
+    case invalidTimeToLive(String)
+    /// A listing cursor is not one the keyspace gave out.
+    case invalidCursor
+}

@@ -1,0 +1,178 @@
+// The one room where libmicrohttpd calls into Swift: every `@convention(c)` function and every
+// `Unmanaged` of the module lives in this file.
+//
+// Ownership: the daemon's context pointer is the server's `RequestDispatcher`, passed unretained
+// because `HTTPServer` holds it strongly and stops the daemon before releasing it. A request's
+// slot (`void **con_cls`) holds nothing, a marker, or a `RequestContext` passed retained when
+// the request first needs one and released exactly once, in the request-completed callback.
+
+import CMicroHTTPD
+import Glibc
+import Logging
+
+/// Starts a daemon whose callbacks all lead to `dispatcher`.
+func startDaemon(settings: cmhd_daemon_settings, dispatcher: RequestDispatcher) -> OpaquePointer? {
+    var settings = settings
+    var callbacks = cmhd_daemon_callbacks(
+        access: accessHandler,
+        completed: requestCompleted,
+        unescape: leaveEscaped,
+        log: logMessage,
+        // Unretained: HTTPServer owns the dispatcher and stops the daemon before releasing it.
+        context: Unmanaged.passUnretained(dispatcher).toOpaque())
+    return cmhd_start_daemon(&settings, &callbacks)
+}
+
+/// The slot value of a request whose headers were seen and that holds no context. Never
+/// dereferenced: it only has to differ from `nil` and from every object address.
+private var headersSeenMarker: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 1) }
+
+private func dispatcher(from context: UnsafeMutableRawPointer?) -> RequestDispatcher {
+    guard let context else { preconditionFailure("libmicrohttpd called back without a context") }
+    return Unmanaged<RequestDispatcher>.fromOpaque(context).takeUnretainedValue()
+}
+
+private func slot(from stored: UnsafeMutableRawPointer?) -> RequestSlot {
+    switch stored {
+    case nil: .new
+    case headersSeenMarker: .headersSeen
+    case let pointer?: .context(Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue())
+    }
+}
+
+/// `MHD_AccessHandlerCallback`: called for the headers, for each piece of body, and after
+/// every resume.
+private func accessHandler(
+    _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?, _: UnsafePointer<CChar>?,
+    _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>?,
+    _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> MHD_Result {
+    guard let connection, let uploadDataSize, let requestContext else { return .NO }
+    let handle = ConnectionHandle(pointer: connection)
+    let upload = UnsafeRawBufferPointer(
+        start: uploadData, count: uploadData == nil ? 0 : uploadDataSize.pointee)
+    let stored = requestContext.pointee
+    var current = slot(from: stored)
+    let step = dispatcher(from: context).step(&current, connection: handle, upload: upload) {
+        // `url` is the raw path: the unescape callback leaves it as sent.
+        (HTTPMethod(method.map { String(cString: $0) } ?? ""), bytes(of: url))
+    }
+    switch current {
+    case .new: requestContext.pointee = nil
+    case .headersSeen: requestContext.pointee = headersSeenMarker
+    case .context(let request) where stored == headersSeenMarker || stored == nil:
+        // Retained: libmicrohttpd keeps it until `requestCompleted`.
+        requestContext.pointee = Unmanaged.passRetained(request).toOpaque()
+    case .context: break
+    }
+    uploadDataSize.pointee = 0
+    switch step {
+    case .proceed:
+        return .YES
+    case .send(let response):
+        return response.queue(on: handle) ? .YES : .NO
+    case .abort:
+        return .NO
+    }
+}
+
+/// `MHD_RequestCompletedCallback`: the request is over; its context is released here.
+private func requestCompleted(
+    _ context: UnsafeMutableRawPointer?, _: OpaquePointer?,
+    _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ termination: MHD_RequestTerminationCode
+) {
+    guard let requestContext, let stored = requestContext.pointee else { return }
+    requestContext.pointee = nil
+    if stored != headersSeenMarker {
+        Unmanaged<RequestContext>.fromOpaque(stored).release()
+    }
+    let reason: String? =
+        switch termination {
+        case .REQUEST_TERMINATED_COMPLETED_OK: nil
+        case .REQUEST_TERMINATED_WITH_ERROR: "error"
+        case .REQUEST_TERMINATED_TIMEOUT_REACHED: "timeout"
+        case .REQUEST_TERMINATED_DAEMON_SHUTDOWN: "shutdown"
+        case .REQUEST_TERMINATED_READ_ERROR: "read error"
+        case .REQUEST_TERMINATED_CLIENT_ABORT: "client abort"
+        default: "code \(termination.rawValue)"
+        }
+    dispatcher(from: context).requestFinished(reason: reason)
+}
+
+/// `MHD_UnescapeCallback`: leaves everything as sent, so the access handler's `url` is the raw
+/// path and the server decodes path segments itself: `a%2Fb` stays one segment.
+private func leaveEscaped(
+    _: UnsafeMutableRawPointer?, _: OpaquePointer?, _ text: UnsafeMutablePointer<CChar>?
+) -> Int {
+    text.map { strlen($0) } ?? 0
+}
+
+/// `MHD_LogCallback`: libmicrohttpd's own diagnostics, into the server's logger.
+private func logMessage(
+    _ context: UnsafeMutableRawPointer?, _ format: UnsafePointer<CChar>?,
+    _ arguments: CVaListPointer?
+) {
+    guard let format, let arguments else { return }
+    var buffer = [CChar](repeating: 0, count: 512)
+    _ = vsnprintf(&buffer, buffer.count, format, arguments)
+    var message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    while message.last?.isNewline == true { message.removeLast() }
+    dispatcher(from: context).logger.notice("libmicrohttpd: \(message)")
+}
+
+private func bytes(of text: UnsafePointer<CChar>?) -> [UInt8] {
+    guard let text else { return [] }
+    let length = strlen(text)
+    return text.withMemoryRebound(to: UInt8.self, capacity: length) { text in
+        Array(UnsafeBufferPointer(start: text, count: length))
+    }
+}
+
+extension ConnectionHandle {
+    /// Every value of a request header, in the order sent (`MHD_get_connection_values`).
+    func headerValues(named name: StaticString) -> [String] {
+        var found = (name: name, values: [String]())
+        withUnsafeMutablePointer(to: &found) { found in
+            _ = MHD_get_connection_values(
+                pointer, .HEADER_KIND,
+                { context, _, key, value in
+                    guard let context, let key else { return .YES }
+                    let found = context.assumingMemoryBound(
+                        to: (name: StaticString, values: [String]).self)
+                    let isMatch = found.pointee.name.withUTF8Buffer { name in
+                        name.withMemoryRebound(to: CChar.self) { name in
+                            guard let start = name.baseAddress else { return false }
+                            return strlen(key) == name.count && strncasecmp(key, start, name.count) == 0
+                        }
+                    }
+                    if isMatch {
+                        found.pointee.values.append(value.map { String(cString: $0) } ?? "")
+                    }
+                    return .YES
+                }, found)
+        }
+        return found.values
+    }
+
+    /// The query's pairs as sent (`MHD_get_connection_values_n`), split by libmicrohttpd and
+    /// left percent-encoded by the unescape callback; a pair without `=` has an empty value.
+    func rawQueryPairs() -> [(name: [UInt8], value: [UInt8])] {
+        var pairs: [(name: [UInt8], value: [UInt8])] = []
+        withUnsafeMutablePointer(to: &pairs) { pairs in
+            _ = MHD_get_connection_values_n(
+                pointer, .GET_ARGUMENT_KIND,
+                { context, _, key, keyLength, value, valueLength in
+                    guard let context else { return .YES }
+                    let pairs = context.assumingMemoryBound(to: [(name: [UInt8], value: [UInt8])].self)
+                    let name = UnsafeRawBufferPointer(start: key, count: key == nil ? 0 : keyLength)
+                    let value = UnsafeRawBufferPointer(
+                        start: value, count: value == nil ? 0 : valueLength)
+                    pairs.pointee.append((Array(name), Array(value)))
+                    return .YES
+                }, pairs)
+        }
+        return pairs
+    }
+}

@@ -1,0 +1,102 @@
+import CMicroHTTPD
+import Glibc
+package import Logging
+import Synchronization
+
+/// An HTTP/1.1 server on libmicrohttpd: epoll, a thread pool, and parked requests.
+///
+/// Requests are answered on libmicrohttpd's threads by the `HTTPHandler`; a handler that must
+/// wait parks the request, which suspends its connection until it is answered.
+package final class HTTPServer: Sendable {
+    /// The TCP port the server is bound to (the actual one when configured with 0).
+    package let port: Int
+
+    private let dispatcher: RequestDispatcher
+    private let daemon: Mutex<OpaquePointer?>
+    private let shutdownGracePeriod: Duration
+    private let logger: Logger
+
+    private init(
+        daemon: sending OpaquePointer, port: Int, dispatcher: RequestDispatcher,
+        shutdownGracePeriod: Duration, logger: Logger
+    ) {
+        self.daemon = Mutex(daemon)
+        self.port = port
+        self.dispatcher = dispatcher
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.logger = logger
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Binds and starts serving; returns once the socket is listening.
+    package static func start(
+        configuration: Configuration, handler: some HTTPHandler, logger: Logger
+    ) throws(HTTPServerError) -> HTTPServer {
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let dispatcher = RequestDispatcher(
+            handler: handler, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+        var flags =
+            MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
+            | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+        if address.isIPv6 {
+            flags |= MHD_USE_IPv6.rawValue
+        }
+        let daemon = address.withSocketAddress { socketAddress in
+            let settings = cmhd_daemon_settings(
+                flags: flags,
+                address: socketAddress,
+                thread_pool_size: UInt32(clamping: configuration.threads),
+                connection_limit: UInt32(clamping: configuration.maxConnections),
+                per_ip_connection_limit: 0,
+                connection_timeout_seconds: UInt32(
+                    clamping: configuration.idleTimeout.components.seconds),
+                connection_memory_limit: configuration.connectionMemoryBytes,
+                listen_backlog: UInt32(clamping: configuration.listenBacklog))
+            return startDaemon(settings: settings, dispatcher: dispatcher)
+        }
+        guard let daemon else {
+            throw HTTPServerError(
+                function: "MHD_start_daemon", code: errno,
+                detail: "Cannot listen on \(configuration.host):\(configuration.port)")
+        }
+        let port = Int(cmhd_daemon_port(daemon))
+        return HTTPServer(
+            daemon: daemon, port: port, dispatcher: dispatcher,
+            shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
+    }
+
+    /// Stops gracefully; idempotent.
+    ///
+    /// Stops accepting, answers every parked request with the handler's 503, waits up to the
+    /// grace period for requests in progress, then closes every connection. libmicrohttpd aborts
+    /// the process if stopped with a connection suspended, so that is never done.
+    package func stop() {
+        daemon.withLock { daemon in
+            guard let running = daemon else { return }
+            daemon = nil
+            let listenSocket = MHD_quiesce_daemon(running)
+            dispatcher.beginStopping()
+            let deadline = ContinuousClock.now + shutdownGracePeriod
+            while ContinuousClock.now < deadline
+                && (dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring) > 0
+                    || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0)
+            {
+                usleep(2_000)
+            }
+            let stillSuspended = dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring)
+            guard stillSuspended == 0 else {
+                logger.critical(
+                    "Connections still suspended after the grace period; the daemon is left running",
+                    metadata: ["suspended": "\(stillSuspended)"])
+                return
+            }
+            MHD_stop_daemon(running)
+            if listenSocket >= 0 {
+                close(listenSocket)
+            }
+        }
+    }
+}

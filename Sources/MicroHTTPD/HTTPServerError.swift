@@ -1,0 +1,25 @@
+import Glibc
+
+/// A failure of the server itself to start: which C call failed and why.
+package struct HTTPServerError: Error, Sendable, CustomStringConvertible {
+    /// The C function that failed.
+    package let function: String
+    /// The `errno` it left, or 0 when it sets none.
+    package let code: Int32
+    /// What the server was trying to do.
+    package let detail: String
+
+    /// Creates an error.
+    package init(function: String, code: Int32, detail: String) {
+        self.function = function
+        self.code = code
+        self.detail = detail
+    }
+
+    /// The detail, the function and the system's explanation of the code.
+    package var description: String {
+        code == 0
+            ? "\(detail) (\(function) failed)"
+            : "\(detail) (\(function): \(String(cString: strerror(code))))"
+    }
+}

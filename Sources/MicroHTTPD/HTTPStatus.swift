@@ -1,0 +1,66 @@
+/// An HTTP status code.
+///
+/// An open set like methods, so a struct with the codes Keygate uses as static members. Only
+/// the code is stored: a status is copied on every response, and the phrase is rarely needed.
+package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
+    /// The three-digit code.
+    package let code: Int
+
+    /// Creates a status from its code.
+    package init(code: Int) {
+        self.code = code
+    }
+
+    /// The reason phrase from the HTTP semantics RFC (RFC 9110), used as a problem title.
+    package var reasonPhrase: String {
+        switch code {
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status \(code)"
+        }
+    }
+
+    /// The code and phrase, as on a status line.
+    package var description: String { "\(code) \(reasonPhrase)" }
+
+    /// 200 OK.
+    package static let ok = HTTPStatus(code: 200)
+    /// 201 Created.
+    package static let created = HTTPStatus(code: 201)
+    /// 204 No Content.
+    package static let noContent = HTTPStatus(code: 204)
+    /// 301 Moved Permanently.
+    package static let movedPermanently = HTTPStatus(code: 301)
+    /// 304 Not Modified.
+    package static let notModified = HTTPStatus(code: 304)
+    /// 400 Bad Request.
+    package static let badRequest = HTTPStatus(code: 400)
+    /// 404 Not Found.
+    package static let notFound = HTTPStatus(code: 404)
+    /// 405 Method Not Allowed.
+    package static let methodNotAllowed = HTTPStatus(code: 405)
+    /// 409 Conflict.
+    package static let conflict = HTTPStatus(code: 409)
+    /// 412 Precondition Failed.
+    package static let preconditionFailed = HTTPStatus(code: 412)
+    /// 413 Content Too Large.
+    package static let contentTooLarge = HTTPStatus(code: 413)
+    /// 415 Unsupported Media Type.
+    package static let unsupportedMediaType = HTTPStatus(code: 415)
+    /// 500 Internal Server Error.
+    package static let internalServerError = HTTPStatus(code: 500)
+    /// 503 Service Unavailable.
+    package static let serviceUnavailable = HTTPStatus(code: 503)
+}

@@ -1,0 +1,144 @@
+import Logging
+import Synchronization
+
+/// The server's side of every libmicrohttpd callback: reads bodies, calls the handler, parks.
+///
+/// One per server, shared by all of libmicrohttpd's threads; everything it keeps across
+/// requests is immutable or atomic, so the hot path takes no lock.
+final class RequestDispatcher: Sendable {
+    /// What the access handler tells libmicrohttpd to do next.
+    enum Step {
+        /// Keep reading: the request is not complete, or it is parked.
+        case proceed
+        /// Queue this response now.
+        case send(HTTPResponse)
+        /// Close the connection without an answer.
+        case abort
+    }
+
+    let handler: any HTTPHandler
+    let maxBodyBytes: Int
+    let logger: Logger
+    let parkingLot = ParkingLot()
+    /// Requests between their headers and their completion; shutdown waits for zero.
+    let requestsInFlight = Atomic<Int>(0)
+    private let isStopping = Atomic<Bool>(false)
+
+    init(handler: any HTTPHandler, maxBodyBytes: Int, logger: Logger) {
+        self.handler = handler
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    /// One call of the access handler for `connection`; `upload` holds this call's body bytes.
+    ///
+    /// `slot` is what libmicrohttpd keeps for the request between calls; this updates it.
+    func step(
+        _ slot: inout RequestSlot, connection: ConnectionHandle, upload: UnsafeRawBufferPointer,
+        request: () -> (method: HTTPMethod, path: [UInt8])
+    ) -> Step {
+        switch slot {
+        case .new:
+            // libmicrohttpd 0.9.75 closes the connection after a response queued on this first
+            // call, so only a request that will not be read further is answered here.
+            requestsInFlight.add(1, ordering: .relaxed)
+            slot = .headersSeen
+            if let declared = connection.header(named: "Content-Length").flatMap(Int.init),
+                declared > maxBodyBytes
+            {
+                return .send(handler.response(for: .contentTooLarge(limit: maxBodyBytes)))
+            }
+            return .proceed
+        case .headersSeen where upload.isEmpty:
+            return dispatch(&slot, body: [], connection: connection, request: request())
+        case .headersSeen:
+            let context = RequestContext()
+            slot = .context(context)
+            return receive(upload, into: context, connection: connection)
+        case .context(let context):
+            switch context.phase {
+            case .body where !upload.isEmpty:
+                return receive(upload, into: context, connection: connection)
+            case .body:
+                return dispatch(
+                    &slot, body: context.body, connection: connection, request: request())
+            case .parked(let parked):
+                parkingLot.suspendedCount.subtract(1, ordering: .releasing)
+                context.phase = .answered
+                return .send(parked.takeAnswer())
+            case .answered:
+                // libmicrohttpd calls again only if a queued response was refused.
+                return .abort
+            }
+        }
+    }
+
+    /// libmicrohttpd is done with a request, answered or not; `reason` says why if not.
+    func requestFinished(reason: String?) {
+        requestsInFlight.subtract(1, ordering: .releasing)
+        if let reason {
+            logger.debug("Request ended early", metadata: ["reason": "\(reason)"])
+        }
+    }
+
+    /// Refuses new work: parked requests are answered and new ones get a 503.
+    func beginStopping() {
+        isStopping.store(true, ordering: .sequentiallyConsistent)
+        parkingLot.close(answeringWith: shuttingDownResponse())
+    }
+
+    private func receive(
+        _ upload: UnsafeRawBufferPointer, into context: RequestContext, connection: ConnectionHandle
+    ) -> Step {
+        guard context.body.count + upload.count <= maxBodyBytes else {
+            // A chunked body crossed the limit. libmicrohttpd 0.9.75 cannot queue a response in
+            // the middle of an upload, so the connection is closed: nothing more is read.
+            logger.info(
+                "Closed a connection whose chunked body passed the limit",
+                metadata: ["limit": "\(maxBodyBytes)"])
+            return .abort
+        }
+        context.body.append(contentsOf: upload)
+        return .proceed
+    }
+
+    private func dispatch(
+        _ slot: inout RequestSlot, body: [UInt8], connection: ConnectionHandle,
+        request parts: (method: HTTPMethod, path: [UInt8])
+    ) -> Step {
+        guard !isStopping.load(ordering: .relaxed) else {
+            return .send(shuttingDownResponse())
+        }
+        let request = HTTPRequest(
+            method: parts.method, path: parts.path, body: body, connection: connection)
+        switch handler.answer(request) {
+        case .respond(let response):
+            if case .context(let context) = slot {
+                context.phase = .answered
+                context.body = []
+            }
+            return .send(response)
+        case .park(let parking):
+            let context: RequestContext
+            if case .context(let existing) = slot {
+                context = existing
+                context.body = []
+            } else {
+                context = RequestContext()
+                slot = .context(context)
+            }
+            let parked = ParkedRequest(connection: connection, lot: parkingLot)
+            parkingLot.suspendedCount.add(1, ordering: .relaxed)
+            connection.suspend()
+            context.phase = .parked(parked)
+            parkingLot.park(parked, parking: parking, closedResponse: shuttingDownResponse())
+            return .proceed
+        }
+    }
+
+    private func shuttingDownResponse() -> HTTPResponse {
+        var response = handler.response(for: .shuttingDown)
+        response.headers.append(HTTPHeader("Connection", "close"))
+        return response
+    }
+}

@@ -1,0 +1,37 @@
+import Glibc
+
+/// A listening address resolved from a host and port, as libmicrohttpd binds it.
+struct SocketAddress {
+    private var storage = sockaddr_storage()
+    /// Whether the address is IPv6, which libmicrohttpd must be told with a flag.
+    private(set) var isIPv6 = false
+
+    /// Resolves a numeric address or a host name (`getaddrinfo`); the first answer wins.
+    init(host: String, port: Int) throws(HTTPServerError) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &results)
+        defer { freeaddrinfo(results) }
+        guard status == 0, let first = results, let address = first.pointee.ai_addr else {
+            let reason = status == 0 ? "no address" : String(cString: gai_strerror(status))
+            throw HTTPServerError(
+                function: "getaddrinfo", code: 0,
+                detail: "Cannot resolve the listening address '\(host)': \(reason)")
+        }
+        withUnsafeMutableBytes(of: &storage) { destination in
+            destination.copyMemory(
+                from: UnsafeRawBufferPointer(start: address, count: Int(first.pointee.ai_addrlen)))
+        }
+        isIPv6 = first.pointee.ai_family == AF_INET6
+    }
+
+    /// Calls `body` with the address as a `sockaddr` pointer, valid during the call.
+    func withSocketAddress<Result>(_ body: (UnsafePointer<sockaddr>) -> Result) -> Result {
+        withUnsafeBytes(of: storage) { bytes in
+            body(bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self))
+        }
+    }
+}

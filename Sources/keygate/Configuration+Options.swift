@@ -1,0 +1,62 @@
+import ArgumentParser
+import Gateway
+
+extension KeygateServer.Configuration {
+    /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
+    init(options: Options, environment: Environment) throws {
+        self.init()
+        let settings = Settings(environment: environment)
+        host = try settings.value(options.host, variable: "KEYGATE_HOST", default: host) {
+            $0.isEmpty ? nil : $0
+        }
+        port = try settings.integer(options.port, variable: "KEYGATE_PORT", in: 0...65_535, default: port)
+        threads = try settings.integer(
+            options.threads, variable: "KEYGATE_THREADS", in: 1...1024, default: threads)
+        maxBodyBytes = try settings.integer(
+            options.maxBodyBytes, variable: "KEYGATE_MAX_BODY_BYTES", in: 0...(1 << 30),
+            default: maxBodyBytes)
+        maxConnections = try settings.integer(
+            options.maxConnections, variable: "KEYGATE_MAX_CONNECTIONS", in: 1...1_000_000,
+            default: maxConnections)
+        let idleSeconds = try settings.integer(
+            options.idleTimeout, variable: "KEYGATE_IDLE_TIMEOUT", in: 1...86_400,
+            default: Int(idleTimeout.components.seconds))
+        idleTimeout = .seconds(idleSeconds)
+        publicDirectory = try settings.value(
+            options.publicDirectory, variable: "KEYGATE_PUBLIC", default: publicDirectory
+        ) { $0.isEmpty ? nil : $0 }
+        openAPIFile = try settings.value(
+            options.openAPIFile, variable: "KEYGATE_OPENAPI", default: openAPIFile
+        ) { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// Reads one setting from its flag, else its variable, else its default, validating it.
+private struct Settings {
+    let environment: Environment
+
+    func value<Value>(
+        _ flag: Value?, variable: String, default defaultValue: Value,
+        parse: (String) -> Value?
+    ) throws -> Value {
+        if let flag { return flag }
+        guard let text = environment[variable] else { return defaultValue }
+        guard let value = parse(text) else {
+            throw ValidationError("\(variable)='\(text)' is not a valid value.")
+        }
+        return value
+    }
+
+    func integer(
+        _ flag: Int?, variable: String, in range: ClosedRange<Int>, default defaultValue: Int
+    ) throws -> Int {
+        let value = try self.value(flag, variable: variable, default: defaultValue) { Int($0) }
+        guard range.contains(value) else {
+            let source = flag == nil ? variable : "--" + variable.dropFirst("KEYGATE_".count)
+                .lowercased().replacing("_", with: "-")
+            throw ValidationError(
+                "\(source) must be from \(range.lowerBound) to \(range.upperBound); got \(value).")
+        }
+        return value
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Dispatch
+import Gateway
+import Glibc
+import Logging
+
+/// `keygate`: parses flags, starts the server, and stops it gracefully on SIGINT or SIGTERM.
+@main
+struct KeygateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygate",
+        abstract: "An HTTP gateway to a live keyspace: cache, TTLs, expiry.",
+        discussion: """
+            Every option can also be set through the environment variable named in its help; \
+            a flag wins over the variable.
+            """)
+
+    @OptionGroup var options: Options
+
+    mutating func run() throws {
+        let environment = Environment.current
+        let configuration = try KeygateServer.Configuration(options: options, environment: environment)
+        let logLevel = try options.resolvedLogLevel(environment: environment)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "keygate")
+        FileDescriptorLimit.raise(toAtLeast: configuration.maxConnections + 64, logger: logger)
+
+        // Signals are taken by dispatch sources, not by handlers that could run anywhere.
+        signal(SIGPIPE, SIG_IGN)
+        let termination = TerminationSignals(SIGINT, SIGTERM)
+
+        let server: KeygateServer
+        do {
+            server = try KeygateServer.start(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("Keygate could not start: \(error)")
+            throw ExitCode.failure
+        }
+        logger.notice(
+            "Keygate listening",
+            metadata: [
+                "address": "http://\(configuration.host):\(server.port)",
+                "threads": "\(configuration.threads)",
+            ])
+        termination.wait()
+        logger.notice("Stopping")
+        server.stop()
+        logger.notice("Stopped")
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Logging
+
+/// The command-line flags; each has a `KEYGATE_*` environment variable, and a flag wins.
+struct Options: ParsableArguments {
+    @Option(help: "Address to listen on. [KEYGATE_HOST, default 127.0.0.1]")
+    var host: String?
+
+    @Option(help: "TCP port; 0 picks a free one. [KEYGATE_PORT, default 8080]")
+    var port: Int?
+
+    @Option(help: "HTTP worker threads. [KEYGATE_THREADS, default: the number of cores]")
+    var threads: Int?
+
+    @Option(help: "Largest request body, in bytes. [KEYGATE_MAX_BODY_BYTES, default 8388608]")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Open connections at most. [KEYGATE_MAX_CONNECTIONS, default 10000]")
+    var maxConnections: Int?
+
+    @Option(help: "Seconds before an idle connection is closed. [KEYGATE_IDLE_TIMEOUT, default 60]")
+    var idleTimeout: Int?
+
+    @Option(
+        name: .customLong("public"),
+        help: "Folder of files served at /. [KEYGATE_PUBLIC, default ./public]")
+    var publicDirectory: String?
+
+    @Option(
+        name: .customLong("openapi"),
+        help: "The OpenAPI document served at /openapi.yaml. [KEYGATE_OPENAPI, default ./openapi.yaml]")
+    var openAPIFile: String?
+
+    @Option(
+        help: "trace, debug, info, notice, warning, error or critical. [KEYGATE_LOG_LEVEL, default info]")
+    var logLevel: String?
+
+    /// The log level from the flag, the variable, or `info`.
+    func resolvedLogLevel(environment: Environment) throws -> Logger.Level {
+        guard let text = logLevel ?? environment["KEYGATE_LOG_LEVEL"] else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError(
+                "'\(text)' is not a log level; use trace, debug, info, notice, warning, error or critical.")
+        }
+        return level
+    }
+}
