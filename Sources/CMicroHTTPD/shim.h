@@ -25,6 +25,7 @@ struct cmhd_daemon_settings {
 
 /// The callbacks `cmhd_start_daemon` registers; each receives `context` as its first argument.
 struct cmhd_daemon_callbacks {
+    MHD_AcceptPolicyCallback accept;
     MHD_AccessHandlerCallback access;
     MHD_RequestCompletedCallback completed;
     size_t (*unescape)(void *context, struct MHD_Connection *connection, char *text);
@@ -38,7 +39,8 @@ cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
                   const struct cmhd_daemon_callbacks *callbacks)
 {
     return MHD_start_daemon(
-        settings->flags, 0, NULL, NULL, callbacks->access, callbacks->context,
+        settings->flags, 0, callbacks->accept, callbacks->context, callbacks->access,
+        callbacks->context,
         MHD_OPTION_EXTERNAL_LOGGER, callbacks->log, callbacks->context,
         MHD_OPTION_SOCK_ADDR, settings->address,
         MHD_OPTION_THREAD_POOL_SIZE, settings->thread_pool_size,

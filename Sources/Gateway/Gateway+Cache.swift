@@ -13,7 +13,9 @@ extension Gateway {
         if let known = try request.preconditionVersions("If-None-Match", weakMatches: true),
             known.contains(stored.version)
         {
-            return HTTPResponse(status: .notModified, headers: [entityTag])
+            // The body is not sent; it makes libmicrohttpd's Content-Length the representation's
+            // length, the only one RFC 9110 allows on a 304.
+            return HTTPResponse(status: .notModified, headers: [entityTag], body: stored.value.bytes)
         }
         return HTTPResponse(
             status: .ok,

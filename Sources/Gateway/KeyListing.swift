@@ -10,7 +10,9 @@ struct KeyListing: Encodable {
         let bytes: Int
 
         private enum CodingKeys: String, CodingKey {
-            case key, type, seconds = "ttl", bytes
+            case key, type
+            case seconds = "ttl"
+            case bytes
         }
 
         func encode(to encoder: any Encoder) throws {

@@ -69,7 +69,8 @@ struct StaticFiles: Sendable {
 
     /// The absolute path with symbolic links, `.` and `..` resolved, without a trailing `/`.
     private static func resolved(_ path: String) -> String {
-        let resolved = URL(filePath: path).standardizedFileURL.resolvingSymlinksInPath().path()
+        let resolved = URL(filePath: path).standardizedFileURL.resolvingSymlinksInPath()
+            .path(percentEncoded: false)
         return resolved.count > 1 && resolved.hasSuffix("/") ? String(resolved.dropLast()) : resolved
     }
 }

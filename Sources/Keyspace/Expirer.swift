@@ -20,7 +20,9 @@ final class Expirer: Sendable {
 
     /// Starts the thread, which calls `step` until stopped; idempotent.
     func start(clock: any KeyspaceClock, step: @escaping @Sendable () -> ExpiryPass) {
-        guard isRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        guard
+            isRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+                .exchanged
         else { return }
         let thread = Thread { [self] in
             run(clock: clock, step: step)
@@ -33,7 +35,8 @@ final class Expirer: Sendable {
     /// Stops the thread and waits for it to end; idempotent.
     func stop() {
         guard isRunning.load(ordering: .acquiring),
-            isStopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+            isStopping.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+                .exchanged
         else { return }
         wakeup.signal()
         finished.wait()

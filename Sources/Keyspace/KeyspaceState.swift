@@ -171,8 +171,7 @@ struct KeyspaceState {
         entry.deadline = deadline
     }
 
-    private mutating func insertDeadline(_ deadline: Timestamp, for key: Key) -> DeadlineHeap.Handle
-    {
+    private mutating func insertDeadline(_ deadline: Timestamp, for key: Key) -> DeadlineHeap.Handle {
         noteDeadline(deadline)
         return deadlines.insert(key, deadline: deadline)
     }

@@ -14,6 +14,7 @@ import Logging
 func startDaemon(settings: cmhd_daemon_settings, dispatcher: RequestDispatcher) -> OpaquePointer? {
     var settings = settings
     var callbacks = cmhd_daemon_callbacks(
+        accept: acceptPolicy,
         access: accessHandler,
         completed: requestCompleted,
         unescape: leaveEscaped,
@@ -38,6 +39,13 @@ private func slot(from stored: UnsafeMutableRawPointer?) -> RequestSlot {
     case headersSeenMarker: .headersSeen
     case let pointer?: .context(Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue())
     }
+}
+
+/// `MHD_AcceptPolicyCallback`: a new connection is closed at once while the server stops.
+private func acceptPolicy(
+    _ context: UnsafeMutableRawPointer?, _: UnsafePointer<sockaddr>?, _: socklen_t
+) -> MHD_Result {
+    dispatcher(from: context).isAcceptingConnections ? .YES : .NO
 }
 
 /// `MHD_AccessHandlerCallback`: called for the headers, for each piece of body, and after

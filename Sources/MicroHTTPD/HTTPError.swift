@@ -31,8 +31,7 @@ package struct HTTPError: Error, Sendable, CustomStringConvertible {
     }
 
     /// 405: the path exists but not with this method; the answer lists the allowed ones.
-    package static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> HTTPError
-    {
+    package static func methodNotAllowed(_ method: HTTPMethod, allowed: [HTTPMethod]) -> HTTPError {
         let list = allowed.map(\.rawValue).joined(separator: ", ")
         return HTTPError(
             status: .methodNotAllowed,

@@ -70,14 +70,16 @@ package final class HTTPServer: Sendable {
 
     /// Stops gracefully; idempotent.
     ///
-    /// Stops accepting, answers every parked request with the handler's 503, waits up to the
-    /// grace period for requests in progress, then closes every connection. libmicrohttpd aborts
-    /// the process if stopped with a connection suspended, so that is never done.
+    /// Closes new connections at once, answers every parked request with the handler's 503,
+    /// waits up to the grace period for requests in progress, then closes every connection.
+    /// libmicrohttpd aborts the process if stopped with a connection suspended, so that is
+    /// never done. `MHD_quiesce_daemon` is not used: in 0.9.75 it races with the worker threads
+    /// over the listening socket's epoll registration and can abort the process; the accept
+    /// policy refuses new connections instead.
     package func stop() {
         daemon.withLock { daemon in
             guard let running = daemon else { return }
             daemon = nil
-            let listenSocket = MHD_quiesce_daemon(running)
             dispatcher.beginStopping()
             let deadline = ContinuousClock.now + shutdownGracePeriod
             while ContinuousClock.now < deadline
@@ -94,9 +96,6 @@ package final class HTTPServer: Sendable {
                 return
             }
             MHD_stop_daemon(running)
-            if listenSocket >= 0 {
-                close(listenSocket)
-            }
         }
     }
 }

@@ -81,7 +81,13 @@ final class RequestDispatcher: Sendable {
         }
     }
 
-    /// Refuses new work: parked requests are answered and new ones get a 503.
+    /// Whether new connections are let in; not once the server stops.
+    var isAcceptingConnections: Bool {
+        !isStopping.load(ordering: .relaxed)
+    }
+
+    /// Refuses new work: new connections are closed, parked requests are answered and new
+    /// requests on open connections get a 503.
     func beginStopping() {
         isStopping.store(true, ordering: .sequentiallyConsistent)
         parkingLot.close(answeringWith: shuttingDownResponse())

@@ -52,8 +52,12 @@ private struct Settings {
     ) throws -> Int {
         let value = try self.value(flag, variable: variable, default: defaultValue) { Int($0) }
         guard range.contains(value) else {
-            let source = flag == nil ? variable : "--" + variable.dropFirst("KEYGATE_".count)
-                .lowercased().replacing("_", with: "-")
+            let source =
+                flag == nil
+                ? variable
+                : "--"
+                    + variable.dropFirst("KEYGATE_".count)
+                    .lowercased().replacing("_", with: "-")
             throw ValidationError(
                 "\(source) must be from \(range.lowerBound) to \(range.upperBound); got \(value).")
         }

@@ -1,0 +1,79 @@
+import Foundation
+import Gateway
+import KeygateTestSupport
+import Keyspace
+import Logging
+
+/// A running gateway on a free port, over a keyspace on a manual clock, serving a temporary
+/// `public/` folder; stopped and removed however the test ends.
+struct GatewayFixture {
+    let server: KeygateServer
+    let clock: ManualClock
+    let publicDirectory: URL
+
+    /// The repository's `openapi.yaml`, found from this file's path.
+    static let openAPIFile = URL(filePath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appending(path: "openapi.yaml").path()
+
+    var port: Int { server.port }
+    var keyspace: KeyspaceEngine { server.keyspace }
+
+    /// The keyspace's time to live for `key`, read directly.
+    func timeToLive(of key: String) throws -> TimeToLive? {
+        keyspace.timeToLive(forKey: try Key(key))
+    }
+
+    /// Whether the keyspace holds a value at `key`, read directly.
+    func hasValue(at key: String) throws -> Bool {
+        try keyspace.value(forKey: Key(key)) != nil
+    }
+
+    /// A new connection to the gateway.
+    func client() throws -> TestHTTPClient {
+        try TestHTTPClient(port: port)
+    }
+
+    /// One request on a new connection.
+    func request(
+        _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+    ) throws -> TestResponse {
+        try client().request(method, target, headers: headers, body: body)
+    }
+
+    /// One request with a text body on a new connection.
+    func request(_ method: String, _ target: String, headers: [(String, String)] = [], text: String)
+        throws -> TestResponse
+    {
+        try client().request(method, target, headers: headers, text: text)
+    }
+}
+
+/// Runs `body` against a fresh gateway.
+func withGateway(
+    maxBodyBytes: Int? = nil, _ body: (GatewayFixture) throws -> Void
+) throws {
+    let publicDirectory = FileManager.default.temporaryDirectory
+        .appending(path: "keygate-public-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(
+        at: publicDirectory.appending(path: "docs"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: publicDirectory) }
+    try Data("<!doctype html><title>Keygate</title>".utf8)
+        .write(to: publicDirectory.appending(path: "index.html"))
+    try Data("body { color: black }".utf8).write(to: publicDirectory.appending(path: "style.css"))
+    try Data("docs".utf8).write(to: publicDirectory.appending(path: "docs/index.html"))
+
+    var configuration = KeygateServer.Configuration()
+    configuration.port = 0
+    configuration.publicDirectory = publicDirectory.path()
+    configuration.openAPIFile = GatewayFixture.openAPIFile
+    if let maxBodyBytes {
+        configuration.maxBodyBytes = maxBodyBytes
+    }
+    var logger = Logger(label: "gateway-test")
+    logger.logLevel = .error
+    let clock = ManualClock()
+    let server = try KeygateServer.start(configuration: configuration, clock: clock, logger: logger)
+    defer { server.stop() }
+    try body(GatewayFixture(server: server, clock: clock, publicDirectory: publicDirectory))
+}

@@ -1,0 +1,60 @@
+import Keyspace
+import MicroHTTPD
+import Testing
+
+@testable import Gateway
+
+@Suite("Parsing of request values")
+struct ParsingTests {
+    @Test(arguments: [
+        ("30", 30_000), ("0.25", 250), (".5", 500), ("1.0001", 1001), ("00012", 12_000), ("0.001", 1),
+    ])
+    func parsesDecimalSeconds(text: String, milliseconds: Int64) throws {
+        #expect(try TimeToLiveParser.parse(text) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["", ".", "1e3", "-1", "+1", "1.2.3", " 1", "inf", "NaN", "123456789012"])
+    func refusesAnythingElse(text: String) {
+        #expect(throws: HTTPError.self) { try TimeToLiveParser.parse(text) }
+    }
+
+    @Test func convertsJSONNumbersWithoutBinaryRoundingUp() throws {
+        #expect(try TimeToLiveParser.duration(seconds: 0.1) == .milliseconds(100))
+        #expect(try TimeToLiveParser.duration(seconds: 0.3) == .milliseconds(300))
+        #expect(try TimeToLiveParser.duration(seconds: 1e-7) == .milliseconds(1))
+        #expect(try TimeToLiveParser.duration(seconds: 0) == .zero)
+        #expect(throws: HTTPError.self) { try TimeToLiveParser.duration(seconds: .infinity) }
+    }
+
+    @Test func formatsEntityTagsAsQuotedHex() {
+        #expect(EntityTag.of(Version(0)) == "\"0\"")
+        #expect(EntityTag.of(Version(255)) == "\"ff\"")
+        #expect(EntityTag.of(Version(.max)) == "\"ffffffffffffffff\"")
+    }
+
+    @Test func parsesEntityTagLists() throws {
+        #expect(try EntityTag.versions(in: [], weakMatches: false) == nil)
+        #expect(try EntityTag.versions(in: ["*"], weakMatches: false) == .any)
+        #expect(
+            try EntityTag.versions(in: ["\"a\", \"b\"", "\"c\""], weakMatches: false)
+                == .list([Version(10), Version(11), Version(12)]))
+        #expect(try EntityTag.versions(in: ["W/\"a\""], weakMatches: false) == .list([]))
+        #expect(try EntityTag.versions(in: ["W/\"a\""], weakMatches: true) == .list([Version(10)]))
+        #expect(try EntityTag.versions(in: ["\"not-ours\""], weakMatches: false) == .list([]))
+        #expect(throws: HTTPError.self) { try EntityTag.versions(in: ["a"], weakMatches: false) }
+    }
+
+    @Test(arguments: ["text/plain", "application/json; charset=utf-8", "image/svg+xml", "a/b;x=\"y z\""])
+    func acceptsMediaTypes(value: String) throws {
+        #expect(try MediaType.validate(value) == value)
+    }
+
+    @Test(
+        arguments: [
+            "", "text", "text/", "/plain", "text /plain", "te(xt/plain", "text/plain\u{1}", "tëxt/plain",
+            String(repeating: "a", count: 251) + "/plain",
+        ])
+    func refusesMalformedMediaTypes(value: String) {
+        #expect(throws: HTTPError.self) { try MediaType.validate(value) }
+    }
+}

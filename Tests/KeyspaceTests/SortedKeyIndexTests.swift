@@ -1,0 +1,51 @@
+import Testing
+
+@testable import Keyspace
+
+@Suite("Ordered key index")
+struct SortedKeyIndexTests {
+    @Test(arguments: [7, 8])
+    func agreesWithASortedModelUnderRandomOperations(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        var index = SortedKeyIndex()
+        var model = Set<Key>()
+        // Enough keys for many chunk splits and merges.
+        for _ in 0..<30_000 {
+            let key = try Key("key-\(Int.random(in: 0..<5_000, using: &random))")
+            if model.contains(key) {
+                index.remove(key)
+                model.remove(key)
+            } else {
+                index.insert(key)
+                model.insert(key)
+            }
+        }
+        #expect(index.count == model.count)
+        var listed: [Key] = []
+        index.forEach(from: [], strictly: false) {
+            listed.append($0)
+            return true
+        }
+        #expect(listed == model.sorted())
+    }
+
+    @Test func startsAtOrAfterABound() throws {
+        var index = SortedKeyIndex()
+        for text in ["b", "d", "f"] {
+            index.insert(try Key(text))
+        }
+        func keys(from start: String, strictly: Bool) -> [String] {
+            var found: [String] = []
+            index.forEach(from: Array(start.utf8), strictly: strictly) {
+                found.append($0.text)
+                return true
+            }
+            return found
+        }
+        #expect(keys(from: "a", strictly: false) == ["b", "d", "f"])
+        #expect(keys(from: "d", strictly: false) == ["d", "f"])
+        #expect(keys(from: "d", strictly: true) == ["f"])
+        #expect(keys(from: "e", strictly: true) == ["f"])
+        #expect(keys(from: "g", strictly: false) == [])
+    }
+}

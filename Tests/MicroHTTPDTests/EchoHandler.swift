@@ -1,0 +1,61 @@
+import Dispatch
+import MicroHTTPD
+import Synchronization
+
+/// A handler for server tests: answers what it received, or parks on request.
+///
+/// - `/echo`: 200 with `method path`, the query items and the body as text.
+/// - `/park?timeout=MS`: parks; the parked request is handed to `parked` for the test to answer.
+/// - `/header`: 200 with the values of `X-Test` joined by `|`.
+final class EchoHandler: HTTPHandler {
+    /// Parked requests, in arrival order, for the test to answer.
+    let parked = Mutex<[ParkedRequest]>([])
+    /// Signalled once per parked request, after it is recorded.
+    let parkedSignal = DispatchSemaphore(value: 0)
+
+    func answer(_ request: HTTPRequest) -> HTTPAnswer {
+        let path = request.pathText
+        switch path {
+        case "/park":
+            let timeout =
+                (try? request.queryItems())?.first { $0.name == "timeout" }
+                .flatMap { Int($0.value) } ?? 10_000
+            return .park(
+                Parking(
+                    timeout: .milliseconds(timeout),
+                    onPark: { [self] parked in
+                        self.parked.withLock { $0.append(parked) }
+                        parkedSignal.signal()
+                    },
+                    onTimeout: { HTTPResponse(status: .noContent) }))
+        case "/header":
+            let values = request.headerValues("X-Test").joined(separator: "|")
+            return .respond(HTTPResponse(status: .ok, body: Array(values.utf8)))
+        default:
+            var text = "\(request.method) \(path)\n"
+            do {
+                for item in try request.queryItems() {
+                    text += "\(item.name)=\(item.value)\n"
+                }
+            } catch {
+                return .respond(response(for: error))
+            }
+            return .respond(
+                HTTPResponse(
+                    status: .ok, headers: [HTTPHeader("Content-Type", "text/plain")],
+                    body: Array(text.utf8) + request.body))
+        }
+    }
+
+    func response(for error: HTTPError) -> HTTPResponse {
+        HTTPResponse(status: error.status, headers: error.headers, body: Array(error.detail.utf8))
+    }
+
+    /// Waits until `count` requests in total have been parked; `false` after 10 s.
+    func waitForParked(count: Int) -> Bool {
+        while parked.withLock({ $0.count }) < count {
+            guard parkedSignal.wait(timeout: .now() + 10) == .success else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,19 @@
+import Logging
+import MicroHTTPD
+
+/// Runs `body` against a server on a free port, and stops the server however `body` ends.
+func withServer(
+    _ handler: EchoHandler = EchoHandler(), maxBodyBytes: Int? = nil,
+    _ body: (HTTPServer, EchoHandler) throws -> Void
+) throws {
+    var configuration = HTTPServer.Configuration()
+    configuration.port = 0
+    if let maxBodyBytes {
+        configuration.maxBodyBytes = maxBodyBytes
+    }
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let server = try HTTPServer.start(configuration: configuration, handler: handler, logger: logger)
+    defer { server.stop() }
+    try body(server, handler)
+}
