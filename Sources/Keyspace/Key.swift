@@ -1,4 +1,4 @@
-/// A key: 1 to 1024 bytes of UTF-8 text without control characters.
+/// A key: 1 to 1024 bytes of UTF-8 text without control characters (C0, DEL or C1).
 ///
 /// Keys compare and hash by their bytes, never by Unicode equivalence: two spellings of "é"
 /// are two keys, as in Redis. Text-only keys keep listings and events readable as JSON.
@@ -23,8 +23,14 @@ package struct Key: Hashable, Comparable, Sendable, CustomStringConvertible {
             }
             isASCII = isASCII && byte < 0x80
         }
-        guard isASCII || String(validating: bytes, as: UTF8.self) != nil else {
-            throw .invalidKey("A key must be UTF-8 text.")
+        if !isASCII {
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw .invalidKey("A key must be UTF-8 text.")
+            }
+            guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw .invalidKey("A key cannot contain control characters.")
+            }
         }
         self.bytes = bytes
     }
@@ -55,21 +61,5 @@ package struct Key: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Byte-wise lexicographic order, which is also code-point order for UTF-8.
     package static func < (lhs: Key, rhs: Key) -> Bool {
         ByteOrder.compare(lhs.bytes, rhs.bytes) < 0
-    }
-}
-
-/// Lexicographic comparison of byte strings.
-enum ByteOrder {
-    /// Negative, zero or positive as `lhs` sorts before, equal to or after `rhs`. O(n).
-    static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
-        lhs.withUnsafeBufferPointer { left in
-            rhs.withUnsafeBufferPointer { right in
-                let common = min(left.count, right.count)
-                for index in 0..<common where left[index] != right[index] {
-                    return left[index] < right[index] ? -1 : 1
-                }
-                return left.count - right.count
-            }
-        }
     }
 }

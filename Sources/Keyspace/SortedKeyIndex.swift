@@ -76,20 +76,11 @@ struct SortedKeyIndex {
     /// The first chunk whose last key is at or after `bound` (after it when `strictly`), or
     /// `chunks.count` when none is.
     private func firstChunk(endingAtOrAfter bound: [UInt8], strictly: Bool) -> Int {
-        var low = 0
-        var high = lastKeys.count
-        while low < high {
-            let middle = (low + high) / 2
-            let order = ByteOrder.compare(lastKeys[middle].bytes, bound)
-            if order > 0 || (order == 0 && !strictly) {
-                high = middle
-            } else {
-                low = middle + 1
-            }
-        }
-        return low
+        Self.firstIndex(in: lastKeys, atOrAfter: bound, strictly: strictly)
     }
 
+    /// Binary search in sorted `keys`: the first position at or after `bound` (after it when
+    /// `strictly`). O(log n).
     private static func firstIndex(in keys: [Key], atOrAfter bound: [UInt8], strictly: Bool)
         -> Int
     {

@@ -63,6 +63,11 @@ package final class HTTPServer: Sendable {
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
         let port = Int(cmhd_daemon_port(daemon))
+        guard port > 0 else {
+            MHD_stop_daemon(daemon)
+            throw HTTPServerError(
+                function: "MHD_get_daemon_info", code: 0, detail: "Cannot read the bound port")
+        }
         return HTTPServer(
             daemon: daemon, port: port, dispatcher: dispatcher,
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)

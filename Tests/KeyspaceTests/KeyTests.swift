@@ -15,6 +15,7 @@ struct KeyTests {
             ("NUL", [0x61, 0x00]),
             ("newline", [0x61, 0x0A]),
             ("DEL", [0x7F]),
+            ("C1 control", [0xC2, 0x85]),
             ("invalid UTF-8", [0xC3]),
             ("overlong UTF-8", [0xC0, 0xAF]),
         ])

@@ -1,0 +1,7 @@
+/// The outcome of handling a request.
+package enum HTTPAnswer: Sendable {
+    /// Send this response now.
+    case respond(HTTPResponse)
+    /// Suspend the connection until someone answers the parked request or its deadline passes.
+    case park(Parking)
+}

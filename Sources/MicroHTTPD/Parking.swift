@@ -1,0 +1,21 @@
+/// How to park a request: its deadline and what to do when it is parked or times out.
+package struct Parking: Sendable {
+    /// How long the request may stay parked; libmicrohttpd never times out a parked request.
+    package var timeout: Duration
+    /// Called on the server's side once the request is suspended: hand the `ParkedRequest` to
+    /// whatever will answer it. It may answer it at once, from any thread.
+    package var onPark: @Sendable (ParkedRequest) -> Void
+    /// Called once if the deadline passes before anyone answered; returns the answer to send.
+    package var onTimeout: @Sendable () -> HTTPResponse
+
+    /// Creates a parking plan.
+    package init(
+        timeout: Duration,
+        onPark: @escaping @Sendable (ParkedRequest) -> Void,
+        onTimeout: @escaping @Sendable () -> HTTPResponse
+    ) {
+        self.timeout = timeout
+        self.onPark = onPark
+        self.onTimeout = onTimeout
+    }
+}
