@@ -2,8 +2,8 @@ import MicroHTTPD
 
 /// Maps a method and a raw path to a `Route`: pure, so it is tested without sockets.
 ///
-/// Paths are split on `/` before any decoding, so `a%2Fb` stays one key segment. Everything
-/// works on the path's bytes: routing is on every request and allocates nothing.
+/// Paths are split on `/` before any decoding, so `a%2Fb` stays one key segment. Routing runs
+/// on every request, so it works on the path's bytes in place and allocates nothing.
 enum Router {
     /// The route of a request, or the 404 or 405 it gets.
     static func route(_ method: HTTPMethod, path: ArraySlice<UInt8>) throws(HTTPError) -> Route {
@@ -18,48 +18,50 @@ enum Router {
         guard path.first == UInt8(ascii: "/") else {
             throw .notFound("The request target must be a path starting with '/'.")
         }
-        var segments = Segments(path)
-        let first = segments.next().map(Name.init)
-        let second = segments.next().map(Name.init)
-        let third = segments.next()
-        let fourth = segments.next().map(Name.init)
-        let rest = segments.next()
-        switch (first, second, third, fourth, rest) {
-        case (.versionOne, .cache, let key?, nil, nil):
-            return .cacheValue(key: key)
-        case (.versionOne, .cache, let key?, .timeToLive, nil):
-            return .cacheTimeToLive(key: key)
-        case (.versionOne, .keys, nil, nil, nil):
-            return .keys
-        case (.versionOne, _, _, _, _):
-            throw .notFound(
-                "No endpoint at '\(String(decoding: path, as: UTF8.self))'. "
-                    + "See /openapi.yaml for the API.")
-        case (.health, nil, _, _, _):
-            return .health
-        case (.openAPI, nil, _, _, _):
-            return .openAPI
-        default:
-            return .file(path: path)
+        let route: Route? = path.withUnsafeBufferPointer { bytes in
+            var segments = Segments(bytes)
+            let first = segments.next().map { Name(bytes[$0]) }
+            let second = segments.next().map { Name(bytes[$0]) }
+            let third = segments.next()
+            let fourth = segments.next().map { Name(bytes[$0]) }
+            let rest = segments.next()
+            let keySegment = third.map {
+                path[(path.startIndex + $0.lowerBound)..<(path.startIndex + $0.upperBound)]
+            }
+            switch (first, second, keySegment, fourth, rest) {
+            case (.versionOne, .cache, let key?, nil, nil): return .cacheValue(key: key)
+            case (.versionOne, .cache, let key?, .timeToLive, nil): return .cacheTimeToLive(key: key)
+            case (.versionOne, .keys, nil, nil, nil): return .keys
+            case (.versionOne, _, _, _, _): return nil
+            case (.health, nil, _, _, _): return .health
+            case (.openAPI, nil, _, _, _): return .openAPI
+            default: return .file(path: path)
+            }
         }
+        guard let route else {
+            throw .notFound(
+                "No endpoint at '\(String(decoding: path, as: UTF8.self))'. See /openapi.yaml for the API.")
+        }
+        return route
     }
 
-    /// The segments of a path after its leading `/`, one at a time, without an array.
+    /// The bounds of a path's segments after its leading `/`, one at a time.
     private struct Segments {
-        private var rest: ArraySlice<UInt8>?
+        private let bytes: UnsafeBufferPointer<UInt8>
+        private var start = 1
 
-        init(_ path: ArraySlice<UInt8>) {
-            rest = path.dropFirst()
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
         }
 
-        mutating func next() -> ArraySlice<UInt8>? {
-            guard let text = rest else { return nil }
-            guard let slash = text.firstIndex(of: UInt8(ascii: "/")) else {
-                rest = nil
-                return text
+        mutating func next() -> Range<Int>? {
+            guard start <= bytes.count else { return nil }
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "/") {
+                end += 1
             }
-            rest = text[(slash + 1)...]
-            return text[..<slash]
+            defer { start = end + 1 }
+            return start..<end
         }
     }
 
@@ -67,7 +69,7 @@ enum Router {
     private enum Name {
         case versionOne, cache, keys, timeToLive, health, openAPI, other
 
-        init(_ segment: ArraySlice<UInt8>) {
+        init(_ segment: Slice<UnsafeBufferPointer<UInt8>>) {
             let candidate: (name: Name, literal: StaticString) =
                 switch segment.count {
                 case 2: (.versionOne, "v1")
@@ -78,7 +80,13 @@ enum Router {
                 case 12: (.openAPI, "openapi.yaml")
                 default: (.other, "")
                 }
-            let isMatch = candidate.literal.withUTF8Buffer { segment.elementsEqual($0) }
+            let isMatch = candidate.literal.withUTF8Buffer { literal in
+                var offset = 0
+                while offset < literal.count && segment[segment.startIndex + offset] == literal[offset] {
+                    offset += 1
+                }
+                return offset == literal.count
+            }
             self = isMatch ? candidate.name : .other
         }
     }
