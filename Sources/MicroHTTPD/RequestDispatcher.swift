@@ -104,6 +104,12 @@ final class RequestDispatcher: Sendable {
                 metadata: ["limit": "\(maxBodyBytes)"])
             return .abort
         }
+        if context.body.isEmpty,
+            let declared = connection.header(named: "Content-Length").flatMap(Int.init)
+        {
+            // One allocation for the whole body instead of a doubling series.
+            context.body.reserveCapacity(min(declared, maxBodyBytes))
+        }
         context.body.append(contentsOf: upload)
         return .proceed
     }

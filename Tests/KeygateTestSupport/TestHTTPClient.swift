@@ -37,16 +37,21 @@ package final class TestHTTPClient {
             close(socket)
             throw Failure(description: "connect to port \(port) failed: errno \(errno)")
         }
-        var interval = timeval(
-            tv_sec: Int(timeout.components.seconds),
-            tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        setReadTimeout(timeout)
         var noDelay: Int32 = 1
         setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit {
         close(socket)
+    }
+
+    /// How long a read waits for the server before it fails.
+    package func setReadTimeout(_ timeout: Duration) {
+        var interval = timeval(
+            tv_sec: Int(timeout.components.seconds),
+            tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Sends raw bytes.

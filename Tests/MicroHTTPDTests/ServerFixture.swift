@@ -4,12 +4,18 @@ import MicroHTTPD
 /// Runs `body` against a server on a free port, and stops the server however `body` ends.
 func withServer(
     _ handler: EchoHandler = EchoHandler(), maxBodyBytes: Int? = nil,
+    limits: (connections: Int, threads: Int, idleTimeout: Duration)? = nil,
     _ body: (HTTPServer, EchoHandler) throws -> Void
 ) throws {
     var configuration = HTTPServer.Configuration()
     configuration.port = 0
     if let maxBodyBytes {
         configuration.maxBodyBytes = maxBodyBytes
+    }
+    if let limits {
+        configuration.maxConnections = limits.connections
+        configuration.threads = limits.threads
+        configuration.idleTimeout = limits.idleTimeout
     }
     var logger = Logger(label: "test")
     logger.logLevel = .warning
