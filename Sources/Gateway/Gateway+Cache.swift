@@ -26,12 +26,12 @@ extension Gateway {
     /// `PUT /v1/cache/{key}[?ttl=SECONDS]`: stores the body; 201 when new, 204 when replaced.
     func writeValue(_ request: HTTPRequest, key: Key) throws -> HTTPResponse {
         let parameters = try request.parameters(allowed: ["ttl"])
-        let timeToLive = try parameters["ttl"].map(TimeToLiveParser.parse)
+        let timeToLive = try parameters["ttl"].map { try SecondsParser.parse($0) }
         let contentType =
             try request.header("Content-Type").map(MediaType.validate)
-            ?? StringValue.defaultContentType
+            ?? Payload.defaultContentType
         let outcome = try store.setValue(
-            StringValue(bytes: request.body, contentType: contentType), forKey: key,
+            Payload(bytes: request.body, contentType: contentType), forKey: key,
             timeToLive: timeToLive, condition: try request.writeCondition())
         let entityTag = HTTPHeader("ETag", EntityTag.of(outcome.version))
         switch outcome {
@@ -71,7 +71,7 @@ extension Gateway {
             throw HTTPError.badRequest(
                 "The body must be JSON {\"ttl\": seconds} or {\"ttl\": null}, seconds a positive number.")
         }
-        let timeToLive = try update.seconds.map(TimeToLiveParser.duration(seconds:))
+        let timeToLive = try update.seconds.map(SecondsParser.duration(seconds:))
         guard try store.setTimeToLive(timeToLive, forKey: key) else {
             throw HTTPError.notFound("No key '\(key)'.")
         }

@@ -3,30 +3,33 @@ package import Logging
 package import MicroHTTPD
 
 /// The HTTP API of Keygate over a keyspace: routes each request and answers it at once on
-/// libmicrohttpd's thread.
+/// libmicrohttpd's thread, or parks it when it must wait for a message.
 ///
 /// Generic over the engine so that routes know only the `KeyspaceStore` operations.
 package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let store: Store
     let staticFiles: StaticFiles
     let openAPIDocument: [UInt8]?
+    let maxWait: Duration
     let logger: Logger
 
     /// Creates the API over `store`, serving files from `publicDirectory` and the contract
-    /// from `openAPIDocument` (a 404 when `nil`).
+    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`.
     package init(
-        store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, logger: Logger
+        store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
+        logger: Logger
     ) {
         self.store = store
         self.staticFiles = StaticFiles(directory: publicDirectory)
         self.openAPIDocument = openAPIDocument
+        self.maxWait = maxWait
         self.logger = logger
     }
 
     /// Answers a request; every failure becomes a problem answer.
     package func answer(_ request: HTTPRequest) -> HTTPAnswer {
         do {
-            return .respond(try respond(to: request))
+            return try route(request)
         } catch {
             return .respond(Problem(error, logger: logger).response)
         }
@@ -37,12 +40,26 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         Problem(error).response
     }
 
-    private func respond(to request: HTTPRequest) throws -> HTTPResponse {
+    private func route(_ request: HTTPRequest) throws -> HTTPAnswer {
         let route = try Router.route(request.method, path: request.path)
         if request.method == .options {
             let allowed = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
-            return HTTPResponse(status: .noContent, headers: [HTTPHeader("Allow", allowed)])
+            return .respond(HTTPResponse(status: .noContent, headers: [HTTPHeader("Allow", allowed)]))
         }
+        switch route {
+        case .queuePop(let segment):
+            let parameters = try request.parameters(allowed: ["wait"])
+            return try popMessage(request, from: [Self.key(fromSegment: segment)], wait: parameters["wait"])
+        case .pop:
+            let parameters = try request.parameters(allowed: ["queues", "wait"])
+            return try popMessage(
+                request, from: Self.queueList(parameters["queues"]), wait: parameters["wait"])
+        default:
+            return .respond(try respond(to: request, route: route))
+        }
+    }
+
+    private func respond(to request: HTTPRequest, route: Route) throws -> HTTPResponse {
         switch route {
         case .cacheValue(let segment):
             let key = try Self.key(fromSegment: segment)
@@ -55,6 +72,15 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             let key = try Self.key(fromSegment: segment)
             return request.method == .put
                 ? try updateTimeToLive(request, key: key) : try readTimeToLive(request, key: key)
+        case .queue(let segment):
+            let queue = try Self.key(fromSegment: segment)
+            switch request.method {
+            case .post: return try pushMessage(request, to: queue)
+            case .delete: return try deleteQueue(request, queue)
+            default: return try describeQueue(request, queue)
+            }
+        case .queueMessages(let segment):
+            return try peekMessages(request, Self.key(fromSegment: segment))
         case .keys:
             return try listKeys(request)
         case .health:
@@ -69,6 +95,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
                 body: openAPIDocument)
         case .file(let path):
             return try staticFiles.response(forPath: path)
+        case .queuePop, .pop:
+            preconditionFailure("pops are answered by route(_:)")
         }
     }
 

@@ -2,17 +2,18 @@ import Keyspace
 
 /// The JSON of one listing page: `{"keys": [...], "cursor": "…" | null}`.
 struct KeyListing: Encodable {
-    /// One key: `{"key", "type", "ttl" (seconds or null), "bytes"}`.
+    /// One key: `{"key", "type", "ttl" (seconds or null), "bytes"}`, and `"length"` for a queue.
     struct Row: Encodable {
         let key: String
         let type: String
         let seconds: Double?
         let bytes: Int
+        let length: Int?
 
         private enum CodingKeys: String, CodingKey {
             case key, type
             case seconds = "ttl"
-            case bytes
+            case bytes, length
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -21,6 +22,7 @@ struct KeyListing: Encodable {
             try container.encode(type, forKey: .type)
             try container.encode(seconds, forKey: .seconds)
             try container.encode(bytes, forKey: .bytes)
+            try container.encodeIfPresent(length, forKey: .length)
         }
     }
 
@@ -35,7 +37,9 @@ struct KeyListing: Encodable {
                 case .persistent: nil
                 case .remaining(let duration): Seconds.of(duration)
                 }
-            return Row(key: info.key.text, type: info.type.rawValue, seconds: seconds, bytes: info.size)
+            return Row(
+                key: info.key.text, type: info.type.rawValue, seconds: seconds, bytes: info.bytes,
+                length: info.length)
         }
         cursor = page.cursor.map(ListingCursor.encode)
     }

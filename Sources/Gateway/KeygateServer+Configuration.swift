@@ -12,10 +12,12 @@ extension KeygateServer {
         package var threads = HTTPServer.Configuration().threads
         /// The largest request body. Default 8 MiB.
         package var maxBodyBytes = HTTPServer.Configuration().maxBodyBytes
-        /// Open connections at most. Default 10 000.
+        /// Open connections at most, parked long-polls included. Default 16 384.
         package var maxConnections = HTTPServer.Configuration().maxConnections
         /// A connection idle this long is closed. Default 60 s.
         package var idleTimeout = HTTPServer.Configuration().idleTimeout
+        /// The longest a pop may wait for a message (`wait`). Default 60 s.
+        package var maxWait = Duration.seconds(60)
         /// The folder served at `/`. Default `./public`.
         package var publicDirectory = "./public"
         /// The contract served at `/openapi.yaml`. Default `./openapi.yaml`.

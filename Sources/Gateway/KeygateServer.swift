@@ -34,7 +34,8 @@ package final class KeygateServer: Sendable {
         }
         let gateway = Gateway(
             store: keyspace, publicDirectory: configuration.publicDirectory,
-            openAPIDocument: openAPIDocument.map(Array.init), logger: logger)
+            openAPIDocument: openAPIDocument.map(Array.init), maxWait: configuration.maxWait,
+            logger: logger)
         let http = try HTTPServer.start(
             configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
             logger: logger)

@@ -6,6 +6,14 @@ enum Route: Equatable {
     case cacheValue(key: ArraySlice<UInt8>)
     /// `/v1/cache/{key}/ttl`: a key's time to live.
     case cacheTimeToLive(key: ArraySlice<UInt8>)
+    /// `/v1/queues/{name}`: a queue; push to it, read its state, delete it.
+    case queue(name: ArraySlice<UInt8>)
+    /// `/v1/queues/{name}/pop`: pop from one queue.
+    case queuePop(name: ArraySlice<UInt8>)
+    /// `/v1/queues/{name}/messages`: peek at a queue's oldest messages.
+    case queueMessages(name: ArraySlice<UInt8>)
+    /// `/v1/pop`: pop from the first non-empty of several queues.
+    case pop
     /// `/v1/keys`: the listing.
     case keys
     /// `/healthz`: liveness.
@@ -19,8 +27,12 @@ enum Route: Equatable {
     /// without building the list on every request.
     func allows(_ method: HTTPMethod) -> Bool {
         switch (self, method) {
-        case (_, .get), (_, .head), (_, .options): true
+        case (_, .options): true
+        case (.queuePop, .post), (.pop, .post): true
+        case (.queuePop, _), (.pop, _): false
+        case (_, .get), (_, .head): true
         case (.cacheValue, .put), (.cacheValue, .delete), (.cacheTimeToLive, .put): true
+        case (.queue, .post), (.queue, .delete): true
         default: false
         }
     }
@@ -30,7 +42,9 @@ enum Route: Equatable {
         switch self {
         case .cacheValue: [.get, .head, .put, .delete, .options]
         case .cacheTimeToLive: [.get, .head, .put, .options]
-        case .keys, .health, .openAPI, .file: [.get, .head, .options]
+        case .queue: [.get, .head, .post, .delete, .options]
+        case .queuePop, .pop: [.post, .options]
+        case .queueMessages, .keys, .health, .openAPI, .file: [.get, .head, .options]
         }
     }
 }

@@ -31,6 +31,10 @@ enum Router {
             switch (first, second, keySegment, fourth, rest) {
             case (.versionOne, .cache, let key?, nil, nil): return .cacheValue(key: key)
             case (.versionOne, .cache, let key?, .timeToLive, nil): return .cacheTimeToLive(key: key)
+            case (.versionOne, .queues, let name?, nil, nil): return .queue(name: name)
+            case (.versionOne, .queues, let name?, .pop, nil): return .queuePop(name: name)
+            case (.versionOne, .queues, let name?, .messages, nil): return .queueMessages(name: name)
+            case (.versionOne, .pop, nil, nil, nil): return .pop
             case (.versionOne, .keys, nil, nil, nil): return .keys
             case (.versionOne, _, _, _, _): return nil
             case (.health, nil, _, _, _): return .health
@@ -67,27 +71,35 @@ enum Router {
 
     /// The path segments the routes are made of.
     private enum Name {
-        case versionOne, cache, keys, timeToLive, health, openAPI, other
+        case versionOne, cache, keys, timeToLive, queues, pop, messages, health, openAPI, other
 
         init(_ segment: Slice<UnsafeBufferPointer<UInt8>>) {
-            let candidate: (name: Name, literal: StaticString) =
+            // The length picks the few names worth comparing.
+            self =
                 switch segment.count {
-                case 2: (.versionOne, "v1")
-                case 3: (.timeToLive, "ttl")
-                case 4: (.keys, "keys")
-                case 5: (.cache, "cache")
-                case 7: (.health, "healthz")
-                case 12: (.openAPI, "openapi.yaml")
-                default: (.other, "")
+                case 2 where Self.matches(segment, "v1"): .versionOne
+                case 3 where Self.matches(segment, "ttl"): .timeToLive
+                case 3 where Self.matches(segment, "pop"): .pop
+                case 4 where Self.matches(segment, "keys"): .keys
+                case 5 where Self.matches(segment, "cache"): .cache
+                case 6 where Self.matches(segment, "queues"): .queues
+                case 7 where Self.matches(segment, "healthz"): .health
+                case 8 where Self.matches(segment, "messages"): .messages
+                case 12 where Self.matches(segment, "openapi.yaml"): .openAPI
+                default: .other
                 }
-            let isMatch = candidate.literal.withUTF8Buffer { literal in
+        }
+
+        private static func matches(_ segment: Slice<UnsafeBufferPointer<UInt8>>, _ literal: StaticString)
+            -> Bool
+        {
+            literal.withUTF8Buffer { literal in
                 var offset = 0
                 while offset < literal.count && segment[segment.startIndex + offset] == literal[offset] {
                     offset += 1
                 }
                 return offset == literal.count
             }
-            self = isMatch ? candidate.name : .other
         }
     }
 }

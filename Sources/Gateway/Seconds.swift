@@ -6,4 +6,10 @@ enum Seconds {
         let milliseconds = attoseconds / 1_000_000_000_000_000
         return Double(seconds * 1000 + milliseconds) / 1000
     }
+
+    /// `duration` in seconds as text: `60` for a whole number of seconds, else `0.25`.
+    static func text(_ duration: Duration) -> String {
+        let seconds = of(duration)
+        return seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
+    }
 }

@@ -2,18 +2,29 @@
 struct Entry {
     /// The typed value.
     enum Value {
-        case string(StringValue)
+        case string(Payload)
+        case queue(QueueValue)
 
         var type: KeyType {
             switch self {
             case .string: .string
+            case .queue: .queue
             }
         }
 
-        /// Bytes for a string.
-        var size: Int {
+        /// The bytes the value holds: a string's, or all of a queue's messages together.
+        var bytes: Int {
             switch self {
             case .string(let string): string.bytes.count
+            case .queue(let queue): queue.bytes
+            }
+        }
+
+        /// The number of messages of a queue; `nil` for a string.
+        var length: Int? {
+            switch self {
+            case .string: nil
+            case .queue(let queue): queue.messages.count
             }
         }
     }

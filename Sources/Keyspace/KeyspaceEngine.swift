@@ -33,18 +33,19 @@ package final class KeyspaceEngine: KeyspaceStore {
         state.withLock { $0.volatileCount }
     }
 
-    package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<StringValue>? {
+    package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>? {
         let now = clock.now()
         return try state.withLock { state throws(KeyspaceError) in
             guard let entry = state.liveEntry(key, now: now) else { return nil }
             switch entry.value {
             case .string(let string): return Versioned(string, version: entry.version)
+            case .queue: throw .wrongType(key: key, actual: .queue)
             }
         }
     }
 
     package func setValue(
-        _ value: StringValue, forKey key: Key, timeToLive: Duration?, condition: WriteCondition
+        _ value: Payload, forKey key: Key, timeToLive: Duration?, condition: WriteCondition
     ) throws(KeyspaceError) -> WriteOutcome {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
@@ -94,6 +95,66 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
+    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.push(message, to: queue, now: now)
+        }
+    }
+
+    package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.pop(from: queues, registering: nil, now: now)
+        }
+    }
+
+    package func pop(from queues: [Key], orWait receiver: any MessageReceiver)
+        throws(KeyspaceError) -> PopOutcome
+    {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.pop(from: queues, registering: receiver, now: now)
+        }
+    }
+
+    package func cancelWait(_ receiver: any MessageReceiver) {
+        state.withLock { $0.cancelWait(receiver) }
+    }
+
+    package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.giveBack(message, to: queue, now: now)
+        }
+    }
+
+    package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.queueInfo(queue, now: now)
+        }
+    }
+
+    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.peek(queue, limit: limit, now: now)
+        }
+    }
+
+    package func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool {
+        let now = clock.now()
+        return try state.withLock { state throws(KeyspaceError) in
+            try state.delete(queue, ofType: .queue, condition: .always, now: now)
+        }
+    }
+
+    /// The number of consumers waiting on at least one queue.
+    package var waitingCount: Int {
+        state.withLock { $0.waitingCount }
+    }
+
     /// Removes up to `limit` keys already past their deadline; the expirer's one step.
     ///
     /// Tests on a manual clock call it directly instead of running the expirer.
@@ -117,7 +178,7 @@ package final class KeyspaceEngine: KeyspaceStore {
 
     /// Runs a mutation under the lock, then wakes the expirer if it planned to sleep past a
     /// deadline the mutation added.
-    private func mutate<Result>(
+    private func mutate<Result: Sendable>(
         _ body: (inout KeyspaceState) throws(KeyspaceError) -> Result
     ) throws(KeyspaceError) -> Result {
         let (result, isWakeNeeded) = try state.withLock { state throws(KeyspaceError) in

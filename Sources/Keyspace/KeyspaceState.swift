@@ -1,11 +1,16 @@
 /// Everything the engine holds, mutated only under the engine's lock.
 ///
-/// The three structures stay in step: every key is in `entries` and `order`; a key with a
-/// deadline is also in `deadlines`, under the handle its entry keeps.
+/// The three key structures stay in step: every key is in `entries` and `order`; a key with a
+/// deadline is also in `deadlines`, under the handle its entry keeps. Consumers waiting for
+/// messages are kept apart, by queue name, since they may wait on queues that do not exist yet.
+/// A queue that holds messages has no active waiter: a push hands its message to the oldest
+/// waiter instead of storing it.
 struct KeyspaceState {
     private var entries: [Key: Entry] = [:]
     private var order = SortedKeyIndex()
     private var deadlines = DeadlineHeap()
+    private var waiters: [Key: WaiterList] = [:]
+    private var waitersByReceiver: [ObjectIdentifier: Waiter] = [:]
     private var lastVersion: UInt64 = 0
     /// The deadline the expirer sleeps until; `nil` when it has nothing to wait for.
     private var expirerWakeup: Timestamp?
@@ -109,11 +114,83 @@ struct KeyspaceState {
                 keys.append(
                     KeyInfo(
                         key: key, type: entry.value.type, timeToLive: entry.timeToLive(at: now),
-                        size: entry.value.size))
+                        bytes: entry.value.bytes, length: entry.value.length))
             }
             return true
         }
         return KeyPage(keys: keys, cursor: hasMore ? lastSeen : nil)
+    }
+
+    /// Appends `message` to `queue`, or hands it to the oldest waiting consumer.
+    mutating func push(_ message: Payload, to queue: Key, now: Timestamp) throws(KeyspaceError)
+        -> PushOutcome
+    {
+        try place(message, in: queue, atHead: false, now: now)
+    }
+
+    /// Puts back a message whose hand-off failed: to the next waiting consumer, or at the head
+    /// of its queue, where it was the oldest.
+    mutating func giveBack(_ message: Payload, to queue: Key, now: Timestamp) throws(KeyspaceError)
+        -> PushOutcome
+    {
+        try place(message, in: queue, atHead: true, now: now)
+    }
+
+    /// Pops the oldest message of the first non-empty queue, in the order given.
+    ///
+    /// With a `receiver`, nothing to pop registers it on every queue instead, and a message
+    /// is only taken once the receiver is claimed for it; `.gone` when it can no longer be.
+    mutating func pop(
+        from queues: [Key], registering receiver: (any MessageReceiver)?, now: Timestamp
+    ) throws(KeyspaceError) -> PopOutcome {
+        var first: Key?
+        for queue in queues {
+            // Every queue is checked, so a string among them is refused even after a hit.
+            if try queueLength(queue, now: now) != nil, first == nil {
+                first = queue
+            }
+        }
+        guard let queue = first else {
+            guard let receiver else { return .empty }
+            let waiter = Waiter(receiver: receiver, queues: queues)
+            waitersByReceiver[ObjectIdentifier(receiver)] = waiter
+            for queue in queues {
+                waiters[queue, default: WaiterList()].append(waiter)
+            }
+            return .waiting
+        }
+        if let receiver, !receiver.claim() {
+            return .gone
+        }
+        let (message, remaining) = updateQueue(queue) { value in
+            (value.removeFirst(), value.messages.count)
+        }
+        guard let message else { preconditionFailure("a stored queue is never empty") }
+        if remaining == 0 {
+            remove(queue)
+        }
+        return .popped(PoppedMessage(queue: queue, message: message))
+    }
+
+    /// Forgets a waiting consumer, on every queue it waits on.
+    mutating func cancelWait(_ receiver: any MessageReceiver) {
+        guard let waiter = waitersByReceiver.removeValue(forKey: ObjectIdentifier(receiver)) else {
+            return
+        }
+        deactivate(waiter, except: nil)
+    }
+
+    /// The length and waiting consumers of `queue`.
+    mutating func queueInfo(_ queue: Key, now: Timestamp) throws(KeyspaceError) -> QueueInfo {
+        QueueInfo(
+            length: try queueLength(queue, now: now) ?? 0,
+            consumers: waiters[queue]?.activeCount ?? 0)
+    }
+
+    /// The oldest `limit` messages of `queue`, left in place. O(limit).
+    mutating func peek(_ queue: Key, limit: Int, now: Timestamp) throws(KeyspaceError) -> [Payload] {
+        guard try queueLength(queue, now: now) != nil else { return [] }
+        return updateQueue(queue) { Array($0.messages.prefix(limit)) }
     }
 
     /// Removes up to `limit` keys whose deadline is at or before `now`, earliest first.
@@ -137,13 +214,102 @@ struct KeyspaceState {
         return isExpirerWakeNeeded
     }
 
-    /// Checks that entries, order and deadlines agree; for tests. O(n).
+    /// The number of consumers waiting on at least one queue.
+    var waitingCount: Int { waitersByReceiver.count }
+
+    /// Checks that entries, order, deadlines and waiters agree; for tests. O(n).
     var isConsistent: Bool {
         guard deadlines.isConsistent, order.count == entries.count else { return false }
+        let activeRegistrations = waitersByReceiver.values.reduce(0) { $0 + $1.queues.count }
+        guard activeRegistrations == waiters.values.reduce(0, { $0 + $1.activeCount }) else {
+            return false
+        }
         let withDeadline = entries.values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
         return withDeadline.allSatisfy { entry in
             entry.expiry.map { deadlines.deadline(of: $0) == entry.deadline } ?? false
+        }
+    }
+
+    /// The number of messages in `queue`, `nil` when absent or expired; a string there is a
+    /// type error.
+    private mutating func queueLength(_ queue: Key, now: Timestamp) throws(KeyspaceError) -> Int? {
+        guard let entry = liveEntry(queue, now: now) else { return nil }
+        guard case .queue(let value) = entry.value else {
+            throw .wrongType(key: queue, actual: entry.value.type)
+        }
+        return value.messages.count
+    }
+
+    /// Hands a message to the oldest waiting consumer of an empty queue, or stores it at the
+    /// tail (or head) of the queue, creating the queue when absent.
+    private mutating func place(_ message: Payload, in queue: Key, atHead: Bool, now: Timestamp)
+        throws(KeyspaceError) -> PushOutcome
+    {
+        guard try queueLength(queue, now: now) != nil else {
+            if let receiver = claimOldestWaiter(on: queue) {
+                return .handed(to: receiver)
+            }
+            var value = QueueValue()
+            value.append(message)
+            lastVersion += 1
+            entries[queue] = Entry(value: .queue(value), version: Version(lastVersion))
+            order.insert(queue)
+            return .stored(length: 1)
+        }
+        let length = updateQueue(queue) { value in
+            if atHead {
+                value.prepend(message)
+            } else {
+                value.append(message)
+            }
+            return value.messages.count
+        }
+        return .stored(length: length)
+    }
+
+    /// Runs `body` on the messages of an existing queue, in place: the queue's storage is
+    /// detached from the entry first so that it is uniquely referenced and never copied.
+    private mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result)
+        -> Result
+    {
+        guard let index = entries.index(forKey: queue),
+            case .queue(var value) = entries.values[index].value
+        else { preconditionFailure("updating a queue that is not there") }
+        entries.values[index].value = .queue(QueueValue())
+        let result = body(&value)
+        entries.values[index].value = .queue(value)
+        return result
+    }
+
+    /// Claims the oldest active waiter on `queue`, dropping those that can no longer be.
+    private mutating func claimOldestWaiter(on queue: Key) -> (any MessageReceiver)? {
+        guard var list = waiters.removeValue(forKey: queue) else { return nil }
+        defer {
+            if !list.isIdle {
+                waiters[queue] = list
+            }
+        }
+        while let waiter = list.removeOldestActive() {
+            waitersByReceiver[ObjectIdentifier(waiter.receiver)] = nil
+            deactivate(waiter, except: queue)
+            if waiter.receiver.claim() {
+                return waiter.receiver
+            }
+        }
+        return nil
+    }
+
+    /// Makes a waiter inactive on its queues other than `exception` (whose list has already
+    /// taken it out); idle lists are dropped.
+    private mutating func deactivate(_ waiter: Waiter, except exception: Key?) {
+        waiter.isActive = false
+        for queue in waiter.queues where queue != exception {
+            guard var list = waiters.removeValue(forKey: queue) else { continue }
+            list.noteDeactivated()
+            if !list.isIdle {
+                waiters[queue] = list
+            }
         }
     }
 

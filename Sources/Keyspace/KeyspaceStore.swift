@@ -4,11 +4,11 @@
 /// another. Every method is safe to call from any thread and never blocks for long.
 package protocol KeyspaceStore: Sendable {
     /// The string value of `key` with its version, or `nil` when the key is absent or expired.
-    func value(forKey key: Key) throws(KeyspaceError) -> Versioned<StringValue>?
+    func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>?
 
     /// Writes a string value; `timeToLive` `nil` makes the key persistent.
     func setValue(
-        _ value: StringValue, forKey key: Key, timeToLive: Duration?, condition: WriteCondition
+        _ value: Payload, forKey key: Key, timeToLive: Duration?, condition: WriteCondition
     ) throws(KeyspaceError) -> WriteOutcome
 
     /// Deletes the string at `key`; `false` when the key is absent.
@@ -22,4 +22,34 @@ package protocol KeyspaceStore: Sendable {
 
     /// One page of the keys starting with `prefix`, after `cursor`, in byte order.
     func keys(prefix: [UInt8], after cursor: Key?, limit: Int) -> KeyPage
+
+    /// Appends a message to a queue (created when absent), or hands it to the oldest consumer
+    /// waiting on the queue.
+    func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome
+
+    /// Pops the oldest message of the first non-empty queue, in the order given; `.empty` when
+    /// all are empty.
+    func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome
+
+    /// Pops like `pop(from:)` for `receiver`, which must be claimed for the message; when all
+    /// queues are empty, registers it on each (`.waiting`) until a push claims it or
+    /// `cancelWait(_:)` is called. Consumers are served first-come, first-served.
+    func pop(from queues: [Key], orWait receiver: any MessageReceiver) throws(KeyspaceError)
+        -> PopOutcome
+
+    /// Forgets a waiting consumer (it timed out or left).
+    func cancelWait(_ receiver: any MessageReceiver)
+
+    /// Puts back a message a claimed consumer could not take: to the next waiting consumer, or
+    /// at the head of its queue.
+    func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome
+
+    /// The length of a queue (0 when absent) and the consumers waiting on it.
+    func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo
+
+    /// The oldest messages of a queue, left in place.
+    func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload]
+
+    /// Deletes a queue and its messages; `false` when absent. Waiting consumers keep waiting.
+    func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool
 }

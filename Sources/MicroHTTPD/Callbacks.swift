@@ -93,6 +93,7 @@ private func requestCompleted(
 ) {
     guard let requestContext, let stored = requestContext.pointee else { return }
     requestContext.pointee = nil
+    let finished = slot(from: stored)
     if stored != headersSeenMarker {
         Unmanaged<RequestContext>.fromOpaque(stored).release()
     }
@@ -106,7 +107,7 @@ private func requestCompleted(
         case .REQUEST_TERMINATED_CLIENT_ABORT: "client abort"
         default: "code \(termination.rawValue)"
         }
-    dispatcher(from: context).requestFinished(reason: reason)
+    dispatcher(from: context).requestFinished(finished, reason: reason)
 }
 
 /// `MHD_UnescapeCallback`: leaves everything as sent, so the access handler's `url` is the raw
@@ -127,7 +128,9 @@ private func logMessage(
     _ = vsnprintf(&buffer, buffer.count, format, arguments)
     var message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     while message.last?.isNewline == true { message.removeLast() }
-    dispatcher(from: context).logger.notice("libmicrohttpd: \(message)")
+    // Debug: every failure that matters is also reported by the server itself, while
+    // libmicrohttpd's messages include routine ones, such as closing an abandoned connection.
+    dispatcher(from: context).logger.debug("libmicrohttpd: \(message)")
 }
 
 private func bytes(of text: UnsafePointer<CChar>?) -> [UInt8] {

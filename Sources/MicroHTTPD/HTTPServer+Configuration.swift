@@ -12,7 +12,7 @@ extension HTTPServer {
         /// The largest request body accepted; a larger one gets a 413 and is not read.
         package var maxBodyBytes = 8 * 1024 * 1024
         /// Open connections at most, parked ones included; more are refused at accept.
-        package var maxConnections = 10_000
+        package var maxConnections = 16_384
         /// A connection idle (nothing read or written) this long is closed; parked ones are not.
         package var idleTimeout = Duration.seconds(60)
         /// Memory per connection for the request line, headers and read-ahead (libmicrohttpd's

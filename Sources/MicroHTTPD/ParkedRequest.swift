@@ -1,24 +1,32 @@
+import Glibc
 import Synchronization
 
 /// A request whose connection is suspended until someone answers it, from any thread.
 ///
 /// Answering is two steps so that a hand-off can be atomic: `claim()` makes the caller the only
-/// one allowed to answer (the deadline and shutdown then leave it alone), and `deliver(_:)` sends
-/// the answer. `respond(_:)` does both. Every parked request is delivered exactly once: by its
-/// claimer, or at its deadline, or when the server stops.
+/// one allowed to finish the request (the deadline, shutdown and hang-up detection then leave
+/// it alone), and `deliver(_:ifUndelivered:)` sends the answer, or `abandon()` closes the
+/// connection without one. `respond(_:)` claims and delivers. Every parked request is finished
+/// exactly once: by its claimer, at its deadline, when its client leaves, or when the server
+/// stops.
 package final class ParkedRequest: Sendable {
     private enum State {
         case waiting(deadline: DeadlineTimer?)
-        case claimed
+        case claimed(deadline: DeadlineTimer?)
         case answered(HTTPResponse)
-        case delivered
+        case abandoned
+        case resumed
     }
 
+    /// Unique within the server, unlike the object's address, which may be reused.
+    let id: UInt64
     private let connection: ConnectionHandle
     private let lot: ParkingLot
     private let state = Mutex<State>(.waiting(deadline: nil))
+    private let undelivered = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(connection: ConnectionHandle, lot: ParkingLot) {
+    init(id: UInt64, connection: ConnectionHandle, lot: ParkingLot) {
+        self.id = id
         self.connection = connection
         self.lot = lot
     }
@@ -31,30 +39,44 @@ package final class ParkedRequest: Sendable {
         }
     }
 
-    /// Makes the caller the one who answers; `false` when someone else already is.
+    /// Whether the client still has its end of the connection open, by a non-blocking peek at
+    /// the socket: end of file or an error means it left. Only for a claimed request, whose
+    /// connection is still suspended.
+    package var isClientConnected: Bool {
+        let socket = connection.socket
+        guard socket >= 0 else { return false }
+        var byte: UInt8 = 0
+        let count = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if count > 0 { return true }
+        if count == 0 { return false }
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+    }
+
+    /// Makes the caller the one who finishes the request; `false` when someone else already is.
     ///
-    /// After a successful claim the caller must call `deliver(_:)` exactly once, promptly.
+    /// Only an atomic state change, cheap enough to call under another lock. After a
+    /// successful claim the caller must call `deliver(_:ifUndelivered:)` or `abandon()` once,
+    /// promptly.
     package func claim() -> Bool {
-        let deadline: DeadlineTimer?? = state.withLock { state in
-            guard case .waiting(let deadline) = state else { return nil }
-            state = .claimed
-            return .some(deadline)
+        state.withLock { state in
+            guard case .waiting(let deadline) = state else { return false }
+            state = .claimed(deadline: deadline)
+            return true
         }
-        guard let deadline else { return false }
-        deadline?.cancel()
-        lot.remove(self)
-        return true
     }
 
     /// Sends the answer of a request the caller has claimed, and wakes its connection.
-    package func deliver(_ response: HTTPResponse) {
-        state.withLock { state in
-            guard case .claimed = state else {
-                preconditionFailure("deliver(_:) without a successful claim()")
-            }
-            state = .answered(response)
-        }
-        connection.resume()
+    ///
+    /// - Parameter ifUndelivered: called once if the connection then ends with an error
+    ///   instead of completing the answer, so that what it carried can be handed elsewhere.
+    package func deliver(_ response: HTTPResponse, ifUndelivered: (@Sendable () -> Void)? = nil) {
+        undelivered.withLock { $0 = ifUndelivered }
+        finish(.answered(response))
+    }
+
+    /// Closes the connection of a claimed request without an answer: its client has left.
+    package func abandon() {
+        finish(.abandoned)
     }
 
     /// Claims and delivers in one step; `false` (and nothing sent) when already claimed.
@@ -79,14 +101,43 @@ package final class ParkedRequest: Sendable {
         }
     }
 
-    /// Takes the delivered answer; called on the connection's thread once it is resumed.
-    func takeAnswer() -> HTTPResponse {
+    /// Takes the answer on the connection's thread once it is resumed; `nil` when abandoned.
+    func takeAnswer() -> HTTPResponse? {
         state.withLock { state in
-            guard case .answered(let response) = state else {
-                preconditionFailure("a parked connection resumed without an answer")
+            defer { state = .resumed }
+            switch state {
+            case .answered(let response): return response
+            case .abandoned: return nil
+            default: preconditionFailure("a parked connection resumed without an answer")
             }
-            state = .delivered
-            return response
         }
+    }
+
+    /// The connection ended after being resumed; `successfully` is false when libmicrohttpd
+    /// reports an error instead of a completed answer.
+    func connectionEnded(successfully: Bool) {
+        let action = undelivered.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        if !successfully {
+            action?()
+        }
+    }
+
+    private func finish(_ outcome: State) {
+        let deadline = state.withLock { state in
+            guard case .claimed(let deadline) = state else {
+                preconditionFailure("finishing a parked request without a successful claim()")
+            }
+            state = outcome
+            return deadline
+        }
+        deadline?.cancel()
+        lot.remove(self)
+        connection.resume()
+        // Counted as resumed from here: libmicrohttpd may notice the client left and close the
+        // connection without calling the handler again, and MHD_stop_daemon resumes pending ones.
+        lot.suspendedCount.subtract(1, ordering: .releasing)
     }
 }

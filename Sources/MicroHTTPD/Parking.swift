@@ -7,15 +7,19 @@ package struct Parking: Sendable {
     package var onPark: @Sendable (ParkedRequest) -> Void
     /// Called once if the deadline passes before anyone answered; returns the answer to send.
     package var onTimeout: @Sendable () -> HTTPResponse
+    /// Called once if the client closes its connection before anyone answered.
+    package var onAbandon: (@Sendable () -> Void)?
 
     /// Creates a parking plan.
     package init(
         timeout: Duration,
         onPark: @escaping @Sendable (ParkedRequest) -> Void,
-        onTimeout: @escaping @Sendable () -> HTTPResponse
+        onTimeout: @escaping @Sendable () -> HTTPResponse,
+        onAbandon: (@Sendable () -> Void)? = nil
     ) {
         self.timeout = timeout
         self.onPark = onPark
         self.onTimeout = onTimeout
+        self.onAbandon = onAbandon
     }
 }

@@ -1,59 +1,110 @@
 import Dispatch
+import Logging
 import Synchronization
 
-/// Every parked request of a server, with their deadlines, so that shutdown can answer them.
+/// Every parked request of a server, with their deadlines and hang-up watch, so that shutdown
+/// can answer them and a client that leaves frees its request at once.
 ///
-/// Parking and unparking take one short lock; the hot path of requests answered at once never
+/// Parking and finishing take one short lock; the hot path of requests answered at once never
 /// touches the lot.
 final class ParkingLot: Sendable {
+    private struct Parked {
+        let request: ParkedRequest
+        let socket: Int32
+        let onAbandon: (@Sendable () -> Void)?
+    }
+
     private struct State {
         var isClosed = false
-        var parked: [ObjectIdentifier: ParkedRequest] = [:]
+        var parked: [UInt64: Parked] = [:]
     }
 
     private let state = Mutex(State())
+    private let lastID = Atomic<UInt64>(0)
     /// Deadline timers fire here; each handler only claims and delivers.
     private let deadlines = DispatchQueue(label: "keygate.http.parking-deadlines")
+    private let watcher: HangUpWatcher?
+    private let logger: Logger
     /// Connections suspended and not yet back on their thread; shutdown waits for zero.
     let suspendedCount = Atomic<Int>(0)
+
+    init(logger: Logger) {
+        self.logger = logger
+        do {
+            watcher = try HangUpWatcher()
+        } catch {
+            logger.warning(
+                "Parked requests will not notice clients that leave until they are answered",
+                metadata: ["error": "\(error)"])
+            watcher = nil
+        }
+        watcher?.start { [weak self] id in
+            self?.clientLeft(id)
+        }
+    }
+
+    /// A parked request for `connection`, which the caller is about to suspend.
+    func makeParkedRequest(for connection: ConnectionHandle) -> ParkedRequest {
+        ParkedRequest(id: lastID.add(1, ordering: .relaxed).newValue, connection: connection, lot: self)
+    }
 
     /// Parks a request whose connection the caller has just suspended.
     ///
     /// When the lot is already closed the request is answered with `closedResponse` at once.
     func park(
-        _ parked: ParkedRequest, parking: Parking, closedResponse: @autoclosure () -> HTTPResponse
+        _ request: ParkedRequest, socket: Int32, parking: Parking,
+        closedResponse: @autoclosure () -> HTTPResponse
     ) {
         let isOpen = state.withLock { state in
             guard !state.isClosed else { return false }
-            state.parked[ObjectIdentifier(parked)] = parked
+            state.parked[request.id] = Parked(request: request, socket: socket, onAbandon: parking.onAbandon)
             return true
         }
         guard isOpen else {
-            parked.respond(closedResponse())
+            request.respond(closedResponse())
             return
         }
-        let onTimeout = parking.onTimeout
-        let timer = DeadlineTimer(timeout: parking.timeout, queue: deadlines) { [weak parked] in
-            guard let parked, parked.claim() else { return }
-            parked.deliver(onTimeout())
+        if let watcher, socket >= 0 {
+            do {
+                try watcher.watch(socket: socket, id: request.id)
+            } catch {
+                logger.warning("Cannot watch a parked connection", metadata: ["error": "\(error)"])
+            }
         }
-        parked.arm(timer)
-        parking.onPark(parked)
+        let onTimeout = parking.onTimeout
+        let timer = DeadlineTimer(timeout: parking.timeout, queue: deadlines) { [weak request] in
+            guard let request, request.claim() else { return }
+            request.deliver(onTimeout())
+        }
+        request.arm(timer)
+        parking.onPark(request)
     }
 
-    /// Forgets a request that has been claimed.
-    func remove(_ parked: ParkedRequest) {
-        state.withLock { _ = $0.parked.removeValue(forKey: ObjectIdentifier(parked)) }
+    /// Forgets a request that is being finished; its socket is no longer watched.
+    func remove(_ request: ParkedRequest) {
+        let removed = state.withLock { $0.parked.removeValue(forKey: request.id) }
+        if let removed, removed.socket >= 0 {
+            watcher?.unwatch(socket: removed.socket)
+        }
     }
 
-    /// Refuses new requests and answers every waiting one with `response`.
+    /// Refuses new requests, answers every waiting one with `response` and stops watching.
     func close(answeringWith response: HTTPResponse) {
         let waiting = state.withLock { state in
             state.isClosed = true
-            return Array(state.parked.values)
+            return state.parked.values.map(\.request)
         }
-        for parked in waiting {
-            parked.respond(response)
+        for request in waiting {
+            request.respond(response)
         }
+        watcher?.stop()
+    }
+
+    /// The client of a parked request closed its connection: the request is abandoned, and
+    /// whoever parked it is told, unless someone already claimed it.
+    private func clientLeft(_ id: UInt64) {
+        guard let parked = state.withLock({ $0.parked[id] }), parked.request.claim() else { return }
+        parked.onAbandon?()
+        parked.request.abandon()
     }
 }

@@ -7,8 +7,10 @@ final class RequestContext {
     enum Phase {
         /// Body bytes are arriving.
         case body
-        /// The connection is suspended until the parked request is delivered.
+        /// The connection is suspended until the parked request is finished.
         case parked(ParkedRequest)
+        /// The parked request was finished and its connection resumed; its answer is queued.
+        case resumed(ParkedRequest)
         /// A response is queued.
         case answered
     }

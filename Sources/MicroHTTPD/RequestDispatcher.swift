@@ -19,7 +19,7 @@ final class RequestDispatcher: Sendable {
     let handler: any HTTPHandler
     let maxBodyBytes: Int
     let logger: Logger
-    let parkingLot = ParkingLot()
+    let parkingLot: ParkingLot
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
     private let isStopping = Atomic<Bool>(false)
@@ -28,6 +28,7 @@ final class RequestDispatcher: Sendable {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
+        parkingLot = ParkingLot(logger: logger)
     }
 
     /// One call of the access handler for `connection`; `upload` holds this call's body bytes.
@@ -63,10 +64,10 @@ final class RequestDispatcher: Sendable {
                 return dispatch(
                     &slot, body: context.body, connection: connection, request: request())
             case .parked(let parked):
-                parkingLot.suspendedCount.subtract(1, ordering: .releasing)
-                context.phase = .answered
-                return .send(parked.takeAnswer())
-            case .answered:
+                context.phase = .resumed(parked)
+                // No answer: the client left, and the connection is closed.
+                return parked.takeAnswer().map(Step.send) ?? .abort
+            case .answered, .resumed:
                 // libmicrohttpd calls again only if a queued response was refused.
                 return .abort
             }
@@ -74,8 +75,18 @@ final class RequestDispatcher: Sendable {
     }
 
     /// libmicrohttpd is done with a request, answered or not; `reason` says why if not.
-    func requestFinished(reason: String?) {
+    func requestFinished(_ slot: RequestSlot, reason: String?) {
         requestsInFlight.subtract(1, ordering: .releasing)
+        guard case .context(let context) = slot else { return }
+        switch context.phase {
+        case .resumed(let parked):
+            parked.connectionEnded(successfully: reason == nil)
+        case .parked(let parked):
+            // Resumed, but the connection closed before its answer could even be queued.
+            parked.connectionEnded(successfully: false)
+        default:
+            break
+        }
         if let reason {
             logger.debug("Request ended early", metadata: ["reason": "\(reason)"])
         }
@@ -139,11 +150,13 @@ final class RequestDispatcher: Sendable {
                 context = RequestContext()
                 slot = .context(context)
             }
-            let parked = ParkedRequest(connection: connection, lot: parkingLot)
+            let parked = parkingLot.makeParkedRequest(for: connection)
             parkingLot.suspendedCount.add(1, ordering: .relaxed)
             connection.suspend()
             context.phase = .parked(parked)
-            parkingLot.park(parked, parking: parking, closedResponse: shuttingDownResponse())
+            parkingLot.park(
+                parked, socket: connection.socket, parking: parking,
+                closedResponse: shuttingDownResponse())
             return .proceed
         }
     }

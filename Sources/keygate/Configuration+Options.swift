@@ -22,6 +22,10 @@ extension KeygateServer.Configuration {
             options.idleTimeout, variable: "KEYGATE_IDLE_TIMEOUT", in: 1...86_400,
             default: Int(idleTimeout.components.seconds))
         idleTimeout = .seconds(idleSeconds)
+        let waitSeconds = try settings.integer(
+            options.maxWait, variable: "KEYGATE_MAX_WAIT", in: 1...3600,
+            default: Int(maxWait.components.seconds))
+        maxWait = .seconds(waitSeconds)
         publicDirectory = try settings.value(
             options.publicDirectory, variable: "KEYGATE_PUBLIC", default: publicDirectory
         ) { $0.isEmpty ? nil : $0 }

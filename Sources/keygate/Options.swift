@@ -15,11 +15,14 @@ struct Options: ParsableArguments {
     @Option(help: "Largest request body, in bytes. [KEYGATE_MAX_BODY_BYTES, default 8388608]")
     var maxBodyBytes: Int?
 
-    @Option(help: "Open connections at most. [KEYGATE_MAX_CONNECTIONS, default 10000]")
+    @Option(help: "Open connections at most, parked pops included. [KEYGATE_MAX_CONNECTIONS, default 16384]")
     var maxConnections: Int?
 
     @Option(help: "Seconds before an idle connection is closed. [KEYGATE_IDLE_TIMEOUT, default 60]")
     var idleTimeout: Int?
+
+    @Option(help: "Longest a pop may wait for a message, in seconds. [KEYGATE_MAX_WAIT, default 60]")
+    var maxWait: Int?
 
     @Option(
         name: .customLong("public"),

@@ -29,6 +29,17 @@ struct GatewayFixture {
         try keyspace.value(forKey: Key(key)) != nil
     }
 
+    /// Waits until `count` consumers are parked on `queue`, asking the keyspace; fails after 10 s.
+    func waitForConsumers(_ count: Int, on queue: String) throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try keyspace.queueInfo(Key(queue)).consumers < count {
+            guard ContinuousClock.now < deadline else {
+                throw TestHTTPClient.Failure(description: "fewer than \(count) consumers parked on \(queue)")
+            }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+    }
+
     /// A new connection to the gateway.
     func client() throws -> TestHTTPClient {
         try TestHTTPClient(port: port)

@@ -10,20 +10,20 @@ struct ParsingTests {
         ("30", 30_000), ("0.25", 250), (".5", 500), ("1.0001", 1001), ("00012", 12_000), ("0.001", 1),
     ])
     func parsesDecimalSeconds(text: String, milliseconds: Int64) throws {
-        #expect(try TimeToLiveParser.parse(text) == .milliseconds(milliseconds))
+        #expect(try SecondsParser.parse(text) == .milliseconds(milliseconds))
     }
 
     @Test(arguments: ["", ".", "1e3", "-1", "+1", "1.2.3", " 1", "inf", "NaN", "123456789012"])
     func refusesAnythingElse(text: String) {
-        #expect(throws: HTTPError.self) { try TimeToLiveParser.parse(text) }
+        #expect(throws: HTTPError.self) { try SecondsParser.parse(text) }
     }
 
     @Test func convertsJSONNumbersWithoutBinaryRoundingUp() throws {
-        #expect(try TimeToLiveParser.duration(seconds: 0.1) == .milliseconds(100))
-        #expect(try TimeToLiveParser.duration(seconds: 0.3) == .milliseconds(300))
-        #expect(try TimeToLiveParser.duration(seconds: 1e-7) == .milliseconds(1))
-        #expect(try TimeToLiveParser.duration(seconds: 0) == .zero)
-        #expect(throws: HTTPError.self) { try TimeToLiveParser.duration(seconds: .infinity) }
+        #expect(try SecondsParser.duration(seconds: 0.1) == .milliseconds(100))
+        #expect(try SecondsParser.duration(seconds: 0.3) == .milliseconds(300))
+        #expect(try SecondsParser.duration(seconds: 1e-7) == .milliseconds(1))
+        #expect(try SecondsParser.duration(seconds: 0) == .zero)
+        #expect(throws: HTTPError.self) { try SecondsParser.duration(seconds: .infinity) }
     }
 
     @Test func formatsEntityTagsAsQuotedHex() {

@@ -17,7 +17,7 @@ struct KeyspaceEngineTests {
         throws -> WriteOutcome
     {
         try keyspace.setValue(
-            StringValue(bytes: Array(value.utf8), contentType: "text/plain"), forKey: Key(key),
+            Payload(bytes: Array(value.utf8), contentType: "text/plain"), forKey: Key(key),
             timeToLive: ttl, condition: condition)
     }
 
@@ -187,7 +187,7 @@ struct KeyspaceEngineTests {
         #expect(
             first.keys[0]
                 == KeyInfo(
-                    key: try Key("user:1"), type: .string, timeToLive: .remaining(.seconds(5)), size: 1))
+                    key: try Key("user:1"), type: .string, timeToLive: .remaining(.seconds(5)), bytes: 1))
         #expect(first.keys[1].timeToLive == .persistent)
         let second = keyspace.keys(prefix: Array("user:".utf8), after: first.cursor, limit: 2)
         #expect(second.keys.map(\.key.text) == ["user:3"])
@@ -206,7 +206,7 @@ struct KeyspaceEngineTests {
         let stable = try (0..<2_000).map { try Key(String(format: "stable-%05d", $0)) }
         for key in stable {
             _ = try keyspace.setValue(
-                StringValue(bytes: [1]), forKey: key, timeToLive: nil, condition: .always)
+                Payload(bytes: [1]), forKey: key, timeToLive: nil, condition: .always)
         }
         let isDone = Atomic<Bool>(false)
         let writers = DispatchGroup()
@@ -221,7 +221,7 @@ struct KeyspaceEngineTests {
                     let key = try? Key(String(format: "stable-%05d-churn-%d", (round * 7) % 2000, writer))
                     if let key {
                         _ = try? keyspace.setValue(
-                            StringValue(bytes: [2]), forKey: key, timeToLive: nil, condition: .always)
+                            Payload(bytes: [2]), forKey: key, timeToLive: nil, condition: .always)
                         if round % 2 == 0 {
                             _ = try? keyspace.removeValue(forKey: key, condition: .always)
                         }
@@ -252,11 +252,11 @@ struct ExpirerTests {
         defer { keyspace.stopExpiring() }
         for index in 0..<100 {
             _ = try keyspace.setValue(
-                StringValue(bytes: [1]), forKey: Key("k\(index)"), timeToLive: .milliseconds(50 + index),
+                Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: .milliseconds(50 + index),
                 condition: .always)
         }
         _ = try keyspace.setValue(
-            StringValue(bytes: [1]), forKey: Key("persistent"), timeToLive: nil, condition: .always)
+            Payload(bytes: [1]), forKey: Key("persistent"), timeToLive: nil, condition: .always)
         // Real time is the point here: poll, bounded, until the thread has removed them.
         let deadline = ContinuousClock.now + .seconds(5)
         while keyspace.count > 1 && ContinuousClock.now < deadline {
@@ -271,13 +271,13 @@ struct ExpirerTests {
         keyspace.startExpiring()
         defer { keyspace.stopExpiring() }
         _ = try keyspace.setValue(
-            StringValue(bytes: [1]), forKey: Key("late"), timeToLive: .seconds(60), condition: .always)
+            Payload(bytes: [1]), forKey: Key("late"), timeToLive: .seconds(60), condition: .always)
         // Give the thread time to go to sleep until the 60 s deadline; if it has not, the test
         // still holds, it only checks less.
         Thread.sleep(forTimeInterval: 0.05)
         let started = ContinuousClock.now
         _ = try keyspace.setValue(
-            StringValue(bytes: [1]), forKey: Key("early"), timeToLive: .milliseconds(20), condition: .always)
+            Payload(bytes: [1]), forKey: Key("early"), timeToLive: .milliseconds(20), condition: .always)
         while keyspace.count > 1 && ContinuousClock.now - started < .seconds(5) {
             Thread.sleep(forTimeInterval: 0.002)
         }

@@ -12,6 +12,8 @@ final class EchoHandler: HTTPHandler {
     let parked = Mutex<[ParkedRequest]>([])
     /// Signalled once per parked request, after it is recorded.
     let parkedSignal = DispatchSemaphore(value: 0)
+    /// Signalled once per parked request whose client left before an answer.
+    let abandonedSignal = DispatchSemaphore(value: 0)
 
     func answer(_ request: HTTPRequest) -> HTTPAnswer {
         let path = request.pathText
@@ -27,7 +29,8 @@ final class EchoHandler: HTTPHandler {
                         self.parked.withLock { $0.append(parked) }
                         parkedSignal.signal()
                     },
-                    onTimeout: { HTTPResponse(status: .noContent) }))
+                    onTimeout: { HTTPResponse(status: .noContent) },
+                    onAbandon: { [self] in abandonedSignal.signal() }))
         case "/header":
             let values = request.headerValues("X-Test").joined(separator: "|")
             return .respond(HTTPResponse(status: .ok, body: Array(values.utf8)))

@@ -95,4 +95,41 @@ struct ParkingTests {
         }
         #expect(throws: TestHTTPClient.Failure.self) { _ = try TestHTTPClient(port: server.port) }
     }
+
+    @Test func abandonsARequestWhoseClientLeaves() throws {
+        try withServer { server, handler in
+            var client: TestHTTPClient? = try TestHTTPClient(port: server.port)
+            try client?.send(TestHTTPClient.encode("GET", "/park"))
+            try #require(handler.waitForParked(count: 1))
+            let parked = handler.parked.withLock { $0[0] }
+            client = nil
+            #expect(handler.abandonedSignal.wait(timeout: .now() + 5) == .success)
+            #expect(!parked.isWaiting)
+            #expect(!parked.respond(HTTPResponse(status: .ok)))
+            // Nothing is left suspended: the server stops at once.
+            let stopping = ContinuousClock.now
+            server.stop()
+            #expect(ContinuousClock.now - stopping < .seconds(2))
+        }
+    }
+
+    @Test func tellsWhetherTheClientIsStillThere() throws {
+        try withServer { server, handler in
+            let staying = try TestHTTPClient(port: server.port)
+            var leaving: TestHTTPClient? = try TestHTTPClient(port: server.port)
+            try staying.send(TestHTTPClient.encode("GET", "/park"))
+            try leaving?.send(TestHTTPClient.encode("GET", "/park"))
+            try #require(handler.waitForParked(count: 2))
+            leaving = nil
+            // Whichever one's claim comes first, the connected one reports connected.
+            for parked in handler.parked.withLock({ $0 }) where parked.claim() {
+                if parked.isClientConnected {
+                    parked.deliver(HTTPResponse(status: .ok, body: Array("still here".utf8)))
+                } else {
+                    parked.abandon()
+                }
+            }
+            #expect(try staying.readResponse().text == "still here")
+        }
+    }
 }

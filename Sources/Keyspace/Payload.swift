@@ -1,5 +1,5 @@
-/// The value of a string key: bytes and the media type they are in.
-package struct StringValue: Sendable, Equatable {
+/// Bytes and the media type they are in: the value of a string key, or one queue message.
+package struct Payload: Sendable, Equatable {
     /// The media type when a writer gives none.
     package static let defaultContentType = "application/octet-stream"
 
@@ -9,7 +9,7 @@ package struct StringValue: Sendable, Equatable {
     package var contentType: String
 
     /// Creates a value.
-    package init(bytes: [UInt8], contentType: String = StringValue.defaultContentType) {
+    package init(bytes: [UInt8], contentType: String = Payload.defaultContentType) {
         self.bytes = bytes
         self.contentType = contentType
     }

@@ -1,23 +1,24 @@
 import MicroHTTPD
 
-/// Reads a time to live given in seconds, as the API takes it: a finite decimal, fractions
-/// allowed, kept to millisecond resolution (rounded up, so a positive value never becomes 0).
-///
-/// A value of zero comes back as `.zero`; the keyspace refuses it as not positive.
-enum TimeToLiveParser {
+/// Reads durations given in seconds, as the API takes them (`ttl`, `wait`): a finite decimal,
+/// fractions allowed, kept to millisecond resolution (rounded up, so a positive value never
+/// becomes 0). Whether zero is allowed is the caller's rule.
+enum SecondsParser {
     /// Parses query text such as `30`, `0.25` or `.5`: digits with at most one `.`, nothing
     /// else (no sign, exponent, `inf` or `nan`). Exact: no floating point is involved.
-    static func parse(_ text: String) throws(HTTPError) -> Duration {
+    ///
+    /// - Parameter parameter: the query parameter's name, for the error's detail.
+    static func parse(_ text: String, parameter: String = "ttl") throws(HTTPError) -> Duration {
         let parts = Array(text.utf8).split(
             separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
         let whole = parts[0]
         let fraction = parts.count > 1 ? parts[1] : []
         guard !(whole.isEmpty && fraction.isEmpty), isDigits(whole), isDigits(fraction) else {
-            throw .badRequest("'ttl' must be a decimal number of seconds, such as 30 or 0.25.")
+            throw .badRequest("'\(parameter)' must be a decimal number of seconds, such as 30 or 0.25.")
         }
         let wholeDigits = whole.drop(while: { $0 == UInt8(ascii: "0") })
         guard wholeDigits.count <= 11 else {
-            throw .badRequest("'ttl' is too large.")
+            throw .badRequest("'\(parameter)' is too large.")
         }
         var milliseconds = wholeDigits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
         for position in 0..<3 {
