@@ -126,10 +126,16 @@ extension Gateway {
     /// gets that one at once.
     private func waitOrPop(from queues: [Key], for consumer: ParkedConsumer, parked: ParkedRequest) {
         do {
-            if case .popped(let popped) = try store.pop(from: queues, orWait: consumer),
-                !consumer.deliver(popped.message, from: popped.queue)
-            {
-                giveBack(popped.message, to: popped.queue)
+            switch try store.pop(from: queues, orWait: consumer) {
+            case .popped(let popped):
+                if !consumer.deliver(popped.message, from: popped.queue) {
+                    giveBack(popped.message, to: popped.queue)
+                }
+            case .waiting where !parked.isWaiting:
+                // Its deadline passed, or its client left, before it was registered.
+                store.cancelWait(consumer)
+            case .waiting, .empty, .gone:
+                break
             }
         } catch {
             // One of the queues became a string since the first look.

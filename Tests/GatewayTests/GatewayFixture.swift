@@ -29,10 +29,15 @@ struct GatewayFixture {
         try keyspace.value(forKey: Key(key)) != nil
     }
 
-    /// Waits until `count` consumers are parked on `queue`, asking the keyspace; fails after 10 s.
-    func waitForConsumers(_ count: Int, on queue: String) throws {
+    /// Waits until at least (or, with `atMost`, at most) `count` consumers are parked on
+    /// `queue`, asking the keyspace; fails after 10 s.
+    func waitForConsumers(_ count: Int, on queue: String, atMost: Bool = false) throws {
         let deadline = ContinuousClock.now + .seconds(10)
-        while try keyspace.queueInfo(Key(queue)).consumers < count {
+        func isReached() throws -> Bool {
+            let consumers = try keyspace.queueInfo(Key(queue)).consumers
+            return atMost ? consumers <= count : consumers >= count
+        }
+        while try !isReached() {
             guard ContinuousClock.now < deadline else {
                 throw TestHTTPClient.Failure(description: "fewer than \(count) consumers parked on \(queue)")
             }

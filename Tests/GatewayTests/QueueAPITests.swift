@@ -160,6 +160,20 @@ struct QueueAPITests {
         }
     }
 
+    @Test func consumersWhoseWaitEndedAreForgotten() throws {
+        try withGateway { gateway in
+            let client = try gateway.client()
+            for _ in 0..<200 {
+                #expect(try client.request("POST", "/v1/pop?queues=a,b&wait=0.001").status == 204)
+            }
+            // A consumer can time out before it is registered; it is then forgotten right after.
+            try gateway.waitForConsumers(0, on: "a", atMost: true)
+            try gateway.waitForConsumers(0, on: "b", atMost: true)
+            _ = try gateway.request("POST", "/v1/queues/a", text: "kept")
+            #expect(try gateway.request("GET", "/v1/queues/a").text == #"{"consumers":0,"length":1,"name":"a"}"#)
+        }
+    }
+
     @Test func aParkedMultiQueuePopTakesTheFirstMessagePushedToAnyQueue() throws {
         try withGateway { gateway in
             let client = try gateway.client()
