@@ -34,8 +34,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>? {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             guard let entry = state.liveEntry(key, now: now) else { return nil }
             switch entry.value {
             case .string(let string): return Versioned(string, version: entry.version)
@@ -50,8 +49,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
-        let now = clock.now()
-        return try mutate { state throws(KeyspaceError) in
+        return try withState { state, now throws(KeyspaceError) in
             try state.write(
                 .string(value), forKey: key, deadline: timeToLive.map { now + $0 },
                 condition: condition, now: now)
@@ -61,17 +59,13 @@ package final class KeyspaceEngine: KeyspaceStore {
     package func removeValue(forKey key: Key, condition: WriteCondition) throws(KeyspaceError)
         -> Bool
     {
-        let now = clock.now()
-        return try mutate { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.delete(key, ofType: .string, condition: condition, now: now)
         }
     }
 
     package func timeToLive(forKey key: Key) -> TimeToLive? {
-        let now = clock.now()
-        return state.withLock { state in
-            state.liveEntry(key, now: now)?.timeToLive(at: now)
-        }
+        withState { state, now in state.liveEntry(key, now: now)?.timeToLive(at: now) }
     }
 
     package func setTimeToLive(_ timeToLive: Duration?, forKey key: Key) throws(KeyspaceError)
@@ -80,31 +74,27 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
-        let now = clock.now()
-        return try mutate { state in
+        return withState { state, now in
             state.setDeadline(timeToLive.map { now + $0 }, forKey: key, now: now)
         }
     }
 
     package func keys(prefix: [UInt8], after cursor: Key?, limit: Int) -> KeyPage {
-        let now = clock.now()
-        return state.withLock { state in
+        withState { state, now in
             state.page(
-                prefix: prefix, after: cursor, limit: limit,
-                scanBudget: Self.listingScanBudget, now: now)
+                prefix: prefix, after: cursor, limit: limit, scanBudget: Self.listingScanBudget,
+                now: now)
         }
     }
 
     package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.push(message, to: queue, now: now)
         }
     }
 
     package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.pop(from: queues, registering: nil, now: now)
         }
     }
@@ -112,40 +102,33 @@ package final class KeyspaceEngine: KeyspaceStore {
     package func pop(from queues: [Key], orWait receiver: any MessageReceiver)
         throws(KeyspaceError) -> PopOutcome
     {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.pop(from: queues, registering: receiver, now: now)
         }
     }
 
     package func cancelWait(_ receiver: any MessageReceiver) {
-        state.withLock { $0.cancelWait(receiver) }
+        withState { state, _ in state.cancelWait(receiver) }
     }
 
     package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.giveBack(message, to: queue, now: now)
         }
     }
 
     package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
-            try state.queueInfo(queue, now: now)
-        }
+        try withState { state, now throws(KeyspaceError) in try state.queueInfo(queue, now: now) }
     }
 
     package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.peek(queue, limit: limit, now: now)
         }
     }
 
     package func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool {
-        let now = clock.now()
-        return try state.withLock { state throws(KeyspaceError) in
+        try withState { state, now throws(KeyspaceError) in
             try state.delete(queue, ofType: .queue, condition: .always, now: now)
         }
     }
@@ -176,13 +159,14 @@ package final class KeyspaceEngine: KeyspaceStore {
         expirer.stop()
     }
 
-    /// Runs a mutation under the lock, then wakes the expirer if it planned to sleep past a
-    /// deadline the mutation added.
-    private func mutate<Result: Sendable>(
-        _ body: (inout KeyspaceState) throws(KeyspaceError) -> Result
-    ) throws(KeyspaceError) -> Result {
-        let (result, isWakeNeeded) = try state.withLock { state throws(KeyspaceError) in
-            let result = try body(&state)
+    /// Runs `body` under the lock with the time read just before it, then wakes the expirer
+    /// if it planned to sleep past a deadline that `body` added.
+    private func withState<Result: Sendable, Failure: Error>(
+        _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        let now = clock.now()
+        let (result, isWakeNeeded) = try state.withLock { state throws(Failure) in
+            let result = try body(&state, now)
             return (result, state.takeExpirerWakeRequest())
         }
         if isWakeNeeded {

@@ -39,7 +39,8 @@ struct GatewayFixture {
         }
         while try !isReached() {
             guard ContinuousClock.now < deadline else {
-                throw TestHTTPClient.Failure(description: "fewer than \(count) consumers parked on \(queue)")
+                throw TestHTTPClient.Failure(
+                    description: "consumers on \(queue) did not reach \(count) within 10 s")
             }
             Thread.sleep(forTimeInterval: 0.002)
         }

@@ -170,7 +170,8 @@ struct QueueAPITests {
             try gateway.waitForConsumers(0, on: "a", atMost: true)
             try gateway.waitForConsumers(0, on: "b", atMost: true)
             _ = try gateway.request("POST", "/v1/queues/a", text: "kept")
-            #expect(try gateway.request("GET", "/v1/queues/a").text == #"{"consumers":0,"length":1,"name":"a"}"#)
+            #expect(
+                try gateway.request("GET", "/v1/queues/a").text == #"{"consumers":0,"length":1,"name":"a"}"#)
         }
     }
 
