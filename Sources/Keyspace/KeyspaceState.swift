@@ -39,11 +39,12 @@ struct KeyspaceState {
         now: Timestamp
     ) throws(KeyspaceError) -> WriteOutcome {
         let current = liveEntry(key, now: now)
-        guard condition.isSatisfied(byCurrent: current?.version) else {
-            throw .conditionFailed(key: key)
-        }
+        // The type first: a condition on a key of another type is not the question asked.
         if let current, current.value.type != value.type {
             throw .wrongType(key: key, actual: current.value.type)
+        }
+        guard condition.isSatisfied(byCurrent: current?.version) else {
+            throw .conditionFailed(key: key)
         }
         lastVersion += 1
         let version = Version(lastVersion)
@@ -65,13 +66,13 @@ struct KeyspaceState {
         _ key: Key, ofType type: KeyType, condition: WriteCondition, now: Timestamp
     ) throws(KeyspaceError) -> Bool {
         let current = liveEntry(key, now: now)
+        if let current, current.value.type != type {
+            throw .wrongType(key: key, actual: current.value.type)
+        }
         guard condition.isSatisfied(byCurrent: current?.version) else {
             throw .conditionFailed(key: key)
         }
-        guard let current else { return false }
-        guard current.value.type == type else {
-            throw .wrongType(key: key, actual: current.value.type)
-        }
+        guard current != nil else { return false }
         remove(key)
         return true
     }

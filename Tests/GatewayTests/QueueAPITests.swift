@@ -144,6 +144,12 @@ struct QueueAPITests {
             expectProblem(try gateway.request("PUT", "/v1/cache/q", text: "v"), status: 409)
             expectProblem(try gateway.request("GET", "/v1/cache/q"), status: 409)
             expectProblem(try gateway.request("DELETE", "/v1/cache/q"), status: 409)
+            // The type is checked before any condition: a failing one still gets the 409.
+            expectProblem(
+                try gateway.request("PUT", "/v1/cache/q", headers: [("If-None-Match", "*")], text: "v"),
+                status: 409)
+            expectProblem(
+                try gateway.request("DELETE", "/v1/cache/q", headers: [("If-Match", "\"ff\"")]), status: 409)
             #expect(try gateway.request("GET", "/v1/cache/s").text == "v")
             #expect(try gateway.request("POST", "/v1/queues/q/pop").text == "m")
         }

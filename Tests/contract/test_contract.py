@@ -8,6 +8,10 @@ schema (JSON Schema 2020-12, `$ref`s resolved within the document). The last tes
 any operation of the document was not exercised, so the document cannot describe what the
 tests do not hit; methods a path does not list must get a 405.
 
+Pops that wait run on other threads, each with its own connection; the tests learn that a
+pop is parked by polling the queue's `consumers`, with a deadline, never by fixed sleeps.
+One test starts a second server (`--max-wait 30`) and stops it while pops are parked.
+
 Run from the repository root after `swift build`:
 
     python3 -m pytest -q Tests/contract
@@ -18,6 +22,7 @@ repository root).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -29,9 +34,10 @@ import threading
 import time
 import urllib.parse
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jsonschema
 import pytest
@@ -54,13 +60,17 @@ REQUEST_TIMEOUT = 10.0
 # The server's default body limit (`--max-body-bytes`); the test starts it without the flag.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_TTL_SECONDS = 10_000_000_000
+# The server's default `--max-wait`, in seconds.
+MAX_WAIT_SECONDS = 60
+# The longest a test polls for a parked pop to show (or leave) in `consumers`.
+PARK_TIMEOUT = 5.0
 
 # The operation keys of an OpenAPI path item.
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Methods tried on every path; a path that does not list one must answer 405.
 PROBED_METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE", "PURGE")
 # A concrete value for each path parameter, for requests that only care about the path.
-SAMPLE_PATH_VALUES = {"key": "sample", "file": "index.html"}
+SAMPLE_PATH_VALUES = {"key": "sample", "name": "sample", "file": "index.html"}
 
 ETAG = re.compile(r'^"[0-9a-f]+"$')
 LISTENING = re.compile(r"address=(http://[^\s:]+:(\d+))")
@@ -165,8 +175,11 @@ class RunningServer:
     log: list[str]
 
 
-def start_server(request: pytest.FixtureRequest, public: Path) -> RunningServer:
-    """Starts the binary on port 0 serving `public`; a finalizer always stops it."""
+def start_server(
+    request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...] = ()
+) -> RunningServer:
+    """Starts the binary on port 0 serving `public`, with more `arguments`; a finalizer
+    always stops it."""
     if not BINARY.is_file():
         pytest.fail(f"No server binary at {BINARY}: run `swift build` or set KEYGATE_BINARY.")
     # The test owns its server's configuration: no KEYGATE_* variable of the caller leaks in.
@@ -174,7 +187,7 @@ def start_server(request: pytest.FixtureRequest, public: Path) -> RunningServer:
     process = subprocess.Popen(
         [
             str(BINARY), "--port", "0", "--public", str(public),
-            "--openapi", str(SPEC_FILE), "--log-level", "info",
+            "--openapi", str(SPEC_FILE), "--log-level", "info", *arguments,
         ],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, encoding="utf-8", errors="replace", env=environment,
@@ -409,6 +422,12 @@ def encoded(key: str) -> str:
     return urllib.parse.quote(key, safe="")
 
 
+def encoded_segment(key: str) -> str:
+    """The key as the server writes it in `Queue`: unreserved characters and `:@!$'()*+,;=`
+    kept, every other byte `%XX`."""
+    return urllib.parse.quote(key, safe=":@!$'()*+,;=")
+
+
 # --- Fixtures ---------------------------------------------------------------------------
 
 
@@ -465,6 +484,29 @@ def test_schemas_agree_with_examples() -> None:
     answer = components["responses"]["TimeToLive"]["content"]["application/json"]
     for example in answer["examples"].values():
         assert not schema_errors("/components/schemas/TimeToLive", example["value"])
+    for response, schema in (("Pushed", "QueueLength"), ("QueueState", "QueueState"),
+                             ("QueueMessages", "QueueMessages")):
+        for example in components["responses"][response]["content"]["application/json"]["examples"].values():
+            assert not schema_errors(f"/components/schemas/{schema}", example["value"]), response
+    for example in components["schemas"]["KeyInfo"]["examples"]:
+        assert not schema_errors("/components/schemas/KeyInfo", example)
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance"),
+    [
+        ("KeyInfo", {"key": "k", "type": "string", "ttl": None, "bytes": 1, "length": 1}),
+        ("KeyInfo", {"key": "k", "type": "queue", "ttl": None, "bytes": 1}),
+        ("KeyInfo", {"key": "k", "type": "list", "ttl": None, "bytes": 1}),
+        ("QueueMessage", {"contentType": "text/plain", "bytes": 1, "text": "a", "base64": "YQ=="}),
+        ("QueueMessage", {"contentType": "text/plain", "bytes": 1}),
+        ("QueueMessage", {"contentType": "text/plain", "bytes": 1, "base64": "not base64"}),
+        ("QueueState", {"name": "q", "length": 0}),
+    ],
+)
+def test_schemas_refuse_what_the_server_never_sends(schema: str, instance: dict[str, Any]) -> None:
+    """The schemas tell strings and queues, and text and base64, apart."""
+    assert schema_errors(f"/components/schemas/{schema}", instance)
 
 
 # --- Values -----------------------------------------------------------------------------
@@ -828,9 +870,16 @@ def test_conditional_reads(api: Client) -> None:
 QUERY_CHECKED = [
     ("GET", "/v1/cache/{key}"), ("HEAD", "/v1/cache/{key}"), ("PUT", "/v1/cache/{key}"),
     ("DELETE", "/v1/cache/{key}"), ("GET", "/v1/cache/{key}/ttl"), ("HEAD", "/v1/cache/{key}/ttl"),
-    ("PUT", "/v1/cache/{key}/ttl"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
+    ("PUT", "/v1/cache/{key}/ttl"), ("POST", "/v1/queues/{name}"), ("GET", "/v1/queues/{name}"),
+    ("HEAD", "/v1/queues/{name}"), ("DELETE", "/v1/queues/{name}"),
+    ("GET", "/v1/queues/{name}/messages"), ("HEAD", "/v1/queues/{name}/messages"),
+    ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
     ("GET", "/healthz"), ("HEAD", "/healthz"),
 ]
+# The operations on queues; the others work on strings (or on no key).
+QUEUE_TEMPLATES = ("/v1/queues/{name}", "/v1/queues/{name}/messages", "/v1/queues/{name}/pop", "/v1/pop")
+# A valid use of a parameter next to a misspelt one.
+MISSPELT = {"ttl": "ttl=5&tll=5", "wait": "wait=0&wiat=0", "limit": "limit=1&limt=1"}
 
 
 def test_every_checked_route_is_listed() -> None:
@@ -844,18 +893,29 @@ def test_every_checked_route_is_listed() -> None:
 @pytest.mark.parametrize(("method", "template"), QUERY_CHECKED)
 def test_unknown_or_repeated_query_parameter_is_400(api: Client, method: str, template: str) -> None:
     key = unique("query")
-    api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", status=201)
-    body = {"PUT": b'{"ttl": 5}' if template.endswith("/ttl") else b"changed"}.get(method)
+    is_queue = template in QUEUE_TEMPLATES
+    if is_queue:
+        push(api, key, b"v")
+    else:
+        api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", status=201)
+    body = {"PUT": b'{"ttl": 5}' if template.endswith("/ttl") else b"changed", "POST": b"changed"}.get(method)
     listed = [parameter["name"] for parameter in parameters(template, method) if parameter["in"] == "query"]
-    queries = ["tll=5", "x=1", "ttl=5&tll=5" if "ttl" in listed else "unknown", "%zz=1", "a=%zz"]
-    queries += [f"{name}={value}&{name}={value}" for name, value in zip(listed, ("1", "1", "1"))]
+    # A required parameter is always sent, so that only the parameter under test is wrong.
+    required = f"queues={encoded(key)}&" if "queues" in listed else ""
+    misspelt = next((MISSPELT[name] for name in listed if name in MISSPELT), "unknown")
+    queries = [required + query for query in ("tll=5", "x=1", misspelt, "%zz=1", "a=%zz")]
+    queries += [("" if name == "queues" else required) + f"{name}=1&{name}=1" for name in listed]
     for query in queries:
-        answer = api.call(method, template, path={"key": key}, query=query, body=body, status=400)
+        answer = api.call(method, template, path={"key": key, "name": key}, query=query, body=body, status=400)
         if method != "HEAD":
             assert answer.json()["type"] == "/problems/bad-request", str(answer)
     # Nothing changed.
-    read = api.call("GET", "/v1/cache/{key}", path={"key": key}, status=200)
-    assert read.body == b"v"
+    if is_queue:
+        peek = api.call("GET", "/v1/queues/{name}/messages", path={"name": key}, status=200).json()
+        assert (peek["length"], [message.get("text") for message in peek["messages"]]) == (1, ["v"])
+    else:
+        read = api.call("GET", "/v1/cache/{key}", path={"key": key}, status=200)
+        assert read.body == b"v"
     assert remaining_seconds(api, key) is None
 
 
@@ -972,24 +1032,547 @@ def test_listing_rejects_bad_parameters(api: Client, query: dict[str, str], slug
     api.call("HEAD", "/v1/keys", query=query, status=400)
 
 
+# --- Queues -----------------------------------------------------------------------------
+
+
+def push(api: Client, name: str, body: bytes, content_type: str | None = None) -> int:
+    """Pushes one message; the queue's length afterwards."""
+    headers = {"Content-Type": content_type} if content_type else None
+    answer = api.call("POST", "/v1/queues/{name}", path={"name": name}, body=body, headers=headers, status=201)
+    return answer.json()["length"]
+
+
+def queue_state(api: Client, name: str) -> dict[str, Any]:
+    return api.call("GET", "/v1/queues/{name}", path={"name": name}, status=200).json()
+
+
+def peek(api: Client, name: str, limit: int | None = None) -> dict[str, Any]:
+    query = {"limit": str(limit)} if limit else None
+    return api.call("GET", "/v1/queues/{name}/messages", path={"name": name}, query=query, status=200).json()
+
+
+def pop(
+    api: Client, name: str, wait: str | None = None, status: int | tuple[int, ...] = (200, 204),
+    slugs: tuple[str, ...] | None = None,
+) -> Answer:
+    query = {"wait": wait} if wait is not None else None
+    return api.call("POST", "/v1/queues/{name}/pop", path={"name": name}, query=query, status=status,
+                    slugs=slugs)
+
+
+def pop_any(
+    api: Client, names: list[str], wait: str | None = None, status: int | tuple[int, ...] = (200, 204),
+    slugs: tuple[str, ...] | None = None,
+) -> Answer:
+    query = [("queues", ",".join(names))] + ([("wait", wait)] if wait is not None else [])
+    return api.call("POST", "/v1/pop", query=query, status=status, slugs=slugs)
+
+
+def assert_message(answer: Answer, body: bytes, content_type: str, queue: str) -> None:
+    assert answer.status == 200, str(answer)
+    assert answer.body == body, str(answer)
+    assert answer.headers["Content-Type"] == content_type, str(answer)
+    assert answer.headers["Queue"] == encoded_segment(queue), str(answer)
+    assert int(answer.headers["Content-Length"]) == len(body), str(answer)
+
+
+def await_consumers(api: Client, names: list[str], count: int) -> None:
+    """Polls `GET /v1/queues/{name}` until `count` consumers are parked on each queue (the
+    sign that a pop waits, or has left), with a deadline; never a fixed sleep."""
+    deadline = time.monotonic() + PARK_TIMEOUT
+    for name in names:
+        while (consumers := queue_state(api, name)["consumers"]) != count:
+            assert time.monotonic() < deadline, (
+                f"{consumers} consumers on {name!r} after {PARK_TIMEOUT} s, expected {count}")
+            time.sleep(0.005)
+
+
+Background = Callable[..., "Future[Answer]"]
+
+
+@pytest.fixture
+def background() -> Iterator[Background]:
+    """Runs `function(client, *arguments)` on another thread, with its own client and so
+    its own connection to `server`; the future gives its answer (or its failure)."""
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="consumer")
+    clients: list[Client] = []
+
+    def run(server: RunningServer, function: Callable[..., Answer], *arguments: Any) -> Future[Answer]:
+        def task() -> Answer:
+            client = Client(server)
+            clients.append(client)
+            return function(client, *arguments)
+
+        return executor.submit(task)
+
+    yield run
+    executor.shutdown(wait=True)
+    for client in clients:
+        client.session.close()
+
+
+def test_queue_lifecycle(api: Client) -> None:
+    name = unique("queue")
+    path = {"name": name}
+    assert queue_state(api, name) == {"name": name, "length": 0, "consumers": 0}, "absent: length 0"
+    assert peek(api, name) == {"name": name, "length": 0, "messages": []}
+
+    assert push(api, name, b"one", "text/plain") == 1
+    assert push(api, name, b"\x00\xff two") == 2
+    assert push(api, name, b"", "text/csv; header=present") == 3
+    state = api.call("GET", "/v1/queues/{name}", path=path, status=200)
+    assert state.json() == {"name": name, "length": 3, "consumers": 0}
+    head = api.call("HEAD", "/v1/queues/{name}", path=path, status=200)
+    for header in ("Content-Type", "Content-Length"):
+        assert head.headers[header] == state.headers[header], header
+
+    assert_message(pop(api, name), b"one", "text/plain", name)
+    assert_message(pop(api, name), b"\x00\xff two", "application/octet-stream", name)
+    assert_message(pop(api, name), b"", "text/csv; header=present", name)
+    assert pop(api, name, status=204).body == b""
+    # The pop that took the last message removed the queue.
+    assert queue_state(api, name)["length"] == 0
+    api.call("DELETE", "/v1/queues/{name}", path=path, status=404, slugs=("not-found",))
+
+    assert push(api, name, b"doomed") == 1
+    assert push(api, name, b"doomed too") == 2
+    api.call("DELETE", "/v1/queues/{name}", path=path, status=204)
+    assert queue_state(api, name) == {"name": name, "length": 0, "consumers": 0}
+    api.call("DELETE", "/v1/queues/{name}", path=path, status=404, slugs=("not-found",))
+    pop(api, name, status=204)
+    api.call("HEAD", "/v1/queues/{name}", path=path, status=200)
+
+
+def test_peek_shows_text_and_base64_oldest_first(api: Client) -> None:
+    name = unique("peek") + "/é q"
+    sent = [
+        (b"h\xc3\xa9llo", "text/plain; charset=utf-8"),
+        (b"\xff\x00\x01", None),
+        (b"", "text/plain"),
+        (b"\xc3", "application/x-binary"),  # a truncated UTF-8 sequence
+        (b"{\"a\": [1, 2]}\n", "application/json"),
+    ] + [(f"m{index}".encode(), None) for index in range(7)]
+    for index, (body, content_type) in enumerate(sent):
+        assert push(api, name, body, content_type) == index + 1
+
+    def shown(message: dict[str, Any]) -> tuple[bytes, str]:
+        assert ("text" in message) != ("base64" in message), f"exactly one of text and base64: {message}"
+        if "text" in message:
+            body = message["text"].encode()
+        else:
+            body = base64.b64decode(message["base64"], validate=True)
+        assert message["bytes"] == len(body)
+        return body, message["contentType"]
+
+    expected = [(body, content_type or "application/octet-stream") for body, content_type in sent]
+    page = peek(api, name)
+    assert (page["name"], page["length"]) == (name, len(sent))
+    assert [shown(message) for message in page["messages"]] == expected[:10], "the default limit is 10"
+    assert page["messages"][:4] == [
+        {"contentType": "text/plain; charset=utf-8", "bytes": 6, "text": "héllo"},
+        {"contentType": "application/octet-stream", "bytes": 3, "base64": "/wAB"},
+        {"contentType": "text/plain", "bytes": 0, "text": ""},
+        {"contentType": "application/x-binary", "bytes": 1, "base64": "ww=="},
+    ]
+    assert [shown(message) for message in peek(api, name, 2)["messages"]] == expected[:2]
+    assert [shown(message) for message in peek(api, name, 1000)["messages"]] == expected
+    assert len(peek(api, name, 1)["messages"]) == 1
+
+    got = api.call("GET", "/v1/queues/{name}/messages", path={"name": name}, query={"limit": "3"},
+                   status=200)
+    head = api.call("HEAD", "/v1/queues/{name}/messages", path={"name": name}, query={"limit": "3"},
+                    status=200)
+    assert (head.headers["Content-Type"], head.headers["Content-Length"]) == (
+        got.headers["Content-Type"], got.headers["Content-Length"])
+    api.call("HEAD", "/v1/queues/{name}/messages", path={"name": unique("absent")}, status=200)
+    # A peek removes nothing.
+    assert queue_state(api, name)["length"] == len(sent)
+    assert_message(pop(api, name), b"h\xc3\xa9llo", "text/plain; charset=utf-8", name)
+    api.call("DELETE", "/v1/queues/{name}", path={"name": name}, status=204)
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "-1", "+1", "1.5", "ten", "", "99999999999999999999999"])
+def test_peek_rejects_bad_limit(api: Client, limit: str) -> None:
+    name = unique("peek-limit")
+    push(api, name, b"kept")
+    path = {"name": name}
+    api.call("GET", "/v1/queues/{name}/messages", path=path, query={"limit": limit}, status=400,
+             slugs=("bad-request",))
+    api.call("HEAD", "/v1/queues/{name}/messages", path=path, query={"limit": limit}, status=400)
+    assert queue_state(api, name)["length"] == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a/b", id="slash"),
+        pytest.param("100%", id="percent"),
+        pytest.param("with space", id="space"),
+        pytest.param("plus+sign", id="plus"),
+        pytest.param("comma,name", id="comma"),
+        pytest.param("été 日本語 🙂", id="utf8"),
+        pytest.param("..", id="dots"),
+        pytest.param("?#&=", id="delimiters"),
+        pytest.param(":@!$'()*+;=~-._", id="kept-in-header"),
+        pytest.param("q" * 1024, id="1024-bytes"),
+        pytest.param("ü" * 512, id="1024-bytes-utf8"),
+    ],
+)
+def test_queue_name_is_one_decoded_segment(api: Client, name: str) -> None:
+    name = name if len(name.encode()) >= 1024 else unique("qseg") + name
+    path = {"name": name}
+    assert push(api, name, name.encode(), "text/plain; charset=utf-8") == 1
+    assert queue_state(api, name) == {"name": name, "length": 1, "consumers": 0}
+    assert peek(api, name)["name"] == name
+    listing = api.call("GET", "/v1/keys", query={"prefix": name}, status=200).json()
+    row = {"key": name, "type": "queue", "ttl": None, "bytes": len(name.encode()), "length": 1}
+    assert listing["keys"] == [row]
+    answer = pop(api, name, status=200)
+    assert_message(answer, name.encode(), "text/plain; charset=utf-8", name)
+    assert urllib.parse.unquote(answer.headers["Queue"]) == name
+    api.call("DELETE", "/v1/queues/{name}", path=path, status=404)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "header"), [("a b", "a%20b"), ("/é%", "%2F%C3%A9%25"), ("x\u00a0y", "x%C2%A0y")]
+)
+def test_queue_header_is_the_name_percent_encoded(api: Client, suffix: str, header: str) -> None:
+    prefix = unique("header")  # letters, digits and '-': written as they are
+    name = prefix + suffix
+    push(api, name, b"m")
+    assert pop(api, name, status=200).headers["Queue"] == prefix + header
+    push(api, name, b"m")
+    assert pop_any(api, [unique("empty"), name], status=200).headers["Queue"] == prefix + header
+
+
+@pytest.mark.parametrize(("segment", "slugs"), INVALID_KEY_SEGMENTS)
+def test_invalid_queue_name_is_400(api: Client, segment: str, slugs: tuple[str, ...]) -> None:
+    for method, template, suffix in [
+        ("POST", "/v1/queues/{name}", ""), ("GET", "/v1/queues/{name}", ""), ("HEAD", "/v1/queues/{name}", ""),
+        ("DELETE", "/v1/queues/{name}", ""), ("GET", "/v1/queues/{name}/messages", "/messages"),
+        ("HEAD", "/v1/queues/{name}/messages", "/messages"), ("POST", "/v1/queues/{name}/pop", "/pop"),
+    ]:
+        body = b"x" if template == "/v1/queues/{name}" and method == "POST" else None
+        api.call(method, template, raw_target=f"/v1/queues/{segment}{suffix}", body=body, status=400,
+                 slugs=slugs)
+
+
+def test_pop_without_wait_on_an_empty_queue_is_204_at_once(api: Client) -> None:
+    names = [unique("empty"), unique("empty")]
+    started = time.monotonic()
+    for wait in (None, "0", "0.000", ".0"):
+        assert pop(api, names[0], wait, status=204).body == b""
+        assert pop_any(api, names, wait, status=204).body == b""
+    assert time.monotonic() - started < 2, "a pop that may not wait answered late"
+    assert queue_state(api, names[0]) == {"name": names[0], "length": 0, "consumers": 0}
+
+
+def test_pop_waits_then_answers_204(api: Client) -> None:
+    names = [unique("waiting"), unique("waiting")]
+    calls = (lambda: pop(api, names[0], "0.2", status=204), lambda: pop_any(api, names, "0.2", status=204))
+    for call in calls:
+        started = time.monotonic()
+        assert call().body == b""
+        elapsed = time.monotonic() - started
+        assert 0.2 <= elapsed < 5, f"a pop with wait=0.2 answered after {elapsed:.3f} s"
+    await_consumers(api, names, 0)
+
+
+@pytest.mark.parametrize("wait", [str(MAX_WAIT_SECONDS), "5.", ".5", "007", "0.25", "60.000", "0.0001"])
+def test_pop_takes_a_waiting_message_at_once_whatever_the_wait(api: Client, wait: str) -> None:
+    names = [unique("ready"), unique("ready")]
+    push(api, names[1], b"ready")
+    assert_message(pop(api, names[1], wait, status=200), b"ready", "application/octet-stream", names[1])
+    push(api, names[1], b"again")
+    assert_message(pop_any(api, names, wait, status=200), b"again", "application/octet-stream", names[1])
+
+
+@pytest.mark.parametrize(
+    "wait",
+    ["-1", "+1", " 1", "1e3", "0x10", "1,5", "inf", "nan", "abc", "", ".", "1.2.3",
+     str(MAX_WAIT_SECONDS + 1), f"{MAX_WAIT_SECONDS}.001", f"{MAX_WAIT_SECONDS}.0001",
+     "99999999999999999999999"],
+)
+def test_pop_rejects_bad_wait(api: Client, wait: str) -> None:
+    name = unique("bad-wait")
+    push(api, name, b"kept")
+    pop(api, name, wait, status=400, slugs=("bad-request",))
+    pop_any(api, [name], wait, status=400, slugs=("bad-request",))
+    assert queue_state(api, name) == {"name": name, "length": 1, "consumers": 0}, "a refused pop takes nothing"
+
+
+def test_parked_pop_gets_a_message_pushed_from_another_connection(api: Client, background: Background) -> None:
+    name = unique("parked") + " a b"
+    waiting = background(api.server, pop, name, "5", 200)
+    await_consumers(api, [name], 1)
+    assert queue_state(api, name) == {"name": name, "length": 0, "consumers": 1}
+    assert push(api, name, b"hello", "text/plain") == 0, "handed to the waiting consumer"
+    answer = waiting.result(timeout=REQUEST_TIMEOUT)
+    assert_message(answer, b"hello", "text/plain", name)
+    assert answer.headers["Queue"].endswith("%20a%20b")
+    assert queue_state(api, name) == {"name": name, "length": 0, "consumers": 0}
+
+    # The same through the multi-queue pop.
+    waiting = background(api.server, pop_any, [name], "5", 200)
+    await_consumers(api, [name], 1)
+    assert push(api, name, b"\x00\x01") == 0
+    assert_message(waiting.result(timeout=REQUEST_TIMEOUT), b"\x00\x01", "application/octet-stream", name)
+
+
+def test_waiting_consumers_are_served_first_come_first_served(api: Client, background: Background) -> None:
+    name = unique("fifo")
+    consumers = []
+    for index in range(3):
+        function, argument = (pop, name) if index != 1 else (pop_any, [unique("other"), name])
+        consumers.append(background(api.server, function, argument, "5", 200))
+        await_consumers(api, [name], index + 1)
+    for index in range(3):
+        assert push(api, name, f"message {index}".encode()) == 0
+    for index, consumer in enumerate(consumers):
+        assert_message(consumer.result(timeout=REQUEST_TIMEOUT), f"message {index}".encode(),
+                       "application/octet-stream", name)
+    assert queue_state(api, name) == {"name": name, "length": 0, "consumers": 0}
+
+
+def test_multi_queue_pop_takes_the_first_non_empty_queue_in_order(api: Client) -> None:
+    a, b, c = unique("first"), unique("second"), unique("third")
+    push(api, b, b"b1")
+    push(api, b, b"b2")
+    push(api, c, b"c1")
+    assert_message(pop_any(api, [a, b, c]), b"b1", "application/octet-stream", b)
+    assert_message(pop_any(api, [a, b, c]), b"b2", "application/octet-stream", b)
+    assert_message(pop_any(api, [a, b, c]), b"c1", "application/octet-stream", c)
+    pop_any(api, [a, b, c], status=204)
+    # The order given decides, not the order of the pushes or of the names.
+    push(api, a, b"a1")
+    push(api, c, b"c2")
+    assert_message(pop_any(api, [c, b, a]), b"c2", "application/octet-stream", c)
+    assert_message(pop_any(api, [c, b, a]), b"a1", "application/octet-stream", a)
+    # Up to 64 queues.
+    many = [unique("many") for _ in range(64)]
+    pop_any(api, many, status=204)
+    push(api, many[-1], b"last")
+    assert_message(pop_any(api, many), b"last", "application/octet-stream", many[-1])
+
+
+def test_consumer_parked_on_several_queues_gets_one_message(api: Client, background: Background) -> None:
+    a, b = unique("one-of"), unique("one-of")
+    waiting = background(api.server, pop_any, [a, b], "5", 200)
+    await_consumers(api, [a, b], 1)
+    assert push(api, b, b"first") == 0
+    assert_message(waiting.result(timeout=REQUEST_TIMEOUT), b"first", "application/octet-stream", b)
+    await_consumers(api, [a, b], 0)
+    assert push(api, a, b"second") == 1, "the consumer took one message only"
+    assert [message["text"] for message in peek(api, a)["messages"]] == ["second"]
+    api.call("DELETE", "/v1/queues/{name}", path={"name": a}, status=204)
+
+
+def test_consumer_that_disconnects_while_waiting_is_dropped(api: Client) -> None:
+    name = unique("hang-up")
+    connection = api.connect()
+    try:
+        target = build_target("/v1/queues/{name}/pop", {"name": name}, {"wait": "10"})
+        connection.request("POST", target, body=b"")
+        await_consumers(api, [name], 1)
+    finally:
+        connection.close()
+    await_consumers(api, [name], 0)
+    assert push(api, name, b"kept") == 1, "no message goes to a consumer that left"
+    assert_message(pop(api, name), b"kept", "application/octet-stream", name)
+
+
+@pytest.mark.parametrize("template", ["/v1/queues/{name}/pop", "/v1/pop"])
+def test_pops_answer_only_post_and_a_get_takes_nothing(api: Client, template: str) -> None:
+    name = unique("not-get")
+    push(api, name, b"kept")
+    target = build_target(template, {"name": name}, {"queues": name} if template == "/v1/pop" else None)
+    for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH"):
+        answer = api.send(method, target)
+        assert answer.status == 405, str(answer)
+        check_problem(answer, "MethodNotAllowed", ("method-not-allowed",))
+        assert answer.headers["Allow"] == "POST, OPTIONS"
+        assert queue_state(api, name)["length"] == 1, f"{method} took a message"
+    options = api.call("OPTIONS", template, path={"name": name}, status=204)
+    assert options.headers["Allow"] == "POST, OPTIONS"
+    assert_message(pop(api, name), b"kept", "application/octet-stream", name)
+
+
+@pytest.mark.parametrize(
+    ("query", "slugs"),
+    [
+        pytest.param("", ("bad-request",), id="missing"),
+        pytest.param("wait=1", ("bad-request",), id="missing-with-wait"),
+        pytest.param("queues=", ("invalid-key", "bad-request"), id="empty"),
+        pytest.param("queues=a,,b", ("invalid-key", "bad-request"), id="empty-name"),
+        pytest.param("queues=a,", ("invalid-key", "bad-request"), id="trailing-comma"),
+        pytest.param("queues=,a", ("invalid-key", "bad-request"), id="leading-comma"),
+        pytest.param("queues=%2C", ("invalid-key", "bad-request"), id="encoded-comma"),
+        pytest.param("queues=a,b,a", ("bad-request",), id="duplicate"),
+        pytest.param("queues=a,%61", ("bad-request",), id="duplicate-encoded"),
+        pytest.param("queues=" + ",".join(f"q{index}" for index in range(65)), ("bad-request",),
+                     id="65-names"),
+        pytest.param("queues=a&queues=b", ("bad-request",), id="repeated"),
+        pytest.param("queues=" + "k" * 1025, ("invalid-key",), id="1025-bytes"),
+        pytest.param("queues=a,%00", ("invalid-key", "bad-request"), id="nul"),
+        pytest.param("queues=a%0Ab", ("invalid-key", "bad-request"), id="newline"),
+        pytest.param("queues=%7F", ("invalid-key", "bad-request"), id="delete"),
+        pytest.param("queues=%FF", ("invalid-key", "bad-request"), id="not-utf8"),
+        pytest.param("queues=%zz", ("bad-request", "invalid-key"), id="bad-escape"),
+    ],
+)
+def test_multi_queue_pop_rejects_bad_queues(api: Client, query: str, slugs: tuple[str, ...]) -> None:
+    # Sent as written: requests would re-quote a bad escape such as %zz.
+    target = f"/v1/pop?{query}" if query else "/v1/pop"
+    api.call("POST", "/v1/pop", raw_target=target, status=400, slugs=slugs)
+
+
+def test_wrong_type_both_ways(api: Client) -> None:
+    string, queue, other = unique("a-string"), unique("a-queue"), unique("a-queue")
+    tag = api.call("PUT", "/v1/cache/{key}", path={"key": string}, body=b"text", status=201).headers["ETag"]
+    push(api, queue, b"message")
+    push(api, other, b"other")
+    wrong = ("wrong-type",)
+
+    # Queue operations on a string.
+    api.call("POST", "/v1/queues/{name}", path={"name": string}, body=b"m", status=409, slugs=wrong)
+    for method in ("GET", "HEAD", "DELETE"):
+        api.call(method, "/v1/queues/{name}", path={"name": string}, status=409, slugs=wrong)
+    for method in ("GET", "HEAD"):
+        api.call(method, "/v1/queues/{name}/messages", path={"name": string}, status=409, slugs=wrong)
+    for wait in (None, "5"):
+        pop(api, string, wait, status=409, slugs=wrong)
+        pop_any(api, [unique("absent"), string], wait, status=409, slugs=wrong)
+        # Also when an earlier queue holds a message: that message stays.
+        pop_any(api, [other, string], wait, status=409, slugs=wrong)
+    read = api.call("GET", "/v1/cache/{key}", path={"key": string}, status=200)
+    assert (read.body, read.headers["ETag"]) == (b"text", tag), "the string is unchanged"
+
+    # Value operations on a queue, also with conditions that hold.
+    for method in ("GET", "HEAD", "DELETE"):
+        api.call(method, "/v1/cache/{key}", path={"key": queue}, status=409, slugs=wrong)
+    api.call("GET", "/v1/cache/{key}", path={"key": queue}, headers={"If-None-Match": "*"}, status=409,
+             slugs=wrong)
+    api.call("PUT", "/v1/cache/{key}", path={"key": queue}, body=b"v", status=409, slugs=wrong)
+    api.call("PUT", "/v1/cache/{key}", path={"key": queue}, body=b"v", headers={"If-Match": "*"}, status=409,
+             slugs=wrong)
+    api.call("PUT", "/v1/cache/{key}", path={"key": queue}, query={"ttl": "5"}, body=b"v", status=409,
+             slugs=wrong)
+    api.call("DELETE", "/v1/cache/{key}", path={"key": queue}, headers={"If-Match": "*"}, status=409,
+             slugs=wrong)
+    for name in (queue, other):
+        assert queue_state(api, name)["length"] == 1, "the queues are unchanged"
+
+    # Times to live work on both.
+    assert remaining_seconds(api, queue) is None
+    api.call("HEAD", "/v1/cache/{key}/ttl", path={"key": queue}, status=200)
+    api.call("PUT", "/v1/cache/{key}/ttl", path={"key": queue}, body=b'{"ttl": 100}', status=204)
+    seconds = remaining_seconds(api, queue)
+    assert seconds is not None and 90 < seconds <= 100
+    api.call("PUT", "/v1/cache/{key}/ttl", path={"key": queue}, body=b'{"ttl": null}', status=204)
+    assert remaining_seconds(api, queue) is None
+    assert [message["text"] for message in peek(api, queue)["messages"]] == ["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "condition"),
+    [("PUT", {"If-None-Match": "*"}), ("PUT", {"If-Match": '"ffffffff"'}),
+     ("DELETE", {"If-Match": '"ffffffff"'})],
+)
+def test_conditional_write_on_a_queue_is_409(api: Client, method: str, condition: dict[str, str]) -> None:
+    queue = unique("conditional-queue")
+    push(api, queue, b"message")
+    body = b"v" if method == "PUT" else None
+    try:
+        api.call(method, "/v1/cache/{key}", path={"key": queue}, headers=condition, body=body, status=409,
+                 slugs=("wrong-type",))
+    finally:
+        assert queue_state(api, queue)["length"] == 1, "the queue is unchanged"
+
+
+def test_expired_queue_is_absent(api: Client) -> None:
+    name = unique("expiring-queue")
+    push(api, name, b"soon gone")
+    api.call("PUT", "/v1/cache/{key}/ttl", path={"key": name}, body=b'{"ttl": 0.05}', status=204)
+    deadline = time.monotonic() + 5
+    while queue_state(api, name)["length"] != 0:
+        assert time.monotonic() < deadline, "the queue did not expire within 5 s of a 50 ms TTL"
+        time.sleep(0.01)
+    pop(api, name, status=204)
+    api.call("DELETE", "/v1/queues/{name}", path={"name": name}, status=404)
+    # A new message starts a new queue, without the old time to live.
+    assert push(api, name, b"new") == 1
+    assert remaining_seconds(api, name) is None
+
+
+def test_listing_shows_queues(api: Client) -> None:
+    prefix = unique("list-queues") + "/"
+    for body in (b"a", b"bb", b"", b"\xff\xfe\xfd"):
+        push(api, prefix + "queue", body)
+    api.call("PUT", "/v1/cache/{key}", path={"key": prefix + "string"}, body=b"xyz", status=201)
+    api.call("PUT", "/v1/cache/{key}/ttl", path={"key": prefix + "queue"}, body=b'{"ttl": 100}', status=204)
+    rows = api.call("GET", "/v1/keys", query={"prefix": prefix}, status=200).json()["keys"]
+    queue_row, string_row = rows
+    ttl = queue_row.pop("ttl")
+    assert ttl is not None and 90 < ttl <= 100
+    assert queue_row == {"key": prefix + "queue", "type": "queue", "bytes": 6, "length": 4}
+    assert string_row == {"key": prefix + "string", "type": "string", "ttl": None, "bytes": 3}
+    api.call("HEAD", "/v1/keys", query={"prefix": prefix}, status=200)
+    pop(api, prefix + "queue", status=200)
+    row = api.call("GET", "/v1/keys", query={"prefix": prefix + "q"}, status=200).json()["keys"][0]
+    assert (row["bytes"], row["length"]) == (5, 3)
+
+
+def test_max_wait_and_shutdown_answer_parked_pops(
+    request: pytest.FixtureRequest, background: Background
+) -> None:
+    """A server with `--max-wait 30`: longer waits are refused; pops parked when it stops get 503."""
+    server = start_server(request, PUBLIC, ("--max-wait", "30"))
+    client = Client(server)
+    request.addfinalizer(client.session.close)
+    name, others = unique("shutdown"), [unique("shutdown"), unique("shutdown")]
+    for wait in ("30.001", "31", str(MAX_WAIT_SECONDS)):
+        pop(client, name, wait, status=400, slugs=("bad-request",))
+        pop_any(client, others, wait, status=400, slugs=("bad-request",))
+    single = background(server, pop, name, "30", 503)
+    several = background(server, pop_any, others, "30", 503)
+    await_consumers(client, [name, *others], 1)
+    server.process.send_signal(signal.SIGTERM)
+    for parked in (single, several):
+        answer = parked.result(timeout=REQUEST_TIMEOUT)
+        assert answer.json()["type"] == "/problems/service-unavailable", str(answer)
+        assert answer.headers["Connection"] == "close", str(answer)
+    assert server.process.wait(timeout=STOP_TIMEOUT) == 0
+
+
 # --- Body limit -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("template", ["/v1/cache/{key}", "/v1/cache/{key}/ttl"])
-def test_declared_body_over_the_limit_is_413(api: Client, template: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [("PUT", "/v1/cache/{key}"), ("PUT", "/v1/cache/{key}/ttl"), ("POST", "/v1/queues/{name}"),
+     ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop")],
+)
+def test_declared_body_over_the_limit_is_413(api: Client, method: str, template: str) -> None:
     key = unique("large")
+    is_pop = template.endswith("pop")
     if template.endswith("/ttl"):
         api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", status=201)
-    target = build_target(template, {"key": key}, None)
-    answer = api.send_declared_body("PUT", target, MAX_BODY_BYTES + 1)
+    if is_pop:
+        push(api, key, b"kept")
+    query = {"queues": key} if template == "/v1/pop" else None
+    target = build_target(template, {"key": key, "name": key}, query)
+    answer = api.send_declared_body(method, target, MAX_BODY_BYTES + 1)
     assert answer.status == 413, str(answer)
-    check_operation_answer(template, "PUT", answer)
+    check_operation_answer(template, method, answer)
     assert answer.json()["type"] == "/problems/content-too-large"
-    EXERCISED.add((template, "PUT"))
+    EXERCISED.add((template, method))
     if template.endswith("/ttl"):
         assert remaining_seconds(api, key) is None
-    else:
+    elif template == "/v1/cache/{key}":
         api.call("GET", "/v1/cache/{key}", path={"key": key}, status=404)
+    else:
+        # Nothing pushed, nothing taken.
+        assert queue_state(api, key)["length"] == (1 if is_pop else 0)
 
 
 def test_body_at_the_limit_is_stored(api: Client) -> None:
@@ -1124,7 +1707,9 @@ def test_unlisted_methods_are_405(api: Client, template: str) -> None:
 @pytest.mark.parametrize(
     "target",
     ["/v1", "/v1/", "/v1/nope", "/v1/cache", "/v1/cache/a/b", "/v1/cache/k/ttl/x", "/v1/cache/k/TTL",
-     "/v1/keys/", "/v1/keys/x", "/v1/healthz", "/v1/cache//ttl/x"],
+     "/v1/keys/", "/v1/keys/x", "/v1/healthz", "/v1/cache//ttl/x", "/v1/queues", "/v1/queues/a/b",
+     "/v1/queues/a/", "/v1/queues/a/pop/x", "/v1/queues/a/POP", "/v1/queues/a/messages/x",
+     "/v1/queues/a/ttl", "/v1/pop/", "/v1/pop/x", "/v1/POP"],
 )
 def test_unknown_v1_paths_are_404(api: Client, target: str) -> None:
     for method in ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"):
