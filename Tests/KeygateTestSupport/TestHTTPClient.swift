@@ -46,6 +46,18 @@ package final class TestHTTPClient {
         close(socket)
     }
 
+    /// Makes closing the connection reset it (RST) instead of ending it cleanly, as a client
+    /// that crashes does.
+    package func resetOnClose() {
+        var immediately = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(socket, SOL_SOCKET, SO_LINGER, &immediately, socklen_t(MemoryLayout<linger>.size))
+    }
+
+    /// Reads at least `count` bytes of whatever the server sends, without parsing them.
+    package func readRaw(atLeast count: Int) throws {
+        try fill(atLeast: count)
+    }
+
     /// How long a read waits for the server before it fails.
     package func setReadTimeout(_ timeout: Duration) {
         var interval = timeval(

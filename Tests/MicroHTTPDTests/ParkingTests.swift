@@ -132,4 +132,43 @@ struct ParkingTests {
             #expect(try staying.readResponse().text == "still here")
         }
     }
+
+    @Test func reportsAnAnswerThatDidNotGoOut() throws {
+        try withServer { server, handler in
+            var client: TestHTTPClient? = try TestHTTPClient(port: server.port)
+            try client?.send(TestHTTPClient.encode("GET", "/park"))
+            try #require(handler.waitForParked(count: 1))
+            let parked = handler.parked.withLock { $0[0] }
+            try #require(parked.claim())
+            #expect(parked.isClientConnected)
+            let undelivered = DispatchSemaphore(value: 0)
+            // Far more than the socket buffers hold: the server is still sending when the
+            // client resets the connection.
+            parked.deliver(HTTPResponse(status: .ok, body: [UInt8](repeating: 7, count: 64 << 20))) {
+                undelivered.signal()
+            }
+            try client?.readRaw(atLeast: 1)
+            client?.resetOnClose()
+            client = nil
+            #expect(undelivered.wait(timeout: .now() + 10) == .success)
+        }
+    }
+
+    @Test func doesNotReportAnAnswerThatWentOut() throws {
+        try withServer { server, handler in
+            let client = try TestHTTPClient(port: server.port)
+            try client.send(TestHTTPClient.encode("GET", "/park"))
+            try #require(handler.waitForParked(count: 1))
+            let parked = handler.parked.withLock { $0[0] }
+            try #require(parked.claim())
+            let undelivered = Atomic<Bool>(false)
+            parked.deliver(HTTPResponse(status: .ok, body: Array("done".utf8))) {
+                undelivered.store(true, ordering: .relaxed)
+            }
+            #expect(try client.readResponse().text == "done")
+            // The next request on the connection starts after the parked one completed.
+            #expect(try client.request("GET", "/echo").status == 200)
+            #expect(!undelivered.load(ordering: .relaxed))
+        }
+    }
 }
