@@ -11,19 +11,32 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let staticFiles: StaticFiles
     let openAPIDocument: [UInt8]?
     let maxWait: Duration
+    let eventStreams: EventStreams
     let logger: Logger
 
     /// Creates the API over `store`, serving files from `publicDirectory` and the contract
-    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`.
+    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, and event
+    /// streams get a heartbeat every `heartbeat` once `start()` is called.
     package init(
         store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
-        logger: Logger
+        heartbeat: Duration, logger: Logger
     ) {
         self.store = store
         self.staticFiles = StaticFiles(directory: publicDirectory)
         self.openAPIDocument = openAPIDocument
         self.maxWait = maxWait
+        self.eventStreams = EventStreams(heartbeat: heartbeat)
         self.logger = logger
+    }
+
+    /// Starts sending heartbeats to event streams.
+    package func start() {
+        eventStreams.start()
+    }
+
+    /// Stops the heartbeats; after the HTTP server has stopped.
+    package func stop() {
+        eventStreams.stop()
     }
 
     /// Answers a request; every failure becomes a problem answer.
@@ -54,6 +67,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             let parameters = try request.parameters(allowed: ["queues", "wait"])
             return try popMessage(
                 request, from: Self.queueList(parameters["queues"]), wait: parameters["wait"])
+        case .events:
+            return try streamEvents(request)
         default:
             return .respond(try respond(to: request, route: route))
         }
@@ -95,8 +110,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
                 body: openAPIDocument)
         case .file(let path):
             return try staticFiles.response(forPath: path)
-        case .queuePop, .pop:
-            preconditionFailure("pops are answered by route(_:)")
+        case .queuePop, .pop, .events:
+            preconditionFailure("pops and event streams are answered by route(_:)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Keyspace
 import MicroHTTPD
 
 extension KeygateServer {
@@ -18,6 +19,11 @@ extension KeygateServer {
         package var idleTimeout = HTTPServer.Configuration().idleTimeout
         /// The longest a pop may wait for a message (`wait`). Default 60 s.
         package var maxWait = Duration.seconds(60)
+        /// Events kept for subscribers that resume (`Last-Event-ID`) or fall behind. Default 100 000.
+        package var eventHistory = KeyspaceEngine.defaultEventHistory
+        /// How often an idle event stream gets a comment, to keep proxies and dead clients
+        /// honest. Default 15 s.
+        package var heartbeat = Duration.seconds(15)
         /// The folder served at `/`. Default `./public`.
         package var publicDirectory = "./public"
         /// The contract served at `/openapi.yaml`. Default `./openapi.yaml`.

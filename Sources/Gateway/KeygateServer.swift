@@ -9,11 +9,13 @@ package final class KeygateServer: Sendable {
     package let port: Int
     /// The keyspace behind the API.
     package let keyspace: KeyspaceEngine
+    private let gateway: Gateway<KeyspaceEngine>
     private let http: HTTPServer
 
-    private init(port: Int, keyspace: KeyspaceEngine, http: HTTPServer) {
+    private init(port: Int, keyspace: KeyspaceEngine, gateway: Gateway<KeyspaceEngine>, http: HTTPServer) {
         self.port = port
         self.keyspace = keyspace
+        self.gateway = gateway
         self.http = http
     }
 
@@ -22,10 +24,11 @@ package final class KeygateServer: Sendable {
     /// - Parameters:
     ///   - clock: the keyspace's clock. With a `ManualClock` the expirer is not started: time
     ///     only moves when the test says so, and `keyspace.expireDueKeys()` stands in for it.
+    ///     The events' notifier runs in both cases.
     package static func start(
         configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
     ) throws -> KeygateServer {
-        let keyspace = KeyspaceEngine(clock: clock)
+        let keyspace = KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory)
         let openAPIDocument = FileManager.default.contents(atPath: configuration.openAPIFile)
         if openAPIDocument == nil {
             logger.warning(
@@ -35,20 +38,21 @@ package final class KeygateServer: Sendable {
         let gateway = Gateway(
             store: keyspace, publicDirectory: configuration.publicDirectory,
             openAPIDocument: openAPIDocument.map(Array.init), maxWait: configuration.maxWait,
-            logger: logger)
+            heartbeat: configuration.heartbeat, logger: logger)
         let http = try HTTPServer.start(
             configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
             logger: logger)
-        if !(clock is ManualClock) {
-            keyspace.startExpiring()
-        }
-        return KeygateServer(port: http.port, keyspace: keyspace, http: http)
+        keyspace.start(expiring: !(clock is ManualClock))
+        gateway.start()
+        return KeygateServer(port: http.port, keyspace: keyspace, gateway: gateway, http: http)
     }
 
-    /// Stops gracefully: parked requests are answered, then connections closed; idempotent.
+    /// Stops gracefully: parked requests are answered and event streams ended, then
+    /// connections closed; idempotent.
     package func stop() {
         http.stop()
-        keyspace.stopExpiring()
+        gateway.stop()
+        keyspace.stop()
     }
 }
 

@@ -67,6 +67,8 @@ struct Problem: Encodable {
                 detail: "The condition on '\(key)' does not hold; nothing was changed.")
         case .invalidTimeToLive(let reason):
             self.init(slug: "invalid-ttl", status: .badRequest, detail: reason)
+        case .invalidPattern(let reason):
+            self.init(slug: "invalid-pattern", status: .badRequest, detail: reason)
         case .invalidCursor:
             self.init(
                 slug: "invalid-cursor", status: .badRequest,

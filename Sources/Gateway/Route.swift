@@ -16,6 +16,8 @@ enum Route: Equatable {
     case pop
     /// `/v1/keys`: the listing.
     case keys
+    /// `/v1/events`: the stream of keyspace events.
+    case events
     /// `/healthz`: liveness.
     case health
     /// `/openapi.yaml`: the contract.
@@ -44,7 +46,7 @@ enum Route: Equatable {
         case .cacheTimeToLive: [.get, .head, .put, .options]
         case .queue: [.get, .head, .post, .delete, .options]
         case .queuePop, .pop: [.post, .options]
-        case .queueMessages, .keys, .health, .openAPI, .file: [.get, .head, .options]
+        case .queueMessages, .keys, .events, .health, .openAPI, .file: [.get, .head, .options]
         }
     }
 }

@@ -36,6 +36,7 @@ enum Router {
             case (.versionOne, .queues, let name?, .messages, nil): return .queueMessages(name: name)
             case (.versionOne, .pop, nil, nil, nil): return .pop
             case (.versionOne, .keys, nil, nil, nil): return .keys
+            case (.versionOne, .events, nil, nil, nil): return .events
             case (.versionOne, _, _, _, _): return nil
             case (.health, nil, _, _, _): return .health
             case (.openAPI, nil, _, _, _): return .openAPI
@@ -71,7 +72,7 @@ enum Router {
 
     /// The path segments the routes are made of.
     private enum Name {
-        case versionOne, cache, keys, timeToLive, queues, pop, messages, health, openAPI, other
+        case versionOne, cache, keys, events, timeToLive, queues, pop, messages, health, openAPI, other
 
         init(_ segment: Slice<UnsafeBufferPointer<UInt8>>) {
             // The length picks the few names worth comparing.
@@ -83,6 +84,7 @@ enum Router {
                 case 4 where Self.matches(segment, "keys"): .keys
                 case 5 where Self.matches(segment, "cache"): .cache
                 case 6 where Self.matches(segment, "queues"): .queues
+                case 6 where Self.matches(segment, "events"): .events
                 case 7 where Self.matches(segment, "healthz"): .health
                 case 8 where Self.matches(segment, "messages"): .messages
                 case 12 where Self.matches(segment, "openapi.yaml"): .openAPI

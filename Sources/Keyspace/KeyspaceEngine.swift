@@ -9,13 +9,20 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// The longest a listing may scan past expired keys in one page.
     private static let listingScanBudget = 10_000
 
-    private let state = Mutex(KeyspaceState())
+    /// The number of events the history keeps when not told otherwise.
+    package static let defaultEventHistory = 100_000
+
+    private let state: Mutex<KeyspaceState>
+    private let log: EventLog
     private let clock: any KeyspaceClock
     private let expirer = Expirer()
 
-    /// Creates an empty keyspace; call `startExpiring()` to remove keys at their deadlines.
-    package init(clock: any KeyspaceClock = SystemClock()) {
+    /// Creates an empty keyspace keeping the last `eventHistory` events; call `start()` to
+    /// remove keys at their deadlines and notify subscribers.
+    package init(clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory) {
         self.clock = clock
+        log = EventLog(capacity: eventHistory)
+        state = Mutex(KeyspaceState(log: log))
     }
 
     /// The number of keys held, including expired ones not yet removed.
@@ -138,39 +145,63 @@ package final class KeyspaceEngine: KeyspaceStore {
         state.withLock { $0.waitingCount }
     }
 
+    package var lastEventID: UInt64 {
+        log.lastID
+    }
+
+    package func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch {
+        log.events(after: cursor, matching: filter, limit: limit)
+    }
+
+    package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
+        log.subscribe(subscriber, filter: filter)
+    }
+
+    package func unsubscribe(_ subscriber: any EventSubscriber) {
+        log.unsubscribe(subscriber)
+    }
+
     /// Removes up to `limit` keys already past their deadline; the expirer's one step.
     ///
     /// Tests on a manual clock call it directly instead of running the expirer.
     package func expireDueKeys(limit: Int = 256) -> ExpiryPass {
-        let now = clock.now()
-        return state.withLock { $0.expireDue(now: now, limit: limit) }
+        withState { state, now in state.expireDue(now: now, limit: limit) }
     }
 
-    /// Starts the expirer thread; idempotent. The thread keeps the engine alive until
-    /// `stopExpiring()`.
-    package func startExpiring() {
-        expirer.start(clock: clock) { [self] in
-            expireDueKeys()
+    /// Starts the threads: the events' notifier, and with `expiring` the expirer, which
+    /// removes keys at their deadlines (tests on a manual clock call `expireDueKeys` instead).
+    /// Idempotent; the threads keep the engine alive until `stop()`.
+    package func start(expiring: Bool = true) {
+        log.start()
+        if expiring {
+            expirer.start(clock: clock) { [self] in
+                expireDueKeys()
+            }
         }
     }
 
-    /// Stops the expirer thread and waits for it to end; idempotent.
-    package func stopExpiring() {
+    /// Stops the threads and waits for them to end; idempotent.
+    package func stop() {
         expirer.stop()
+        log.stop()
     }
 
-    /// Runs `body` under the lock with the time read just before it, then wakes the expirer
-    /// if it planned to sleep past a deadline that `body` added.
+    /// Runs `body` under the lock with the time read just before it; then wakes the expirer
+    /// if it planned to sleep past a deadline that `body` added, and tells subscribers of the
+    /// events `body` recorded.
     private func withState<Result: Sendable, Failure: Error>(
         _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         let now = clock.now()
-        let (result, isWakeNeeded) = try state.withLock { state throws(Failure) in
+        let (result, signals) = try state.withLock { state throws(Failure) in
             let result = try body(&state, now)
-            return (result, state.takeExpirerWakeRequest())
+            return (result, state.takeSignals())
         }
-        if isWakeNeeded {
+        if signals.wakeExpirer {
             expirer.wake()
+        }
+        if signals.notifySubscribers {
+            log.notifySubscribers()
         }
         return result
     }

@@ -10,4 +10,6 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     case invalidTimeToLive(String)
     /// A listing cursor is not one the keyspace gave out.
     case invalidCursor
+    /// A key pattern is malformed: an unterminated `[` set or a trailing `\`.
+    case invalidPattern(String)
 }

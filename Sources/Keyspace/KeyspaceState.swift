@@ -6,6 +6,8 @@
 /// A queue that holds messages has no active waiter: a push hands its message to the oldest
 /// waiter instead of storing it.
 struct KeyspaceState {
+    /// Where every change is recorded as an event.
+    let log: EventLog
     private var entries: [Key: Entry] = [:]
     private var order = SortedKeyIndex()
     private var deadlines = DeadlineHeap()
@@ -16,6 +18,12 @@ struct KeyspaceState {
     private var expirerWakeup: Timestamp?
     /// Set when a deadline earlier than `expirerWakeup` appears; the engine wakes the expirer.
     private var isExpirerWakeNeeded = false
+    /// Set when events were recorded; the engine tells the subscribers once unlocked.
+    private var hasNewEvents = false
+
+    init(log: EventLog) {
+        self.log = log
+    }
 
     /// The number of keys, expired ones not yet removed included.
     var count: Int { entries.count }
@@ -28,6 +36,7 @@ struct KeyspaceState {
         guard let entry = entries[key] else { return nil }
         guard !entry.isExpired(at: now) else {
             remove(key)
+            record(.expired, key, now)
             return nil
         }
         return entry
@@ -48,6 +57,7 @@ struct KeyspaceState {
         }
         lastVersion += 1
         let version = Version(lastVersion)
+        record(.set, key, now)
         guard var entry = current else {
             let expiry = deadline.map { insertDeadline($0, for: key) }
             entries[key] = Entry(value: value, version: version, deadline: deadline, expiry: expiry)
@@ -74,12 +84,18 @@ struct KeyspaceState {
         }
         guard current != nil else { return false }
         remove(key)
+        record(.del, key, now)
         return true
     }
 
     /// Sets or clears the deadline of `key`; `false` when absent.
     mutating func setDeadline(_ deadline: Timestamp?, forKey key: Key, now: Timestamp) -> Bool {
         guard var entry = liveEntry(key, now: now) else { return false }
+        if deadline != nil {
+            record(.expire, key, now)
+        } else if entry.deadline != nil {
+            record(.persist, key, now)
+        }
         moveDeadline(of: &entry, to: deadline, key: key)
         entries[key] = entry
         return true
@@ -167,8 +183,10 @@ struct KeyspaceState {
             (value.removeFirst(), value.messages.count)
         }
         guard let message else { preconditionFailure("a stored queue is never empty") }
+        record(.pop, queue, now)
         if remaining == 0 {
             remove(queue)
+            record(.del, queue, now)
         }
         return .popped(PoppedMessage(queue: queue, message: message))
     }
@@ -201,6 +219,7 @@ struct KeyspaceState {
         var expired: [Key] = []
         while expired.count < limit, let (deadline, key) = deadlines.first, deadline <= now {
             remove(key)
+            record(.expired, key, now)
             expired.append(key)
         }
         let next = deadlines.first?.deadline
@@ -209,10 +228,14 @@ struct KeyspaceState {
         return ExpiryPass(expired: expired, nextDeadline: next, hasMoreDue: hasMoreDue)
     }
 
-    /// Whether the expirer must be woken for a new earlier deadline; resets the request.
-    mutating func takeExpirerWakeRequest() -> Bool {
-        defer { isExpirerWakeNeeded = false }
-        return isExpirerWakeNeeded
+    /// What must be done once the lock is released: wake the expirer for a new earlier
+    /// deadline, tell subscribers of new events. Resets both.
+    mutating func takeSignals() -> (wakeExpirer: Bool, notifySubscribers: Bool) {
+        defer {
+            isExpirerWakeNeeded = false
+            hasNewEvents = false
+        }
+        return (isExpirerWakeNeeded, hasNewEvents)
     }
 
     /// The number of consumers waiting on at least one queue.
@@ -247,8 +270,12 @@ struct KeyspaceState {
     private mutating func place(_ message: Payload, in queue: Key, atHead: Bool, now: Timestamp)
         throws(KeyspaceError) -> PushOutcome
     {
-        guard try queueLength(queue, now: now) != nil else {
+        let stored = try queueLength(queue, now: now)
+        record(.push, queue, now)
+        guard stored != nil else {
             if let receiver = claimOldestWaiter(on: queue) {
+                // Straight from the push to a consumer: it was popped as soon as pushed.
+                record(.pop, queue, now)
                 return .handed(to: receiver)
             }
             var value = QueueValue()
@@ -312,6 +339,11 @@ struct KeyspaceState {
                 waiters[queue] = list
             }
         }
+    }
+
+    private mutating func record(_ type: KeyspaceEventType, _ key: Key, _ now: Timestamp) {
+        log.append(type, key: key, time: now)
+        hasNewEvents = true
     }
 
     private mutating func remove(_ key: Key) {

@@ -52,4 +52,17 @@ package protocol KeyspaceStore: Sendable {
 
     /// Deletes a queue and its messages; `false` when absent. Waiting consumers keep waiting.
     func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool
+
+    /// The id of the newest event, 0 before the first.
+    var lastEventID: UInt64 { get }
+
+    /// Up to `limit` events after `cursor` matching `filter`, from the history, and the ids
+    /// lost because the history moved past `cursor`.
+    func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch
+
+    /// Starts waking `subscriber` when events matching `filter` are published.
+    func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter)
+
+    /// Stops waking `subscriber`.
+    func unsubscribe(_ subscriber: any EventSubscriber)
 }

@@ -80,10 +80,55 @@ private func accessHandler(
         return .YES
     case .send(let response):
         return response.queue(on: handle) ? .YES : .NO
+    case .stream(let stream, let connection):
+        return queueStream(stream, reading: connection, on: handle) ? .YES : .NO
     case .abort:
         return .NO
     }
 }
+
+/// Queues a streamed response whose body `connection` produces, with chunked encoding.
+private func queueStream(
+    _ stream: HTTPStream, reading connection: StreamConnection, on handle: ConnectionHandle
+)
+    -> Bool
+{
+    // Retained: libmicrohttpd keeps it as the reader's context until `releaseStream`.
+    let context = Unmanaged.passRetained(connection).toOpaque()
+    guard
+        let response = MHD_create_response_from_callback(
+            cmhd_size_unknown, 4096, readStream, context, releaseStream)
+    else {
+        Unmanaged<StreamConnection>.fromOpaque(context).release()
+        return false
+    }
+    defer { MHD_destroy_response(response) }
+    return HTTPResponse(status: stream.status, headers: stream.headers).queue(response, on: handle)
+}
+
+/// `MHD_ContentReaderCallback`: the next piece of a streamed body.
+private func readStream(
+    _ context: UnsafeMutableRawPointer?, _: UInt64, _ buffer: UnsafeMutablePointer<CChar>?, _ limit: Int
+) -> Int {
+    guard let context, let buffer else { return endWithError }
+    let stream = Unmanaged<StreamConnection>.fromOpaque(context).takeUnretainedValue()
+    switch stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: limit)) {
+    case .bytes(let count): return count
+    case .suspended: return 0
+    case .end: return endOfStream
+    }
+}
+
+/// `MHD_ContentReaderFreeCallback`: the streamed response is destroyed; its context released.
+private func releaseStream(_ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<StreamConnection>.fromOpaque(context).release()
+}
+
+/// `MHD_CONTENT_READER_END_OF_STREAM` and `MHD_CONTENT_READER_END_WITH_ERROR`, which Swift does
+/// not import (macros of casts).
+private var endOfStream: Int { -1 }
+private var endWithError: Int { -2 }
 
 /// `MHD_RequestCompletedCallback`: the request is over; its context is released here.
 private func requestCompleted(

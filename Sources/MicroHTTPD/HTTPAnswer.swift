@@ -4,4 +4,6 @@ package enum HTTPAnswer: Sendable {
     case respond(HTTPResponse)
     /// Suspend the connection until someone answers the parked request or its deadline passes.
     case park(Parking)
+    /// Send a response whose body is produced over time.
+    case stream(HTTPStream)
 }

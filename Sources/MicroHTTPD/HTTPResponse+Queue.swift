@@ -13,6 +13,12 @@ extension HTTPResponse {
         }
         guard let response else { return false }
         defer { MHD_destroy_response(response) }
+        return queue(response, on: connection)
+    }
+
+    /// Adds this response's status and headers to `response`, a libmicrohttpd response built
+    /// by the caller (who still destroys it), and queues it for `connection`.
+    func queue(_ response: OpaquePointer, on connection: ConnectionHandle) -> Bool {
         for header in headers {
             // A header with CR, LF or NUL is refused here; the connection is closed rather
             // than a response sent without it.

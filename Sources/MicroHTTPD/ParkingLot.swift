@@ -2,8 +2,9 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// Every parked request of a server, with their deadlines and hang-up watch, so that shutdown
-/// can answer them and a client that leaves frees its request at once.
+/// Every parked request and streamed response of a server, with the parked requests'
+/// deadlines and hang-up watch, so that shutdown can finish them all and a client that leaves
+/// frees its request at once.
 ///
 /// Parking and finishing take one short lock; the hot path of requests answered at once never
 /// touches the lot.
@@ -17,6 +18,7 @@ final class ParkingLot: Sendable {
     private struct State {
         var isClosed = false
         var parked: [UInt64: Parked] = [:]
+        var streams: [ObjectIdentifier: StreamConnection] = [:]
     }
 
     private let state = Mutex(State())
@@ -88,14 +90,32 @@ final class ParkingLot: Sendable {
         }
     }
 
-    /// Refuses new requests, answers every waiting one with `response` and stops watching.
+    /// Registers a stream until it finishes; `false` when the lot is closed.
+    func register(_ stream: StreamConnection) -> Bool {
+        state.withLock { state in
+            guard !state.isClosed else { return false }
+            state.streams[ObjectIdentifier(stream)] = stream
+            return true
+        }
+    }
+
+    /// Forgets a finished stream.
+    func remove(_ stream: StreamConnection) {
+        _ = state.withLock { $0.streams.removeValue(forKey: ObjectIdentifier(stream)) }
+    }
+
+    /// Refuses new requests and streams, answers every waiting request with `response`, ends
+    /// every stream, and stops watching.
     func close(answeringWith response: HTTPResponse) {
-        let waiting = state.withLock { state in
+        let (waiting, streams) = state.withLock { state in
             state.isClosed = true
-            return state.parked.values.map(\.request)
+            return (state.parked.values.map(\.request), Array(state.streams.values))
         }
         for request in waiting {
             request.respond(response)
+        }
+        for stream in streams {
+            stream.waker.close()
         }
         watcher?.stop()
     }

@@ -11,6 +11,8 @@ final class RequestContext {
         case parked(ParkedRequest)
         /// The parked request was finished and its connection resumed; its answer is queued.
         case resumed(ParkedRequest)
+        /// A streamed response is being sent.
+        case streaming(StreamConnection)
         /// A response is queued.
         case answered
     }

@@ -12,6 +12,8 @@ final class RequestDispatcher: Sendable {
         case proceed
         /// Queue this response now.
         case send(HTTPResponse)
+        /// Queue this streamed response now.
+        case stream(HTTPStream, StreamConnection)
         /// Close the connection without an answer.
         case abort
     }
@@ -67,7 +69,7 @@ final class RequestDispatcher: Sendable {
                 context.phase = .resumed(parked)
                 // No answer: the client left, and the connection is closed.
                 return parked.takeAnswer().map(Step.send) ?? .abort
-            case .answered, .resumed:
+            case .answered, .resumed, .streaming:
                 // libmicrohttpd calls again only if a queued response was refused.
                 return .abort
             }
@@ -84,6 +86,9 @@ final class RequestDispatcher: Sendable {
         case .parked(let parked):
             // Resumed, but the connection closed before its answer could even be queued.
             parked.connectionEnded(successfully: false)
+        case .streaming(let stream):
+            parkingLot.remove(stream)
+            stream.source.finish()
         default:
             break
         }
@@ -141,15 +146,17 @@ final class RequestDispatcher: Sendable {
                 context.body = []
             }
             return .send(response)
-        case .park(let parking):
-            let context: RequestContext
-            if case .context(let existing) = slot {
-                context = existing
-                context.body = []
-            } else {
-                context = RequestContext()
-                slot = .context(context)
+        case .stream(let stream):
+            let connectionStream = StreamConnection(
+                source: stream.source, waker: StreamWaker(connection: connection, lot: parkingLot))
+            guard parkingLot.register(connectionStream) else {
+                return .send(shuttingDownResponse())
             }
+            context(in: &slot).phase = .streaming(connectionStream)
+            stream.source.start(connectionStream.waker)
+            return .stream(stream, connectionStream)
+        case .park(let parking):
+            let context = context(in: &slot)
             let parked = parkingLot.makeParkedRequest(for: connection)
             parkingLot.suspendedCount.add(1, ordering: .relaxed)
             connection.suspend()
@@ -159,6 +166,17 @@ final class RequestDispatcher: Sendable {
                 closedResponse: shuttingDownResponse())
             return .proceed
         }
+    }
+
+    /// The request's context, created when it has none yet.
+    private func context(in slot: inout RequestSlot) -> RequestContext {
+        if case .context(let existing) = slot {
+            existing.body = []
+            return existing
+        }
+        let context = RequestContext()
+        slot = .context(context)
+        return context
     }
 
     private func shuttingDownResponse() -> HTTPResponse {

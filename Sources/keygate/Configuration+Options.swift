@@ -26,6 +26,13 @@ extension KeygateServer.Configuration {
             options.maxWait, variable: "KEYGATE_MAX_WAIT", in: 1...3600,
             default: Int(maxWait.components.seconds))
         maxWait = .seconds(waitSeconds)
+        eventHistory = try settings.integer(
+            options.eventHistory, variable: "KEYGATE_EVENT_HISTORY", in: 1...100_000_000,
+            default: eventHistory)
+        let heartbeatSeconds = try settings.integer(
+            options.heartbeat, variable: "KEYGATE_HEARTBEAT", in: 1...3600,
+            default: Int(heartbeat.components.seconds))
+        heartbeat = .seconds(heartbeatSeconds)
         publicDirectory = try settings.value(
             options.publicDirectory, variable: "KEYGATE_PUBLIC", default: publicDirectory
         ) { $0.isEmpty ? nil : $0 }

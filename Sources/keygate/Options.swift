@@ -25,6 +25,14 @@ struct Options: ParsableArguments {
     var maxWait: Int?
 
     @Option(
+        help:
+            "Events kept for subscribers that resume or fall behind. [KEYGATE_EVENT_HISTORY, default 100000]")
+    var eventHistory: Int?
+
+    @Option(help: "Seconds between heartbeats on an idle event stream. [KEYGATE_HEARTBEAT, default 15]")
+    var heartbeat: Int?
+
+    @Option(
         name: .customLong("public"),
         help: "Folder of files served at /. [KEYGATE_PUBLIC, default ./public]")
     var publicDirectory: String?

@@ -248,8 +248,8 @@ struct KeyspaceEngineTests {
 struct ExpirerTests {
     @Test func removesKeysAtTheirDeadlineWithoutReads() throws {
         let keyspace = KeyspaceEngine()
-        keyspace.startExpiring()
-        defer { keyspace.stopExpiring() }
+        keyspace.start()
+        defer { keyspace.stop() }
         for index in 0..<100 {
             _ = try keyspace.setValue(
                 Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: .milliseconds(50 + index),
@@ -268,8 +268,8 @@ struct ExpirerTests {
 
     @Test func wakesForAnEarlierDeadlineThanTheOneItSleepsUntil() throws {
         let keyspace = KeyspaceEngine()
-        keyspace.startExpiring()
-        defer { keyspace.stopExpiring() }
+        keyspace.start()
+        defer { keyspace.stop() }
         _ = try keyspace.setValue(
             Payload(bytes: [1]), forKey: Key("late"), timeToLive: .seconds(60), condition: .always)
         // Give the thread time to go to sleep until the 60 s deadline; if it has not, the test

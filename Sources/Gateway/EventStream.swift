@@ -1,0 +1,111 @@
+import Keyspace
+import MicroHTTPD
+import Synchronization
+
+/// One `GET /v1/events` stream: replays the history after the client's last id, then sends
+/// events as they are published, with heartbeats between.
+///
+/// The connection is suspended whenever there is nothing to send; the keyspace's notifier
+/// wakes it when a matching event is published. Its only buffer is one batch of encoded
+/// events: a subscriber that falls behind reads from the shared history, and once the history
+/// has moved past it, it gets a `gap` and the stream ends.
+final class EventStream: HTTPStreamSource, EventSubscriber {
+    /// Events encoded per read of the history.
+    private static let batchSize = 64
+    /// The reconnection delay announced to clients.
+    private static let retryMilliseconds = 3000
+
+    private struct State {
+        var waker: StreamWaker?
+        var cursor: UInt64
+        var pending: ArraySlice<UInt8> = []
+        var hasSentRetry = false
+        /// Set once a read returned less than a batch: the stream has caught up with the history.
+        var isLive = false
+        var isHeartbeatDue = false
+        var isEnding = false
+    }
+
+    private let store: any KeyspaceStore
+    private let filter: EventFilter
+    private let streams: EventStreams
+    private let state: Mutex<State>
+
+    /// A stream of the events after `cursor` that pass `filter`.
+    init(store: any KeyspaceStore, filter: EventFilter, after cursor: UInt64, streams: EventStreams) {
+        self.store = store
+        self.filter = filter
+        self.streams = streams
+        state = Mutex(State(cursor: cursor))
+    }
+
+    func start(_ waker: StreamWaker) {
+        state.withLock { $0.waker = waker }
+        streams.add(self)
+        store.subscribe(self, filter: filter)
+    }
+
+    func next(limit: Int) -> StreamChunk {
+        state.withLock { state in
+            if state.pending.isEmpty {
+                fill(&state)
+            }
+            guard !state.pending.isEmpty else {
+                return state.isEnding ? .end : .pause
+            }
+            let chunk = state.pending.prefix(limit)
+            state.pending.removeFirst(chunk.count)
+            return .bytes(Array(chunk))
+        }
+    }
+
+    func finish() {
+        store.unsubscribe(self)
+        streams.remove(self)
+    }
+
+    /// New matching events: wake the connection to read them.
+    func eventsAvailable() {
+        state.withLock { $0.waker }?.wake()
+    }
+
+    /// Asks for a heartbeat comment if nothing else is sent first.
+    func heartbeat() {
+        let waker = state.withLock { state in
+            state.isHeartbeatDue = true
+            return state.waker
+        }
+        waker?.wake()
+    }
+
+    /// Encodes what is to be sent next into `state.pending`: the reconnection delay first, then
+    /// a gap if events were lost, then a batch of events, or else a due heartbeat.
+    private func fill(_ state: inout State) {
+        guard !state.isEnding else { return }
+        var bytes: [UInt8] = []
+        if !state.hasSentRetry {
+            state.hasSentRetry = true
+            bytes += ServerSentEvents.retry(milliseconds: Self.retryMilliseconds)
+        }
+        let batch = store.events(after: state.cursor, matching: filter, limit: Self.batchSize)
+        if let lost = batch.lost {
+            bytes += ServerSentEvents.gap(lost)
+            // Lost while live: this subscriber cannot keep up; it may resume after the gap.
+            state.isEnding = state.isLive
+        }
+        if !state.isEnding {
+            for event in batch.events {
+                bytes += ServerSentEvents.event(event)
+            }
+            state.cursor = batch.cursor
+            if batch.events.count < Self.batchSize {
+                state.isLive = true
+            }
+        }
+        if bytes.isEmpty && state.isHeartbeatDue {
+            bytes += ServerSentEvents.comment("heartbeat")
+        }
+        state.isHeartbeatDue = false
+        state.pending = bytes[...]
+    }
+}

@@ -1,0 +1,59 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The open event streams of a gateway, and the thread that sends them heartbeats.
+///
+/// A heartbeat keeps proxies from closing an idle stream, and makes the next write fail on a
+/// stream whose client is gone, which ends it and releases its connection.
+final class EventStreams: Sendable {
+    private let streams = Mutex<[ObjectIdentifier: EventStream]>([:])
+    private let interval: Duration
+    private let stopped = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let isRunning = Atomic<Bool>(false)
+
+    /// Streams that get a heartbeat every `interval` once started.
+    init(heartbeat interval: Duration) {
+        self.interval = interval
+    }
+
+    /// The number of open streams.
+    var count: Int {
+        streams.withLock { $0.count }
+    }
+
+    /// Adds an open stream.
+    func add(_ stream: EventStream) {
+        streams.withLock { $0[ObjectIdentifier(stream)] = stream }
+    }
+
+    /// Removes a finished stream.
+    func remove(_ stream: EventStream) {
+        _ = streams.withLock { $0.removeValue(forKey: ObjectIdentifier(stream)) }
+    }
+
+    /// Starts the heartbeat thread; idempotent.
+    func start() {
+        guard !isRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (seconds, attoseconds) = interval.components
+        let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let thread = Thread { [self] in
+            while stopped.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
+                for stream in streams.withLock({ Array($0.values) }) {
+                    stream.heartbeat()
+                }
+            }
+            finished.signal()
+        }
+        thread.name = "keygate-heartbeats"
+        thread.start()
+    }
+
+    /// Stops the heartbeat thread and waits for it to end; idempotent.
+    func stop() {
+        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        stopped.signal()
+        finished.wait()
+    }
+}

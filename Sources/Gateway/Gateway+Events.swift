@@ -1,0 +1,66 @@
+import Keyspace
+import MicroHTTPD
+
+extension Gateway {
+    /// The headers of an event stream: no caching, and no buffering by a proxy such as nginx.
+    static var eventStreamHeaders: [HTTPHeader] {
+        [
+            HTTPHeader("Content-Type", "text/event-stream"),
+            HTTPHeader("Cache-Control", "no-cache"),
+            HTTPHeader("X-Accel-Buffering", "no"),
+        ]
+    }
+
+    /// `GET /v1/events?key=GLOB&type=a,b&last_event_id=N`: a stream of server-sent events;
+    /// `HEAD` answers its headers only.
+    func streamEvents(_ request: HTTPRequest) throws -> HTTPAnswer {
+        var patterns: [KeyPattern] = []
+        var parameters: [String: String] = [:]
+        for item in try request.queryItems() {
+            switch item.name {
+            case "key":
+                patterns.append(try KeyPattern(item.value))
+            case "type", "last_event_id":
+                guard parameters.updateValue(item.value, forKey: item.name) == nil else {
+                    throw HTTPError.badRequest("The query parameter '\(item.name)' is given more than once.")
+                }
+            default:
+                throw HTTPError.badRequest(
+                    "Unknown query parameter '\(item.name)'; known: key, last_event_id, type.")
+            }
+        }
+        let filter = EventFilter(patterns: patterns, types: try Self.eventTypes(parameters["type"]))
+        // The header wins: a browser sends it on every reconnection, with the first URL.
+        let lastID = try (request.header("Last-Event-ID") ?? parameters["last_event_id"]).map(Self.eventID)
+        guard request.method != .head else {
+            return .respond(HTTPResponse(status: .ok, headers: Self.eventStreamHeaders))
+        }
+        // An id from the future (another server, or before a restart) resumes from now.
+        let newest = store.lastEventID
+        let cursor = min(lastID ?? newest, newest)
+        let stream = EventStream(store: store, filter: filter, after: cursor, streams: eventStreams)
+        return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: stream))
+    }
+
+    private static func eventTypes(_ text: String?) throws(HTTPError) -> Set<KeyspaceEventType> {
+        guard let text else { return Set(KeyspaceEventType.allCases) }
+        var types = Set<KeyspaceEventType>()
+        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let type = KeyspaceEventType(rawValue: String(name)) else {
+                let known = KeyspaceEventType.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("'\(name)' is not an event type; known: \(known).")
+            }
+            types.insert(type)
+        }
+        return types
+    }
+
+    private static func eventID(_ text: String) throws(HTTPError) -> UInt64 {
+        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let id = UInt64(text)
+        else {
+            throw .badRequest("'\(text)' is not an event id; ids are whole numbers.")
+        }
+        return id
+    }
+}

@@ -1,0 +1,44 @@
+import Keyspace
+
+/// The server-sent events wire format (HTML Living Standard, section 9.2), as bytes.
+///
+/// Pure: every function returns the bytes of one block, ending with the blank line that
+/// dispatches it. Data never holds a line break: events are one line of JSON.
+enum ServerSentEvents {
+    /// The reconnection delay a client should use, sent once at the start.
+    static func retry(milliseconds: Int) -> [UInt8] {
+        Array("retry: \(milliseconds)\n\n".utf8)
+    }
+
+    /// A comment line, ignored by clients: the heartbeat.
+    static func comment(_ text: String) -> [UInt8] {
+        Array(":\(text)\n\n".utf8)
+    }
+
+    /// A keyspace event: `id`, `event` (its type) and `data` (the event as JSON).
+    static func event(_ event: KeyspaceEvent) -> [UInt8] {
+        var json = #"{"id":\#(event.id),"type":"\#(event.type.rawValue)","key":""#
+        appendEscaped(event.key.text, to: &json)
+        json += #"","time":\#(event.time.milliseconds)}"#
+        return Array("id: \(event.id)\nevent: \(event.type.rawValue)\ndata: \(json)\n\n".utf8)
+    }
+
+    /// A `gap`: the events with ids in `lost` will not be delivered. Its id is the last lost
+    /// one, so a client resuming after it does not hear of the same gap again.
+    static func gap(_ lost: ClosedRange<UInt64>) -> [UInt8] {
+        let json = #"{"type":"gap","from":\#(lost.lowerBound),"to":\#(lost.upperBound)}"#
+        return Array("id: \(lost.upperBound)\nevent: gap\ndata: \(json)\n\n".utf8)
+    }
+
+    /// Escapes text for a JSON string. Keys hold no control characters, so only the quote and
+    /// the backslash need it.
+    private static func appendEscaped(_ text: String, to json: inout String) {
+        for character in text.unicodeScalars {
+            switch character {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            default: json.unicodeScalars.append(character)
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The keyspace's recent events in a bounded history, and the subscribers told of new ones.
+///
+/// Writers append under the keyspace's lock (so ids follow the order of changes) and only
+/// signal afterwards; a notifier thread then wakes the subscribers whose filters match. A slow
+/// subscriber costs nothing but its cursor: it reads from the shared history, and learns what
+/// it missed if the history moved past it. Appending and locating a cursor are O(1).
+final class EventLog: Sendable {
+    private struct Subscription {
+        let subscriber: any EventSubscriber
+        let filter: EventFilter
+    }
+
+    private struct State {
+        var history: Deque<KeyspaceEvent> = []
+        var lastID: UInt64 = 0
+        var notifiedThrough: UInt64 = 0
+        var subscriptions: [ObjectIdentifier: Subscription] = [:]
+    }
+
+    /// The number of events kept.
+    let capacity: Int
+    private let state = Mutex(State())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let isRunning = Atomic<Bool>(false)
+
+    init(capacity: Int) {
+        precondition(capacity > 0, "an event history holds at least one event")
+        self.capacity = capacity
+    }
+
+    /// The id of the newest event, 0 before the first.
+    var lastID: UInt64 {
+        state.withLock { $0.lastID }
+    }
+
+    /// Records an event with the next id; O(1). Called under the keyspace's lock.
+    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) {
+        state.withLock { state in
+            state.lastID += 1
+            state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
+            if state.history.count > capacity {
+                state.history.removeFirst()
+            }
+        }
+    }
+
+    /// Up to `limit` events after `cursor` matching `filter`. O(events looked at), and at most
+    /// `scanBudget` of them, so one read never holds the lock long.
+    func events(after cursor: UInt64, matching filter: EventFilter, limit: Int, scanBudget: Int = 4096)
+        -> EventBatch
+    {
+        state.withLock { state in
+            let oldest = state.lastID - UInt64(state.history.count) + 1
+            var lost: ClosedRange<UInt64>?
+            var position = cursor
+            if position + 1 < oldest {
+                lost = (position + 1)...(oldest - 1)
+                position = oldest - 1
+            }
+            var events: [KeyspaceEvent] = []
+            var index = Int(position + 1 - oldest)
+            var budget = scanBudget
+            while index < state.history.count && events.count < limit && budget > 0 {
+                let event = state.history[index]
+                if filter.matches(event) {
+                    events.append(event)
+                }
+                position = event.id
+                index += 1
+                budget -= 1
+            }
+            return EventBatch(events: events, lost: lost, cursor: position)
+        }
+    }
+
+    /// Starts telling `subscriber` of new events matching `filter`.
+    func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
+        state.withLock { state in
+            state.subscriptions[ObjectIdentifier(subscriber)] = Subscription(
+                subscriber: subscriber, filter: filter)
+        }
+    }
+
+    /// Stops telling `subscriber` of new events.
+    func unsubscribe(_ subscriber: any EventSubscriber) {
+        _ = state.withLock { $0.subscriptions.removeValue(forKey: ObjectIdentifier(subscriber)) }
+    }
+
+    /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
+    func notifySubscribers() {
+        wakeup.signal()
+    }
+
+    /// Starts the notifier thread; idempotent. The thread keeps the log alive until `stop()`.
+    func start() {
+        guard !isRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let thread = Thread { [self] in
+            runNotifier()
+            finished.signal()
+        }
+        thread.name = "keygate-events"
+        thread.start()
+    }
+
+    /// Stops the notifier thread and waits for it to end; idempotent.
+    func stop() {
+        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+        finished.wait()
+    }
+
+    private func runNotifier() {
+        while true {
+            wakeup.wait()
+            guard isRunning.load(ordering: .acquiring) else { return }
+            let (events, subscriptions) = state.withLock { state in
+                let fresh = state.history.suffix(
+                    Int(min(state.lastID - state.notifiedThrough, UInt64(state.history.count))))
+                state.notifiedThrough = state.lastID
+                return (Array(fresh), Array(state.subscriptions.values))
+            }
+            // Outside the lock: filters cost O(events × subscribers) here, never to a writer.
+            for subscription in subscriptions where events.contains(where: subscription.filter.matches) {
+                subscription.subscriber.eventsAvailable()
+            }
+        }
+    }
+}
