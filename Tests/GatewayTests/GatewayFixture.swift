@@ -46,6 +46,23 @@ struct GatewayFixture {
         }
     }
 
+    /// Opens `GET /v1/events` with `query` (and `headers`), checks its head, and returns a
+    /// reader positioned after the `retry` block.
+    func subscribe(_ query: String = "", headers: [(String, String)] = []) throws -> ServerSentEventReader {
+        let client = try client()
+        try client.send(
+            TestHTTPClient.encode("GET", "/v1/events" + (query.isEmpty ? "" : "?" + query), headers: headers))
+        let head = try client.readStreamHead()
+        guard head.status == 200, head.header("Content-Type") == "text/event-stream" else {
+            throw TestHTTPClient.Failure(description: "not an event stream: \(head.status)")
+        }
+        let reader = ServerSentEventReader(client: client)
+        guard try reader.next()?.retry != nil else {
+            throw TestHTTPClient.Failure(description: "the stream does not start with retry")
+        }
+        return reader
+    }
+
     /// A new connection to the gateway.
     func client() throws -> TestHTTPClient {
         try TestHTTPClient(port: port)
@@ -67,8 +84,11 @@ struct GatewayFixture {
 }
 
 /// Runs `body` against a fresh gateway.
+/// Runs `body` against a fresh gateway. With `realTime`, the keyspace runs on the system clock
+/// with its expirer, and `GatewayFixture.clock` moves nothing.
 func withGateway(
-    maxBodyBytes: Int? = nil, _ body: (GatewayFixture) throws -> Void
+    maxBodyBytes: Int? = nil, eventHistory: Int? = nil, heartbeat: Duration? = nil,
+    realTime: Bool = false, _ body: (GatewayFixture) throws -> Void
 ) throws {
     let publicDirectory = FileManager.default.temporaryDirectory
         .appending(path: "keygate-public-\(UUID().uuidString)")
@@ -87,10 +107,17 @@ func withGateway(
     if let maxBodyBytes {
         configuration.maxBodyBytes = maxBodyBytes
     }
+    if let eventHistory {
+        configuration.eventHistory = eventHistory
+    }
+    if let heartbeat {
+        configuration.heartbeat = heartbeat
+    }
     var logger = Logger(label: "gateway-test")
     logger.logLevel = .error
     let clock = ManualClock()
-    let server = try KeygateServer.start(configuration: configuration, clock: clock, logger: logger)
+    let server = try KeygateServer.start(
+        configuration: configuration, clock: realTime ? SystemClock() : clock, logger: logger)
     defer { server.stop() }
     try body(GatewayFixture(server: server, clock: clock, publicDirectory: publicDirectory))
 }

@@ -18,7 +18,8 @@ package final class TestHTTPClient {
     }
 
     private let socket: Int32
-    private var buffer: [UInt8] = []
+    /// Bytes read and not consumed yet; a slice, so that consuming from the front is O(1).
+    private var buffer: ArraySlice<UInt8> = []
 
     /// Connects to `127.0.0.1:port`; reads time out after `timeout`.
     package init(port: Int, timeout: Duration = .seconds(10)) throws {
@@ -56,6 +57,13 @@ package final class TestHTTPClient {
     /// Reads at least `count` bytes of whatever the server sends, without parsing them.
     package func readRaw(atLeast count: Int) throws {
         try fill(atLeast: count)
+    }
+
+    /// Shrinks the socket's receive buffer, so that a client that does not read makes the
+    /// server's writes back up soon.
+    package func setReceiveBuffer(bytes: Int32) {
+        var size = bytes
+        setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// How long a read waits for the server before it fails.
@@ -116,7 +124,7 @@ package final class TestHTTPClient {
     /// Reads one response; `method` tells whether a body follows (`HEAD` has none).
     package func readResponse(method: String = "GET") throws -> TestResponse {
         let headEnd = try readUntil(Array("\r\n\r\n".utf8))
-        let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        let head = String(decoding: buffer.prefix(headEnd), as: UTF8.self)
         buffer.removeFirst(headEnd + 4)
         var lines = head.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
@@ -141,12 +149,45 @@ package final class TestHTTPClient {
             response.body = try readChunkedBody()
         } else if let length = response.header("Content-Length").flatMap(Int.init) {
             try fill(atLeast: length)
-            response.body = Array(buffer[..<length])
+            response.body = Array(buffer.prefix(length))
             buffer.removeFirst(length)
         } else {
             response.body = try readUntilClosed()
         }
         return response
+    }
+
+    /// Reads the status line and headers of a streamed response, leaving its body unread.
+    package func readStreamHead() throws -> TestResponse {
+        let headEnd = try readUntil(Array("\r\n\r\n".utf8))
+        let head = String(decoding: buffer.prefix(headEnd), as: UTF8.self)
+        buffer.removeFirst(headEnd + 4)
+        var lines = head.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw Failure(description: "malformed status line in: \(head)")
+        }
+        let headers = lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (
+                String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            )
+        }
+        return TestResponse(status: status, headers: headers, body: [])
+    }
+
+    /// Reads the next chunk of a chunked body; `nil` at the last (empty) chunk.
+    package func readChunk() throws -> [UInt8]? {
+        let lineEnd = try readUntil(Array("\r\n".utf8))
+        let sizeText = String(decoding: buffer.prefix(lineEnd), as: UTF8.self)
+        buffer.removeFirst(lineEnd + 2)
+        guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else {
+            throw Failure(description: "bad chunk size '\(sizeText)'")
+        }
+        try fill(atLeast: size + 2)
+        let chunk = Array(buffer.prefix(size))
+        buffer.removeFirst(size + 2)
+        return size == 0 ? nil : chunk
     }
 
     /// Whether the server closed the connection: the next read returns end of file.
@@ -160,13 +201,13 @@ package final class TestHTTPClient {
         var body: [UInt8] = []
         while true {
             let lineEnd = try readUntil(Array("\r\n".utf8))
-            let sizeText = String(decoding: buffer[..<lineEnd], as: UTF8.self)
+            let sizeText = String(decoding: buffer.prefix(lineEnd), as: UTF8.self)
             buffer.removeFirst(lineEnd + 2)
             guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else {
                 throw Failure(description: "bad chunk size '\(sizeText)'")
             }
             try fill(atLeast: size + 2)
-            body += buffer[..<size]
+            body += buffer.prefix(size)
             buffer.removeFirst(size + 2)
             if size == 0 { return body }
         }
@@ -177,7 +218,7 @@ package final class TestHTTPClient {
         while true {
             if buffer.count >= delimiter.count {
                 for start in searchFrom...(buffer.count - delimiter.count)
-                where buffer[start..<(start + delimiter.count)].elementsEqual(delimiter) {
+                where buffer.dropFirst(start).prefix(delimiter.count).elementsEqual(delimiter) {
                     return start
                 }
                 searchFrom = buffer.count - delimiter.count + 1
@@ -195,7 +236,7 @@ package final class TestHTTPClient {
     private func readUntilClosed() throws -> [UInt8] {
         while try readMore() {}
         defer { buffer.removeAll() }
-        return buffer
+        return Array(buffer)
     }
 
     /// Reads what is available; `false` at end of file.

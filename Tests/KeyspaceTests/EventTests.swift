@@ -1,0 +1,175 @@
+import Dispatch
+import Keyspace
+import Synchronization
+import Testing
+
+/// A subscriber for engine tests: counts its wake-ups.
+final class CountingSubscriber: EventSubscriber {
+    let wakeUps = DispatchSemaphore(value: 0)
+
+    func eventsAvailable() {
+        wakeUps.signal()
+    }
+}
+
+@Suite("Keyspace events")
+struct EventTests {
+    let clock = ManualClock()
+    let keyspace: KeyspaceEngine
+
+    init() {
+        keyspace = KeyspaceEngine(clock: clock, eventHistory: 1000)
+    }
+
+    func events(after cursor: UInt64 = 0, _ filter: EventFilter = EventFilter()) -> [String] {
+        keyspace.events(after: cursor, matching: filter, limit: 1000).events.map {
+            "\($0.type.rawValue) \($0.key)"
+        }
+    }
+
+    func set(_ key: String, ttl: Duration? = nil, condition: WriteCondition = .always) throws {
+        _ = try keyspace.setValue(
+            Payload(bytes: [1]), forKey: Key(key), timeToLive: ttl, condition: condition)
+    }
+
+    @Test func everyChangeHasOneEventWithIncreasingIds() throws {
+        try set("a")
+        try set("a", ttl: .seconds(5))
+        _ = try keyspace.removeValue(forKey: Key("a"), condition: .always)
+        let batch = keyspace.events(after: 0, matching: EventFilter(), limit: 10)
+        #expect(batch.events.map(\.id) == [1, 2, 3])
+        #expect(batch.events.map(\.type) == [.set, .set, .del])
+        #expect(batch.events.allSatisfy { $0.time == clock.now() })
+        #expect(batch.cursor == 3)
+        #expect(batch.lost == nil)
+        #expect(keyspace.lastEventID == 3)
+    }
+
+    @Test func timeToLiveChangesAreExpireAndPersist() throws {
+        try set("a")
+        #expect(try keyspace.setTimeToLive(nil, forKey: Key("a")))  // no TTL to remove: no event
+        #expect(try keyspace.setTimeToLive(.seconds(5), forKey: Key("a")))
+        #expect(try keyspace.setTimeToLive(.seconds(9), forKey: Key("a")))
+        #expect(try keyspace.setTimeToLive(nil, forKey: Key("a")))
+        #expect(events() == ["set a", "expire a", "expire a", "persist a"])
+    }
+
+    @Test func expiryIsOneExpiredEventWhetherTheExpirerOrAReadFindsIt() throws {
+        try set("by-expirer", ttl: .milliseconds(10))
+        try set("by-read", ttl: .milliseconds(20))
+        clock.advance(by: .milliseconds(10))
+        _ = keyspace.expireDueKeys()
+        clock.advance(by: .milliseconds(10))
+        #expect(try keyspace.value(forKey: Key("by-read")) == nil)
+        _ = keyspace.expireDueKeys()
+        #expect(events() == ["set by-expirer", "set by-read", "expired by-expirer", "expired by-read"])
+        let expired = keyspace.events(after: 2, matching: EventFilter(), limit: 10).events
+        #expect(
+            expired.map(\.time.milliseconds) == [clock.now().milliseconds - 10, clock.now().milliseconds])
+    }
+
+    @Test func queuesHavePushPopAndDelWhenEmptied() throws {
+        _ = try keyspace.push(Payload(bytes: [1]), to: Key("q"))
+        _ = try keyspace.push(Payload(bytes: [2]), to: Key("q"))
+        _ = try keyspace.pop(from: [Key("q")])
+        _ = try keyspace.pop(from: [Key("q")])
+        _ = try keyspace.push(Payload(bytes: [3]), to: Key("r"))
+        #expect(try keyspace.removeQueue(Key("r")))
+        #expect(events() == ["push q", "push q", "pop q", "pop q", "del q", "push r", "del r"])
+    }
+
+    @Test func aMessageHandedToAWaitingConsumerIsPushedAndPopped() throws {
+        let receiver = TestReceiver("r")
+        _ = try keyspace.pop(from: [Key("q")], orWait: receiver)
+        _ = try keyspace.push(Payload(bytes: [1]), to: Key("q"))
+        #expect(events() == ["push q", "pop q"])
+    }
+
+    @Test func refusedChangesHaveNoEvent() throws {
+        try set("s")
+        #expect(throws: KeyspaceError.self) { try set("s", condition: .ifAbsent) }
+        #expect(throws: KeyspaceError.self) { try keyspace.push(Payload(bytes: [1]), to: Key("s")) }
+        #expect(try !keyspace.removeValue(forKey: Key("absent"), condition: .always))
+        #expect(try !keyspace.setTimeToLive(.seconds(1), forKey: Key("absent")))
+        #expect(events() == ["set s"])
+    }
+
+    @Test func filtersByTypeAndKeyPattern() throws {
+        try set("user:1")
+        try set("order:1")
+        _ = try keyspace.removeValue(forKey: Key("user:1"), condition: .always)
+        let users = EventFilter(patterns: [try KeyPattern("user:*")])
+        #expect(events(users) == ["set user:1", "del user:1"])
+        #expect(events(EventFilter(types: [.del])) == ["del user:1"])
+        let either = EventFilter(
+            patterns: [try KeyPattern("order:*"), try KeyPattern("nothing")], types: [.set])
+        #expect(events(either) == ["set order:1"])
+        // The cursor moves past events that do not match, so they are not looked at again.
+        #expect(keyspace.events(after: 0, matching: EventFilter(types: [.del]), limit: 1).cursor == 3)
+    }
+
+    @Test func theHistoryKeepsTheNewestEventsAndReportsWhatWasLost() throws {
+        let small = KeyspaceEngine(clock: clock, eventHistory: 5)
+        for index in 1...8 {
+            _ = try small.setValue(
+                Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: nil, condition: .always)
+        }
+        let fromStart = small.events(after: 0, matching: EventFilter(), limit: 100)
+        #expect(fromStart.lost == 1...3)
+        #expect(fromStart.events.map(\.id) == [4, 5, 6, 7, 8])
+        let recent = small.events(after: 5, matching: EventFilter(), limit: 100)
+        #expect(recent.lost == nil)
+        #expect(recent.events.map(\.id) == [6, 7, 8])
+        let atOldest = small.events(after: 3, matching: EventFilter(), limit: 100)
+        #expect(atOldest.lost == nil)
+        #expect(atOldest.events.count == 5)
+        let caughtUp = small.events(after: 8, matching: EventFilter(), limit: 100)
+        #expect(caughtUp.events.isEmpty && caughtUp.cursor == 8)
+    }
+
+    @Test func subscribersAreWokenOnlyForEventsTheyWant() throws {
+        keyspace.start(expiring: false)
+        defer { keyspace.stop() }
+        let users = CountingSubscriber()
+        let everything = CountingSubscriber()
+        keyspace.subscribe(users, filter: EventFilter(patterns: [try KeyPattern("user:*")]))
+        keyspace.subscribe(everything, filter: EventFilter())
+        try set("order:1")
+        #expect(everything.wakeUps.wait(timeout: .now() + 5) == .success)
+        try set("user:1")
+        #expect(users.wakeUps.wait(timeout: .now() + 5) == .success)
+        #expect(everything.wakeUps.wait(timeout: .now() + 5) == .success)
+        keyspace.unsubscribe(users)
+        try set("user:2")
+        #expect(everything.wakeUps.wait(timeout: .now() + 5) == .success)
+        // One order:1 event went by before: `users` was woken exactly once.
+        #expect(users.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
+    }
+}
+
+@Suite("Key patterns")
+struct KeyPatternTests {
+    @Test(
+        arguments: [
+            ("*", "anything", true), ("user:*", "user:1", true), ("user:*", "users", false),
+            ("h?llo", "hello", true), ("h?llo", "hllo", false), ("h?llo", "héllo", true),
+            ("h[ae]llo", "hallo", true), ("h[ae]llo", "hillo", false), ("h[^e]llo", "hallo", true),
+            ("h[^e]llo", "hello", false), ("h[a-b]llo", "hbllo", true), ("h[a-b]llo", "hcllo", false),
+            ("h\\*llo", "h*llo", true), ("h\\*llo", "hello", false), ("*:*:*", "a:b:c", true),
+            ("*:*:*", "a:b", false), ("a*b*c", "aXXbYYc", true), ("a*b*c", "aXXbYY", false),
+            ("", "", true), ("**", "x", true), ("[z-a]", "m", true), ("[\\]]", "]", true),
+        ])
+    func matchesLikeRedis(pattern: String, key: String, expected: Bool) throws {
+        // The empty key is not a key: it stands for "no characters" in the pattern check only.
+        guard !key.isEmpty else {
+            #expect(try KeyPattern(pattern).description == pattern)
+            return
+        }
+        #expect(try KeyPattern(pattern).matches(Key(key)) == expected)
+    }
+
+    @Test(arguments: ["[abc", "abc\\", "x[^"])
+    func refusesMalformedPatterns(pattern: String) {
+        #expect(throws: KeyspaceError.self) { try KeyPattern(pattern) }
+    }
+}
