@@ -30,11 +30,14 @@ extension Gateway {
             }
         }
         let filter = EventFilter(patterns: patterns, types: try Self.eventTypes(parameters["type"]))
-        // The header wins: a browser sends it on every reconnection, with the first URL.
-        let lastID = try (request.header("Last-Event-ID") ?? parameters["last_event_id"]).map(Self.eventID)
+        let queryID = try parameters["last_event_id"].map(Self.eventID)
+        let headerID = try request.header("Last-Event-ID").map(Self.eventID)
         guard request.method != .head else {
-            return .respond(HTTPResponse(status: .ok, headers: Self.eventStreamHeaders))
+            // A stream that ends at once: the same headers as a GET, and no body.
+            return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: EmptyStream()))
         }
+        // The header wins: a browser sends it on every reconnection, with the first URL.
+        let lastID = headerID ?? queryID
         // An id from the future (another server, or before a restart) resumes from now.
         let newest = store.lastEventID
         let cursor = min(lastID ?? newest, newest)

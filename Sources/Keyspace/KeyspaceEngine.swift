@@ -189,13 +189,19 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// Runs `body` under the lock with the time read just before it; then wakes the expirer
     /// if it planned to sleep past a deadline that `body` added, and tells subscribers of the
     /// events `body` recorded.
-    private func withState<Result: Sendable, Failure: Error>(
-        _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Result
-    ) throws(Failure) -> Result {
+    private func withState<Value: Sendable, Failure: Error>(
+        _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Value
+    ) throws(Failure) -> Value {
         let now = clock.now()
-        let (result, signals) = try state.withLock { state throws(Failure) in
-            let result = try body(&state, now)
-            return (result, state.takeSignals())
+        // The signals are taken even when `body` throws: it may have recorded an event (a key
+        // found expired) before failing.
+        let (value, failure, signals) = state.withLock { state in
+            do throws(Failure) {
+                let value = try body(&state, now)
+                return (Optional(value), Failure?.none, state.takeSignals())
+            } catch {
+                return (nil, error, state.takeSignals())
+            }
         }
         if signals.wakeExpirer {
             expirer.wake()
@@ -203,6 +209,10 @@ package final class KeyspaceEngine: KeyspaceStore {
         if signals.notifySubscribers {
             log.notifySubscribers()
         }
-        return result
+        if let failure {
+            throw failure
+        }
+        guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
+        return value
     }
 }

@@ -21,6 +21,8 @@ struct EventStreamTests {
             let headOnly = try gateway.request("HEAD", "/v1/events")
             #expect(headOnly.status == 200)
             #expect(headOnly.header("Content-Type") == "text/event-stream")
+            #expect(headOnly.header("Transfer-Encoding") == "chunked")
+            #expect(headOnly.header("Content-Length") == nil)
         }
     }
 

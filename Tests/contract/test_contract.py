@@ -12,6 +12,13 @@ Pops that wait run on other threads, each with its own connection; the tests lea
 pop is parked by polling the queue's `consumers`, with a deadline, never by fixed sleeps.
 One test starts a second server (`--max-wait 30`) and stops it while pops are parked.
 
+Event streams (`GET /v1/events`) never end on their own: they are read over raw sockets,
+block by block, every read with a deadline, and closed when done. The tests learn that a
+stream is open from its first block, and that no unexpected event came from the ids of
+the events that follow; only the tests of expiry and heartbeats measure time. Tests that
+expect exact event ids start a server of their own (its ids start at 1), some with a small
+`--event-history` or a short `--heartbeat`.
+
 Run from the repository root after `swift build`:
 
     python3 -m pytest -q Tests/contract
@@ -28,7 +35,9 @@ import json
 import os
 import queue
 import re
+import math
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -64,6 +73,8 @@ MAX_TTL_SECONDS = 10_000_000_000
 MAX_WAIT_SECONDS = 60
 # The longest a test polls for a parked pop to show (or leave) in `consumers`.
 PARK_TIMEOUT = 5.0
+# The longest a test waits for a block it expects on an event stream.
+EVENT_TIMEOUT = 5.0
 
 # The operation keys of an OpenAPI path item.
 OPERATION_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -144,6 +155,13 @@ def parameters(template: str, method: str) -> list[dict[str, Any]]:
 
 def query_parameter_names(template: str, method: str) -> set[str]:
     return {parameter["name"] for parameter in parameters(template, method) if parameter["in"] == "query"}
+
+
+def is_repeatable(parameter: dict[str, Any]) -> bool:
+    """Whether a query parameter may be given several times: an array in the form style,
+    exploded (`key=a&key=b`), as OpenAPI writes it."""
+    exploded = parameter.get("explode", parameter.get("style", "form") == "form")
+    return parameter["in"] == "query" and parameter["schema"].get("type") == "array" and exploded
 
 
 def media_type_matches(documented: str, actual: str) -> bool:
@@ -277,11 +295,14 @@ class Client:
                 return self.read(method, target, connection.getresponse())
             finally:
                 connection.close()
-        response = self.session.request(
+        with self.session.request(
             method, self.server.base_url + target, headers=headers, data=body,
-            allow_redirects=False, timeout=REQUEST_TIMEOUT,
-        )
-        return Answer(method, target, response.status_code, response.headers, response.content)
+            allow_redirects=False, timeout=REQUEST_TIMEOUT, stream=True,
+        ) as response:
+            # An event stream never ends: its head is checked here, its body by EventStream.
+            is_stream = response.headers.get("Content-Type", "").startswith("text/event-stream")
+            content = b"" if is_stream and method != "HEAD" else response.content
+            return Answer(method, target, response.status_code, response.headers, content)
 
     def send_declared_body(self, method: str, target: str, length: int) -> Answer:
         """Sends only the headers of a request declaring a body of `length` bytes."""
@@ -301,7 +322,9 @@ class Client:
     @staticmethod
     def read(method: str, target: str, response: http.client.HTTPResponse) -> Answer:
         headers = CaseInsensitiveDict(response.getheaders())
-        return Answer(method, target, response.status, headers, response.read())
+        # An event stream never ends: its head is checked here, its body by EventStream.
+        is_stream = headers.get("Content-Type", "").startswith("text/event-stream")
+        return Answer(method, target, response.status, headers, b"" if is_stream else response.read())
 
     # Calling documented operations.
 
@@ -490,6 +513,15 @@ def test_schemas_agree_with_examples() -> None:
             assert not schema_errors(f"/components/schemas/{schema}", example["value"]), response
     for example in components["schemas"]["KeyInfo"]["examples"]:
         assert not schema_errors("/components/schemas/KeyInfo", example)
+    for schema in ("KeyspaceEvent", "GapEvent"):
+        for example in components["schemas"][schema]["examples"]:
+            assert not schema_errors(f"/components/schemas/{schema}", example), schema
+    # The example stream is what a client would read: every block parses, every event is valid.
+    stream = components["responses"]["EventStream"]["content"]["text/event-stream"]["example"]
+    blocks = stream.split("\n\n")
+    assert blocks[0] == RETRY_BLOCK and blocks[-1] == "", "blocks end with a blank line"
+    events = [parse_event(block) for block in blocks[1:-1] if block != HEARTBEAT_BLOCK]
+    assert [event.type for event in events] == ["gap", "set", "expired"]
 
 
 @pytest.mark.parametrize(
@@ -502,10 +534,19 @@ def test_schemas_agree_with_examples() -> None:
         ("QueueMessage", {"contentType": "text/plain", "bytes": 1}),
         ("QueueMessage", {"contentType": "text/plain", "bytes": 1, "base64": "not base64"}),
         ("QueueState", {"name": "q", "length": 0}),
+        ("KeyspaceEvent", {"id": 1, "type": "gap", "key": "k", "time": 1}),
+        ("KeyspaceEvent", {"id": 0, "type": "set", "key": "k", "time": 1}),
+        ("KeyspaceEvent", {"id": 1, "type": "set", "key": "", "time": 1}),
+        ("KeyspaceEvent", {"id": 1, "type": "set", "key": "k", "time": 1.5}),
+        ("KeyspaceEvent", {"id": 1, "type": "set", "key": "k"}),
+        ("KeyspaceEvent", {"id": 1, "type": "set", "key": "k", "time": 1, "value": "v"}),
+        ("GapEvent", {"type": "gap", "from": 1}),
+        ("GapEvent", {"type": "set", "from": 1, "to": 2}),
+        ("GapEvent", {"id": 2, "type": "gap", "from": 1, "to": 2}),
     ],
 )
 def test_schemas_refuse_what_the_server_never_sends(schema: str, instance: dict[str, Any]) -> None:
-    """The schemas tell strings and queues, and text and base64, apart."""
+    """The schemas tell strings and queues, text and base64, and events and gaps apart."""
     assert schema_errors(f"/components/schemas/{schema}", instance)
 
 
@@ -874,12 +915,12 @@ QUERY_CHECKED = [
     ("HEAD", "/v1/queues/{name}"), ("DELETE", "/v1/queues/{name}"),
     ("GET", "/v1/queues/{name}/messages"), ("HEAD", "/v1/queues/{name}/messages"),
     ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
-    ("GET", "/healthz"), ("HEAD", "/healthz"),
+    ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/healthz"), ("HEAD", "/healthz"),
 ]
 # The operations on queues; the others work on strings (or on no key).
 QUEUE_TEMPLATES = ("/v1/queues/{name}", "/v1/queues/{name}/messages", "/v1/queues/{name}/pop", "/v1/pop")
 # A valid use of a parameter next to a misspelt one.
-MISSPELT = {"ttl": "ttl=5&tll=5", "wait": "wait=0&wiat=0", "limit": "limit=1&limt=1"}
+MISSPELT = {"ttl": "ttl=5&tll=5", "wait": "wait=0&wiat=0", "limit": "limit=1&limt=1", "key": "key=a&kye=a"}
 
 
 def test_every_checked_route_is_listed() -> None:
@@ -900,11 +941,13 @@ def test_unknown_or_repeated_query_parameter_is_400(api: Client, method: str, te
         api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", status=201)
     body = {"PUT": b'{"ttl": 5}' if template.endswith("/ttl") else b"changed", "POST": b"changed"}.get(method)
     listed = [parameter["name"] for parameter in parameters(template, method) if parameter["in"] == "query"]
+    repeatable = {parameter["name"] for parameter in parameters(template, method) if is_repeatable(parameter)}
     # A required parameter is always sent, so that only the parameter under test is wrong.
     required = f"queues={encoded(key)}&" if "queues" in listed else ""
     misspelt = next((MISSPELT[name] for name in listed if name in MISSPELT), "unknown")
     queries = [required + query for query in ("tll=5", "x=1", misspelt, "%zz=1", "a=%zz")]
-    queries += [("" if name == "queues" else required) + f"{name}=1&{name}=1" for name in listed]
+    queries += [("" if name == "queues" else required) + f"{name}=1&{name}=1" for name in listed
+                if name not in repeatable]
     for query in queries:
         answer = api.call(method, template, path={"key": key, "name": key}, query=query, body=body, status=400)
         if method != "HEAD":
@@ -1544,6 +1587,649 @@ def test_max_wait_and_shutdown_answer_parked_pops(
     assert server.process.wait(timeout=STOP_TIMEOUT) == 0
 
 
+# --- Events -----------------------------------------------------------------------------
+
+
+RETRY_BLOCK = "retry: 3000"
+HEARTBEAT_BLOCK = ":heartbeat"
+EVENT_TYPES = tuple(SPEC["components"]["schemas"]["KeyspaceEventType"]["enum"])
+EVENT_LINES = re.compile(r"id: (?P<id>[0-9]+)\nevent: (?P<type>[a-z]+)\ndata: (?P<data>[^\n]*)")
+
+
+@dataclass
+class StreamEvent:
+    """One event of a stream: its `id` and `event` lines and its `data`, parsed."""
+
+    id: int
+    type: str
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.data["key"]
+
+
+def parse_event(block: str) -> StreamEvent:
+    """An event block: exactly the lines `id`, `event` and `data`, the data valid against
+    `GapEvent` for a gap and `KeyspaceEvent` otherwise, the lines agreeing with it."""
+    match = EVENT_LINES.fullmatch(block)
+    assert match, f"not an event block (id, event, data): {block!r}"
+    event = StreamEvent(int(match["id"]), match["type"], json.loads(match["data"]))
+    schema = "GapEvent" if event.type == "gap" else "KeyspaceEvent"
+    errors = schema_errors(f"/components/schemas/{schema}", event.data)
+    assert not errors, f"the data does not match {schema}: {errors}: {block!r}"
+    if event.type == "gap":
+        assert event.data["from"] <= event.data["to"] == event.id, f"a gap's id is its last lost id: {block!r}"
+    else:
+        assert (event.data["id"], event.data["type"]) == (event.id, event.type), f"lines disagree: {block!r}"
+    return event
+
+
+class EventStream:
+    """A request to `/v1/events` on a socket of its own: the answer's status and headers,
+    then its chunked body, decoded and split into blocks (the lines before a blank line).
+
+    The body never ends on its own, so every read has a deadline; use it as a context
+    manager so that the stream is closed. `receive_buffer` shrinks the socket's receive
+    buffer, for a client that reads slowly.
+    """
+
+    def __init__(
+        self, server: RunningServer, target: str, headers: dict[str, str] | None = None,
+        method: str = "GET", receive_buffer: int | None = None,
+    ) -> None:
+        self.method, self.target = method, target
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            server.host, server.port, type=socket.SOCK_STREAM)[0]
+        self.socket = socket.socket(family, kind, protocol)
+        self.received = b""  # read from the socket, not yet decoded
+        self.body = b""  # decoded from the chunks, not yet split into blocks
+        self.blocks: list[str] = []  # every block read, for failure messages
+        self.ended = False  # the chunked terminator came
+        try:
+            if receive_buffer:
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            self.socket.settimeout(REQUEST_TIMEOUT)
+            self.socket.connect(address)
+            lines = [f"{method} {target} HTTP/1.1", f"Host: {server.host}:{server.port}"]
+            lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+            self.socket.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            self.answer = self.read_head()
+        except BaseException:
+            self.socket.close()
+            raise
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def receive(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.socket.settimeout(remaining)
+        data = self.socket.recv(65536)
+        assert data, f"the connection closed without the chunked terminator after {self.blocks}"
+        self.received += data
+
+    def read_head(self) -> Answer:
+        """The status and headers; for an answer that is not a stream, its whole body."""
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        while b"\r\n\r\n" not in self.received:
+            self.receive(deadline)
+        head, self.received = self.received.split(b"\r\n\r\n", 1)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            assert name not in headers, f"the header {name} is repeated: {head!r}"
+            headers[name] = value.strip()
+        answer = Answer(self.method, self.target, int(status_line.split(" ")[1]), headers, b"")
+        if headers.get("Transfer-Encoding") != "chunked":
+            length = int(headers.get("Content-Length", "0")) if self.method != "HEAD" else 0
+            while len(self.received) < length:
+                self.receive(deadline)
+            answer.body, self.received = self.received[:length], self.received[length:]
+            self.ended = True
+        return answer
+
+    def decode(self) -> None:
+        """Moves the complete chunks received into `body`; the last one, empty, ends it."""
+        while not self.ended and b"\r\n" in self.received:
+            size_line, rest = self.received.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            assert rest[size:size + 2] == b"\r\n", f"a chunk does not end with CRLF: {self.received[:200]!r}"
+            self.body += rest[:size]
+            self.received = rest[size + 2:]
+            self.ended = size == 0
+
+    def next_block(self, timeout: float = EVENT_TIMEOUT) -> str | None:
+        """The next block, or `None` once the stream has ended after its last block."""
+        deadline = time.monotonic() + timeout
+        while b"\n\n" not in self.body:
+            self.decode()
+            if b"\n\n" in self.body:
+                break
+            if self.ended:
+                assert self.body == b"", f"the stream ended inside a block: {self.body!r}"
+                return None
+            try:
+                self.receive(deadline)
+            except TimeoutError:
+                pytest.fail(f"no block within {timeout} s on {self.target}; so far {self.blocks}")
+        # Chunks may split a character; blocks do not.
+        raw, self.body = self.body.split(b"\n\n", 1)
+        block = raw.decode("utf-8")
+        assert "\r" not in block, f"lines end with a line feed only: {block!r}"
+        self.blocks.append(block)
+        return block
+
+    def next_event(self, timeout: float = EVENT_TIMEOUT) -> StreamEvent:
+        """The next event (heartbeats skipped), checked against the document."""
+        deadline = time.monotonic() + timeout
+        while (block := self.next_block(max(deadline - time.monotonic(), 0.001))) == HEARTBEAT_BLOCK:
+            pass
+        assert block is not None, f"the stream ended; it had {self.blocks}"
+        return parse_event(block)
+
+    def expect(self, *expected: tuple[int, str, str]) -> list[StreamEvent]:
+        """Reads as many events as expected, each `(id, type, key)`, and compares them."""
+        events = [self.next_event() for _ in expected]
+        assert [(event.id, event.type, event.key) for event in events] == list(expected), self.blocks
+        return events
+
+
+def open_events(
+    server: RunningServer, query: Query | None = None, headers: dict[str, str] | None = None,
+    receive_buffer: int | None = None,
+) -> EventStream:
+    """Opens `GET /v1/events` and checks it against the document: `200`, the stream's
+    headers, and its first block, the reconnection delay; the stream is open after it."""
+    target = build_target("/v1/events", {}, query)
+    stream = EventStream(server, target, headers, receive_buffer=receive_buffer)
+    try:
+        answer = stream.answer
+        assert answer.status == 200, str(answer)
+        check_operation_answer("/v1/events", "GET", answer)
+        expected = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                    "X-Accel-Buffering": "no", "Transfer-Encoding": "chunked"}
+        assert {name: answer.headers.get(name) for name in expected} == expected, str(answer)
+        assert "Content-Length" not in answer.headers, str(answer)
+        sent = {name for name, _ in urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query)}
+        assert sent <= query_parameter_names("/v1/events", "GET"), f"undocumented parameters {sent}"
+        assert stream.next_block() == RETRY_BLOCK, "the stream starts with the reconnection delay"
+    except BaseException:
+        stream.close()
+        raise
+    EXERCISED.add(("/v1/events", "GET"))
+    return stream
+
+
+def server_of_its_own(request: pytest.FixtureRequest, *arguments: str) -> Client:
+    """A client of a new server, for a test that expects exact event ids (they start at 1)."""
+    client = Client(start_server(request, PUBLIC, arguments))
+    request.addfinalizer(client.session.close)
+    return client
+
+
+def unix_milliseconds() -> int:
+    return math.floor(time.time() * 1000)
+
+
+def put_value(
+    api: Client, key: str, query: Query | None = None, status: int | tuple[int, ...] = (201, 204)
+) -> None:
+    api.call("PUT", "/v1/cache/{key}", path={"key": key}, query=query, body=b"v", status=status)
+
+
+def put_ttl(api: Client, key: str, ttl: str, status: int = 204) -> None:
+    api.call("PUT", "/v1/cache/{key}/ttl", path={"key": key}, body=f'{{"ttl": {ttl}}}'.encode(), status=status)
+
+
+def refuse_and_read(api: Client, string: str, queue: str) -> None:
+    """Refused operations on a string and a queue, and reads of both: none is a change."""
+    path = {"key": string}
+    api.call("PUT", "/v1/cache/{key}", path=path, headers={"If-None-Match": "*"}, body=b"x", status=412)
+    api.call("PUT", "/v1/cache/{key}", path=path, headers={"If-Match": '"ffff"'}, body=b"x", status=412)
+    api.call("PUT", "/v1/cache/{key}", path=path, query={"ttl": "0"}, body=b"x", status=400)
+    api.call("PUT", "/v1/cache/{key}", path=path, query="ttl=1&x=1", body=b"x", status=400)
+    api.call("DELETE", "/v1/cache/{key}", path=path, headers={"If-Match": '"ffff"'}, status=412)
+    api.call("DELETE", "/v1/cache/{key}", path={"key": unique("absent")}, status=404)
+    put_ttl(api, unique("absent"), "5", status=404)
+    put_ttl(api, string, "0", status=400)
+    api.call("PUT", "/v1/cache/{key}/ttl", path=path, body=b'{"ttl": 5', status=400)
+    api.call("POST", "/v1/queues/{name}", path={"name": string}, body=b"m", status=409)
+    pop(api, string, status=409)
+    pop_any(api, [queue, string], status=409)
+    pop(api, unique("empty"), status=204)
+    pop(api, unique("empty"), "0.01", status=204)
+    api.call("DELETE", "/v1/queues/{name}", path={"name": unique("absent")}, status=404)
+    api.call("DELETE", "/v1/queues/{name}", path={"name": string}, status=409)
+    api.call("PUT", "/v1/cache/{key}", path={"key": queue}, body=b"x", status=409)
+    api.call("DELETE", "/v1/cache/{key}", path={"key": queue}, status=409)
+    api.call("GET", "/v1/cache/{key}", path=path, status=200)
+    api.call("HEAD", "/v1/cache/{key}", path=path, status=200)
+    api.call("GET", "/v1/cache/{key}/ttl", path=path, status=200)
+    api.call("GET", "/v1/keys", status=200)
+    peek(api, queue)
+    queue_state(api, queue)
+    assert api.send("POST", "/v1/events").status == 405
+
+
+def test_every_change_emits_one_event_of_its_type(
+    request: pytest.FixtureRequest, background: Background
+) -> None:
+    api = server_of_its_own(request)
+    # Keys with characters JSON escapes or that are not ASCII, as the data must carry them.
+    string, queue, other = 'say "hi" \\ é/ü', "jobs 🙂", "other"
+    expected: list[tuple[int, str, str]] = []
+    brackets: list[tuple[int, int]] = []  # when each event's operation was sent and answered
+
+    def change(events: list[tuple[str, str]], operation: Callable[[], Any]) -> None:
+        before = unix_milliseconds()
+        operation()
+        after = unix_milliseconds()
+        for event_type, key in events:
+            expected.append((len(expected) + 1, event_type, key))
+            brackets.append((before, after))
+
+    with open_events(api.server) as stream:
+        change([("set", string)], lambda: put_value(api, string, status=201))
+        change([("set", string)], lambda: put_value(api, string, {"ttl": "100"}, status=204))
+        change([("expire", string)], lambda: put_ttl(api, string, "50"))
+        change([("expire", string)], lambda: put_ttl(api, string, "60.5"))
+        change([("persist", string)], lambda: put_ttl(api, string, "null"))
+        change([], lambda: put_ttl(api, string, "null"))  # no time to live to remove
+        change([("expire", string)], lambda: put_ttl(api, string, "100"))
+        change([("set", string)], lambda: put_value(api, string))  # persistent again, a set only
+        change([], lambda: put_ttl(api, string, "null"))
+        change([("del", string)],
+               lambda: api.call("DELETE", "/v1/cache/{key}", path={"key": string}, status=204))
+        change([("push", queue)], lambda: push(api, queue, b"one"))
+        change([("push", queue)], lambda: push(api, queue, b"two"))
+        change([("expire", queue)], lambda: put_ttl(api, queue, "100"))
+        change([("pop", queue)], lambda: pop(api, queue, status=200))
+        change([("pop", queue), ("del", queue)], lambda: pop(api, queue, status=200))  # the last message
+        change([("push", queue)], lambda: push(api, queue, b"three"))
+        change([("pop", queue), ("del", queue)], lambda: pop_any(api, [other, queue], status=200))
+        change([("push", queue)], lambda: push(api, queue, b"four"))
+        change([("del", queue)],
+               lambda: api.call("DELETE", "/v1/queues/{name}", path={"name": queue}, status=204))
+        # A push handed straight to a parked consumer: pushed, then popped.
+        waiting = background(api.server, pop, other, "5", 200)
+        await_consumers(api, [other], 1)
+        change([("push", other), ("pop", other)], lambda: push(api, other, b"handed"))
+        assert_message(waiting.result(timeout=REQUEST_TIMEOUT), b"handed", "application/octet-stream", other)
+
+        # Refused operations and reads emit nothing.
+        change([("set", other)], lambda: put_value(api, other, status=201))
+        change([("push", queue)], lambda: push(api, queue, b"kept"))
+        change([], lambda: refuse_and_read(api, other, queue))
+        # Last, as the expirer emits it when it is due.
+        change([("set", string)], lambda: put_value(api, string, {"ttl": "0.05"}, status=201))
+        expected.append((len(expected) + 1, "expired", string))
+        events = stream.expect(*expected)
+        brackets.append((brackets[-1][0] + 50, unix_milliseconds()))
+    seen = {event.type for event in events}
+    assert seen == set(EVENT_TYPES), f"every type is emitted: {sorted(set(EVENT_TYPES) - seen)} missing"
+    for event, (before, after) in zip(events, brackets):
+        assert before <= event.data["time"] <= after, f"{event} is not timed by the clock of its change"
+
+
+def test_events_filtered_by_key_and_type(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request)
+    filters: dict[str, Query] = {
+        "users": {"key": "user:*"},
+        "one-char-or-job": [("key", "user:?"), ("key", "job[0-9]")],
+        "sets-and-dels": {"type": "set,del"},
+        "user-expiry": [("key", "user:*"), ("type", "expire,del")],
+        "queues": {"type": "push,pop"},
+    }
+    streams: dict[str, EventStream] = {}
+    try:
+        for name, query in filters.items():
+            streams[name] = open_events(api.server, query)
+        put_value(api, "user:1")  # 1
+        put_value(api, "user:42")  # 2
+        push(api, "job7", b"m")  # 3
+        push(api, "jobs", b"m")  # 4
+        put_value(api, "other")  # 5
+        put_ttl(api, "user:42", "100")  # 6
+        pop(api, "job7", status=200)  # 7 pop, 8 del
+        api.call("DELETE", "/v1/cache/{key}", path={"key": "other"}, status=204)  # 9
+        put_value(api, "user:9")  # 10
+        api.call("DELETE", "/v1/cache/{key}", path={"key": "user:9"}, status=204)  # 11, seen by every stream
+        streams["users"].expect(
+            (1, "set", "user:1"), (2, "set", "user:42"), (6, "expire", "user:42"), (10, "set", "user:9"),
+            (11, "del", "user:9"))
+        streams["one-char-or-job"].expect(
+            (1, "set", "user:1"), (3, "push", "job7"), (7, "pop", "job7"), (8, "del", "job7"),
+            (10, "set", "user:9"), (11, "del", "user:9"))
+        streams["sets-and-dels"].expect(
+            (1, "set", "user:1"), (2, "set", "user:42"), (5, "set", "other"), (8, "del", "job7"),
+            (9, "del", "other"), (10, "set", "user:9"), (11, "del", "user:9"))
+        streams["user-expiry"].expect((6, "expire", "user:42"), (11, "del", "user:9"))
+        push(api, "user:9", b"m")  # 12, the last event of the queue stream
+        streams["queues"].expect(
+            (3, "push", "job7"), (4, "push", "jobs"), (7, "pop", "job7"), (12, "push", "user:9"))
+    finally:
+        for stream in streams.values():
+            stream.close()
+
+
+GLOB_KEYS = ["café", "cafe", "cafés", "a*b", "axb", "a\\b", "hello", "hallo", "hillo", "日本", "]"]
+
+
+@pytest.fixture(scope="module")
+def glob_api(request: pytest.FixtureRequest) -> Client:
+    """A server of its own whose events are a `set` of each of `GLOB_KEYS`, then of `sentinel`."""
+    api = server_of_its_own(request)
+    for key in [*GLOB_KEYS, "sentinel"]:
+        put_value(api, key)
+    return api
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching"),
+    [
+        pytest.param("*", GLOB_KEYS, id="star"),
+        pytest.param("caf?", ["café", "cafe"], id="question-mark-is-one-scalar"),
+        pytest.param("??", ["日本"], id="two-scalars-of-three-bytes"),
+        pytest.param("caf[é]", ["café"], id="set"),
+        pytest.param("caf[^e]", ["café"], id="negated-set"),
+        pytest.param("caf[a-f]", ["cafe"], id="range"),
+        pytest.param("caf[^a-f]*", ["café", "cafés"], id="negated-range"),
+        pytest.param("h[ae]llo", ["hello", "hallo"], id="set-of-two"),
+        pytest.param("h?llo", ["hello", "hallo", "hillo"], id="question-mark"),
+        pytest.param("a*b", ["a*b", "axb", "a\\b"], id="star-inside"),
+        pytest.param("a\\*b", ["a*b"], id="escaped-star"),
+        pytest.param("a[\\*]b", ["a*b"], id="escaped-in-set"),
+        pytest.param("a\\\\b", ["a\\b"], id="escaped-backslash"),
+        pytest.param("[\\]]", ["]"], id="escaped-bracket-in-set"),
+        pytest.param("?", ["]"], id="one-scalar"),
+        pytest.param("caf", [], id="whole-key"),
+        pytest.param("CAFE", [], id="case-sensitive"),
+    ],
+)
+def test_key_filter_is_a_redis_glob_over_unicode_scalars(
+    glob_api: Client, pattern: str, matching: list[str]
+) -> None:
+    # Replayed from the history; the second pattern names the last event, so it ends the list.
+    query = [("key", pattern), ("key", "sentinel"), ("last_event_id", "0")]
+    with open_events(glob_api.server, query) as stream:
+        stream.expect(*[(GLOB_KEYS.index(key) + 1, "set", key) for key in matching],
+                      (len(GLOB_KEYS) + 1, "set", "sentinel"))
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "slugs"),
+    [
+        pytest.param("x=1", {}, ("bad-request",), id="unknown-parameter"),
+        pytest.param("keys=a", {}, ("bad-request",), id="misspelt-parameter"),
+        pytest.param("type=set&type=del", {}, ("bad-request",), id="repeated-type"),
+        pytest.param("last_event_id=1&last_event_id=2", {}, ("bad-request",), id="repeated-id"),
+        pytest.param("type=bogus", {}, ("bad-request",), id="unknown-type"),
+        pytest.param("type=gap", {}, ("bad-request",), id="gap-is-no-filter"),
+        pytest.param("type=SET", {}, ("bad-request",), id="type-case"),
+        pytest.param("type=", {}, ("bad-request",), id="empty-type"),
+        pytest.param("type=set,", {}, ("bad-request",), id="trailing-comma"),
+        pytest.param("type=,set", {}, ("bad-request",), id="leading-comma"),
+        pytest.param("type=set,,del", {}, ("bad-request",), id="empty-item"),
+        pytest.param("type=set+del", {}, ("bad-request",), id="space-separated"),
+        pytest.param("key=%5Babc", {}, ("invalid-pattern",), id="unterminated-set"),
+        pytest.param("key=a%5B%5E", {}, ("invalid-pattern",), id="unterminated-negated-set"),
+        pytest.param("key=abc%5C", {}, ("invalid-pattern",), id="trailing-backslash"),
+        pytest.param("key=ok*&key=%5B", {}, ("invalid-pattern",), id="one-bad-pattern-of-two"),
+        pytest.param("key=%zz", {}, ("bad-request",), id="bad-escape"),
+        pytest.param("key=%FF", {}, ("bad-request",), id="not-utf8"),
+        pytest.param("last_event_id=abc", {}, ("bad-request",), id="id-not-a-number"),
+        pytest.param("last_event_id=-1", {}, ("bad-request",), id="negative-id"),
+        pytest.param("last_event_id=%2B1", {}, ("bad-request",), id="signed-id"),
+        pytest.param("last_event_id=1.5", {}, ("bad-request",), id="fractional-id"),
+        pytest.param("last_event_id=1e3", {}, ("bad-request",), id="exponent-id"),
+        pytest.param("last_event_id=", {}, ("bad-request",), id="empty-id"),
+        pytest.param("last_event_id=18446744073709551616", {}, ("bad-request",), id="id-over-64-bits"),
+        pytest.param("", {"Last-Event-ID": "abc"}, ("bad-request",), id="header-not-a-number"),
+        pytest.param("", {"Last-Event-ID": "-1"}, ("bad-request",), id="header-negative"),
+        pytest.param("", {"Last-Event-ID": "0x10"}, ("bad-request",), id="header-hexadecimal"),
+    ],
+)
+def test_bad_event_stream_requests_are_400(
+    api: Client, query: str, headers: dict[str, str], slugs: tuple[str, ...]
+) -> None:
+    # Sent as written: requests would re-quote a bad escape such as %zz.
+    target = f"/v1/events?{query}" if query else "/v1/events"
+    for method in ("GET", "HEAD"):
+        api.call(method, "/v1/events", raw_target=target, headers=headers, status=400, slugs=slugs)
+
+
+def test_resuming_replays_exactly_the_missed_events(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request)
+    with open_events(api.server) as stream:
+        put_value(api, "a")
+        put_value(api, "b")
+        stream.expect((1, "set", "a"), (2, "set", "b"))
+    # Missed while disconnected.
+    put_value(api, "c")  # 3
+    api.call("DELETE", "/v1/cache/{key}", path={"key": "a"}, status=204)  # 4
+    push(api, "q", b"m")  # 5
+
+    with open_events(api.server, headers={"Last-Event-ID": "2"}) as stream:
+        stream.expect((3, "set", "c"), (4, "del", "a"), (5, "push", "q"))
+        put_value(api, "d")  # live, with no gap and nothing twice
+        stream.expect((6, "set", "d"))
+    with open_events(api.server, {"last_event_id": "4"}) as stream:
+        stream.expect((5, "push", "q"), (6, "set", "d"))
+        put_value(api, "e")
+        stream.expect((7, "set", "e"))
+    # The header wins over the query.
+    with open_events(api.server, {"last_event_id": "1"}, headers={"Last-Event-ID": "5"}) as stream:
+        stream.expect((6, "set", "d"), (7, "set", "e"))
+        put_value(api, "f")
+        stream.expect((8, "set", "f"))
+    # Only the matching events are replayed; 0 replays from the first.
+    with open_events(api.server, [("key", "a"), ("key", "[cf]"), ("last_event_id", "0")]) as stream:
+        stream.expect((1, "set", "a"), (3, "set", "c"), (4, "del", "a"), (8, "set", "f"))
+        put_value(api, "a")
+        stream.expect((9, "set", "a"))
+    with open_events(api.server, {"type": "del,push", "last_event_id": "3"}) as stream:
+        stream.expect((4, "del", "a"), (5, "push", "q"))
+        pop(api, "q", status=200)
+        stream.expect((11, "del", "q"))
+    # Without an id, only new events; an id past the newest resumes from now.
+    from_now = [({}, None), ({"Last-Event-ID": "1000"}, None), ({}, {"last_event_id": "1000"}),
+                ({"Last-Event-ID": "18446744073709551615"}, None)]
+    for index, (headers, query) in enumerate(from_now):
+        with open_events(api.server, query, headers=headers) as stream:
+            put_value(api, "g")
+            stream.expect((12 + index, "set", "g"))
+    # Leading zeros are allowed.
+    with open_events(api.server, headers={"Last-Event-ID": "0013"}) as stream:
+        stream.expect((14, "set", "g"), (15, "set", "g"))
+
+
+def test_resuming_while_keys_change_misses_nothing(
+    request: pytest.FixtureRequest, background: Background
+) -> None:
+    api = server_of_its_own(request)
+    total = 200
+
+    def produce(client: Client) -> Answer:
+        for index in range(total):
+            put_value(client, f"busy-{index}", status=201)
+        return Answer("PUT", "", 201, CaseInsensitiveDict(), b"")
+
+    with open_events(api.server) as live:
+        producing = background(api.server, produce)
+        # Resume from an id well behind, while the writes go on.
+        while live.next_event().id < 40:
+            pass
+        with open_events(api.server, headers={"Last-Event-ID": "20"}) as resumed:
+            ids = [resumed.next_event().id for _ in range(21, total + 1)]
+        assert ids == list(range(21, total + 1)), "replayed then live, each event once and in order"
+        producing.result(timeout=REQUEST_TIMEOUT)
+        assert [live.next_event().id for _ in range(41, total + 1)] == list(range(41, total + 1))
+
+
+def test_resuming_after_events_left_the_history_starts_with_a_gap(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request, "--event-history", "5")
+    for index in range(1, 13):
+        put_value(api, f"k{index}")  # ids 1 to 12; the history keeps the last 5, 8 to 12
+
+    def gap(stream: EventStream, first: int, last: int) -> None:
+        event = stream.next_event()
+        assert (event.id, event.type, event.data) == (last, "gap", {"type": "gap", "from": first, "to": last})
+
+    with open_events(api.server, headers={"Last-Event-ID": "3"}) as stream:
+        gap(stream, 4, 7)
+        stream.expect(*[(index, "set", f"k{index}") for index in range(8, 13)])
+        put_value(api, "live")  # 13; the history keeps 9 to 13
+        stream.expect((13, "set", "live"))
+    with open_events(api.server, {"last_event_id": "0"}) as stream:
+        gap(stream, 1, 8)
+        stream.expect(*[(index, "set", f"k{index}") for index in range(9, 13)], (13, "set", "live"))
+    # Resuming after the gap's id: nothing more is lost.
+    with open_events(api.server, headers={"Last-Event-ID": "8"}) as stream:
+        stream.expect(*[(index, "set", f"k{index}") for index in range(9, 13)], (13, "set", "live"))
+        put_value(api, "live")  # 14; the history keeps 10 to 14
+        stream.expect((14, "set", "live"))
+    # A filter does not hide a gap.
+    with open_events(api.server, [("key", "k1?"), ("last_event_id", "2")]) as stream:
+        gap(stream, 3, 9)
+        put_value(api, "k13")
+        stream.expect((10, "set", "k10"), (11, "set", "k11"), (12, "set", "k12"), (15, "set", "k13"))
+
+
+def put_many(server: RunningServer, key: str, count: int) -> None:
+    """Writes `key` `count` times as fast as one connection allows: the requests go back to
+    back (HTTP/1.1 pipelining) from another thread while this one reads the answers."""
+    target = build_target("/v1/cache/{key}", {"key": key}, None)
+    one = f"PUT {target} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\nContent-Length: 0\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT) as connection:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline") as executor:
+            sending = executor.submit(connection.sendall, one.encode() * count)
+            received, answers = b"", 0
+            while answers < count:
+                while b"\r\n\r\n" not in received:
+                    data = connection.recv(65536)
+                    assert data, f"the connection closed after {answers} answers"
+                    received += data
+                head, received = received.split(b"\r\n\r\n", 1)
+                assert head.split(b" ")[1] in (b"201", b"204"), head
+                assert not re.search(rb"(?i)\r\ncontent-length: *[1-9]", head), "these answers have no body"
+                answers += 1
+            sending.result(timeout=REQUEST_TIMEOUT)
+
+
+def test_subscriber_that_falls_behind_gets_a_gap_and_its_stream_ends(request: pytest.FixtureRequest) -> None:
+    history = 5
+    api = server_of_its_own(request, "--event-history", str(history))
+    # Each event's data escapes every quote: over 2 KiB per event.
+    key = '"' * 1024
+    newest = last = 0  # the newest event's id, the last one the stream sent
+    gap: StreamEvent | None = None
+    with open_events(api.server, receive_buffer=4096) as slow:
+        # Writes as fast as possible while the stream is not read, until the history has moved
+        # past it; the buffers' sizes are the system's, so more writes each round.
+        for count in (300, 3000, 20000):
+            put_many(api.server, key, count)
+            newest += count
+            while gap is None and last < newest:
+                event = slow.next_event()
+                if event.type == "gap":
+                    gap = event
+                else:
+                    assert event.id == last + 1, "no event is missing before the gap"
+                    last = event.id
+            if gap is not None:
+                break
+        else:
+            pytest.fail(f"the stream kept up with {newest} events of over 2 KiB")
+        assert gap.data["from"] == last + 1, "the gap starts after the last event sent"
+        assert gap.data["to"] <= newest - history, "the history still held the events after the gap"
+        assert slow.next_block() is None, "the stream ends after the gap"
+    # Resuming after the gap: the events still in the history.
+    with open_events(api.server, headers={"Last-Event-ID": str(gap.id)}) as stream:
+        if gap.id < newest - history:
+            second = stream.next_event()
+            assert second.data == {"type": "gap", "from": gap.id + 1, "to": newest - history}
+        stream.expect(*[(newest - history + index, "set", key) for index in range(1, history + 1)])
+
+
+def test_idle_stream_gets_heartbeats(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request, "--heartbeat", "1")
+    with open_events(api.server) as stream:
+        # Real time is the subject: a heartbeat comes every second while the stream is idle.
+        assert stream.next_block(timeout=2.5) == HEARTBEAT_BLOCK
+        first = time.monotonic()
+        assert stream.next_block(timeout=2.5) == HEARTBEAT_BLOCK
+        interval = time.monotonic() - first
+        assert 0.5 < interval < 2, f"heartbeats {interval:.3f} s apart with --heartbeat 1"
+        put_value(api, "k")
+        stream.expect((1, "set", "k"))
+
+
+def test_expired_event_comes_at_the_deadline(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request)
+    with open_events(api.server) as stream:
+        sent = time.monotonic()
+        put_value(api, "short", {"ttl": "0.5"}, status=201)
+        answered = time.monotonic()
+        (stored,) = stream.expect((1, "set", "short"))
+        # Real time is the subject: the expirer removes the key at its deadline, no later.
+        (expired,) = stream.expect((2, "expired", "short"))
+        arrived = time.monotonic()
+        assert 0.45 <= arrived - answered and arrived - sent <= 0.8, (
+            f"expired {arrived - sent:.3f} s after the PUT of a 0.5 s ttl")
+        assert 500 <= expired.data["time"] - stored.data["time"] < 800
+        api.call("GET", "/v1/cache/{key}", path={"key": "short"}, status=404)
+        put_value(api, "after")
+        stream.expect((3, "set", "after"))
+
+
+def test_event_stream_head_options_and_other_methods(api: Client) -> None:
+    with open_events(api.server) as stream:
+        streamed = stream.answer.headers
+    filtered = {"key": "a*", "type": "set", "last_event_id": "1"}
+    for query, headers in ((None, {}), (filtered, {"Last-Event-ID": "2"})):
+        head = api.call("HEAD", "/v1/events", query=query, headers=headers, status=200)
+        for name in ("Content-Type", "Cache-Control", "X-Accel-Buffering"):
+            assert head.headers[name] == streamed[name], name
+        assert head.body == b""
+    options = api.call("OPTIONS", "/v1/events", status=204)
+    assert options.headers["Allow"] == "GET, HEAD, OPTIONS"
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        answer = api.send(method, "/v1/events", body=b"{}" if method in ("POST", "PATCH") else None)
+        assert answer.status == 405, str(answer)
+        check_problem(answer, "MethodNotAllowed", ("method-not-allowed",))
+        assert answer.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_streams_end_when_the_server_stops(request: pytest.FixtureRequest) -> None:
+    api = server_of_its_own(request)
+    streams: list[EventStream] = []
+    try:
+        streams.append(open_events(api.server))
+        streams.append(open_events(api.server, {"key": "k*", "last_event_id": "0"}))
+        put_value(api, "k")
+        for stream in streams:
+            stream.expect((1, "set", "k"))
+        api.server.process.send_signal(signal.SIGTERM)
+        for stream in streams:
+            assert stream.next_block(timeout=STOP_TIMEOUT) is None, "the stream ends: the chunked terminator"
+    finally:
+        for stream in streams:
+            stream.close()
+    assert api.server.process.wait(timeout=STOP_TIMEOUT) == 0
+
+
 # --- Body limit -------------------------------------------------------------------------
 
 
@@ -1709,7 +2395,8 @@ def test_unlisted_methods_are_405(api: Client, template: str) -> None:
     ["/v1", "/v1/", "/v1/nope", "/v1/cache", "/v1/cache/a/b", "/v1/cache/k/ttl/x", "/v1/cache/k/TTL",
      "/v1/keys/", "/v1/keys/x", "/v1/healthz", "/v1/cache//ttl/x", "/v1/queues", "/v1/queues/a/b",
      "/v1/queues/a/", "/v1/queues/a/pop/x", "/v1/queues/a/POP", "/v1/queues/a/messages/x",
-     "/v1/queues/a/ttl", "/v1/pop/", "/v1/pop/x", "/v1/POP"],
+     "/v1/queues/a/ttl", "/v1/pop/", "/v1/pop/x", "/v1/POP", "/v1/events/", "/v1/events/x", "/v1/EVENTS",
+     "/v1/event", "/v1/cache/k/events"],
 )
 def test_unknown_v1_paths_are_404(api: Client, target: str) -> None:
     for method in ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"):
