@@ -69,6 +69,15 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         state.withLock { $0.waker }?.wake()
     }
 
+    /// Events it does not want went by: skip them if everything before was read.
+    func nothingMatched(after previous: UInt64, through last: UInt64) {
+        state.withLock { state in
+            if state.cursor >= previous {
+                state.cursor = max(state.cursor, last)
+            }
+        }
+    }
+
     /// Asks for a heartbeat comment if nothing else is sent first.
     func heartbeat() {
         let waker = state.withLock { state in

@@ -115,20 +115,55 @@ final class EventLog: Sendable {
         finished.wait()
     }
 
+    /// The pause between two rounds of wake-ups, for each subscriber woken in the last one:
+    /// waking many subscribers for every event would cost more than serving them, while
+    /// waking them at most once per pause lets each take several events at a time. With few
+    /// subscribers the pause is negligible and every event goes out at once.
+    private static let pausePerWokenSubscriber = Duration.microseconds(10)
+    private static let longestPause = Duration.milliseconds(20)
+
     private func runNotifier() {
+        var lastRound = ContinuousClock.now
+        var pause = Duration.zero
         while true {
             wakeup.wait()
             guard isRunning.load(ordering: .acquiring) else { return }
-            let (events, subscriptions) = state.withLock { state in
-                let fresh = state.history.suffix(
-                    Int(min(state.lastID - state.notifiedThrough, UInt64(state.history.count))))
-                state.notifiedThrough = state.lastID
-                return (Array(fresh), Array(state.subscriptions.values))
+            let sinceLastRound = ContinuousClock.now - lastRound
+            if sinceLastRound < pause {
+                let (seconds, attoseconds) = (pause - sinceLastRound).components
+                Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
             }
-            // Outside the lock: filters cost O(events × subscribers) here, never to a writer.
-            for subscription in subscriptions where events.contains(where: subscription.filter.matches) {
+            // Signals that came during the pause are served by this round.
+            while wakeup.wait(timeout: .now()) == .success {}
+            lastRound = ContinuousClock.now
+            let woken = notifyRound()
+            pause = min(Self.longestPause, Self.pausePerWokenSubscriber * woken)
+        }
+    }
+
+    /// Wakes the subscribers that want one of the events appended since the last round, and
+    /// tells the others they may skip them; returns how many were woken.
+    private func notifyRound() -> Int {
+        let (events, previous, last, subscriptions, isComplete) = state.withLock { state in
+            let fresh = state.lastID - state.notifiedThrough
+            let available = min(fresh, UInt64(state.history.count))
+            defer { state.notifiedThrough = state.lastID }
+            return (
+                Array(state.history.suffix(Int(available))), state.notifiedThrough, state.lastID,
+                Array(state.subscriptions.values), available == fresh
+            )
+        }
+        guard last > previous else { return 0 }
+        var woken = 0
+        // Outside the lock: filters cost O(events × subscribers) here, never to a writer.
+        for subscription in subscriptions {
+            if !isComplete || events.contains(where: subscription.filter.matches) {
                 subscription.subscriber.eventsAvailable()
+                woken += 1
+            } else {
+                subscription.subscriber.nothingMatched(after: previous, through: last)
             }
         }
+        return woken
     }
 }

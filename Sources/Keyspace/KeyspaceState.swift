@@ -8,7 +8,7 @@
 struct KeyspaceState {
     /// Where every change is recorded as an event.
     let log: EventLog
-    private var entries: [Key: Entry] = [:]
+    private var entries = EntryTable()
     private var order = SortedKeyIndex()
     private var deadlines = DeadlineHeap()
     private var waiters: [Key: WaiterList] = [:]
@@ -301,12 +301,16 @@ struct KeyspaceState {
     private mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result)
         -> Result
     {
-        guard let index = entries.index(forKey: queue),
-            case .queue(var value) = entries.values[index].value
-        else { preconditionFailure("updating a queue that is not there") }
-        entries.values[index].value = .queue(QueueValue())
-        let result = body(&value)
-        entries.values[index].value = .queue(value)
+        let result = entries.modify(queue) { entry in
+            guard case .queue(var value) = entry.value else {
+                preconditionFailure("updating a queue that is not there")
+            }
+            entry.value = .queue(QueueValue())
+            let result = body(&value)
+            entry.value = .queue(value)
+            return result
+        }
+        guard let result else { preconditionFailure("updating a queue that is not there") }
         return result
     }
 

@@ -129,6 +129,22 @@ struct EventStreamTests {
         }
     }
 
+    @Test func eventsASubscriberDoesNotWantNeverPushItOutOfTheHistory() throws {
+        try withGateway(eventHistory: 50) { gateway in
+            let expiries = try gateway.subscribe("type=expired")
+            let writer = try gateway.client()
+            for index in 0..<200 {
+                _ = try writer.request("PUT", "/v1/cache/k\(index)", text: "v")
+            }
+            _ = try writer.request("PUT", "/v1/cache/short?ttl=1", text: "v")
+            gateway.clock.advance(by: .seconds(1))
+            _ = gateway.keyspace.expireDueKeys()
+            let event = try #require(try expiries.nextEvent())
+            #expect(event.event == "expired")
+            #expect(event.id == "202")
+        }
+    }
+
     @Test func twoHundredSubscribersAllReceiveTheSameExpiry() throws {
         try withGateway { gateway in
             let subscribers = try (0..<200).map { _ in try gateway.subscribe("type=expired") }

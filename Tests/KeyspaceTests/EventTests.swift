@@ -10,6 +10,15 @@ final class CountingSubscriber: EventSubscriber {
     func eventsAvailable() {
         wakeUps.signal()
     }
+
+    /// The ranges reported as holding nothing wanted.
+    let skipped = Mutex<[ClosedRange<UInt64>]>([])
+    let skips = DispatchSemaphore(value: 0)
+
+    func nothingMatched(after previous: UInt64, through last: UInt64) {
+        skipped.withLock { $0.append((previous + 1)...last) }
+        skips.signal()
+    }
 }
 
 @Suite("Keyspace events")
@@ -125,6 +134,19 @@ struct EventTests {
         #expect(atOldest.events.count == 5)
         let caughtUp = small.events(after: 8, matching: EventFilter(), limit: 100)
         #expect(caughtUp.events.isEmpty && caughtUp.cursor == 8)
+    }
+
+    @Test func subscribersHearOfEventsTheyDoNotWantOnlyToSkipThem() throws {
+        keyspace.start(expiring: false)
+        defer { keyspace.stop() }
+        let expiries = CountingSubscriber()
+        keyspace.subscribe(expiries, filter: EventFilter(types: [.expired]))
+        for index in 1...3 {
+            try set("k\(index)")
+            #expect(expiries.skips.wait(timeout: .now() + 5) == .success)
+        }
+        #expect(expiries.skipped.withLock { $0 } == [1...1, 2...2, 3...3])
+        #expect(expiries.wakeUps.wait(timeout: .now()) == .timedOut)
     }
 
     @Test func subscribersAreWokenOnlyForEventsTheyWant() throws {
