@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "MicroHTTPD",
                 "Keyspace",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

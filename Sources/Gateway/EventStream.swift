@@ -104,7 +104,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         }
         if !state.isEnding {
             for event in batch.events {
-                bytes += ServerSentEvents.event(event)
+                bytes += streams.encoded.bytes(of: event)
             }
             state.cursor = batch.cursor
             if batch.events.count < Self.batchSize {

@@ -7,6 +7,8 @@ import Synchronization
 /// A heartbeat keeps proxies from closing an idle stream, and makes the next write fail on a
 /// stream whose client is gone, which ends it and releases its connection.
 final class EventStreams: Sendable {
+    /// Events in their wire form, shared by the streams.
+    let encoded = EncodedEvents()
     private let streams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let interval: Duration
     private let stopped = DispatchSemaphore(value: 0)

@@ -119,8 +119,8 @@ final class EventLog: Sendable {
     /// waking many subscribers for every event would cost more than serving them, while
     /// waking them at most once per pause lets each take several events at a time. With few
     /// subscribers the pause is negligible and every event goes out at once.
-    private static let pausePerWokenSubscriber = Duration.microseconds(10)
-    private static let longestPause = Duration.milliseconds(20)
+    private static let pausePerWokenSubscriber = Duration.microseconds(20)
+    private static let longestPause = Duration.milliseconds(50)
 
     private func runNotifier() {
         var lastRound = ContinuousClock.now

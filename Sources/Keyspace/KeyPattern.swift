@@ -8,7 +8,7 @@ package struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
         case scalar(Unicode.Scalar)
         case anyOne
         case anyRun
-        case set([ClosedRange<Unicode.Scalar>], isNegated: Bool)
+        case set([ClosedRange<UInt32>], isNegated: Bool)
     }
 
     private let elements: [Element]
@@ -44,14 +44,17 @@ package struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the key matches the whole pattern.
     package func matches(_ key: Key) -> Bool {
-        let scalars = Array(key.text.unicodeScalars)
-        return Self.match(elements[...], scalars[...])
+        // An ASCII key is its own scalars: matched in place, with no array of scalars built.
+        if key.bytes.allSatisfy({ $0 < 0x80 }) {
+            return key.bytes.withUnsafeBufferPointer { Self.match(elements[...], $0) }
+        }
+        return Self.match(elements[...], key.text.unicodeScalars.map(\.value))
     }
 
     private static func set(from scalars: inout ArraySlice<Unicode.Scalar>, in pattern: String)
         throws(KeyspaceError) -> Element
     {
-        var ranges: [ClosedRange<Unicode.Scalar>] = []
+        var ranges: [ClosedRange<UInt32>] = []
         let isNegated = scalars.first == "^"
         if isNegated {
             scalars.removeFirst()
@@ -71,16 +74,19 @@ package struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
                 if high == "\\", let escaped = scalars.popFirst() {
                     high = escaped
                 }
-                ranges.append(min(low, high)...max(low, high))
+                ranges.append(min(low.value, high.value)...max(low.value, high.value))
             } else {
-                ranges.append(low...low)
+                ranges.append(low.value...low.value)
             }
         }
         throw .invalidPattern("'\(pattern)' has a '[' without its ']'.")
     }
 
-    /// Matches with backtracking over the last `*` only, which is enough for globs.
-    private static func match(_ pattern: ArraySlice<Element>, _ key: ArraySlice<Unicode.Scalar>) -> Bool {
+    /// Matches with backtracking over the last `*` only, which is enough for globs. `key`
+    /// holds scalar values.
+    private static func match<Scalars: RandomAccessCollection>(_ pattern: ArraySlice<Element>, _ key: Scalars)
+        -> Bool where Scalars.Element: BinaryInteger, Scalars.Index == Int
+    {
         var patternIndex = pattern.startIndex
         var keyIndex = key.startIndex
         var lastStar: (pattern: Int, key: Int)?
@@ -95,12 +101,12 @@ package struct KeyPattern: Sendable, Hashable, CustomStringConvertible {
                     patternIndex += 1
                     keyIndex += 1
                     continue
-                case .scalar(let scalar) where scalar == key[keyIndex]:
+                case .scalar(let scalar) where scalar.value == UInt32(key[keyIndex]):
                     patternIndex += 1
                     keyIndex += 1
                     continue
                 case .set(let ranges, let isNegated)
-                where ranges.contains(where: { $0.contains(key[keyIndex]) }) != isNegated:
+                where ranges.contains(where: { $0.contains(UInt32(key[keyIndex])) }) != isNegated:
                     patternIndex += 1
                     keyIndex += 1
                     continue
