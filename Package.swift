@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
@@ -42,10 +43,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WebSocket",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "MicroHTTPD",
                 "Keyspace",
+                "WebSocket",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -68,6 +77,11 @@ let package = Package(
         .testTarget(
             name: "KeyspaceTests",
             dependencies: ["Keyspace"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WebSocketTests",
+            dependencies: ["WebSocket"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
