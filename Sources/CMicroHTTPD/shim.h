@@ -3,6 +3,7 @@
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -142,6 +143,25 @@ cmhd_epoll_wait_ids(int epoll, uint64_t ids[64], int timeout_milliseconds)
     for (int index = 0; index < count; index++)
         ids[index] = events[index].data.u64;
     return count;
+}
+
+/// Watches an upgraded socket, level-triggered, for input and its peer hanging up, and for
+/// room to write when `writable` is set; `is_new` adds it, otherwise its watch is changed.
+static inline int
+cmhd_epoll_watch_socket(int epoll, int fd, uint64_t id, bool writable, bool is_new)
+{
+    struct epoll_event event = {
+        .events = EPOLLIN | EPOLLRDHUP | (writable ? EPOLLOUT : 0), .data.u64 = id
+    };
+    return epoll_ctl(epoll, is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event);
+}
+
+/// Hands an upgraded socket back to libmicrohttpd, which closes it
+/// (`MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE)`).
+static inline enum MHD_Result
+cmhd_upgrade_close(struct MHD_UpgradeResponseHandle *urh)
+{
+    return MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 #endif

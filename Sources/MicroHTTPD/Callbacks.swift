@@ -4,7 +4,8 @@
 // Ownership: the daemon's context pointer is the server's `RequestDispatcher`, passed unretained
 // because `HTTPServer` holds it strongly and stops the daemon before releasing it. A request's
 // slot (`void **con_cls`) holds nothing, a marker, or a `RequestContext` passed retained when
-// the request first needs one and released exactly once, in the request-completed callback.
+// the request first needs one and released exactly once, in the request-completed callback;
+// libmicrohttpd hands the same pointer to the upgrade callback, before that completion.
 
 import CMicroHTTPD
 import Glibc
@@ -82,6 +83,8 @@ private func accessHandler(
         return response.queue(on: handle) ? .YES : .NO
     case .stream(let stream, let connection):
         return queueStream(stream, reading: connection, on: handle) ? .YES : .NO
+    case .upgrade(let upgrade):
+        return queueUpgrade(upgrade, on: handle, context: context) ? .YES : .NO
     case .abort:
         return .NO
     }
@@ -104,6 +107,34 @@ private func queueStream(
     }
     defer { MHD_destroy_response(response) }
     return HTTPResponse(status: stream.status, headers: stream.headers).queue(response, on: handle)
+}
+
+/// Queues the `101` of an upgrade; once it is sent, libmicrohttpd calls `upgradeConnection`.
+private func queueUpgrade(
+    _ upgrade: HTTPUpgrade, on handle: ConnectionHandle, context: UnsafeMutableRawPointer?
+) -> Bool {
+    // The dispatcher, unretained as for every callback; the upgrade's handler is found through
+    // the request's context, which libmicrohttpd keeps until the request completes.
+    guard let response = MHD_create_response_for_upgrade(upgradeConnection, context) else {
+        return false
+    }
+    defer { MHD_destroy_response(response) }
+    let switching = HTTPResponse(status: .switchingProtocols, headers: upgrade.headers)
+    return switching.queue(response, on: handle)
+}
+
+/// `MHD_UpgradeHandler`: the `101` was sent and the socket is ours until `cmhd_upgrade_close`.
+private func upgradeConnection(
+    _ context: UnsafeMutableRawPointer?, _: OpaquePointer?, _ requestContext: UnsafeMutableRawPointer?,
+    _ input: UnsafePointer<CChar>?, _ inputSize: Int, _ socket: Int32, _ handle: OpaquePointer?
+) {
+    guard let handle else { return }
+    let responseHandle = UpgradeResponseHandle(pointer: handle)
+    guard case .context(let request) = slot(from: requestContext) else {
+        preconditionFailure("an upgraded request has no context")
+    }
+    let bytes = input.map { Array(UnsafeRawBufferPointer(start: $0, count: inputSize)) } ?? []
+    dispatcher(from: context).upgraded(request, socket: socket, handle: responseHandle, input: bytes)
 }
 
 /// `MHD_ContentReaderCallback`: the next piece of a streamed body.

@@ -6,4 +6,6 @@ package enum HTTPAnswer: Sendable {
     case park(Parking)
     /// Send a response whose body is produced over time.
     case stream(HTTPStream)
+    /// Switch protocols: send a `101`, then hand the socket to the upgrade's handler.
+    case upgrade(HTTPUpgrade)
 }

@@ -20,6 +20,11 @@ extension HTTPServer {
         package var connectionMemoryBytes = 16 * 1024
         /// How long `stop()` waits for requests in progress before closing every connection.
         package var shutdownGracePeriod = Duration.seconds(5)
+        /// The most bytes an upgraded socket may have waiting for its client to read them before
+        /// sends to it are refused (a WebSocket client that stops reading is then closed).
+        package var maxUpgradeBufferedBytes = 256 * 1024
+        /// How long a closing upgraded socket waits for its client to close its side.
+        package var upgradeCloseTimeout = Duration.seconds(5)
         /// Pending connections the kernel queues before `accept`.
         package var listenBacklog = 1024
 

@@ -36,11 +36,16 @@ package final class HTTPServer: Sendable {
         configuration: Configuration, handler: some HTTPHandler, logger: Logger
     ) throws(HTTPServerError) -> HTTPServer {
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let upgradeLoop = try UpgradeLoop(
+            maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
+            closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
         let dispatcher = RequestDispatcher(
-            handler: handler, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+            handler: handler, maxBodyBytes: configuration.maxBodyBytes, upgradeLoop: upgradeLoop,
+            logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
-            | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
+            | MHD_USE_ERROR_LOG.rawValue
         if address.isIPv6 {
             flags |= MHD_USE_IPv6.rawValue
         }
@@ -62,8 +67,10 @@ package final class HTTPServer: Sendable {
                 function: "MHD_start_daemon", code: errno,
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
+        upgradeLoop.start()
         let port = Int(cmhd_daemon_port(daemon))
         guard port > 0 else {
+            upgradeLoop.stop()
             MHD_stop_daemon(daemon)
             throw HTTPServerError(
                 function: "MHD_get_daemon_info", code: 0, detail: "Cannot read the bound port")
@@ -76,7 +83,8 @@ package final class HTTPServer: Sendable {
     /// Stops gracefully; idempotent.
     ///
     /// Closes new connections at once, answers every parked request with the handler's 503,
-    /// waits up to the grace period for requests in progress, then closes every connection.
+    /// asks every upgraded socket's handler to say goodbye, waits up to the grace period for
+    /// requests in progress and upgraded sockets, then closes every connection.
     /// libmicrohttpd aborts the process if stopped with a connection suspended, so that is
     /// never done. `MHD_quiesce_daemon` is not used: in 0.9.75 it races with the worker threads
     /// over the listening socket's epoll registration and can abort the process; the accept
@@ -89,10 +97,14 @@ package final class HTTPServer: Sendable {
             let deadline = ContinuousClock.now + shutdownGracePeriod
             while ContinuousClock.now < deadline
                 && (dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring) > 0
-                    || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0)
+                    || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0
+                    || dispatcher.upgradeLoop.openCount.load(ordering: .acquiring) > 0)
             {
                 usleep(2_000)
             }
+            // Upgraded connections are suspended inside libmicrohttpd until their socket is
+            // given back: every one must be, before the daemon stops.
+            dispatcher.upgradeLoop.stop()
             let stillSuspended = dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring)
             guard stillSuspended == 0 else {
                 logger.critical(

@@ -14,6 +14,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     /// The reason phrase from the HTTP semantics RFC (RFC 9110), used as a problem title.
     package var reasonPhrase: String {
         switch code {
+        case 101: "Switching Protocols"
         case 200: "OK"
         case 201: "Created"
         case 204: "No Content"
@@ -35,6 +36,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     /// The code and phrase, as on a status line.
     package var description: String { "\(code) \(reasonPhrase)" }
 
+    /// 101 Switching Protocols.
+    package static let switchingProtocols = HTTPStatus(code: 101)
     /// 200 OK.
     package static let ok = HTTPStatus(code: 200)
     /// 201 Created.

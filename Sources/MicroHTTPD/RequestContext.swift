@@ -15,6 +15,10 @@ final class RequestContext {
         case streaming(StreamConnection)
         /// A response is queued.
         case answered
+        /// A `101` is queued; once it is sent, the socket goes to this handler.
+        case upgrading(any UpgradeHandler)
+        /// The socket was handed over; the request ends when the socket is closed.
+        case upgraded
     }
 
     /// Where the request stands.

@@ -14,6 +14,8 @@ final class RequestDispatcher: Sendable {
         case send(HTTPResponse)
         /// Queue this streamed response now.
         case stream(HTTPStream, StreamConnection)
+        /// Queue a `101` now; its socket then goes to the upgrade loop.
+        case upgrade(HTTPUpgrade)
         /// Close the connection without an answer.
         case abort
     }
@@ -22,13 +24,16 @@ final class RequestDispatcher: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let parkingLot: ParkingLot
+    /// Serves the sockets of upgraded connections.
+    let upgradeLoop: UpgradeLoop
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
     private let isStopping = Atomic<Bool>(false)
 
-    init(handler: any HTTPHandler, maxBodyBytes: Int, logger: Logger) {
+    init(handler: any HTTPHandler, maxBodyBytes: Int, upgradeLoop: UpgradeLoop, logger: Logger) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.upgradeLoop = upgradeLoop
         self.logger = logger
         parkingLot = ParkingLot(logger: logger)
     }
@@ -69,7 +74,7 @@ final class RequestDispatcher: Sendable {
                 context.phase = .resumed(parked)
                 // No answer: the client left, and the connection is closed.
                 return parked.takeAnswer().map(Step.send) ?? .abort
-            case .answered, .resumed, .streaming:
+            case .answered, .resumed, .streaming, .upgrading, .upgraded:
                 // libmicrohttpd calls again only if a queued response was refused.
                 return .abort
             }
@@ -97,6 +102,18 @@ final class RequestDispatcher: Sendable {
         }
     }
 
+    /// The `101` of an upgrade was sent: `socket` goes to the handler the request was answered
+    /// with. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
+    func upgraded(
+        _ context: RequestContext, socket: Int32, handle: UpgradeResponseHandle, input: [UInt8]
+    ) {
+        guard case .upgrading(let handler) = context.phase else {
+            preconditionFailure("libmicrohttpd upgraded a request that was not answered with an upgrade")
+        }
+        context.phase = .upgraded
+        upgradeLoop.open(descriptor: socket, handle: handle, handler: handler, input: input)
+    }
+
     /// Whether new connections are let in; not once the server stops.
     var isAcceptingConnections: Bool {
         !isStopping.load(ordering: .relaxed)
@@ -107,6 +124,7 @@ final class RequestDispatcher: Sendable {
     func beginStopping() {
         isStopping.store(true, ordering: .sequentiallyConsistent)
         parkingLot.close(answeringWith: shuttingDownResponse())
+        upgradeLoop.beginStopping()
     }
 
     private func receive(
@@ -155,6 +173,9 @@ final class RequestDispatcher: Sendable {
             context(in: &slot).phase = .streaming(connectionStream)
             stream.source.start(connectionStream.waker)
             return .stream(stream, connectionStream)
+        case .upgrade(let upgrade):
+            context(in: &slot).phase = .upgrading(upgrade.handler)
+            return .upgrade(upgrade)
         case .park(let parking):
             let context = context(in: &slot)
             let parked = parkingLot.makeParkedRequest(for: connection)

@@ -59,6 +59,23 @@ package final class TestHTTPClient {
         try fill(atLeast: count)
     }
 
+    /// Reads exactly `count` bytes of whatever the server sends, and consumes them.
+    package func read(exactly count: Int) throws -> [UInt8] {
+        try fill(atLeast: count)
+        defer { buffer.removeFirst(count) }
+        return Array(buffer.prefix(count))
+    }
+
+    /// Reads everything the server sends until it closes the connection.
+    package func readToEnd() throws -> [UInt8] {
+        try readUntilClosed()
+    }
+
+    /// Shuts the client's sending side, as a client does after its last message.
+    package func shutDownWrites() {
+        _ = shutdown(socket, Int32(SHUT_WR))
+    }
+
     /// Shrinks the socket's receive buffer, so that a client that does not read makes the
     /// server's writes back up soon.
     package func setReceiveBuffer(bytes: Int32) {

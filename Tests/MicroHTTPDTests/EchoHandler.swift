@@ -7,6 +7,7 @@ import Synchronization
 /// - `/echo`: 200 with `method path`, the query items and the body as text.
 /// - `/park?timeout=MS`: parks; the parked request is handed to `parked` for the test to answer.
 /// - `/header`: 200 with the values of `X-Test` joined by `|`.
+/// - `/upgrade`: 101 with `Upgrade: echo`; the socket then goes to `upgrade`.
 final class EchoHandler: HTTPHandler {
     /// Parked requests, in arrival order, for the test to answer.
     let parked = Mutex<[ParkedRequest]>([])
@@ -14,6 +15,8 @@ final class EchoHandler: HTTPHandler {
     let parkedSignal = DispatchSemaphore(value: 0)
     /// Signalled once per parked request whose client left before an answer.
     let abandonedSignal = DispatchSemaphore(value: 0)
+    /// What serves upgraded sockets; one handler for every upgrade.
+    let upgrade = EchoUpgrade()
 
     func answer(_ request: HTTPRequest) -> HTTPAnswer {
         let path = request.pathText
@@ -31,6 +34,8 @@ final class EchoHandler: HTTPHandler {
                     },
                     onTimeout: { HTTPResponse(status: .noContent) },
                     onAbandon: { [self] in abandonedSignal.signal() }))
+        case "/upgrade":
+            return .upgrade(HTTPUpgrade(headers: [HTTPHeader("Upgrade", "echo")], handler: upgrade))
         case "/header":
             let values = request.headerValues("X-Test").joined(separator: "|")
             return .respond(HTTPResponse(status: .ok, body: Array(values.utf8)))
