@@ -10,18 +10,14 @@ import Synchronization
 /// events: a subscriber that falls behind reads from the shared history, and once the history
 /// has moved past it, it gets a `gap` and the stream ends.
 final class EventStream: HTTPStreamSource, EventSubscriber {
-    /// Events encoded per read of the history.
-    private static let batchSize = 64
     /// The reconnection delay announced to clients.
     private static let retryMilliseconds = 3000
 
     private struct State {
         var waker: StreamWaker?
-        var cursor: UInt64
+        var cursor: EventCursor
         var pending: ArraySlice<UInt8> = []
         var hasSentRetry = false
-        /// Set once a read returned less than a batch: the stream has caught up with the history.
-        var isLive = false
         var isHeartbeatDue = false
         var isEnding = false
     }
@@ -36,7 +32,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         self.store = store
         self.filter = filter
         self.streams = streams
-        state = Mutex(State(cursor: cursor))
+        state = Mutex(State(cursor: EventCursor(after: cursor)))
     }
 
     func start(_ waker: StreamWaker) {
@@ -71,11 +67,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
 
     /// Events it does not want went by: skip them if everything before was read.
     func nothingMatched(after previous: UInt64, through last: UInt64) {
-        state.withLock { state in
-            if state.cursor >= previous {
-                state.cursor = max(state.cursor, last)
-            }
-        }
+        state.withLock { $0.cursor.skip(after: previous, through: last) }
     }
 
     /// Asks for a heartbeat comment if nothing else is sent first.
@@ -96,20 +88,13 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
             state.hasSentRetry = true
             bytes += ServerSentEvents.retry(milliseconds: Self.retryMilliseconds)
         }
-        let batch = store.events(after: state.cursor, matching: filter, limit: Self.batchSize)
-        if let lost = batch.lost {
+        let read = state.cursor.read(from: store, matching: filter)
+        if let lost = read.lost {
             bytes += ServerSentEvents.gap(lost)
-            // Lost while live: this subscriber cannot keep up; it may resume after the gap.
-            state.isEnding = state.isLive
         }
-        if !state.isEnding {
-            for event in batch.events {
-                bytes += streams.encoded.bytes(of: event)
-            }
-            state.cursor = batch.cursor
-            if batch.events.count < Self.batchSize {
-                state.isLive = true
-            }
+        state.isEnding = read.mustEnd
+        for event in read.events {
+            bytes += streams.encoded.serverSentEvent(event)
         }
         if bytes.isEmpty && state.isHeartbeatDue {
             bytes += ServerSentEvents.comment("heartbeat")

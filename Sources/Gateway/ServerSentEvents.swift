@@ -15,12 +15,9 @@ enum ServerSentEvents {
         Array(":\(text)\n\n".utf8)
     }
 
-    /// A keyspace event: `id`, `event` (its type) and `data` (the event as JSON).
-    static func event(_ event: KeyspaceEvent) -> [UInt8] {
-        var json = #"{"id":\#(event.id),"type":"\#(event.type.rawValue)","key":""#
-        appendEscaped(event.key.text, to: &json)
-        json += #"","time":\#(event.time.milliseconds)}"#
-        return Array("id: \(event.id)\nevent: \(event.type.rawValue)\ndata: \(json)\n\n".utf8)
+    /// A keyspace event: `id`, `event` (its type) and `data`, its `json`.
+    static func event(_ event: KeyspaceEvent, json: String) -> [UInt8] {
+        Array("id: \(event.id)\nevent: \(event.type.rawValue)\ndata: \(json)\n\n".utf8)
     }
 
     /// A `gap`: the events with ids in `lost` will not be delivered. Its id is the last lost
@@ -28,17 +25,5 @@ enum ServerSentEvents {
     static func gap(_ lost: ClosedRange<UInt64>) -> [UInt8] {
         let json = #"{"type":"gap","from":\#(lost.lowerBound),"to":\#(lost.upperBound)}"#
         return Array("id: \(lost.upperBound)\nevent: gap\ndata: \(json)\n\n".utf8)
-    }
-
-    /// Escapes text for a JSON string. Keys hold no control characters, so only the quote and
-    /// the backslash need it.
-    private static func appendEscaped(_ text: String, to json: inout String) {
-        for character in text.unicodeScalars {
-            switch character {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            default: json.unicodeScalars.append(character)
-            }
-        }
     }
 }

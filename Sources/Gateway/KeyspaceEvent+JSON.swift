@@ -1,0 +1,24 @@
+import Keyspace
+
+extension KeyspaceEvent {
+    /// The event as a JSON object, `{"id","type","key","time"}`, as event streams and
+    /// WebSocket subscriptions send it; built by hand, since it is built for every event.
+    var json: String {
+        var json = #"{"id":\#(id),"type":"\#(type.rawValue)","key":""#
+        Self.appendEscaped(key.text, to: &json)
+        json += #"","time":\#(time.milliseconds)}"#
+        return json
+    }
+
+    /// Escapes text for a JSON string. Keys hold no control characters, so only the quote and
+    /// the backslash need it.
+    private static func appendEscaped(_ text: String, to json: inout String) {
+        for character in text.unicodeScalars {
+            switch character {
+            case "\"": json += "\\\""
+            case "\\": json += "\\\\"
+            default: json.unicodeScalars.append(character)
+            }
+        }
+    }
+}
