@@ -71,7 +71,7 @@ extension Gateway {
             throw HTTPError.badRequest(
                 "The body must be JSON {\"ttl\": seconds} or {\"ttl\": null}, seconds a positive number.")
         }
-        let timeToLive = try update.seconds.map(SecondsParser.duration(seconds:))
+        let timeToLive = try update.seconds.map { try SecondsParser.duration(seconds: $0) }
         guard try store.setTimeToLive(timeToLive, forKey: key) else {
             throw HTTPError.notFound("No key '\(key)'.")
         }

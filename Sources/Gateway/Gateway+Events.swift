@@ -29,9 +29,12 @@ extension Gateway {
                     "Unknown query parameter '\(item.name)'; known: key, last_event_id, type.")
             }
         }
-        let filter = EventFilter(patterns: patterns, types: try Self.eventTypes(parameters["type"]))
-        let queryID = try parameters["last_event_id"].map(Self.eventID)
-        let headerID = try request.header("Last-Event-ID").map(Self.eventID)
+        let types = try parameters["type"].map {
+            try EventTypeList.parse($0.split(separator: ",", omittingEmptySubsequences: false))
+        }
+        let filter = EventFilter(patterns: patterns, types: types ?? Set(KeyspaceEventType.allCases))
+        let queryID = try parameters["last_event_id"].map(EventTypeList.eventID)
+        let headerID = try request.header("Last-Event-ID").map(EventTypeList.eventID)
         guard request.method != .head else {
             // A stream that ends at once: the same headers as a GET, and no body.
             return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: EmptyStream()))
@@ -43,27 +46,5 @@ extension Gateway {
         let cursor = min(lastID ?? newest, newest)
         let stream = EventStream(store: store, filter: filter, after: cursor, streams: eventStreams)
         return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: stream))
-    }
-
-    private static func eventTypes(_ text: String?) throws(HTTPError) -> Set<KeyspaceEventType> {
-        guard let text else { return Set(KeyspaceEventType.allCases) }
-        var types = Set<KeyspaceEventType>()
-        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let type = KeyspaceEventType(rawValue: String(name)) else {
-                let known = KeyspaceEventType.allCases.map(\.rawValue).joined(separator: ", ")
-                throw .badRequest("'\(name)' is not an event type; known: \(known).")
-            }
-            types.insert(type)
-        }
-        return types
-    }
-
-    private static func eventID(_ text: String) throws(HTTPError) -> UInt64 {
-        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-            let id = UInt64(text)
-        else {
-            throw .badRequest("'\(text)' is not an event id; ids are whole numbers.")
-        }
-        return id
     }
 }

@@ -3,8 +3,6 @@ import Logging
 import MicroHTTPD
 
 extension Gateway {
-    /// The most queues one pop may name.
-    static var maxQueuesPerPop: Int { 64 }
     /// The page size of a peek when none is given, and the largest one.
     static var peekSizes: (default: Int, max: Int) { (10, 1000) }
 
@@ -13,13 +11,17 @@ extension Gateway {
         _ = try request.parameters(allowed: [])
         let contentType =
             try request.header("Content-Type").map(MediaType.validate) ?? Payload.defaultContentType
-        let message = Payload(bytes: request.body, contentType: contentType)
-        let length =
-            switch try store.push(message, to: queue) {
-            case .stored(let length): length
-            case .handed(let receiver): hand(message, from: queue, to: receiver)
-            }
+        let length = try push(Payload(bytes: request.body, contentType: contentType), to: queue)
         return .json(["length": length], status: .created)
+    }
+
+    /// Appends a message to a queue, or hands it to the oldest consumer waiting there; returns
+    /// the queue's length afterwards.
+    func push(_ message: Payload, to queue: Key) throws -> Int {
+        switch try store.push(message, to: queue) {
+        case .stored(let length): length
+        case .handed(let receiver): hand(message, from: queue, to: receiver)
+        }
     }
 
     /// `POST /v1/queues/{name}/pop` and `POST /v1/pop`: the oldest message of the first
@@ -84,23 +86,6 @@ extension Gateway {
         return HTTPResponse(status: .noContent)
     }
 
-    /// The queues of `POST /v1/pop?queues=a,b,c`: 1 to 64 distinct keys, in the given order.
-    static func queueList(_ text: String?) throws -> [Key] {
-        guard let text else {
-            throw HTTPError.badRequest("'queues' is required: a comma-separated list of queue names.")
-        }
-        let queues = try text.split(separator: ",", omittingEmptySubsequences: false).map {
-            try Key(String($0))
-        }
-        guard queues.count <= maxQueuesPerPop else {
-            throw HTTPError.badRequest("A pop names at most \(maxQueuesPerPop) queues.")
-        }
-        guard Set(queues).count == queues.count else {
-            throw HTTPError.badRequest("'queues' names a queue twice.")
-        }
-        return queues
-    }
-
     /// A whole number in `range`, as a query parameter.
     static func wholeNumber(_ text: String, parameter: String, in range: ClosedRange<Int>) throws(HTTPError)
         -> Int
@@ -154,7 +139,7 @@ extension Gateway {
 
     /// Puts back a message that a consumer could not take; returns the queue's length then.
     @discardableResult
-    private func giveBack(_ message: Payload, to queue: Key) -> Int {
+    func giveBack(_ message: Payload, to queue: Key) -> Int {
         do {
             switch try store.giveBack(message, to: queue) {
             case .stored(let length): return length

@@ -12,20 +12,23 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let openAPIDocument: [UInt8]?
     let maxWait: Duration
     let eventStreams: EventStreams
+    let webSocketSettings: WebSocketSettings
     let logger: Logger
 
     /// Creates the API over `store`, serving files from `publicDirectory` and the contract
-    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, and event
-    /// streams get a heartbeat every `heartbeat` once `start()` is called.
+    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, event
+    /// streams get a heartbeat every `heartbeat` once `start()` is called, and WebSocket
+    /// sessions follow `webSocket`.
     package init(
         store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
-        heartbeat: Duration, logger: Logger
+        heartbeat: Duration, webSocket: WebSocketSettings = WebSocketSettings(), logger: Logger
     ) {
         self.store = store
         self.staticFiles = StaticFiles(directory: publicDirectory)
         self.openAPIDocument = openAPIDocument
         self.maxWait = maxWait
         self.eventStreams = EventStreams(heartbeat: heartbeat)
+        self.webSocketSettings = webSocket
         self.logger = logger
     }
 
@@ -65,10 +68,14 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             return try popMessage(request, from: [Self.key(fromSegment: segment)], wait: parameters["wait"])
         case .pop:
             let parameters = try request.parameters(allowed: ["queues", "wait"])
-            return try popMessage(
-                request, from: Self.queueList(parameters["queues"]), wait: parameters["wait"])
+            guard let queues = parameters["queues"] else {
+                throw HTTPError.badRequest("'queues' is required: a comma-separated list of queue names.")
+            }
+            return try popMessage(request, from: QueueList.parse(queues), wait: parameters["wait"])
         case .events:
             return try streamEvents(request)
+        case .webSocket:
+            return try upgradeToWebSocket(request)
         default:
             return .respond(try respond(to: request, route: route))
         }
@@ -110,8 +117,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
                 body: openAPIDocument)
         case .file(let path):
             return try staticFiles.response(forPath: path)
-        case .queuePop, .pop, .events:
-            preconditionFailure("pops and event streams are answered by route(_:)")
+        case .queuePop, .pop, .events, .webSocket:
+            preconditionFailure("pops, event streams and WebSockets are answered by route(_:)")
         }
     }
 

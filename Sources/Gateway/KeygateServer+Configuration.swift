@@ -24,6 +24,11 @@ extension KeygateServer {
         /// How often an idle event stream gets a comment, to keep proxies and dead clients
         /// honest. Default 15 s.
         package var heartbeat = Duration.seconds(15)
+        /// WebSocket sessions: message size, pings, per-socket limits.
+        package var webSocket = WebSocketSettings()
+        /// Bytes a WebSocket client may leave unread before sends to it are refused and it is
+        /// closed with 1008. Default 256 KiB.
+        package var webSocketSendBufferBytes = HTTPServer.Configuration().maxUpgradeBufferedBytes
         /// The folder served at `/`. Default `./public`.
         package var publicDirectory = "./public"
         /// The contract served at `/openapi.yaml`. Default `./openapi.yaml`.
@@ -41,6 +46,7 @@ extension KeygateServer {
             http.maxBodyBytes = maxBodyBytes
             http.maxConnections = maxConnections
             http.idleTimeout = idleTimeout
+            http.maxUpgradeBufferedBytes = webSocketSendBufferBytes
             return http
         }
     }

@@ -38,7 +38,7 @@ package final class KeygateServer: Sendable {
         let gateway = Gateway(
             store: keyspace, publicDirectory: configuration.publicDirectory,
             openAPIDocument: openAPIDocument.map(Array.init), maxWait: configuration.maxWait,
-            heartbeat: configuration.heartbeat, logger: logger)
+            heartbeat: configuration.heartbeat, webSocket: configuration.webSocket, logger: logger)
         let http = try HTTPServer.start(
             configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
             logger: logger)

@@ -46,6 +46,8 @@ struct Problem: Encodable {
             case .preconditionFailed: "precondition-failed"
             case .contentTooLarge: "content-too-large"
             case .unsupportedMediaType: "unsupported-media-type"
+            case .upgradeRequired: "upgrade-required"
+            case .tooManyRequests: "too-many-requests"
             case .serviceUnavailable: "service-unavailable"
             default: "http-\(error.status.code)"
             }

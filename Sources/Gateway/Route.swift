@@ -18,6 +18,8 @@ enum Route: Equatable {
     case keys
     /// `/v1/events`: the stream of keyspace events.
     case events
+    /// `/v1/ws`: the WebSocket endpoint.
+    case webSocket
     /// `/healthz`: liveness.
     case health
     /// `/openapi.yaml`: the contract.
@@ -32,6 +34,8 @@ enum Route: Equatable {
         case (_, .options): true
         case (.queuePop, .post), (.pop, .post): true
         case (.queuePop, _), (.pop, _): false
+        case (.webSocket, .get): true
+        case (.webSocket, _): false
         case (_, .get), (_, .head): true
         case (.cacheValue, .put), (.cacheValue, .delete), (.cacheTimeToLive, .put): true
         case (.queue, .post), (.queue, .delete): true
@@ -46,6 +50,7 @@ enum Route: Equatable {
         case .cacheTimeToLive: [.get, .head, .put, .options]
         case .queue: [.get, .head, .post, .delete, .options]
         case .queuePop, .pop: [.post, .options]
+        case .webSocket: [.get, .options]
         case .queueMessages, .keys, .events, .health, .openAPI, .file: [.get, .head, .options]
         }
     }

@@ -37,6 +37,7 @@ enum Router {
             case (.versionOne, .pop, nil, nil, nil): return .pop
             case (.versionOne, .keys, nil, nil, nil): return .keys
             case (.versionOne, .events, nil, nil, nil): return .events
+            case (.versionOne, .webSocket, nil, nil, nil): return .webSocket
             case (.versionOne, _, _, _, _): return nil
             case (.health, nil, _, _, _): return .health
             case (.openAPI, nil, _, _, _): return .openAPI
@@ -72,13 +73,15 @@ enum Router {
 
     /// The path segments the routes are made of.
     private enum Name {
-        case versionOne, cache, keys, events, timeToLive, queues, pop, messages, health, openAPI, other
+        case versionOne, cache, keys, events, webSocket, timeToLive, queues, pop, messages, health, openAPI
+        case other
 
         init(_ segment: Slice<UnsafeBufferPointer<UInt8>>) {
             // The length picks the few names worth comparing.
             self =
                 switch segment.count {
                 case 2 where Self.matches(segment, "v1"): .versionOne
+                case 2 where Self.matches(segment, "ws"): .webSocket
                 case 3 where Self.matches(segment, "ttl"): .timeToLive
                 case 3 where Self.matches(segment, "pop"): .pop
                 case 4 where Self.matches(segment, "keys"): .keys

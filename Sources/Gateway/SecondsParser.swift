@@ -31,9 +31,9 @@ enum SecondsParser {
 
     /// Converts a JSON number of seconds, rounding to whole microseconds first so that
     /// decimal fractions such as 0.1 are not pushed up a millisecond by binary error.
-    static func duration(seconds: Double) throws(HTTPError) -> Duration {
+    static func duration(seconds: Double, parameter: String = "ttl") throws(HTTPError) -> Duration {
         guard seconds.isFinite, seconds <= 1e12 else {
-            throw .badRequest("'ttl' must be a finite number of seconds.")
+            throw .badRequest("'\(parameter)' must be a finite number of seconds.")
         }
         guard seconds > 0 else { return .zero }
         let microseconds = (seconds * 1_000_000).rounded()

@@ -27,6 +27,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 412: "Precondition Failed"
         case 413: "Content Too Large"
         case 415: "Unsupported Media Type"
+        case 426: "Upgrade Required"
+        case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
         default: "Status \(code)"
@@ -62,6 +64,10 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let contentTooLarge = HTTPStatus(code: 413)
     /// 415 Unsupported Media Type.
     package static let unsupportedMediaType = HTTPStatus(code: 415)
+    /// 426 Upgrade Required.
+    package static let upgradeRequired = HTTPStatus(code: 426)
+    /// 429 Too Many Requests.
+    package static let tooManyRequests = HTTPStatus(code: 429)
     /// 500 Internal Server Error.
     package static let internalServerError = HTTPStatus(code: 500)
     /// 503 Service Unavailable.

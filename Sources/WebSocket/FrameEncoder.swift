@@ -28,6 +28,9 @@ package enum FrameEncoder {
             payload: [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)] + reasonBytes)
     }
 
+    /// A close frame without a body: the answer to a client's close that gave no code.
+    package static let emptyClose = frame(opcode: Opcode.close.rawValue, payload: [])
+
     /// Any frame, with its length in the shortest form. A `maskingKey` (4 bytes) masks it as a
     /// client would; the opcode and reserved bits are taken as given, valid or not.
     package static func frame(

@@ -33,6 +33,16 @@ extension KeygateServer.Configuration {
             options.heartbeat, variable: "KEYGATE_HEARTBEAT", in: 1...3600,
             default: Int(heartbeat.components.seconds))
         heartbeat = .seconds(heartbeatSeconds)
+        webSocket.maxMessageBytes = try settings.integer(
+            options.webSocketMaxMessageBytes, variable: "KEYGATE_WS_MAX_MESSAGE_BYTES", in: 125...(1 << 30),
+            default: webSocket.maxMessageBytes)
+        webSocketSendBufferBytes = try settings.integer(
+            options.webSocketSendBufferBytes, variable: "KEYGATE_WS_SEND_BUFFER_BYTES", in: 1024...(1 << 30),
+            default: webSocketSendBufferBytes)
+        let pingSeconds = try settings.integer(
+            options.webSocketPingInterval, variable: "KEYGATE_WS_PING_INTERVAL", in: 1...3600,
+            default: Int(webSocket.pingInterval.components.seconds))
+        webSocket.pingInterval = .seconds(pingSeconds)
         publicDirectory = try settings.value(
             options.publicDirectory, variable: "KEYGATE_PUBLIC", default: publicDirectory
         ) { $0.isEmpty ? nil : $0 }

@@ -33,6 +33,27 @@ struct Options: ParsableArguments {
     var heartbeat: Int?
 
     @Option(
+        name: .customLong("ws-max-message-bytes"),
+        help: "Largest WebSocket message a client may send. [KEYGATE_WS_MAX_MESSAGE_BYTES, default 1048576]")
+    var webSocketMaxMessageBytes: Int?
+
+    @Option(
+        name: .customLong("ws-send-buffer-bytes"),
+        help: """
+            Bytes a WebSocket client may leave unread before it is closed with 1008. \
+            [KEYGATE_WS_SEND_BUFFER_BYTES, default 262144]
+            """)
+    var webSocketSendBufferBytes: Int?
+
+    @Option(
+        name: .customLong("ws-ping-interval"),
+        help: """
+            Seconds of silence before a WebSocket client is pinged, and then to answer. \
+            [KEYGATE_WS_PING_INTERVAL, default 30]
+            """)
+    var webSocketPingInterval: Int?
+
+    @Option(
         name: .customLong("public"),
         help: "Folder of files served at /. [KEYGATE_PUBLIC, default ./public]")
     var publicDirectory: String?

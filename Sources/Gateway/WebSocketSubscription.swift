@@ -1,0 +1,50 @@
+import Keyspace
+import Synchronization
+
+/// One `subscribe` of a WebSocket session: a filter and a cursor in the event history, woken
+/// by the keyspace when matching events are published.
+///
+/// The keyspace's notifier only flags it and asks the session's socket for service; the
+/// session reads the events on the socket's loop, so a slow socket never holds the notifier.
+final class WebSocketSubscription: EventSubscriber {
+    private struct State {
+        var cursor: EventCursor
+        var hasNews = true
+    }
+
+    /// The number the client knows it by.
+    let number: Int
+    /// What it wants.
+    let filter: EventFilter
+    private let state: Mutex<State>
+    private let onNews: @Sendable () -> Void
+
+    /// A subscription to the events after `cursor` that pass `filter`; `onNews` asks for the
+    /// session to be served.
+    init(number: Int, filter: EventFilter, after cursor: UInt64, onNews: @escaping @Sendable () -> Void) {
+        self.number = number
+        self.filter = filter
+        self.onNews = onNews
+        state = Mutex(State(cursor: EventCursor(after: cursor)))
+    }
+
+    func eventsAvailable() {
+        state.withLock { $0.hasNews = true }
+        onNews()
+    }
+
+    func nothingMatched(after previous: UInt64, through last: UInt64) {
+        state.withLock { $0.cursor.skip(after: previous, through: last) }
+    }
+
+    /// The next batch, if events may have come since the last read; `nil` otherwise. A whole
+    /// batch leaves the subscription flagged, for the next round.
+    func read(from store: some KeyspaceStore) -> EventCursor.Read? {
+        state.withLock { state in
+            guard state.hasNews else { return nil }
+            let read = state.cursor.read(from: store, matching: filter)
+            state.hasNews = read.hasMore
+            return read
+        }
+    }
+}
