@@ -133,8 +133,10 @@ final class EventLog: Sendable {
                 let (seconds, attoseconds) = (pause - sinceLastRound).components
                 Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
             }
-            // Signals that came during the pause are served by this round.
+            // Signals that came during the pause are served by this round; one of them may be
+            // stop's, so look again before the next round, or the notifier would sleep through it.
             while wakeup.wait(timeout: .now()) == .success {}
+            guard isRunning.load(ordering: .acquiring) else { return }
             lastRound = ContinuousClock.now
             let woken = notifyRound()
             pause = min(Self.longestPause, Self.pausePerWokenSubscriber * woken)

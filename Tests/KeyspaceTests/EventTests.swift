@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Keyspace
 import Synchronization
 import Testing
@@ -166,6 +167,27 @@ struct EventTests {
         #expect(everything.wakeUps.wait(timeout: .now() + 5) == .success)
         // One order:1 event went by before: `users` was woken exactly once.
         #expect(users.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
+    }
+
+    @Test func stopsWhileTheNotifierPausesBetweenRounds() throws {
+        keyspace.start(expiring: false)
+        // Waking 2 500 subscribers makes the notifier pause 50 ms before its next round.
+        let subscribers = (0..<2500).map { _ in CountingSubscriber() }
+        for subscriber in subscribers {
+            keyspace.subscribe(subscriber, filter: EventFilter())
+        }
+        try set("first")
+        #expect(subscribers.last?.wakeUps.wait(timeout: .now() + 5) == .success)
+        try set("second")
+        // Stop during that pause: the notifier must not sleep through the stop signal.
+        Thread.sleep(forTimeInterval: 0.01)
+        let stopped = DispatchSemaphore(value: 0)
+        let keyspace = keyspace
+        DispatchQueue.global().async {
+            keyspace.stop()
+            stopped.signal()
+        }
+        #expect(stopped.wait(timeout: .now() + 5) == .success)
     }
 }
 
