@@ -42,17 +42,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-import jsonschema
 import pytest
 import requests
-import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 from requests.structures import CaseInsensitiveDict
 
 from keygate_server import REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server
+from openapi_document import SPEC, dereference, escape_pointer_token, lookup, schema_errors
 
 PUBLIC = REPO / "public"
 
@@ -76,9 +73,11 @@ SAMPLE_PATH_VALUES = {"key": "sample", "name": "sample", "file": "index.html"}
 
 ETAG = re.compile(r'^"[0-9a-f]+"$')
 
-SPEC: dict[str, Any] = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))
-SPEC_URI = "urn:keygate:openapi"
-REGISTRY = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(SPEC))
+# Paths whose GET is a WebSocket handshake: they have no HEAD.
+UPGRADE_PATHS = {"/v1/ws"}
+# The value a server derives from the handshake key of RFC 6455, section 1.3.
+RFC_6455_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+RFC_6455_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 # Every (path template, METHOD) the document lists.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
@@ -93,39 +92,6 @@ METHOD_CHECKED_PATHS: set[str] = set()
 
 
 # --- The document -----------------------------------------------------------------------
-
-
-def escape_pointer_token(token: str) -> str:
-    """One JSON Pointer reference token (RFC 6901)."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def lookup(pointer: str) -> Any:
-    """The node of the document at a JSON Pointer such as `/components/schemas/Problem`."""
-    node: Any = SPEC
-    for token in pointer.split("/")[1:]:
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def dereference(node: Any, pointer: str) -> tuple[Any, str]:
-    """Follows OpenAPI Reference Objects: the node they end at and its pointer."""
-    while isinstance(node, dict) and "$ref" in node:
-        reference = node["$ref"]
-        assert reference.startswith("#/"), f"only local references are used: {reference}"
-        pointer = reference[1:]
-        node = lookup(pointer)
-    return node, pointer
-
-
-def schema_errors(pointer: str, instance: Any) -> list[str]:
-    """What makes `instance` invalid against the schema at `pointer` (2020-12 dialect)."""
-    reference = SPEC_URI + "#" + urllib.parse.quote(pointer, safe="/~")
-    validator = jsonschema.Draft202012Validator({"$ref": reference}, registry=REGISTRY)
-    return [
-        f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
-        for error in validator.iter_errors(instance)
-    ]
 
 
 def operation_pointer(template: str, method: str) -> str:
@@ -407,7 +373,8 @@ def test_every_operation_is_named_and_complete() -> None:
     for template, item in SPEC["paths"].items():
         methods = documented_methods(template)
         assert "OPTIONS" in methods, f"{template} documents OPTIONS"
-        assert ("GET" in methods) == ("HEAD" in methods), f"{template} documents HEAD with GET"
+        if template not in UPGRADE_PATHS:
+            assert ("GET" in methods) == ("HEAD" in methods), f"{template} documents HEAD with GET"
         assert "503" in item["options"]["responses"]
 
 
@@ -426,7 +393,8 @@ def test_schemas_agree_with_examples() -> None:
             assert not schema_errors(f"/components/schemas/{schema}", example["value"]), response
     for example in components["schemas"]["KeyInfo"]["examples"]:
         assert not schema_errors("/components/schemas/KeyInfo", example)
-    for schema in ("KeyspaceEvent", "GapEvent"):
+    for schema in ("KeyspaceEvent", "GapEvent", "WebSocketRequest", "WebSocketReply",
+                   "WebSocketSubscriptionMessage"):
         for example in components["schemas"][schema]["examples"]:
             assert not schema_errors(f"/components/schemas/{schema}", example), schema
     # The example stream is what a client would read: every block parses, every event is valid.
@@ -456,6 +424,13 @@ def test_schemas_agree_with_examples() -> None:
         ("GapEvent", {"type": "gap", "from": 1}),
         ("GapEvent", {"type": "set", "from": 1, "to": 2}),
         ("GapEvent", {"id": 2, "type": "gap", "from": 1, "to": 2}),
+        ("WebSocketRequest", {"id": 1, "key": "k"}),
+        ("WebSocketRequest", {"id": 1, "op": "GET", "key": "k"}),
+        ("WebSocketReply", {"id": 1, "ok": True, "valu": "typo"}),
+        ("WebSocketReply", {"id": 1, "ok": False}),
+        ("WebSocketReply", {"ok": True}),
+        ("WebSocketSubscriptionMessage", {"subscription": 1, "event": {"id": 1, "type": "set", "key": "k"}}),
+        ("WebSocketSubscriptionMessage", {"subscription": 0, "gap": {"from": 1, "to": 2}}),
     ],
 )
 def test_schemas_refuse_what_the_server_never_sends(schema: str, instance: dict[str, Any]) -> None:
@@ -828,7 +803,8 @@ QUERY_CHECKED = [
     ("HEAD", "/v1/queues/{name}"), ("DELETE", "/v1/queues/{name}"),
     ("GET", "/v1/queues/{name}/messages"), ("HEAD", "/v1/queues/{name}/messages"),
     ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
-    ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/healthz"), ("HEAD", "/healthz"),
+    ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/v1/ws"), ("GET", "/healthz"),
+    ("HEAD", "/healthz"),
 ]
 # The operations on queues; the others work on strings (or on no key).
 QUEUE_TEMPLATES = ("/v1/queues/{name}", "/v1/queues/{name}/messages", "/v1/queues/{name}/pop", "/v1/pop")
@@ -2143,6 +2119,70 @@ def test_streams_end_when_the_server_stops(request: pytest.FixtureRequest) -> No
     assert api.server.process.wait(timeout=STOP_TIMEOUT) == 0
 
 
+# --- WebSocket handshake ----------------------------------------------------------------
+
+
+def handshake_headers(**overrides: str | None) -> dict[str, str]:
+    """The headers of a valid handshake, with `overrides` (None removes one)."""
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": RFC_6455_KEY}
+    for name, value in overrides.items():
+        name = name.replace("_", "-")
+        headers.pop(name, None)
+        if value is not None:
+            headers[name] = value
+    return headers
+
+
+def test_websocket_handshake_switches_protocols(server: RunningServer) -> None:
+    """The 101 is read off a bare socket: HTTP clients do not hand over upgraded connections."""
+    with socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT) as connection:
+        lines = "".join(f"{name}: {value}\r\n" for name, value in handshake_headers().items())
+        connection.sendall(f"GET /v1/ws HTTP/1.1\r\nHost: {server.host}\r\n{lines}\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = connection.recv(4096)
+            assert chunk, f"closed before the end of the head: {head!r}"
+            head += chunk
+        status_line, *header_lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        headers = CaseInsensitiveDict(line.split(": ", 1) for line in header_lines)
+        answer = Answer("GET", "/v1/ws", int(status_line.split()[1]), headers, b"")
+        assert answer.status == 101, str(answer)
+        check_operation_answer("/v1/ws", "GET", answer)
+        assert headers["Sec-WebSocket-Accept"] == RFC_6455_ACCEPT
+        assert headers["Connection"].lower() == "upgrade"
+        # The socket now speaks WebSocket: a close frame (masked, code 1000) is echoed.
+        connection.sendall(bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2]))
+        echoed = b""
+        while len(echoed) < 4:
+            chunk = connection.recv(4096)
+            assert chunk, f"closed before the close frame was echoed: {echoed!r}"
+            echoed += chunk
+        assert echoed[:4] == bytes([0x88, 0x02, 0x03, 0xE8])
+    EXERCISED.add(("/v1/ws", "GET"))
+
+
+def test_a_plain_get_of_the_websocket_path_is_426(api: Client) -> None:
+    answer = api.call("GET", "/v1/ws", status=426, slugs=("upgrade-required",))
+    assert answer.headers["Upgrade"] == "websocket"
+    answer = api.call("GET", "/v1/ws", headers=handshake_headers(Upgrade="h2c"), status=426,
+                      slugs=("upgrade-required",))
+    assert answer.headers["Upgrade"] == "websocket"
+
+
+def test_another_websocket_version_is_426_naming_13(api: Client) -> None:
+    for version in ("8", "14", "", "13, 8"):
+        answer = api.call("GET", "/v1/ws", headers=handshake_headers(Sec_WebSocket_Version=version),
+                          status=426, slugs=("upgrade-required",))
+        assert answer.headers["Sec-WebSocket-Version"] == "13", str(answer)
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "dGhlIHNhbXBsZSBub25jZQ", "!!!!!!!!!!!!!!!!!!!!!!=="])
+def test_a_malformed_websocket_key_is_400(api: Client, key: str | None) -> None:
+    api.call("GET", "/v1/ws", headers=handshake_headers(Sec_WebSocket_Key=key), status=400,
+             slugs=("bad-request",))
+
+
 # --- Body limit -------------------------------------------------------------------------
 
 
@@ -2309,7 +2349,7 @@ def test_unlisted_methods_are_405(api: Client, template: str) -> None:
      "/v1/keys/", "/v1/keys/x", "/v1/healthz", "/v1/cache//ttl/x", "/v1/queues", "/v1/queues/a/b",
      "/v1/queues/a/", "/v1/queues/a/pop/x", "/v1/queues/a/POP", "/v1/queues/a/messages/x",
      "/v1/queues/a/ttl", "/v1/pop/", "/v1/pop/x", "/v1/POP", "/v1/events/", "/v1/events/x", "/v1/EVENTS",
-     "/v1/event", "/v1/cache/k/events"],
+     "/v1/event", "/v1/cache/k/events", "/v1/ws/", "/v1/ws/x", "/v1/WS", "/v1/websocket"],
 )
 def test_unknown_v1_paths_are_404(api: Client, target: str) -> None:
     for method in ("GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"):

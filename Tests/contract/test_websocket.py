@@ -32,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from keygate_server import REPO, STOP_TIMEOUT, RunningServer, start_server
+from openapi_document import schema_errors
 
 PUBLIC = REPO / "public"
 # The longest a test waits for a reply or an event it expects.
@@ -59,9 +60,15 @@ class Session:
         return self.next_id
 
     def receive(self, timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
+        """The next message, which must be one that openapi.yaml documents."""
         message = self.socket.recv(timeout=timeout)
         assert isinstance(message, str), f"a binary message: {message!r}"
-        return json.loads(message)
+        decoded = json.loads(message)
+        schema = "WebSocketSubscriptionMessage" if "subscription" in decoded and "ok" not in decoded \
+            else "WebSocketReply"
+        errors = schema_errors(f"/components/schemas/{schema}", decoded)
+        assert not errors, f"{message} does not match {schema}: {errors}"
+        return decoded
 
     def request(self, **request: Any) -> dict[str, Any]:
         """Sends a request and returns its reply, which must be the next message."""
