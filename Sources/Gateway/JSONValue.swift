@@ -90,34 +90,33 @@ enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue: Decodable {
+    /// Tries the kinds in the order requests hold them most (a failed try throws, which costs
+    /// more than the decoding): strings, then numbers and flags, then containers.
     init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var values: [JSONValue] = []
-            while !array.isAtEnd {
-                values.append(try array.decode(JSONValue.self))
-            }
-            self = .array(values)
-            return
-        }
-        if let object = try? decoder.container(keyedBy: MemberName.self) {
+        let value = try decoder.singleValueContainer()
+        if value.decodeNil() {
+            self = .null
+        } else if let text = try? value.decode(String.self) {
+            self = .string(text)
+        } else if let integer = try? value.decode(Int64.self) {
+            self = .integer(integer)
+        } else if let number = try? value.decode(Double.self) {
+            self = .number(number)
+        } else if let bool = try? value.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let object = try? decoder.container(keyedBy: MemberName.self) {
             var members: [String: JSONValue] = [:]
             for name in object.allKeys {
                 members[name.stringValue] = try object.decode(JSONValue.self, forKey: name)
             }
             self = .object(members)
-            return
-        }
-        let value = try decoder.singleValueContainer()
-        if value.decodeNil() {
-            self = .null
-        } else if let bool = try? value.decode(Bool.self) {
-            self = .bool(bool)
-        } else if let integer = try? value.decode(Int64.self) {
-            self = .integer(integer)
-        } else if let number = try? value.decode(Double.self) {
-            self = .number(number)
         } else {
-            self = .string(try value.decode(String.self))
+            var array = try decoder.unkeyedContainer()
+            var values: [JSONValue] = []
+            while !array.isAtEnd {
+                values.append(try array.decode(JSONValue.self))
+            }
+            self = .array(values)
         }
     }
 
