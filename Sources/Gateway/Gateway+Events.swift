@@ -36,8 +36,13 @@ extension Gateway {
         let queryID = try parameters["last_event_id"].map(EventTypeList.eventID)
         let headerID = try request.header("Last-Event-ID").map(EventTypeList.eventID)
         guard request.method != .head else {
-            // A stream that ends at once: the same headers as a GET, and no body.
-            return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: EmptyStream()))
+            // A stream that ends at once: the same headers as a GET, and no body. libmicrohttpd
+            // 0.9.75 still sends the chunked terminator after the head of a HEAD, which a client
+            // would read as the start of its next answer: the connection closes after it.
+            return .stream(
+                HTTPStream(
+                    status: .ok, headers: Self.eventStreamHeaders + [HTTPHeader("Connection", "close")],
+                    source: EmptyStream()))
         }
         // The header wins: a browser sends it on every reconnection, with the first URL.
         let lastID = headerID ?? queryID

@@ -2094,6 +2094,21 @@ def test_event_stream_head_options_and_other_methods(api: Client) -> None:
         assert head.body == b""
     options = api.call("OPTIONS", "/v1/events", status=204)
     assert options.headers["Allow"] == "GET, HEAD, OPTIONS"
+    # A request after a HEAD on the same connection gets its own answer, or none when the HEAD's
+    # answer closes the connection: never the HEAD's leftovers in place of its answer.
+    with socket.create_connection((api.server.host, api.server.port), timeout=REQUEST_TIMEOUT) as connection:
+        connection.sendall(b"HEAD /v1/events HTTP/1.1\r\nHost: k\r\n\r\nGET /healthz HTTP/1.1\r\nHost: k\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+            if received.endswith(b'{"status":"ok"}'):
+                break
+        head, _, rest = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), received
+        if b"\r\nconnection: close" in head.lower():
+            assert b"HTTP/1.1" not in rest, f"an answer after Connection: close: {received!r}"
+        else:
+            assert rest.startswith(b"HTTP/1.1 200"), received
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         answer = api.send(method, "/v1/events", body=b"{}" if method in ("POST", "PATCH") else None)
         assert answer.status == 405, str(answer)
