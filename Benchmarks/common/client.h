@@ -1,21 +1,36 @@
 /*
  * What the benchmark clients share: failing with a message, clocks, blocking loopback sockets,
  * epoll, and a latency histogram. Header-only (static functions): each client is one gcc call.
- * Include after the system headers, with _GNU_SOURCE defined.
+ * Define _GNU_SOURCE before the first include.
  */
 #ifndef KEYGATE_BENCH_CLIENT_H
 #define KEYGATE_BENCH_CLIENT_H
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
 /* --- Failing, clocks, sockets ------------------------------------------------------------- */
 
-static void __attribute__((noreturn))
+static inline void __attribute__((noreturn))
 fail(const char *what)
 {
     fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what, strerror(errno));
     exit(1);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
 failf(const char *format, ...)
 {
     va_list arguments;
@@ -28,7 +43,7 @@ failf(const char *format, ...)
 }
 
 /* Unix time in microseconds: the clock the servers stamp events and deadlines with. */
-static int64_t
+static inline int64_t
 unix_us(void)
 {
     struct timespec time;
@@ -36,7 +51,7 @@ unix_us(void)
     return (int64_t) time.tv_sec * 1000000 + time.tv_nsec / 1000;
 }
 
-static int64_t
+static inline int64_t
 monotonic_us(void)
 {
     struct timespec time;
@@ -46,7 +61,7 @@ monotonic_us(void)
 
 /* A blocking connection to the server on loopback; reads that must not block pass
    MSG_DONTWAIT. */
-static int
+static inline int
 connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -61,7 +76,7 @@ connect_to(int port)
     return fd;
 }
 
-static void
+static inline void
 send_all(int fd, const char *data, size_t length)
 {
     while (length > 0) {
@@ -74,7 +89,7 @@ send_all(int fd, const char *data, size_t length)
 }
 
 /* Raises the open-file limit to its hard maximum; fails if that is below NEEDED. */
-static void
+static inline void
 raise_file_limit(long needed)
 {
     struct rlimit limit;
@@ -86,7 +101,7 @@ raise_file_limit(long needed)
               needed);
 }
 
-static int
+static inline int
 add_to_epoll(int epoll, int fd, uint32_t tag)
 {
     struct epoll_event event = { .events = EPOLLIN, .data.u32 = tag };
@@ -95,11 +110,30 @@ add_to_epoll(int epoll, int fd, uint32_t tag)
     return fd;
 }
 
+/* The resident memory of process PID in KiB (VmRSS of /proc/PID/status). */
+static inline long
+rss_kib(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *status = fopen(path, "r");
+    if (status == NULL)
+        fail("open the server's /proc status");
+    long kib = -1;
+    while (fgets(line, sizeof line, status) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(status);
+    if (kib < 0)
+        failf("no VmRSS for process %ld", pid);
+    return kib;
+}
+
 /* --- HTTP answers ------------------------------------------------------------------------- */
 
 /* The value of header NAME in the response head HEAD (LENGTH bytes, lines ending in CRLF), or
    NULL. */
-static const char *
+static inline const char *
 header_value(const char *head, size_t length, const char *name)
 {
     size_t name_length = strlen(name);
@@ -136,7 +170,7 @@ struct histogram {
     int64_t minimum_us, maximum_us;
 };
 
-static void
+static inline void
 histogram_init(struct histogram *histogram)
 {
     histogram->bins = calloc(BINS, sizeof *histogram->bins);
@@ -147,7 +181,7 @@ histogram_init(struct histogram *histogram)
     histogram->maximum_us = INT64_MIN;
 }
 
-static void
+static inline void
 histogram_add(struct histogram *histogram, int64_t value_us)
 {
     int64_t bin = (value_us - LOWEST_US) / BIN_US;
@@ -162,7 +196,7 @@ histogram_add(struct histogram *histogram, int64_t value_us)
 
 /* The nearest-rank percentile in ms, to the bin: the lower edge of the bin holding it (exact
    for the servers' whole milliseconds), kept within the extremes. */
-static double
+static inline double
 histogram_percentile_ms(const struct histogram *histogram, double fraction)
 {
     uint64_t rank = (uint64_t) (fraction * (double) histogram->count + 0.999999);
@@ -178,7 +212,7 @@ histogram_percentile_ms(const struct histogram *histogram, double fraction)
 }
 
 /* Prints " NAME_p50_ms=… NAME_p99_ms=… NAME_max_ms=…", or nulls when there is no sample. */
-static void
+static inline void
 print_histogram(const char *name, const struct histogram *histogram)
 {
     if (histogram->count == 0) {

@@ -22,16 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/client.h"
+
 static const char pop_request[] =
     "POST /v1/queues/bench-long-poll/pop?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     "Content-Length: 0\r\n\r\n";
-
-static void
-fail(const char *what)
-{
-    fprintf(stderr, "long-poll-client: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 static double
 now_ms(void)
@@ -39,34 +34,6 @@ now_ms(void)
     struct timespec time;
     clock_gettime(CLOCK_MONOTONIC, &time);
     return time.tv_sec * 1e3 + time.tv_nsec / 1e6;
-}
-
-/* A blocking connection to the server on loopback. */
-static int
-connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        fail("socket");
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *) &address, sizeof address) != 0)
-        fail("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-static void
-send_all(int fd, const char *data, size_t length)
-{
-    while (length > 0) {
-        ssize_t sent = send(fd, data, length, MSG_NOSIGNAL);
-        if (sent <= 0)
-            fail("send");
-        data += sent;
-        length -= (size_t) sent;
-    }
 }
 
 /* Reads one response with a Content-Length (or none) from a blocking socket; returns its
@@ -119,22 +86,6 @@ parked_consumers(int fd)
         fail("queue state");
     char *consumers = strstr(body, "\"consumers\":");
     return consumers == NULL ? -1 : strtol(consumers + 12, NULL, 10);
-}
-
-static long
-rss_kib(long pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        fail("open /proc/PID/status");
-    long kib = -1;
-    while (fgets(line, sizeof line, file) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = strtol(line + 6, NULL, 10);
-    fclose(file);
-    return kib;
 }
 
 static int

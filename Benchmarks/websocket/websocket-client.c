@@ -273,25 +273,6 @@ struct fanout {
     struct histogram lateness, delivery;
 };
 
-/* The server's resident memory in KiB. */
-static long
-rss_kib(long pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
-    FILE *status = fopen(path, "r");
-    if (status == NULL)
-        fail("open the server's /proc status");
-    long kib = -1;
-    while (fgets(line, sizeof line, status) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(status);
-    if (kib < 0)
-        failf("no VmRSS for process %ld", pid);
-    return kib;
-}
-
 /* One text message of a subscribed socket: the subscription's reply, or an event. */
 static void
 fanout_message(struct fanout *fanout, struct fanout_socket *socket, const char *text, size_t length,
