@@ -1,0 +1,299 @@
+"""The dashboard in `public/`, in headless Chromium driven by Selenium, against the real server.
+
+Each test opens the page and works it as a person would — typing into its forms, pressing its
+buttons — and checks what the page then shows, waiting for explicit conditions of the DOM,
+never for a fixed time. The REST API is used only to set up data and to check the result.
+Chromium and its driver come from Debian (`chromium`, `chromium-driver`; `.ci/setup test`
+installs them); without them the tests fail, they do not skip. The screenshot goes to
+`Tests/out/dashboard.png`.
+
+Run from the repository root after `swift build`:
+
+    python3 -m pytest -q Tests/contract/test_dashboard.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+from keygate_server import REPO, RunningServer, start_server
+from png_pixels import decode_png
+
+PUBLIC = REPO / "public"
+OUT = REPO / "Tests" / "out"
+# The longest a test waits for something it expects the page to show.
+WAIT = 10.0
+# How often a wait looks again: a 1 s TTL must be seen counting down.
+POLL = 0.05
+# The longest one test may take, start to end, whatever hangs.
+TEST_BOUND = 60
+LAPTOP = (1280, 800)
+PHONE = (390, 844)
+
+
+def unique(name: str) -> str:
+    """A key no other test uses."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def bounded() -> Iterator[None]:
+    """Fails a test that runs longer than TEST_BOUND seconds instead of letting it hang."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"the test took more than {TEST_BOUND} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TEST_BOUND)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest) -> RunningServer:
+    return start_server(request, PUBLIC)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    """Headless Chromium, from Debian's packages; a missing browser fails the tests."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        pytest.fail("chromium and chromedriver are needed: run `.ci/setup test` (apt-get install chromium chromium-driver).")
+    options = Options()
+    options.binary_location = chromium
+    # As root Chromium refuses to start without --no-sandbox; containers have a small /dev/shm.
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # Naming the driver keeps Selenium Manager from looking for one on the network.
+    session = webdriver.Chrome(options=options, service=Service(driver))
+    session.set_page_load_timeout(WAIT)
+    session.set_script_timeout(WAIT)
+    yield session
+    session.quit()
+
+
+@pytest.fixture
+def page(server: RunningServer, browser: WebDriver) -> Iterator[WebDriver]:
+    """The dashboard, loaded fresh at laptop size with its event streams live; afterwards, the
+    page must have logged no error and fetched nothing from another origin."""
+    set_viewport(browser, *LAPTOP)
+    browser.get(server.base_url + "/")
+    wait(browser, lambda _: state(browser, "sync-state") == "live" and state(browser, "feed-state") == "live")
+    yield browser
+    errors = [
+        entry["message"] for entry in browser.get_log("browser")
+        # The answers the tests provoke on purpose (400s) are logged by Chromium as errors.
+        if entry["level"] == "SEVERE" and "the server responded with a status of 4" not in entry["message"]
+    ]
+    assert errors == [], f"the page logged errors: {errors}"
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
+    foreign = [name for name in resources if not name.startswith(server.base_url + "/")]
+    assert foreign == [], f"the page fetched from elsewhere: {foreign}"
+
+
+def set_viewport(browser: WebDriver, width: int, height: int) -> None:
+    """Makes the page's viewport exactly `width` × `height` CSS pixels."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600,
+    })
+
+
+def wait(browser: WebDriver, condition: Callable[[WebDriver], Any], message: str = "") -> Any:
+    """Waits up to WAIT seconds for `condition` to be truthy, and answers its value."""
+    return WebDriverWait(browser, WAIT, poll_frequency=POLL, ignored_exceptions=(StaleElementReferenceException,)).until(
+        condition, message)
+
+
+def state(browser: WebDriver, element_id: str) -> str | None:
+    return browser.find_element(By.ID, element_id).get_attribute("data-state")
+
+
+def rows(browser: WebDriver, selector: str) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, selector)
+
+
+def one(browser: WebDriver, selector: str) -> WebElement | None:
+    """The element `selector` finds, or `None` (for waits)."""
+    found = rows(browser, selector)
+    return found[0] if found else None
+
+
+def fill(browser: WebDriver, element_id: str, text: str) -> None:
+    field = browser.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def click(browser: WebDriver, element_id: str) -> None:
+    browser.find_element(By.ID, element_id).click()
+
+
+def api(server: RunningServer, method: str, path: str, **options: Any) -> requests.Response:
+    return requests.request(method, server.base_url + path, timeout=WAIT, **options)
+
+
+def create_key(browser: WebDriver, key: str, value: str, ttl: str) -> None:
+    """Creates a key through the page's form."""
+    fill(browser, "create-key", key)
+    fill(browser, "create-value", value)
+    fill(browser, "create-ttl", ttl)
+    click(browser, "create-submit")
+
+
+def test_a_key_with_a_ttl_counts_down_then_its_row_vanishes_on_its_expired_event(page: WebDriver, server: RunningServer) -> None:
+    key = unique("session")
+    create_key(page, key, "alice", "1")
+    ttl_cell = f'#key-rows tr[data-key="{key}"] td.ttl'
+
+    first = int(wait(page, lambda _: (cell := one(page, ttl_cell)) and cell.get_attribute("data-left"), "the row never came"))
+    assert 0 < first <= 1000
+    shown = page.find_element(By.CSS_SELECTOR, ttl_cell).text
+    assert shown.endswith(" s") and float(shown[:-2]) <= 1.0, shown
+    # The countdown moves: a later reading is lower, by the clock, not by a refetch.
+    wait(page, lambda _: (cell := one(page, ttl_cell)) and int(cell.get_attribute("data-left")) <= first - 200,
+         "the TTL did not count down")
+    assert one(page, f'#key-rows tr[data-key="{key}"] td.type').text == "string"
+
+    entry = wait(page, lambda _: one(page, f'#feed li[data-type="expired"][data-key="{key}"]'), "no expired event in the feed")
+    assert "expired" in entry.text and key in entry.text
+    # The event that put the entry in the feed took the row away, in the same moment.
+    assert one(page, f'#key-rows tr[data-key="{key}"]') is None
+    assert one(page, f'#feed li[data-type="set"][data-key="{key}"]') is not None
+    assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
+
+
+def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: RunningServer) -> None:
+    name = unique("jobs")
+    message = "job 42 ✓"
+    fill(page, "queue-name", name)
+    fill(page, "queue-message", message)
+    click(page, "queue-push")
+
+    row = f'#queue-rows tr[data-queue="{name}"]'
+    wait(page, lambda _: (cell := one(page, f"{row} .length")) and cell.text == "1", "the queue's row never showed 1 message")
+    assert one(page, f"{row} .consumers").text == "0"
+    wait(page, lambda _: one(page, f'#feed li[data-type="push"][data-key="{name}"]'), "no push event in the feed")
+    wait(page, lambda _: message in page.find_element(By.ID, "queue-messages").text, "the peek did not show the message")
+
+    click(page, "queue-pop")
+    popped = wait(page, lambda _: one(page, "#queue-popped-body"), "nothing popped")
+    assert popped.text == message
+    assert popped.get_attribute("data-encoding") == "text"
+    # The pop took the last message, so the queue, and its row, are gone.
+    wait(page, lambda _: one(page, row) is None, "the empty queue's row stayed")
+    assert api(server, "GET", f"/v1/queues/{name}").json()["length"] == 0
+
+    click(page, "queue-pop")
+    wait(page, lambda _: "is empty" in page.find_element(By.ID, "queue-notice").text, "popping an empty queue said nothing")
+
+
+@pytest.mark.parametrize("ttl", ["abc", "-1"])
+def test_a_bad_ttl_shows_the_problem_the_api_answered(page: WebDriver, server: RunningServer, ttl: str) -> None:
+    key = unique("bad-ttl")
+    expected = api(server, "PUT", f"/v1/cache/{key}", params={"ttl": ttl}, data=b"x").json()
+    assert expected["status"] == 400
+
+    create_key(page, key, "x", ttl)
+    notice = wait(page, lambda _: (found := one(page, '#create-notice[data-kind="error"]')) and found.text and found)
+    assert notice.get_attribute("data-status") == "400"
+    assert expected["title"] in notice.text and expected["detail"] in notice.text, notice.text
+    assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
+
+
+def test_a_value_is_shown_edited_and_deleted_in_the_detail_panel(page: WebDriver, server: RunningServer) -> None:
+    key = unique("blob")
+    assert api(server, "PUT", f"/v1/cache/{key}", params={"ttl": "300"}, data=b"\x00\x01\xfe\xff",
+               headers={"Content-Type": "application/octet-stream"}).status_code == 201
+    button = wait(page, lambda _: one(page, f'#key-rows tr[data-key="{key}"] button'), "the set event did not list the key")
+    button.click()
+
+    text = wait(page, lambda _: (box := page.find_element(By.ID, "detail-text")).get_attribute("value") and box)
+    assert page.find_element(By.ID, "detail-format").get_attribute("value") == "hex"
+    assert text.get_attribute("value") == "00 01 fe ff"
+    assert page.find_element(By.ID, "detail-key").text == key
+
+    text.clear()
+    text.send_keys("68 69 ff")
+    click(page, "detail-save")
+    wait(page, lambda _: "Saved" in page.find_element(By.ID, "detail-notice").text, "saving said nothing")
+    assert api(server, "GET", f"/v1/cache/{key}").content == b"hi\xff"
+    # Saving a value keeps the time the key had left.
+    assert 250 < api(server, "GET", f"/v1/cache/{key}/ttl").json()["ttl"] <= 300
+
+    fill(page, "detail-ttl-input", "-5")
+    click(page, "detail-ttl-set")
+    expected = api(server, "PUT", f"/v1/cache/{key}/ttl", json={"ttl": -5}).json()
+    wait(page, lambda _: expected["detail"] in page.find_element(By.ID, "detail-notice").text, "the refused TTL showed no problem")
+
+    click(page, "detail-ttl-remove")
+    wait(page, lambda _: (cell := one(page, f'#key-rows tr[data-key="{key}"] td.ttl')) and cell.text == "never",
+         "the row kept its TTL")
+    assert api(server, "GET", f"/v1/cache/{key}/ttl").json()["ttl"] is None
+
+    click(page, "detail-delete")
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{key}"]') is None, "the deleted key's row stayed")
+    assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
+
+
+def test_a_screenshot_of_the_page_with_live_data(page: WebDriver, server: RunningServer) -> None:
+    for number, ttl in enumerate(("45", "120", "600", "3600", None), start=1):
+        params = {"ttl": ttl} if ttl else {}
+        api(server, "PUT", f"/v1/cache/user:{number}", params=params, data=f'{{"name":"user {number}"}}',
+            headers={"Content-Type": "application/json"})
+    for job in range(3):
+        api(server, "POST", "/v1/queues/jobs", data=f"job {job}")
+    api(server, "PUT", "/v1/cache/flash", params={"ttl": "0.5"}, data=b"gone soon")
+    create_key(page, "greeting", "hello, world", "90")
+    fill(page, "queue-name", "emails")
+    fill(page, "queue-message", "to: ada@example.org")
+    click(page, "queue-push")
+
+    wait(page, lambda _: one(page, '#feed li[data-type="expired"][data-key="flash"]'), "flash never expired")
+    wait(page, lambda _: len(rows(page, "#key-rows tr")) >= 8 and len(rows(page, "#queue-rows tr")) >= 2, "the lists did not fill")
+    one(page, '#key-rows tr[data-key="user:1"] button').click()
+    wait(page, lambda _: '"name":"user 1"' in page.find_element(By.ID, "detail-text").get_attribute("value"))
+    page.execute_script("window.scrollTo(0, 0)")
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    assert_not_blank(page, OUT / "dashboard.png", LAPTOP)
+    # The whole page at laptop width, the queues panel below the fold included.
+    height = page.execute_script("return document.documentElement.scrollHeight")
+    set_viewport(page, LAPTOP[0], height)
+    assert_not_blank(page, OUT / "dashboard-full.png", (LAPTOP[0], height))
+
+    # A phone's width: one column, nothing wider than the screen.
+    set_viewport(page, *PHONE)
+    wait(page, lambda _: page.execute_script("return document.documentElement.scrollWidth") <= PHONE[0],
+         "the page is wider than a phone")
+    assert_not_blank(page, OUT / "dashboard-phone.png", PHONE)
+
+
+def assert_not_blank(browser: WebDriver, path: Any, size: tuple[int, int]) -> None:
+    """Saves a screenshot at `path` and checks that it has the viewport's size and shows
+    something: many colours, and no single one covering almost all of it."""
+    png = browser.get_screenshot_as_png()
+    path.write_bytes(png)
+    image = decode_png(png)
+    assert (image.width, image.height) == size
+    colours = image.colour_counts()
+    commonest = colours.most_common(1)[0][1]
+    assert len(colours) > 100, f"{path.name} has only {len(colours)} colours"
+    assert commonest < 0.9 * image.width * image.height, f"{path.name} is mostly one colour"
