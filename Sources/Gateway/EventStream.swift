@@ -51,6 +51,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
             }
             let chunk = state.pending.prefix(limit)
             state.pending.removeFirst(chunk.count)
+            streams.metrics?.count(sent: chunk.count, over: .eventStream)
             return .bytes(Array(chunk))
         }
     }
@@ -91,6 +92,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         let read = state.cursor.read(from: store, matching: filter)
         if let lost = read.lost {
             bytes += ServerSentEvents.gap(lost)
+            streams.countGap(lost)
         }
         state.isEnding = read.mustEnd
         for event in read.events {

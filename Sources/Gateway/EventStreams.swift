@@ -9,15 +9,23 @@ import Synchronization
 final class EventStreams: Sendable {
     /// Events in their wire form, shared by the streams.
     let encoded = EncodedEvents()
+    /// Where streams count the bytes they send and the gaps they announce; `nil` when off.
+    let metrics: GatewayMetrics?
     private let streams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let interval: Duration
     private let stopped = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let isRunning = Atomic<Bool>(false)
 
-    /// Streams that get a heartbeat every `interval` once started.
-    init(heartbeat interval: Duration) {
+    /// Streams that get a heartbeat every `interval` once started, counted in `metrics`.
+    init(heartbeat interval: Duration, metrics: GatewayMetrics?) {
         self.interval = interval
+        self.metrics = metrics
+    }
+
+    /// Counts a gap announced to a subscriber: the ids in `lost` were not delivered to it.
+    func countGap(_ lost: ClosedRange<UInt64>) {
+        metrics?.countGap(lost)
     }
 
     /// The number of open streams.

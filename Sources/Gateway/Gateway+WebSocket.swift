@@ -6,6 +6,12 @@ extension Gateway {
     /// `WebSocketSession`.
     func upgradeToWebSocket(_ request: HTTPRequest) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
+        // Browsers do not apply CORS to WebSockets: a page of any origin could open one.
+        guard cors.allowsWebSocket(origin: request.header("Origin"), host: request.header("Host")) else {
+            throw HTTPError(
+                status: .forbidden,
+                detail: "WebSockets from pages of this origin are not allowed here (see --cors-origin).")
+        }
         let accept: String
         do {
             accept = try Handshake.accept(

@@ -1,6 +1,7 @@
 package import Keyspace
 package import Logging
 package import MicroHTTPD
+import Synchronization
 
 /// The HTTP API of Keygate over a keyspace: routes each request and answers it at once on
 /// libmicrohttpd's thread, or parks it when it must wait for a message.
@@ -13,41 +14,88 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let maxWait: Duration
     let eventStreams: EventStreams
     let webSocketSettings: WebSocketSettings
+    let cors: CORSPolicy
+    /// `nil` when metrics are off.
+    let metrics: GatewayMetrics?
+    let observer: RequestObserver
     let logger: Logger
+    private let isReady = Atomic<Bool>(false)
 
     /// Creates the API over `store`, serving files from `publicDirectory` and the contract
     /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, event
     /// streams get a heartbeat every `heartbeat` once `start()` is called, and WebSocket
-    /// sessions follow `webSocket`.
+    /// sessions follow `webSocket`. Pages of other origins are let in by `cors`; requests are
+    /// counted in `metrics` and logged to `accessLogger` when given.
     package init(
         store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
-        heartbeat: Duration, webSocket: WebSocketSettings = WebSocketSettings(), logger: Logger
+        heartbeat: Duration, webSocket: WebSocketSettings = WebSocketSettings(),
+        cors: CORSPolicy = CORSPolicy(), metrics: GatewayMetrics? = nil, accessLogger: Logger? = nil,
+        logger: Logger
     ) {
         self.store = store
         self.staticFiles = StaticFiles(directory: publicDirectory)
         self.openAPIDocument = openAPIDocument
         self.maxWait = maxWait
-        self.eventStreams = EventStreams(heartbeat: heartbeat)
+        self.eventStreams = EventStreams(heartbeat: heartbeat, metrics: metrics)
         self.webSocketSettings = webSocket
+        self.cors = cors
+        self.metrics = metrics
+        self.observer = RequestObserver(metrics: metrics, accessLogger: accessLogger)
         self.logger = logger
     }
 
-    /// Starts sending heartbeats to event streams.
+    /// Starts sending heartbeats to event streams; `/readyz` answers 200 from now on.
     package func start() {
         eventStreams.start()
+        isReady.store(true, ordering: .releasing)
+    }
+
+    /// `/readyz` answers 503 from now on, so that load balancers stop sending requests.
+    package func beginStopping() {
+        isReady.store(false, ordering: .releasing)
     }
 
     /// Stops the heartbeats; after the HTTP server has stopped.
     package func stop() {
+        beginStopping()
         eventStreams.stop()
     }
 
-    /// Answers a request; every failure becomes a problem answer.
+    /// Answers a request; every failure becomes a problem answer. Adds the CORS headers its
+    /// origin gets, and counts and logs it once answered.
     package func answer(_ request: HTTPRequest) -> HTTPAnswer {
+        var record = observer.begin(request)
+        let answer: HTTPAnswer
         do {
-            return try route(request)
+            let route = try Router.route(request.method, path: request.path)
+            record?.route = RouteLabel(route)
+            answer = try self.answer(request, route: route)
         } catch {
-            return .respond(Problem(error, logger: logger).response)
+            answer = .respond(Problem(error, logger: logger).response)
+        }
+        let corsHeaders = cors.isEnabled ? cors.answerHeaders(origin: request.header("Origin")) : []
+        switch answer {
+        case .respond(var response):
+            response.headers += corsHeaders
+            observer.finish(record, status: response.status, bytesSent: response.body.count)
+            return .respond(response)
+        case .stream(var stream):
+            stream.headers += corsHeaders
+            observer.finish(record, status: stream.status, bytesSent: 0)
+            return .stream(stream)
+        case .upgrade:
+            observer.finish(record, status: .switchingProtocols, bytesSent: 0)
+            return answer
+        case .park(var parking):
+            parking.responseHeaders += corsHeaders
+            if record != nil {
+                parking.onFinish = { [observer, record] response in
+                    observer.finish(
+                        record, status: response?.status ?? .clientClosedRequest,
+                        bytesSent: response?.body.count ?? 0)
+                }
+            }
+            return .park(parking)
         }
     }
 
@@ -56,11 +104,9 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         Problem(error).response
     }
 
-    private func route(_ request: HTTPRequest) throws -> HTTPAnswer {
-        let route = try Router.route(request.method, path: request.path)
+    private func answer(_ request: HTTPRequest, route: Route) throws -> HTTPAnswer {
         if request.method == .options {
-            let allowed = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
-            return .respond(HTTPResponse(status: .noContent, headers: [HTTPHeader("Allow", allowed)]))
+            return .respond(options(request, route: route))
         }
         switch route {
         case .queuePop(let segment):
@@ -108,6 +154,14 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         case .health:
             _ = try request.parameters(allowed: [])
             return .json(["status": "ok"])
+        case .readiness:
+            _ = try request.parameters(allowed: [])
+            guard isReady.load(ordering: .acquiring) else {
+                throw HTTPError(status: .serviceUnavailable, detail: "Keygate is starting or stopping.")
+            }
+            return .json(["status": "ready"])
+        case .metrics:
+            return try renderMetrics(request)
         case .openAPI:
             guard let openAPIDocument else {
                 throw HTTPError.notFound("This server was started without its openapi.yaml.")
@@ -120,6 +174,19 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         case .queuePop, .pop, .events, .webSocket:
             preconditionFailure("pops, event streams and WebSockets are answered by route(_:)")
         }
+    }
+
+    /// The answer to `OPTIONS`: the methods the endpoint allows, and for a CORS preflight from
+    /// an allowed origin, what its page may send.
+    private func options(_ request: HTTPRequest, route: Route) -> HTTPResponse {
+        let allowed = route.allowedMethods
+        var headers = [HTTPHeader("Allow", allowed.map(\.rawValue).joined(separator: ", "))]
+        if cors.isEnabled {
+            headers += cors.preflightHeaders(
+                origin: request.header("Origin"),
+                requestedMethod: request.header("Access-Control-Request-Method"), methods: allowed)
+        }
+        return HTTPResponse(status: .noContent, headers: headers)
     }
 
     /// The key named by one raw path segment.

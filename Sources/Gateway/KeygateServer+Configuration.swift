@@ -33,6 +33,15 @@ extension KeygateServer {
         package var publicDirectory = "./public"
         /// The contract served at `/openapi.yaml`. Default `./openapi.yaml`.
         package var openAPIFile = "./openapi.yaml"
+        /// Origins whose pages may call the API (`*` for any). Default none: same origin only.
+        package var corsOrigins: [String] = []
+        /// How long browsers may cache a CORS preflight's answer. Default 600 s.
+        package var corsMaxAge = Duration.seconds(600)
+        /// Whether requests and the keyspace are measured and `/metrics` serves them. Default on.
+        package var isMetricsEnabled = true
+        /// Whether every request is logged, at `info` under the label `keygate.access`.
+        /// Default off.
+        package var isAccessLogEnabled = false
 
         /// A configuration with every default.
         package init() {}

@@ -28,7 +28,13 @@ package final class KeygateServer: Sendable {
     package static func start(
         configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
     ) throws -> KeygateServer {
-        let keyspace = KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory)
+        let metrics = configuration.isMetricsEnabled ? GatewayMetrics() : nil
+        let keyspace =
+            if let metrics {
+                KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory, metrics: metrics.factory)
+            } else {
+                KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory)
+            }
         let openAPIDocument = FileManager.default.contents(atPath: configuration.openAPIFile)
         if openAPIDocument == nil {
             logger.warning(
@@ -38,10 +44,27 @@ package final class KeygateServer: Sendable {
         let gateway = Gateway(
             store: keyspace, publicDirectory: configuration.publicDirectory,
             openAPIDocument: openAPIDocument.map(Array.init), maxWait: configuration.maxWait,
-            heartbeat: configuration.heartbeat, webSocket: configuration.webSocket, logger: logger)
+            heartbeat: configuration.heartbeat, webSocket: configuration.webSocket,
+            cors: CORSPolicy(origins: configuration.corsOrigins, maxAge: configuration.corsMaxAge),
+            metrics: metrics, accessLogger: configuration.isAccessLogEnabled ? accessLogger() : nil,
+            logger: logger)
         let http = try HTTPServer.start(
             configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
             logger: logger)
+        metrics?.readLevels { [weak http, weak keyspace] in
+            var levels = GatewayMetrics.Levels()
+            if let http {
+                levels.openConnections = http.openConnectionCount
+                levels.webSockets = http.upgradedSocketCount
+            }
+            if let keyspace {
+                levels.waitingConsumers = keyspace.waitingCount
+                levels.queues = keyspace.queueCount
+                levels.strings = keyspace.count - levels.queues
+                levels.lastEventID = keyspace.lastEventID
+            }
+            return levels
+        }
         keyspace.start(expiring: !(clock is ManualClock))
         gateway.start()
         return KeygateServer(port: http.port, keyspace: keyspace, gateway: gateway, http: http)
@@ -50,10 +73,19 @@ package final class KeygateServer: Sendable {
     /// Stops gracefully: parked requests are answered and event streams ended, then
     /// connections closed; idempotent.
     package func stop() {
+        gateway.beginStopping()
         http.stop()
         gateway.stop()
         keyspace.stop()
     }
+}
+
+/// The logger of access-log lines: at `info` whatever the server's log level, since asking
+/// for the access log asks for those lines.
+private func accessLogger() -> Logger {
+    var logger = Logger(label: "keygate.access")
+    logger.logLevel = .info
+    return logger
 }
 
 /// The gateway over the built-in engine, as a concrete type: calls through it are specialized

@@ -22,6 +22,10 @@ enum Route: Equatable {
     case webSocket
     /// `/healthz`: liveness.
     case health
+    /// `/readyz`: readiness, 503 while starting or stopping.
+    case readiness
+    /// `/metrics`: Prometheus metrics.
+    case metrics
     /// `/openapi.yaml`: the contract.
     case openAPI
     /// Anything else: a file under `public/`.
@@ -51,7 +55,8 @@ enum Route: Equatable {
         case .queue: [.get, .head, .post, .delete, .options]
         case .queuePop, .pop: [.post, .options]
         case .webSocket: [.get, .options]
-        case .queueMessages, .keys, .events, .health, .openAPI, .file: [.get, .head, .options]
+        case .queueMessages, .keys, .events, .health, .readiness, .metrics, .openAPI, .file:
+            [.get, .head, .options]
         }
     }
 }

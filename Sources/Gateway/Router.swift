@@ -40,6 +40,8 @@ enum Router {
             case (.versionOne, .webSocket, nil, nil, nil): return .webSocket
             case (.versionOne, _, _, _, _): return nil
             case (.health, nil, _, _, _): return .health
+            case (.readiness, nil, _, _, _): return .readiness
+            case (.metrics, nil, _, _, _): return .metrics
             case (.openAPI, nil, _, _, _): return .openAPI
             default: return .file(path: path)
             }
@@ -73,7 +75,8 @@ enum Router {
 
     /// The path segments the routes are made of.
     private enum Name {
-        case versionOne, cache, keys, events, webSocket, timeToLive, queues, pop, messages, health, openAPI
+        case versionOne, cache, keys, events, webSocket, timeToLive, queues, pop, messages, health, readiness
+        case metrics, openAPI
         case other
 
         init(_ segment: Slice<UnsafeBufferPointer<UInt8>>) {
@@ -88,7 +91,9 @@ enum Router {
                 case 5 where Self.matches(segment, "cache"): .cache
                 case 6 where Self.matches(segment, "queues"): .queues
                 case 6 where Self.matches(segment, "events"): .events
+                case 6 where Self.matches(segment, "readyz"): .readiness
                 case 7 where Self.matches(segment, "healthz"): .health
+                case 7 where Self.matches(segment, "metrics"): .metrics
                 case 8 where Self.matches(segment, "messages"): .messages
                 case 12 where Self.matches(segment, "openapi.yaml"): .openAPI
                 default: .other

@@ -44,6 +44,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     }
 
     func received(_ bytes: UnsafeRawBufferPointer) {
+        gateway.metrics?.count(received: bytes.count, over: .webSocket)
         perform(state.withLock { $0.connection.receive(bytes, at: .now) })
     }
 
@@ -112,6 +113,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     private func send(frame: [UInt8]) -> Bool {
         guard let socket = state.withLock({ $0.socket }) else { return false }
         if socket.send(frame) {
+            gateway.metrics?.count(sent: frame.count, over: .webSocket)
             return true
         }
         if socket.isOpen {
@@ -302,6 +304,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             guard let read = subscription.read(from: store) else { continue }
             if let lost = read.lost {
                 messages.append(WebSocketReply.gap(subscription: subscription.number, lost: lost))
+                gateway.eventStreams.countGap(lost)
             }
             for event in read.events {
                 messages.append(

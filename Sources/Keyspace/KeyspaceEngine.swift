@@ -1,3 +1,4 @@
+package import CoreMetrics
 import Synchronization
 
 /// The built-in keyspace: every key in memory behind one lock, with active expiry.
@@ -16,18 +17,36 @@ package final class KeyspaceEngine: KeyspaceStore {
     private let log: EventLog
     private let clock: any KeyspaceClock
     private let expirer = Expirer()
+    /// How late keys are removed after their deadline: the product's key figure.
+    private let expiryLateness: Timer
+    private let expirations: Counter
 
     /// Creates an empty keyspace keeping the last `eventHistory` events; call `start()` to
-    /// remove keys at their deadlines and notify subscribers.
-    package init(clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory) {
+    /// remove keys at their deadlines and notify subscribers. Expirations are counted through
+    /// `metrics`, as `keygate_keys_expired_total` and `keygate_expiry_lateness_seconds`.
+    package init(
+        clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.clock = clock
         log = EventLog(capacity: eventHistory)
         state = Mutex(KeyspaceState(log: log))
+        expiryLateness = Timer(label: Self.expiryLatenessLabel, factory: metrics)
+        expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
     }
+
+    /// The label of the expiry lateness timer, for a factory that wants its own buckets.
+    package static let expiryLatenessLabel = "keygate_expiry_lateness_seconds"
 
     /// The number of keys held, including expired ones not yet removed.
     package var count: Int {
         state.withLock { $0.count }
+    }
+
+    /// The number of keys holding a queue (the others hold strings), expired ones not yet
+    /// removed included.
+    package var queueCount: Int {
+        state.withLock { $0.queueCount }
     }
 
     /// Checks that the internal indexes agree; for tests. O(n).
@@ -208,6 +227,12 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
         if signals.notifySubscribers {
             log.notifySubscribers()
+        }
+        if !signals.expiryLateness.isEmpty {
+            expirations.increment(by: signals.expiryLateness.count)
+            for lateness in signals.expiryLateness {
+                expiryLateness.recordMilliseconds(lateness)
+            }
         }
         if let failure {
             throw failure

@@ -20,6 +20,11 @@ struct KeyspaceState {
     private var isExpirerWakeNeeded = false
     /// Set when events were recorded; the engine tells the subscribers once unlocked.
     private var hasNewEvents = false
+    /// How late each key removed at its deadline since the last `takeSignals()` was; the
+    /// engine reports them once unlocked.
+    private var expiryLateness: [Int64] = []
+    /// The number of keys holding a queue; the others hold strings.
+    private(set) var queueCount = 0
 
     init(log: EventLog) {
         self.log = log
@@ -36,7 +41,7 @@ struct KeyspaceState {
         guard let entry = entries[key] else { return nil }
         guard !entry.isExpired(at: now) else {
             remove(key)
-            record(.expired, key, now)
+            recordExpiry(of: key, deadline: entry.deadline ?? now, now: now)
             return nil
         }
         return entry
@@ -219,7 +224,7 @@ struct KeyspaceState {
         var expired: [Key] = []
         while expired.count < limit, let (deadline, key) = deadlines.first, deadline <= now {
             remove(key)
-            record(.expired, key, now)
+            recordExpiry(of: key, deadline: deadline, now: now)
             expired.append(key)
         }
         let next = deadlines.first?.deadline
@@ -229,13 +234,28 @@ struct KeyspaceState {
     }
 
     /// What must be done once the lock is released: wake the expirer for a new earlier
-    /// deadline, tell subscribers of new events. Resets both.
-    mutating func takeSignals() -> (wakeExpirer: Bool, notifySubscribers: Bool) {
+    /// deadline, tell subscribers of new events, report expirations. Resets all three.
+    mutating func takeSignals() -> Signals {
         defer {
             isExpirerWakeNeeded = false
             hasNewEvents = false
+            if !expiryLateness.isEmpty {
+                expiryLateness = []
+            }
         }
-        return (isExpirerWakeNeeded, hasNewEvents)
+        return Signals(
+            wakeExpirer: isExpirerWakeNeeded, notifySubscribers: hasNewEvents,
+            expiryLateness: expiryLateness)
+    }
+
+    /// What an operation leaves for the engine to do once it has released the lock.
+    struct Signals {
+        /// A deadline earlier than the expirer's planned wake-up was added.
+        var wakeExpirer: Bool
+        /// Events were recorded.
+        var notifySubscribers: Bool
+        /// Keys were removed at their deadline, this many milliseconds late.
+        var expiryLateness: [Int64]
     }
 
     /// The number of consumers waiting on at least one queue.
@@ -248,6 +268,7 @@ struct KeyspaceState {
         guard activeRegistrations == waiters.values.reduce(0, { $0 + $1.activeCount }) else {
             return false
         }
+        guard entries.values.count(where: { $0.value.type == .queue }) == queueCount else { return false }
         let withDeadline = entries.values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
         return withDeadline.allSatisfy { entry in
@@ -283,6 +304,7 @@ struct KeyspaceState {
             lastVersion += 1
             entries[queue] = Entry(value: .queue(value), version: Version(lastVersion))
             order.insert(queue)
+            queueCount += 1
             return .stored(length: 1)
         }
         let length = updateQueue(queue) { value in
@@ -350,8 +372,17 @@ struct KeyspaceState {
         hasNewEvents = true
     }
 
+    /// Records the `expired` event of a key removed at `deadline`, and how late that was.
+    private mutating func recordExpiry(of key: Key, deadline: Timestamp, now: Timestamp) {
+        record(.expired, key, now)
+        expiryLateness.append(max(now.milliseconds - deadline.milliseconds, 0))
+    }
+
     private mutating func remove(_ key: Key) {
         guard let entry = entries.removeValue(forKey: key) else { return }
+        if entry.value.type == .queue {
+            queueCount -= 1
+        }
         order.remove(key)
         if let expiry = entry.expiry {
             deadlines.remove(expiry)

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import Glibc
 
 /// A libmicrohttpd connection, as a value other threads may hold.
 ///
@@ -36,6 +37,30 @@ struct ConnectionHandle: @unchecked Sendable {
         return value.withMemoryRebound(to: UInt8.self, capacity: length) { value in
             String(decoding: UnsafeBufferPointer(start: value, count: length), as: UTF8.self)
         }
+    }
+
+    /// The client's IP address as text (`203.0.113.7`, `2001:db8::1`), or `-` when unknown.
+    var clientAddress: String {
+        guard let address = cmhd_connection_client_address(pointer) else { return "-" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written: UnsafePointer<CChar>? =
+            switch Int32(address.pointee.sa_family) {
+            case AF_INET:
+                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                    withUnsafePointer(to: address.pointee.sin_addr) {
+                        inet_ntop(AF_INET, $0, &text, socklen_t(text.count))
+                    }
+                }
+            case AF_INET6:
+                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    withUnsafePointer(to: address.pointee.sin6_addr) {
+                        inet_ntop(AF_INET6, $0, &text, socklen_t(text.count))
+                    }
+                }
+            default: nil
+            }
+        guard written != nil else { return "-" }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The socket file descriptor, or -1 when libmicrohttpd cannot tell.

@@ -31,6 +31,19 @@ package struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
     /// The method token.
     package var description: String { rawValue }
 
+    /// The token of a common method, `OTHER` for any other, so that counting by method keeps
+    /// a bounded number of series whatever clients send.
+    package var commonName: String {
+        tag == .other ? "OTHER" : rawValue
+    }
+
+    /// A number from 0 to `commonCount - 1`, the same for every method of one `commonName`:
+    /// an index for tables by method.
+    package var commonIndex: Int { Int(tag.rawValue) }
+
+    /// How many values `commonIndex` takes.
+    package static let commonCount = 8
+
     /// Whether two methods are the same token.
     package static func == (lhs: HTTPMethod, rhs: HTTPMethod) -> Bool {
         lhs.tag == rhs.tag && (lhs.tag != .other || lhs.rawValue == rhs.rawValue)

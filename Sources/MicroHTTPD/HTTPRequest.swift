@@ -38,6 +38,12 @@ package struct HTTPRequest {
         connection.headerValues(named: name)
     }
 
+    /// The client's IP address as text, or `-` when unknown; read from the connection on
+    /// each call.
+    package var clientAddress: String {
+        connection.clientAddress
+    }
+
     /// Whether the target has query parameters; cheap, nothing is decoded.
     package var hasQuery: Bool {
         MHD_get_connection_values(connection.pointer, .GET_ARGUMENT_KIND, nil, nil) > 0

@@ -80,6 +80,16 @@ package final class HTTPServer: Sendable {
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
     }
 
+    /// The connections open now, suspended ones included.
+    package var openConnectionCount: Int {
+        daemon.withLock { daemon in daemon.map { Int(cmhd_daemon_connection_count($0)) } ?? 0 }
+    }
+
+    /// The upgraded (WebSocket) sockets open now.
+    package var upgradedSocketCount: Int {
+        dispatcher.upgradeLoop.openCount.load(ordering: .relaxed)
+    }
+
     /// Stops gracefully; idempotent.
     ///
     /// Closes new connections at once, answers every parked request with the handler's 503,

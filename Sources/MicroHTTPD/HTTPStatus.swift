@@ -21,6 +21,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 301: "Moved Permanently"
         case 304: "Not Modified"
         case 400: "Bad Request"
+        case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 409: "Conflict"
@@ -29,6 +30,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 415: "Unsupported Media Type"
         case 426: "Upgrade Required"
         case 429: "Too Many Requests"
+        case 499: "Client Closed Request"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
         default: "Status \(code)"
@@ -52,6 +54,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let notModified = HTTPStatus(code: 304)
     /// 400 Bad Request.
     package static let badRequest = HTTPStatus(code: 400)
+    /// 403 Forbidden.
+    package static let forbidden = HTTPStatus(code: 403)
     /// 404 Not Found.
     package static let notFound = HTTPStatus(code: 404)
     /// 405 Method Not Allowed.
@@ -68,6 +72,9 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let upgradeRequired = HTTPStatus(code: 426)
     /// 429 Too Many Requests.
     package static let tooManyRequests = HTTPStatus(code: 429)
+    /// 499, nginx's "client closed request": never sent, but logged and counted for a
+    /// parked request whose client left before its answer.
+    package static let clientClosedRequest = HTTPStatus(code: 499)
     /// 500 Internal Server Error.
     package static let internalServerError = HTTPStatus(code: 500)
     /// 503 Service Unavailable.

@@ -22,13 +22,17 @@ package final class ParkedRequest: Sendable {
     let id: UInt64
     private let connection: ConnectionHandle
     private let lot: ParkingLot
+    private let responseHeaders: [HTTPHeader]
+    private let onFinish: (@Sendable (HTTPResponse?) -> Void)?
     private let state = Mutex<State>(.waiting(deadline: nil))
     private let undelivered = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(id: UInt64, connection: ConnectionHandle, lot: ParkingLot) {
+    init(id: UInt64, connection: ConnectionHandle, lot: ParkingLot, parking: Parking) {
         self.id = id
         self.connection = connection
         self.lot = lot
+        responseHeaders = parking.responseHeaders
+        onFinish = parking.onFinish
     }
 
     /// Whether nobody has claimed the request yet.
@@ -126,6 +130,14 @@ package final class ParkedRequest: Sendable {
     }
 
     private func finish(_ outcome: State) {
+        var outcome = outcome
+        if case .answered(var response) = outcome {
+            response.headers += responseHeaders
+            outcome = .answered(response)
+            onFinish?(response)
+        } else {
+            onFinish?(nil)
+        }
         let deadline = state.withLock { state in
             guard case .claimed(let deadline) = state else {
                 preconditionFailure("finishing a parked request without a successful claim()")

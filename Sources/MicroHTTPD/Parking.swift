@@ -9,6 +9,12 @@ package struct Parking: Sendable {
     package var onTimeout: @Sendable () -> HTTPResponse
     /// Called once if the client closes its connection before anyone answered.
     package var onAbandon: (@Sendable () -> Void)?
+    /// Header fields added to whatever answer the request gets in the end: delivered, timed
+    /// out, or the server's 503 when it stops.
+    package var responseHeaders: [HTTPHeader] = []
+    /// Called once when the request is finished, with the answer about to be sent, or `nil`
+    /// when its client left; on whichever thread finished it.
+    package var onFinish: (@Sendable (HTTPResponse?) -> Void)?
 
     /// Creates a parking plan.
     package init(

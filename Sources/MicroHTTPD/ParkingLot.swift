@@ -46,8 +46,10 @@ final class ParkingLot: Sendable {
     }
 
     /// A parked request for `connection`, which the caller is about to suspend.
-    func makeParkedRequest(for connection: ConnectionHandle) -> ParkedRequest {
-        ParkedRequest(id: lastID.add(1, ordering: .relaxed).newValue, connection: connection, lot: self)
+    func makeParkedRequest(for connection: ConnectionHandle, parking: Parking) -> ParkedRequest {
+        ParkedRequest(
+            id: lastID.add(1, ordering: .relaxed).newValue, connection: connection, lot: self,
+            parking: parking)
     }
 
     /// Parks a request whose connection the caller has just suspended.

@@ -178,7 +178,7 @@ final class RequestDispatcher: Sendable {
             return .upgrade(upgrade)
         case .park(let parking):
             let context = context(in: &slot)
-            let parked = parkingLot.makeParkedRequest(for: connection)
+            let parked = parkingLot.makeParkedRequest(for: connection, parking: parking)
             parkingLot.suspendedCount.add(1, ordering: .relaxed)
             connection.suspend()
             context.phase = .parked(parked)

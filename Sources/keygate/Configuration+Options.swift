@@ -49,6 +49,43 @@ extension KeygateServer.Configuration {
         openAPIFile = try settings.value(
             options.openAPIFile, variable: "KEYGATE_OPENAPI", default: openAPIFile
         ) { $0.isEmpty ? nil : $0 }
+        corsOrigins = try settings.value(
+            options.corsOrigin.isEmpty ? nil : options.corsOrigin, variable: "KEYGATE_CORS_ORIGINS",
+            default: corsOrigins
+        ) { $0.split(separator: ",").map { $0.trimmingPrefix(" ").description } }
+        for origin in corsOrigins where !Self.isOrigin(origin) {
+            throw ValidationError(
+                "'\(origin)' is not an origin: use * or scheme://host[:port], such as https://app.example.com.")
+        }
+        let maxAgeSeconds = try settings.integer(
+            options.corsMaxAge, variable: "KEYGATE_CORS_MAX_AGE", in: 0...86_400,
+            default: Int(corsMaxAge.components.seconds))
+        corsMaxAge = .seconds(maxAgeSeconds)
+        isMetricsEnabled = try settings.value(
+            options.metrics, variable: "KEYGATE_METRICS", default: isMetricsEnabled, parse: Self.boolean)
+        isAccessLogEnabled = try settings.value(
+            options.accessLog ? true : nil, variable: "KEYGATE_ACCESS_LOG", default: isAccessLogEnabled,
+            parse: Self.boolean)
+    }
+
+    /// `*`, or an origin as browsers send it: `http` or `https`, `://`, a host and maybe a port,
+    /// and nothing after.
+    private static func isOrigin(_ text: String) -> Bool {
+        if text == "*" { return true }
+        guard let separator = text.firstRange(of: "://") else { return false }
+        let scheme = text[..<separator.lowerBound].lowercased()
+        let authority = text[separator.upperBound...]
+        return (scheme == "http" || scheme == "https") && !authority.isEmpty
+            && !authority.contains(where: { "/?#@ ".contains($0) })
+    }
+
+    /// `true`, `false`, `1`, `0`, `yes` or `no`, as a variable may say it.
+    private static func boolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": true
+        case "false", "0", "no", "off": false
+        default: nil
+        }
     }
 }
 

@@ -64,6 +64,24 @@ struct Options: ParsableArguments {
     var openAPIFile: String?
 
     @Option(
+        help: """
+            An origin (scheme://host[:port]) whose pages may call the API, or * for any; repeat for \
+            more. [KEYGATE_CORS_ORIGINS, comma-separated, default none: same origin only]
+            """)
+    var corsOrigin: [String] = []
+
+    @Option(help: "Seconds browsers may cache a CORS preflight's answer. [KEYGATE_CORS_MAX_AGE, default 600]")
+    var corsMaxAge: Int?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Measure requests and the keyspace, served at /metrics. [KEYGATE_METRICS, default on]")
+    var metrics: Bool?
+
+    @Flag(help: "Log one line per request (never a value). [KEYGATE_ACCESS_LOG, default off]")
+    var accessLog = false
+
+    @Option(
         help: "trace, debug, info, notice, warning, error or critical. [KEYGATE_LOG_LEVEL, default info]")
     var logLevel: String?
 
