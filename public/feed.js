@@ -73,8 +73,9 @@ export class Feed {
     const filtered = glob !== '' || types.length < EVENT_TYPES.length;
     if (filtered) {
       this.current = this.own;
-      this.own.subscribe(this.listener);
+      // Opened first, so that the new listener hears `connecting`, not the last refusal.
       this.own.open({ keys: [glob].filter(Boolean), types });
+      this.own.subscribe(this.listener);
     } else {
       this.own.close();
       this.current = this.shared;
