@@ -65,8 +65,10 @@ def bounded() -> Iterator[None]:
     signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(request: pytest.FixtureRequest) -> RunningServer:
+    """A server of the test's own, so that its page shows only its own keys (and the
+    screenshot only what its test made)."""
     return start_server(request, PUBLIC)
 
 
@@ -98,13 +100,16 @@ def page(server: RunningServer, browser: WebDriver) -> Iterator[WebDriver]:
     browser.get(server.base_url + "/")
     wait(browser, lambda _: state(browser, "sync-state") == "live" and state(browser, "feed-state") == "live")
     yield browser
+    logged = browser.get_log("browser")
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
+    # Leave before the server stops, so that no reconnecting stream logs into the next test.
+    browser.get("about:blank")
     errors = [
-        entry["message"] for entry in browser.get_log("browser")
+        entry["message"] for entry in logged
         # The answers the tests provoke on purpose (400s) are logged by Chromium as errors.
         if entry["level"] == "SEVERE" and "the server responded with a status of 4" not in entry["message"]
     ]
     assert errors == [], f"the page logged errors: {errors}"
-    resources = browser.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
     foreign = [name for name in resources if not name.startswith(server.base_url + "/")]
     assert foreign == [], f"the page fetched from elsewhere: {foreign}"
 
@@ -216,6 +221,57 @@ def test_a_bad_ttl_shows_the_problem_the_api_answered(page: WebDriver, server: R
     assert notice.get_attribute("data-status") == "400"
     assert expected["title"] in notice.text and expected["detail"] in notice.text, notice.text
     assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
+
+
+def test_the_key_list_filters_by_prefix_and_pages(page: WebDriver, server: RunningServer) -> None:
+    prefix = unique("page") + ":"
+    names = [f"{prefix}{number:02}" for number in range(55)]
+    for name in names:
+        api(server, "PUT", f"/v1/cache/{name}", data=b"v")
+    fill(page, "key-prefix", prefix)
+    page.find_element(By.ID, "key-prefix").submit()
+
+    def listed(_: WebDriver) -> list[str]:
+        return [row.get_attribute("data-key") for row in rows(page, "#key-rows tr")]
+
+    wait(page, lambda _: listed(page) == names[:50], "the first page is not the first 50 keys of the prefix")
+    assert page.find_element(By.ID, "keys-previous").get_attribute("disabled") is not None
+    click(page, "keys-next")
+    wait(page, lambda _: listed(page) == names[50:], "the second page is not the last 5 keys")
+    assert page.find_element(By.ID, "keys-page").text == "Page 2"
+    assert page.find_element(By.ID, "keys-next").get_attribute("disabled") is not None
+    click(page, "keys-previous")
+    wait(page, lambda _: listed(page) == names[:50], "back to the first page")
+
+
+def test_the_feed_follows_its_filters_and_explains_a_refused_one(page: WebDriver, server: RunningServer) -> None:
+    fill(page, "feed-key", "[")
+    click(page, "feed-apply")
+    with api(server, "GET", "/v1/events", params={"key": "["}, stream=True) as refused:
+        expected = refused.json()
+    wait(page, lambda _: state(page, "feed-state") == "closed", "the refused stream was not shown as closed")
+    notice = page.find_element(By.ID, "feed-notice")
+    assert expected["title"] in notice.text and expected["detail"] in notice.text, notice.text
+
+    prefix = unique("only")
+    fill(page, "feed-key", f"{prefix}:*")
+    for type_ in ("del", "expire", "persist", "expired", "push", "pop"):
+        page.find_element(By.ID, f"feed-type-{type_}").click()
+    click(page, "feed-apply")
+    wait(page, lambda _: state(page, "feed-state") == "live", "the filtered stream did not come up")
+    assert notice.text == ""
+
+    other = unique("other")
+    api(server, "PUT", f"/v1/cache/{other}", data=b"1")
+    api(server, "PUT", f"/v1/cache/{prefix}:1", data=b"1")
+    api(server, "DELETE", f"/v1/cache/{prefix}:1")
+    api(server, "PUT", f"/v1/cache/{prefix}:2", data=b"2")
+    # Events come in order, so once the last one is in, any that passed the filter are too.
+    wait(page, lambda _: one(page, f'#feed li[data-key="{prefix}:2"]'), "the matching set did not arrive")
+    assert [(entry.get_attribute("data-type"), entry.get_attribute("data-key")) for entry in rows(page, "#feed li")] == [
+        ("set", f"{prefix}:2"), ("set", f"{prefix}:1")]
+    # The keys panel still hears every event: the key outside the filter is listed.
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{other}"]'), "the keys panel missed a filtered-out key")
 
 
 def test_a_value_is_shown_edited_and_deleted_in_the_detail_panel(page: WebDriver, server: RunningServer) -> None:
