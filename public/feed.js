@@ -5,7 +5,7 @@
 
 import { EventStream, EVENT_TYPES } from './events.js';
 import { RateChart } from './chart.js';
-import { el, Notice } from './ui.js';
+import { byId, el, Notice } from './ui.js';
 
 /** Entries the feed keeps; older ones scroll away for good. */
 const FEED_LIMIT = 200;
@@ -33,19 +33,19 @@ export class Feed {
     this.shared = shared;
     this.own = new EventStream();
     this.current = null;
-    this.list = document.getElementById('feed');
-    this.stateElement = document.getElementById('feed-state');
-    this.notice = new Notice(document.getElementById('feed-notice'));
-    this.chart = new RateChart(document.getElementById('feed-chart'), document.getElementById('chart-legend'));
-    this.keyInput = document.getElementById('feed-key');
+    this.list = byId('feed');
+    this.stateElement = byId('feed-state');
+    this.notice = new Notice(byId('feed-notice'));
+    this.chart = new RateChart(byId('feed-chart'), byId('chart-legend'));
+    this.keyInput = byId('feed-key');
     this.typeBoxes = EVENT_TYPES.map((type) => el('input', { type: 'checkbox', id: `feed-type-${type}`, value: type, checked: true }));
-    document.getElementById('feed-types').replaceChildren(...this.typeBoxes.map((box) =>
+    byId('feed-types').replaceChildren(...this.typeBoxes.map((box) =>
       el('label', { class: 'check' }, box, el('span', { class: `badge type-${box.value}` }, box.value))));
-    document.getElementById('feed-filters').addEventListener('submit', (event) => {
+    byId('feed-filters').addEventListener('submit', (event) => {
       event.preventDefault();
       this.apply();
     });
-    document.getElementById('feed-clear').addEventListener('click', () => {
+    byId('feed-clear').addEventListener('click', () => {
       this.list.replaceChildren();
       this.chart.clear();
     });

@@ -4,9 +4,7 @@
 
 import { request, requestJSON, segment } from './api.js';
 import { formatBytes, formatSize, parseBytes, utf8OrNull } from './bytes.js';
-import { Notice, background, guard, setCountdown, timeLeft } from './ui.js';
-
-const byId = (id) => document.getElementById(id);
+import { Notice, background, byId, guard, setCountdown, timeLeft } from './ui.js';
 
 /** The detail panel of one key. */
 export class KeyDetail {

@@ -3,13 +3,11 @@
 // key. The selected key's details live in key-detail.js.
 
 import { request, requestJSON, segment } from './api.js';
-import { formatSize } from './bytes.js';
-import { el, Notice, guard, coalesce, setCountdown } from './ui.js';
+import { formatSize, parseBytes } from './bytes.js';
+import { el, Notice, byId, guard, coalesce, setCountdown } from './ui.js';
 
 /** Keys on one page. */
 const PAGE_SIZE = 50;
-
-const encoder = new TextEncoder();
 
 /** The list of keys, its pager and the create form. */
 export class KeyBrowser {
@@ -24,18 +22,18 @@ export class KeyBrowser {
     this.generation = 0;
     // Keys removed by events while a page is loading: the answer may predate their removal.
     this.goneDuringLoad = new Set();
-    this.body = document.getElementById('key-rows');
-    this.empty = document.getElementById('keys-empty');
-    this.notice = new Notice(document.getElementById('keys-notice'));
-    this.previous = document.getElementById('keys-previous');
-    this.next = document.getElementById('keys-next');
-    this.pageLabel = document.getElementById('keys-page');
+    this.body = byId('key-rows');
+    this.empty = byId('keys-empty');
+    this.notice = new Notice(byId('keys-notice'));
+    this.previous = byId('keys-previous');
+    this.next = byId('keys-next');
+    this.pageLabel = byId('keys-page');
     // New keys, new sizes and new TTLs come from reloading the page, at most every 300 ms.
     this.reloadSoon = coalesce(() => this.reload(), 300);
 
-    document.getElementById('key-filter').addEventListener('submit', (event) => {
+    byId('key-filter').addEventListener('submit', (event) => {
       event.preventDefault();
-      this.prefix = document.getElementById('key-prefix').value;
+      this.prefix = byId('key-prefix').value;
       this.pageStarts = [null];
       this.reload();
     });
@@ -133,8 +131,8 @@ export class KeyBrowser {
   }
 
   setUpCreateForm() {
-    const form = document.getElementById('key-create');
-    const notice = new Notice(document.getElementById('create-notice'));
+    const form = byId('key-create');
+    const notice = new Notice(byId('create-notice'));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const key = form.elements.key.value;
@@ -145,7 +143,7 @@ export class KeyBrowser {
       guard(notice, async () => {
         await request('PUT', `/v1/cache/${segment(key)}`, {
           query: { ttl: ttl === '' ? undefined : ttl },
-          body: encoder.encode(form.elements.value.value),
+          body: parseBytes(form.elements.value.value, 'text'),
           // Create only: replacing a key that exists is the detail panel's job.
           headers: { 'If-None-Match': '*', ...(contentType ? { 'Content-Type': contentType } : {}) },
         });
@@ -153,7 +151,7 @@ export class KeyBrowser {
         const shown = key.startsWith(this.prefix) ? '' : ` (not listed: outside the prefix “${this.prefix}”)`;
         notice.info(`Created “${key}”, which ${expiry}${shown}.`);
         await this.load();
-      }, document.getElementById('create-submit'));
+      }, byId('create-submit'));
     });
   }
 }

@@ -7,9 +7,9 @@ import { Feed, showState } from './feed.js';
 import { KeyBrowser } from './keys.js';
 import { KeyDetail } from './key-detail.js';
 import { QueuePanel } from './queues.js';
-import { Notice, guard } from './ui.js';
+import { Notice, byId, guard } from './ui.js';
 
-const pageNotice = new Notice(document.getElementById('page-notice'));
+const pageNotice = new Notice(byId('page-notice'));
 // Nothing may fail silently: whatever a handler did not catch is shown at the top.
 window.addEventListener('unhandledrejection', (event) => pageNotice.error(event.reason));
 window.addEventListener('error', (event) => pageNotice.error(event.error ?? new Error(event.message)));
@@ -22,7 +22,7 @@ const detail = new KeyDetail({
   openQueue: (name) => queues.select(name),
 });
 const keys = new KeyBrowser({ onSelect: (key, type) => detail.show(key, type) });
-const syncState = document.getElementById('sync-state');
+const syncState = byId('sync-state');
 let hasBeenLive = false;
 
 stream.subscribe({

@@ -2,16 +2,13 @@
 // by events (each event about a queue refetches its state); a form to push, pop and peek.
 
 import { request, requestJSON, segment } from './api.js';
-import { formatBytes, formatSize, utf8OrNull } from './bytes.js';
-import { el, Notice, background, guard, coalesce } from './ui.js';
+import { formatBytes, formatSize, parseBytes, utf8OrNull } from './bytes.js';
+import { el, Notice, background, byId, guard, coalesce } from './ui.js';
 
 /** Pages of 1000 keys scanned to find the queues when the page opens; later ones come by event. */
 const SCAN_PAGES = 10;
 /** Messages a peek shows. */
 const PEEK_LIMIT = 10;
-
-const encoder = new TextEncoder();
-const byId = (id) => document.getElementById(id);
 
 /** The queues panel. */
 export class QueuePanel {
@@ -128,7 +125,7 @@ export class QueuePanel {
     const contentType = byId('queue-content-type').value.trim();
     const name = this.name;
     const response = await requestJSON('POST', `/v1/queues/${segment(name)}`, {
-      body: encoder.encode(byId('queue-message').value),
+      body: parseBytes(byId('queue-message').value, 'text'),
       headers: contentType ? { 'Content-Type': contentType } : {},
     });
     this.notice.info(response.length === 0

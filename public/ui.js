@@ -3,6 +3,9 @@
 
 import { formatTimeLeft } from './bytes.js';
 
+/** The element with `id`. */
+export const byId = (id) => document.getElementById(id);
+
 /**
  * Creates an element: `props` are attributes (`class`, `dataset`, `on<event>` listeners,
  * booleans for valueless attributes), `children` nodes or strings (added as text).
