@@ -40,6 +40,7 @@ struct Problem: Encodable {
         let slug =
             switch error.status {
             case .badRequest: "bad-request"
+            case .forbidden: "forbidden"
             case .notFound: "not-found"
             case .methodNotAllowed: "method-not-allowed"
             case .conflict: "conflict"

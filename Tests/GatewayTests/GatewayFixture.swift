@@ -83,12 +83,13 @@ struct GatewayFixture {
     }
 }
 
-/// Runs `body` against a fresh gateway.
 /// Runs `body` against a fresh gateway. With `realTime`, the keyspace runs on the system clock
-/// with its expirer, and `GatewayFixture.clock` moves nothing.
+/// with its expirer, and `GatewayFixture.clock` moves nothing; `configure` changes anything
+/// else of the configuration.
 func withGateway(
     maxBodyBytes: Int? = nil, eventHistory: Int? = nil, heartbeat: Duration? = nil,
-    realTime: Bool = false, _ body: (GatewayFixture) throws -> Void
+    realTime: Bool = false, configure: (inout KeygateServer.Configuration) -> Void = { _ in },
+    _ body: (GatewayFixture) throws -> Void
 ) throws {
     let publicDirectory = FileManager.default.temporaryDirectory
         .appending(path: "keygate-public-\(UUID().uuidString)")
@@ -113,6 +114,7 @@ func withGateway(
     if let heartbeat {
         configuration.heartbeat = heartbeat
     }
+    configure(&configuration)
     var logger = Logger(label: "gateway-test")
     logger.logLevel = .error
     let clock = ManualClock()

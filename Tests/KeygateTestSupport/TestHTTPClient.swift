@@ -123,11 +123,15 @@ package final class TestHTTPClient {
         try request(method, target, headers: headers, body: Array(text.utf8))
     }
 
-    /// The bytes of a request with `Host` and, when there is a body, `Content-Length`.
+    /// The bytes of a request with `Host` (unless `headers` has one) and, when there is a body,
+    /// `Content-Length`.
     package static func encode(
         _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil
     ) -> [UInt8] {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        var head = "\(method) \(target) HTTP/1.1\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) {
+            head += "Host: 127.0.0.1\r\n"
+        }
         for (name, value) in headers {
             head += "\(name): \(value)\r\n"
         }
