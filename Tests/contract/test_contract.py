@@ -73,6 +73,8 @@ SAMPLE_PATH_VALUES = {"key": "sample", "name": "sample", "file": "index.html"}
 
 ETAG = re.compile(r'^"[0-9a-f]+"$')
 
+# Paths outside /v1/ whose query is checked like the API's.
+SERVICE_PATHS = {"/healthz", "/readyz", "/metrics"}
 # Paths whose GET is a WebSocket handshake: they have no HEAD.
 UPGRADE_PATHS = {"/v1/ws"}
 # The value a server derives from the handshake key of RFC 6455, section 1.3.
@@ -229,7 +231,7 @@ class Client:
         check_operation_answer(template, method, answer)
         if slugs is not None and method != "HEAD":
             assert answer.json()["type"] in {f"/problems/{slug}" for slug in slugs}, str(answer)
-        if 200 <= answer.status < 300 and (template.startswith("/v1/") or template == "/healthz"):
+        if 200 <= answer.status < 300 and (template.startswith("/v1/") or template in SERVICE_PATHS):
             # A request the API accepted uses only query parameters the document lists
             # (files and this document ignore the query).
             query_text = urllib.parse.urlsplit(target).query
@@ -804,7 +806,7 @@ QUERY_CHECKED = [
     ("GET", "/v1/queues/{name}/messages"), ("HEAD", "/v1/queues/{name}/messages"),
     ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
     ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/v1/ws"), ("GET", "/healthz"),
-    ("HEAD", "/healthz"),
+    ("HEAD", "/healthz"), ("GET", "/readyz"), ("HEAD", "/readyz"), ("GET", "/metrics"), ("HEAD", "/metrics"),
 ]
 # The operations on queues; the others work on strings (or on no key).
 QUEUE_TEMPLATES = ("/v1/queues/{name}", "/v1/queues/{name}/messages", "/v1/queues/{name}/pop", "/v1/pop")
@@ -813,10 +815,11 @@ MISSPELT = {"ttl": "ttl=5&tll=5", "wait": "wait=0&wiat=0", "limit": "limit=1&lim
 
 
 def test_every_checked_route_is_listed() -> None:
-    """The routes whose query is checked are every non-OPTIONS operation under /v1 and /healthz."""
+    """The routes whose query is checked are every non-OPTIONS operation under /v1 and of the
+    service paths."""
     checked = {(method, template) for method, template in QUERY_CHECKED}
     documented = {(method, template) for template, method in OPERATIONS
-                  if (template.startswith("/v1/") or template == "/healthz") and method != "OPTIONS"}
+                  if (template.startswith("/v1/") or template in SERVICE_PATHS) and method != "OPTIONS"}
     assert checked == documented
 
 
@@ -2254,6 +2257,176 @@ def test_openapi_document_is_served(api: Client) -> None:
     assert int(head.headers["Content-Length"]) == len(answer.body)
     # This route ignores the query.
     assert api.call("GET", "/openapi.yaml", query={"x": "1"}, status=200).body == answer.body
+
+
+def test_readiness(api: Client) -> None:
+    assert api.call("GET", "/readyz", status=200).json() == {"status": "ready"}
+    assert api.call("HEAD", "/readyz", status=200).headers["Content-Type"] == "application/json"
+
+
+def prometheus_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The samples of a Prometheus text exposition, by name and labels; fails on a line
+    that is not one, or a family without both HELP and TYPE."""
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"(?:,|$)')
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    helped: set[str] = set()
+    typed: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helped.add(line.split(" ")[2])
+        elif line.startswith("# TYPE "):
+            name, kind = line.split(" ")[2:4]
+            assert kind in ("counter", "gauge", "histogram"), line
+            typed.add(name)
+        else:
+            match = sample.match(line)
+            assert match, f"not a Prometheus sample: {line!r}"
+            labels = frozenset(label.findall(match.group(2) or ""))
+            samples[(match.group(1), labels)] = float(match.group(3))
+    assert helped == typed, f"families without HELP or TYPE: {helped ^ typed}"
+    return samples
+
+
+def metric(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_parse_and_move_with_requests(api: Client) -> None:
+    key = unique("metrics")
+    before = prometheus_samples(api.call("GET", "/metrics", status=200).body.decode())
+    api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"12345", status=201)
+    for _ in range(3):
+        api.call("GET", "/v1/cache/{key}", path={"key": key}, status=200)
+    api.call("DELETE", "/v1/cache/{key}", path={"key": key}, status=204)
+    api.call("GET", "/v1/cache/{key}", path={"key": key}, status=404)
+    answer = api.call("GET", "/metrics", status=200)
+    assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    after = prometheus_samples(answer.body.decode())
+
+    def moved(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    requests_total = "keygate_http_requests_total"
+    cache = "/v1/cache/{key}"
+    assert moved(requests_total, route=cache, method="GET", status="200") == 3
+    assert moved(requests_total, route=cache, method="PUT", status="201") == 1
+    assert moved(requests_total, route=cache, method="DELETE", status="204") == 1
+    assert moved(requests_total, route=cache, method="GET", status="404") == 1
+    assert moved(requests_total, route="/metrics", method="GET", status="200") == 1
+    assert moved("keygate_http_request_duration_seconds_count", route=cache) == 6
+    assert moved("keygate_received_bytes_total", transport="http") == 5
+    assert moved("keygate_events_published_total") == 2
+    assert metric(after, "keygate_open_connections") >= 1
+    head = api.call("HEAD", "/metrics", status=200)
+    assert head.headers["Content-Type"] == answer.headers["Content-Type"]
+
+
+def test_metrics_can_be_turned_off(request: pytest.FixtureRequest) -> None:
+    quiet = Client(start_server(request, PUBLIC, ("--no-metrics",)))
+    quiet.call("GET", "/metrics", status=404, slugs=("not-found",))
+    quiet.call("HEAD", "/metrics", status=404)
+    quiet.call("GET", "/healthz", status=200)
+
+
+ALLOWED_ORIGIN = "https://app.example.com"
+OTHER_ORIGIN = "https://evil.example.com"
+
+
+@pytest.fixture(scope="module")
+def cors_api(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A server that lets pages of ALLOWED_ORIGIN call it."""
+    client = Client(start_server(request, PUBLIC, ("--cors-origin", ALLOWED_ORIGIN, "--cors-max-age", "120")))
+    yield client
+    client.session.close()
+
+
+def cors_headers(answer: Answer) -> dict[str, str]:
+    return {name.lower(): value for name, value in answer.headers.items()
+            if name.lower().startswith("access-control-")}
+
+
+def test_cors_preflight_from_an_allowed_and_another_origin(cors_api: Client) -> None:
+    preflight = {"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "PUT",
+                 "Access-Control-Request-Headers": "content-type, if-match"}
+    granted = cors_api.call("OPTIONS", "/v1/cache/{key}", headers=preflight, status=204)
+    assert cors_headers(granted) == {
+        "access-control-allow-origin": ALLOWED_ORIGIN,
+        "access-control-allow-methods": "GET, HEAD, PUT, DELETE, OPTIONS",
+        "access-control-allow-headers": "Authorization, Content-Type, If-Match, If-None-Match, Last-Event-ID",
+        "access-control-max-age": "120",
+        "access-control-expose-headers": "Allow, Content-Type, ETag, Location, Queue, Retry-After",
+    }
+    assert granted.headers["Vary"] == "Origin"
+    refused = cors_api.call("OPTIONS", "/v1/cache/{key}", headers=preflight | {"Origin": OTHER_ORIGIN},
+                            status=204)
+    assert cors_headers(refused) == {}
+
+
+def test_cors_real_requests_from_an_allowed_and_another_origin(cors_api: Client) -> None:
+    key = unique("cors")
+    written = cors_api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v",
+                            headers={"Origin": ALLOWED_ORIGIN}, status=201)
+    assert written.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "ETag" in written.headers["Access-Control-Expose-Headers"]
+    assert written.headers["Vary"] == "Origin"
+    read = cors_api.call("GET", "/v1/cache/{key}", path={"key": key}, headers={"Origin": OTHER_ORIGIN}, status=200)
+    assert read.body == b"v"
+    assert cors_headers(read) == {}
+    assert read.headers["Vary"] == "Origin"
+    push(cors_api, key + "-queue", b"job")
+    popped = cors_api.call("POST", "/v1/queues/{name}/pop", path={"name": key + "-queue"},
+                           headers={"Origin": ALLOWED_ORIGIN}, status=200)
+    assert "Queue" in popped.headers["Access-Control-Expose-Headers"]
+
+
+def test_cors_event_stream_as_an_event_source_asks(cors_api: Client) -> None:
+    headers = {"Origin": ALLOWED_ORIGIN, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    answer = cors_api.call("GET", "/v1/events", headers=headers, status=200)
+    assert answer.headers["Content-Type"] == "text/event-stream"
+    assert answer.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    other = cors_api.call("GET", "/v1/events", headers=headers | {"Origin": OTHER_ORIGIN}, status=200)
+    assert cors_headers(other) == {}
+
+
+def test_websocket_from_another_origin_is_403(api: Client, cors_api: Client) -> None:
+    for client in (api, cors_api):
+        client.call("GET", "/v1/ws", headers=handshake_headers(Origin=OTHER_ORIGIN), status=403,
+                    slugs=("forbidden",))
+
+
+def test_access_log_only_with_the_flag_and_never_a_value(
+    request: pytest.FixtureRequest, server: RunningServer, api: Client
+) -> None:
+    logged = start_server(request, PUBLIC, ("--access-log",))
+    client = Client(logged)
+    key = unique("logged")
+    secret, message = "s3cret-value-" + uuid.uuid4().hex, "s3cret-message-" + uuid.uuid4().hex
+    client.call("PUT", "/v1/cache/{key}", path={"key": key}, body=secret.encode(), status=201)
+    client.call("GET", "/v1/cache/{key}", path={"key": key}, status=200)
+    push(client, key + "-q", message.encode())
+    client.call("POST", "/v1/queues/{name}/pop", path={"name": key + "-q"}, status=200)
+    client.call("GET", "/v1/cache/{key}", path={"key": "missing-" + key}, status=404)
+    expected = [("PUT", f"/v1/cache/{key}", "201"), ("GET", f"/v1/cache/{key}", "200"),
+                ("POST", f"/v1/queues/{key}-q", "201"), ("POST", f"/v1/queues/{key}-q/pop", "200"),
+                ("GET", f"/v1/cache/missing-{key}", "404")]
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while True:
+        lines = [line for line in logged.log if "keygate.access" in line]
+        fields = [dict(re.findall(r"(\w+)=(\S+)", line)) for line in lines]
+        seen = [(entry.get("method"), entry.get("path"), entry.get("status")) for entry in fields]
+        if all(item in seen for item in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert all(item in seen for item in expected), f"missing access-log lines: {lines}"
+    for entry in fields:
+        assert {"method", "path", "status", "bytes", "duration_ms", "client"} <= set(entry), str(entry)
+        assert entry["client"] == "127.0.0.1"
+        assert re.fullmatch(r"\d+\.\d{3}", entry["duration_ms"]), str(entry)
+    assert not [line for line in logged.log if secret in line or message in line]
+    # The session's server runs without the flag.
+    api.call("GET", "/healthz", status=200)
+    assert not [line for line in server.log if "keygate.access" in line]
 
 
 # --- Static files -----------------------------------------------------------------------
