@@ -31,7 +31,9 @@ package final class GatewayMetrics: Sendable {
 
     /// Where a byte count was sent or received.
     enum Transport: String {
-        case http, eventStream = "sse", webSocket = "websocket"
+        case http
+        case eventStream = "sse"
+        case webSocket = "websocket"
     }
 
     /// The help line of each metric, which swift-metrics has no place for.
@@ -40,14 +42,17 @@ package final class GatewayMetrics: Sendable {
         durationLabel: "Time from a request's arrival to its answer, waits of long polls included.",
         "keygate_received_bytes_total": "Body bytes received: HTTP request bodies and WebSocket frames.",
         "keygate_sent_bytes_total": "Body bytes sent: HTTP answers, event streams and WebSocket frames.",
-        "keygate_open_connections": "Open connections, parked long polls, event streams and WebSockets included.",
-        "keygate_waiting_consumers": "Pops waiting for a message, over HTTP (parked long polls) or WebSocket.",
+        "keygate_open_connections":
+            "Open connections, parked long polls, event streams and WebSockets included.",
+        "keygate_waiting_consumers":
+            "Pops waiting for a message, over HTTP (parked long polls) or WebSocket.",
         "keygate_event_streams": "Open server-sent event streams (/v1/events subscribers).",
         "keygate_websockets": "Open WebSocket sockets (/v1/ws).",
         "keygate_keys": "Keys held, by type, expired ones not yet removed included.",
         "keygate_events_published_total": "Keyspace events published.",
         "keygate_event_gaps_total": "Gap notices sent to subscribers that missed events.",
-        "keygate_events_dropped_total": "Events subscribers missed, as announced by gaps (one count per subscriber).",
+        "keygate_events_dropped_total":
+            "Events subscribers missed, as announced by gaps (one count per subscriber).",
         "keygate_keys_expired_total": "Keys removed at their deadline.",
         KeyspaceEngine.expiryLatenessLabel:
             "How long after its deadline a key was removed and its expired event published.",
@@ -82,8 +87,10 @@ package final class GatewayMetrics: Sendable {
             webSockets = CoreMetrics.Gauge(label: "keygate_websockets", factory: factory)
             waitingConsumers = CoreMetrics.Gauge(label: "keygate_waiting_consumers", factory: factory)
             eventStreams = CoreMetrics.Gauge(label: "keygate_event_streams", factory: factory)
-            strings = CoreMetrics.Gauge(label: "keygate_keys", dimensions: [("type", "string")], factory: factory)
-            queues = CoreMetrics.Gauge(label: "keygate_keys", dimensions: [("type", "queue")], factory: factory)
+            strings = CoreMetrics.Gauge(
+                label: "keygate_keys", dimensions: [("type", "string")], factory: factory)
+            queues = CoreMetrics.Gauge(
+                label: "keygate_keys", dimensions: [("type", "queue")], factory: factory)
             eventsPublished = CoreMetrics.Counter(label: "keygate_events_published_total", factory: factory)
         }
     }
@@ -108,10 +115,12 @@ package final class GatewayMetrics: Sendable {
             CoreMetrics.Timer(label: Self.durationLabel, dimensions: [("route", $0.text)], factory: factory)
         }
         func counters(_ label: String, _ transports: [Transport]) -> [Transport: CoreMetrics.Counter] {
-            Dictionary(
-                uniqueKeysWithValues: transports.map {
-                    ($0, CoreMetrics.Counter(label: label, dimensions: [("transport", $0.rawValue)], factory: factory))
-                })
+            var counters: [Transport: CoreMetrics.Counter] = [:]
+            for transport in transports {
+                counters[transport] = CoreMetrics.Counter(
+                    label: label, dimensions: [("transport", transport.rawValue)], factory: factory)
+            }
+            return counters
         }
         received = counters("keygate_received_bytes_total", [.http, .webSocket])
         sent = counters("keygate_sent_bytes_total", [.http, .eventStream, .webSocket])

@@ -1,3 +1,4 @@
+import CoreMetrics
 import FoundationEssentials
 package import Keyspace
 package import Logging
@@ -29,12 +30,9 @@ package final class KeygateServer: Sendable {
         configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
     ) throws -> KeygateServer {
         let metrics = configuration.isMetricsEnabled ? GatewayMetrics() : nil
-        let keyspace =
-            if let metrics {
-                KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory, metrics: metrics.factory)
-            } else {
-                KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory)
-            }
+        let keyspace = KeyspaceEngine(
+            clock: clock, eventHistory: configuration.eventHistory,
+            metrics: metrics?.factory ?? NOOPMetricsHandler.instance)
         let openAPIDocument = FileManager.default.contents(atPath: configuration.openAPIFile)
         if openAPIDocument == nil {
             logger.warning(

@@ -55,7 +55,8 @@ extension KeygateServer.Configuration {
         ) { $0.split(separator: ",").map { $0.trimmingPrefix(" ").description } }
         for origin in corsOrigins where !Self.isOrigin(origin) {
             throw ValidationError(
-                "'\(origin)' is not an origin: use * or scheme://host[:port], such as https://app.example.com.")
+                "'\(origin)' is not an origin: use * or scheme://host[:port], such as https://app.example.com."
+            )
         }
         let maxAgeSeconds = try settings.integer(
             options.corsMaxAge, variable: "KEYGATE_CORS_MAX_AGE", in: 0...86_400,

@@ -109,7 +109,8 @@ struct CORSTests {
 
             let waiting = try gateway.client()
             try waiting.send(
-                TestHTTPClient.encode("POST", "/v1/queues/jobs/pop?wait=10", headers: [("Origin", Self.allowed)]))
+                TestHTTPClient.encode(
+                    "POST", "/v1/queues/jobs/pop?wait=10", headers: [("Origin", Self.allowed)]))
             try gateway.waitForConsumers(1, on: "jobs")
             _ = try gateway.request("POST", "/v1/queues/jobs", text: "job")
             let delivered = try waiting.readResponse(method: "POST")

@@ -28,7 +28,9 @@ struct PrometheusSamples {
                 let fields = line.split(separator: " ", maxSplits: 3)
                 guard fields.count >= 4 else { throw Self.malformed(line) }
                 if fields[1] == "TYPE" {
-                    guard ["counter", "gauge", "histogram"].contains(fields[3]) else { throw Self.malformed(line) }
+                    guard ["counter", "gauge", "histogram"].contains(fields[3]) else {
+                        throw Self.malformed(line)
+                    }
                     typed.insert(String(fields[2]))
                 } else {
                     documented.insert(String(fields[2]))
@@ -49,7 +51,8 @@ struct PrometheusSamples {
                     guard let equals = pair.firstIndex(of: "="), pair.hasSuffix("\""),
                         pair[pair.index(after: equals)...].hasPrefix("\"")
                     else { throw Self.malformed(line) }
-                    labels[String(pair[..<equals])] = String(pair[pair.index(equals, offsetBy: 2)..<pair.index(before: pair.endIndex)])
+                    labels[String(pair[..<equals])] = String(
+                        pair[pair.index(equals, offsetBy: 2)..<pair.index(before: pair.endIndex)])
                 }
             }
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }) else {
@@ -102,8 +105,11 @@ struct MetricsTests {
             #expect(metrics.value(requests, ["route": cache, "method": "PUT", "status": "201"]) == 1)
             #expect(metrics.value(requests, ["route": cache, "method": "GET", "status": "404"]) == 1)
             #expect(metrics.value(requests, ["route": "unmatched", "method": "GET", "status": "404"]) == 1)
-            #expect(metrics.value(requests, ["route": "unmatched", "method": "DELETE", "status": "405"]) == 1)
-            #expect(metrics.value(requests, ["route": "/v1/queues/{name}", "method": "POST", "status": "201"]) == 1)
+            #expect(
+                metrics.value(requests, ["route": "unmatched", "method": "DELETE", "status": "405"]) == 1)
+            #expect(
+                metrics.value(requests, ["route": "/v1/queues/{name}", "method": "POST", "status": "201"])
+                    == 1)
             let durations = "keygate_http_request_duration_seconds"
             #expect(metrics.value(durations + "_count", ["route": cache]) == 5)
             #expect(metrics.value(durations + "_bucket", ["route": cache, "le": "+Inf"]) == 5)
@@ -197,7 +203,8 @@ struct MetricsTests {
     }
 
     @Test func metricsCanBeTurnedOff() throws {
-        try withGateway(configure: { $0.isMetricsEnabled = false }) { gateway in
+        let metricsOff: (inout KeygateServer.Configuration) -> Void = { $0.isMetricsEnabled = false }
+        try withGateway(configure: metricsOff) { gateway in
             expectProblem(try gateway.request("GET", "/metrics"), status: 404)
             #expect(try gateway.request("GET", "/healthz").status == 200)
         }
