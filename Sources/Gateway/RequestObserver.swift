@@ -29,10 +29,12 @@ struct RequestObserver: Sendable {
             logged: accessLogger == nil ? nil : (request.pathText, request.clientAddress))
     }
 
-    /// The request of `record` was answered with `status` and `bytesSent` body bytes.
+    /// The request of `record` was answered with `status` and a body of `bytesSent` bytes.
     func finish(_ record: Record?, status: HTTPStatus, bytesSent: Int) {
         guard let record else { return }
         let duration = ContinuousClock.now - record.started
+        // libmicrohttpd sends no body in answer to HEAD.
+        let bytesSent = record.method == .head ? 0 : bytesSent
         metrics?.countRequest(
             route: record.route, method: record.method, status: status, duration: duration,
             bytesReceived: record.bytesReceived, bytesSent: bytesSent)
