@@ -39,7 +39,6 @@ package final class GatewayMetrics: Sendable {
     /// The help line of each metric, which swift-metrics has no place for.
     private static let help: [String: String] = [
         requestsLabel: "Requests answered, by route, method and status (499: the client left first).",
-        durationLabel: "Time from a request's arrival to its answer, waits of long polls included.",
         "keygate_received_bytes_total": "Body bytes received: HTTP request bodies and WebSocket frames.",
         "keygate_sent_bytes_total": "Body bytes sent: HTTP answers, event streams and WebSocket frames.",
         "keygate_open_connections":
@@ -58,15 +57,27 @@ package final class GatewayMetrics: Sendable {
             "How long after its deadline a key was removed and its expired event published.",
     ]
     private static let requestsLabel = "keygate_http_requests_total"
-    private static let durationLabel = "keygate_http_request_duration_seconds"
+    /// The request-duration histogram, which carries its own help.
+    private static var duration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "keygate", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+            helpText: "Time from a request's arrival to its answer, waits of long polls included.")
+    }
+    /// Its buckets, in seconds: from a fast answer to the longest long poll.
+    private static let durationBuckets = [
+        0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1, 5, 30, 60,
+    ]
 
     /// The factory every layer makes its metrics with; they all export to this registry.
     package let factory: PrometheusMetricsFactory
     private let registry: PrometheusCollectorRegistry
     private let requests: RequestCounters
-    private let durations: [CoreMetrics.Timer]
-    private let received: [Transport: CoreMetrics.Counter]
-    private let sent: [Transport: CoreMetrics.Counter]
+    /// Request durations in seconds, by `RouteLabel.rawValue`. Made on the registry itself:
+    /// through swift-metrics, a `Recorder` converts each value through generic code and a
+    /// `Timer` compares `Duration`s, which together cost more than the rest of the counting.
+    private let durations: [ValueHistogram]
+    private let httpReceived, webSocketReceived: CoreMetrics.Counter
+    private let httpSent, eventStreamSent, webSocketSent: CoreMetrics.Counter
     private let eventGaps: CoreMetrics.Counter
     private let eventsDropped: CoreMetrics.Counter
     private let levels: LevelGauges
@@ -97,33 +108,26 @@ package final class GatewayMetrics: Sendable {
 
     /// Metrics in a registry of their own, so that servers in one process never mix counts.
     package init() {
-        registry = PrometheusCollectorRegistry()
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        let milliseconds: [Double] = [
-            0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000,
-            60_000,
-        ]
-        factory.durationHistogramBuckets[Self.durationLabel] = milliseconds.map {
-            .nanoseconds(Int64($0 * 1_000_000))
-        }
         factory.durationHistogramBuckets[KeyspaceEngine.expiryLatenessLabel] = [
             1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000,
         ].map { .milliseconds($0) }
         self.factory = factory
         requests = RequestCounters(label: Self.requestsLabel, factory: factory)
         durations = RouteLabel.allCases.map {
-            CoreMetrics.Timer(label: Self.durationLabel, dimensions: [("route", $0.text)], factory: factory)
+            registry.makeValueHistogram(
+                descriptor: Self.duration, labels: [("route", $0.text)], buckets: Self.durationBuckets)
         }
-        func counters(_ label: String, _ transports: [Transport]) -> [Transport: CoreMetrics.Counter] {
-            var counters: [Transport: CoreMetrics.Counter] = [:]
-            for transport in transports {
-                counters[transport] = CoreMetrics.Counter(
-                    label: label, dimensions: [("transport", transport.rawValue)], factory: factory)
-            }
-            return counters
+        func counter(_ label: String, _ transport: Transport) -> CoreMetrics.Counter {
+            CoreMetrics.Counter(label: label, dimensions: [("transport", transport.rawValue)], factory: factory)
         }
-        received = counters("keygate_received_bytes_total", [.http, .webSocket])
-        sent = counters("keygate_sent_bytes_total", [.http, .eventStream, .webSocket])
+        httpReceived = counter("keygate_received_bytes_total", .http)
+        webSocketReceived = counter("keygate_received_bytes_total", .webSocket)
+        httpSent = counter("keygate_sent_bytes_total", .http)
+        eventStreamSent = counter("keygate_sent_bytes_total", .eventStream)
+        webSocketSent = counter("keygate_sent_bytes_total", .webSocket)
         eventGaps = CoreMetrics.Counter(label: "keygate_event_gaps_total", factory: factory)
         eventsDropped = CoreMetrics.Counter(label: "keygate_events_dropped_total", factory: factory)
         levels = LevelGauges(factory: factory)
@@ -134,14 +138,14 @@ package final class GatewayMetrics: Sendable {
         scrape.withLock { $0.readLevels = read }
     }
 
-    /// Counts an answered request and how long it took.
+    /// Counts an answered request of the method with `HTTPMethod.commonIndex` `methodIndex`,
+    /// and how long it took.
     func countRequest(
-        route: RouteLabel, method: HTTPMethod, status: HTTPStatus, duration: Duration,
+        route: RouteLabel, methodIndex: Int, status: HTTPStatus, nanoseconds: UInt64,
         bytesReceived: Int, bytesSent: Int
     ) {
-        requests.increment(route: route, method: method, status: status)
-        let (seconds, attoseconds) = duration.components
-        durations[route.rawValue].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        requests.increment(route: route, methodIndex: methodIndex, status: status)
+        durations[route.rawValue].record(Double(nanoseconds) / 1_000_000_000)
         count(received: bytesReceived, over: .http)
         count(sent: bytesSent, over: .http)
     }
@@ -152,17 +156,23 @@ package final class GatewayMetrics: Sendable {
         eventsDropped.increment(by: lost.count)
     }
 
-    /// Counts body bytes received.
+    /// Counts body bytes received; none is received over an event stream.
     func count(received bytes: Int, over transport: Transport) {
-        if bytes > 0 {
-            received[transport]?.increment(by: bytes)
+        guard bytes > 0 else { return }
+        switch transport {
+        case .http: httpReceived.increment(by: bytes)
+        case .webSocket: webSocketReceived.increment(by: bytes)
+        case .eventStream: preconditionFailure("an event stream receives nothing")
         }
     }
 
     /// Counts body bytes sent.
     func count(sent bytes: Int, over transport: Transport) {
-        if bytes > 0 {
-            sent[transport]?.increment(by: bytes)
+        guard bytes > 0 else { return }
+        switch transport {
+        case .http: httpSent.increment(by: bytes)
+        case .eventStream: eventStreamSent.increment(by: bytes)
+        case .webSocket: webSocketSent.increment(by: bytes)
         }
     }
 

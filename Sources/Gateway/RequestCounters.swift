@@ -15,23 +15,20 @@ final class RequestCounters: Sendable {
     private static let commonStatuses = [
         101, 200, 201, 204, 301, 304, 400, 403, 404, 405, 409, 412, 413, 415, 426, 429, 499, 500, 503,
     ]
-    /// The slot of each status code below 600 among `commonStatuses`, or -1.
-    private static let statusSlots: [Int] = {
-        var slots = [Int](repeating: -1, count: 600)
-        for (slot, code) in commonStatuses.enumerated() {
-            slots[code] = slot
-        }
-        return slots
-    }()
 
     private struct SeriesKey: Hashable {
         let route: RouteLabel
-        let method: Int
+        let methodIndex: Int
         let status: Int
     }
 
     private let label: String
     private let factory: any MetricsFactory
+    /// The slot of each status code below 600 among `commonStatuses`, or -1. Kept by each
+    /// instance, like the counts below, so that the hot path reads no global.
+    private let statusSlots: [Int]
+    private let statusCount = commonStatuses.count
+    private let methodCount = HTTPMethod.commonNames.count
     private let slots: [ManagedAtomicLazyReference<Counter>]
     private let uncommon = Mutex<[SeriesKey: Counter]>([:])
 
@@ -39,39 +36,47 @@ final class RequestCounters: Sendable {
     init(label: String, factory: any MetricsFactory) {
         self.label = label
         self.factory = factory
-        let count = RouteLabel.allCases.count * HTTPMethod.commonCount * Self.commonStatuses.count
+        var statusSlots = [Int](repeating: -1, count: 600)
+        for (slot, code) in Self.commonStatuses.enumerated() {
+            statusSlots[code] = slot
+        }
+        self.statusSlots = statusSlots
+        let count = RouteLabel.allCases.count * methodCount * statusCount
         slots = (0..<count).map { _ in ManagedAtomicLazyReference() }
     }
 
-    /// Counts one request. O(1); no lock for a common status.
-    func increment(route: RouteLabel, method: HTTPMethod, status: HTTPStatus) {
+    /// Counts one request of the method with `HTTPMethod.commonIndex` `methodIndex`. O(1); no
+    /// lock for a common status.
+    func increment(route: RouteLabel, methodIndex: Int, status: HTTPStatus) {
         let code = status.code
-        let statusSlot = (0..<Self.statusSlots.count).contains(code) ? Self.statusSlots[code] : -1
+        let statusSlot = statusSlots.indices.contains(code) ? statusSlots[code] : -1
         guard statusSlot >= 0 else {
-            let key = SeriesKey(route: route, method: method.commonIndex, status: code)
+            let key = SeriesKey(route: route, methodIndex: methodIndex, status: code)
             uncommon.withLock { counters in
                 if let counter = counters[key] { return counter }
-                let counter = makeCounter(route: route, method: method, status: code)
+                let counter = makeCounter(key)
                 counters[key] = counter
                 return counter
             }.increment()
             return
         }
-        let slot =
-            (route.rawValue * HTTPMethod.commonCount + method.commonIndex) * Self.commonStatuses.count
-            + statusSlot
+        let slot = (route.rawValue * methodCount + methodIndex) * statusCount + statusSlot
         let counter =
             slots[slot].load()
-            ?? slots[slot].storeIfNilThenLoad(makeCounter(route: route, method: method, status: code))
+            ?? slots[slot].storeIfNilThenLoad(
+                makeCounter(SeriesKey(route: route, methodIndex: methodIndex, status: code)))
         counter.increment()
     }
 
-    private func makeCounter(route: RouteLabel, method: HTTPMethod, status: Int) -> Counter {
+    private func makeCounter(_ series: SeriesKey) -> Counter {
         // The registry returns the same series for the same labels, so a counter made twice
         // by a race counts into one series.
         Counter(
             label: label,
-            dimensions: [("route", route.text), ("method", method.commonName), ("status", String(status))],
+            dimensions: [
+                ("route", series.route.text), ("method", HTTPMethod.commonNames[series.methodIndex]),
+                ("status", String(series.status)),
+            ],
             factory: factory)
     }
 }

@@ -31,18 +31,16 @@ package struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
     /// The method token.
     package var description: String { rawValue }
 
-    /// The token of a common method, `OTHER` for any other, so that counting by method keeps
-    /// a bounded number of series whatever clients send.
-    package var commonName: String {
-        tag == .other ? "OTHER" : rawValue
-    }
-
-    /// A number from 0 to `commonCount - 1`, the same for every method of one `commonName`:
-    /// an index for tables by method.
+    /// A number from 0 to `commonNames.count - 1`, the same for every method of one name in
+    /// `commonNames`: an index for tables by method.
     package var commonIndex: Int { Int(tag.rawValue) }
 
-    /// How many values `commonIndex` takes.
-    package static let commonCount = 8
+    /// Whether this is `HEAD`, whose answers have no body; cheaper than `== .head`.
+    package var isHead: Bool { tag == .head }
+
+    /// The token of each common method by `commonIndex`, and `OTHER` for any other method, so
+    /// that counting by method keeps a bounded number of series whatever clients send.
+    package static let commonNames = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "OTHER"]
 
     /// Whether two methods are the same token.
     package static func == (lhs: HTTPMethod, rhs: HTTPMethod) -> Bool {

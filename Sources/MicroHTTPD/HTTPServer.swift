@@ -80,9 +80,14 @@ package final class HTTPServer: Sendable {
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
     }
 
-    /// The connections open now, suspended ones included.
+    /// The connections open now, suspended ones included; 0 once stopping.
     package var openConnectionCount: Int {
-        daemon.withLock { daemon in daemon.map { Int(cmhd_daemon_connection_count($0)) } ?? 0 }
+        // Never waits: `stop()` holds the lock for its grace period, and this is read on
+        // libmicrohttpd's threads (a scrape of the metrics).
+        let count = daemon.withLockIfAvailable { daemon in
+            daemon.map { Int(cmhd_daemon_connection_count($0)) }
+        }
+        return (count ?? nil) ?? 0
     }
 
     /// The upgraded (WebSocket) sockets open now.
