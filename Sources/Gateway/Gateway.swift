@@ -73,19 +73,31 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         } catch {
             answer = .respond(Problem(error, logger: logger).response)
         }
+        guard record != nil || cors.isEnabled else { return answer }
+        return finishing(answer, of: request, record: record)
+    }
+
+    /// `answer` with the CORS headers of the request's origin, counted and logged as answered
+    /// (a parked one once its answer is known). Consumes `answer`, so that adding headers
+    /// changes its arrays in place instead of copying them.
+    private func finishing(
+        _ answer: consuming HTTPAnswer, of request: HTTPRequest, record: RequestObserver.Record?
+    ) -> HTTPAnswer {
         let corsHeaders = cors.isEnabled ? cors.answerHeaders(origin: request.header("Origin")) : []
-        switch answer {
+        switch consume answer {
         case .respond(var response):
-            response.headers += corsHeaders
+            if !corsHeaders.isEmpty {
+                response.headers += corsHeaders
+            }
             observer.finish(record, status: response.status, bytesSent: response.body.count)
             return .respond(response)
         case .stream(var stream):
             stream.headers += corsHeaders
             observer.finish(record, status: stream.status, bytesSent: 0)
             return .stream(stream)
-        case .upgrade:
+        case .upgrade(let upgrade):
             observer.finish(record, status: .switchingProtocols, bytesSent: 0)
-            return answer
+            return .upgrade(upgrade)
         case .park(var parking):
             parking.responseHeaders += corsHeaders
             if record != nil {
