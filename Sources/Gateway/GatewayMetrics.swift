@@ -121,7 +121,8 @@ package final class GatewayMetrics: Sendable {
                 descriptor: Self.duration, labels: [("route", $0.text)], buckets: Self.durationBuckets)
         }
         func counter(_ label: String, _ transport: Transport) -> CoreMetrics.Counter {
-            CoreMetrics.Counter(label: label, dimensions: [("transport", transport.rawValue)], factory: factory)
+            CoreMetrics.Counter(
+                label: label, dimensions: [("transport", transport.rawValue)], factory: factory)
         }
         httpReceived = counter("keygate_received_bytes_total", .http)
         webSocketReceived = counter("keygate_received_bytes_total", .webSocket)
