@@ -4,8 +4,9 @@ import MicroHTTPD
 package import Prometheus
 import Synchronization
 
-/// Keygate's metrics, made through swift-metrics and exported in the Prometheus text format
-/// at `/metrics` by swift-prometheus.
+/// Keygate's metrics, made through swift-metrics (but for the request-duration histogram,
+/// made on swift-prometheus's registry for speed: see `durations`) and exported in the
+/// Prometheus text format at `/metrics` by swift-prometheus.
 ///
 /// Counts are kept as they happen, with an atomic add or a short histogram lock on the
 /// request's own thread; levels (connections, keys, subscribers) are read when scraped.
