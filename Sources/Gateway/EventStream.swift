@@ -92,7 +92,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         let read = state.cursor.read(from: store, matching: filter)
         if let lost = read.lost {
             bytes += ServerSentEvents.gap(lost)
-            streams.countGap(lost)
+            streams.metrics?.countGap(lost)
         }
         state.isEnding = read.mustEnd
         for event in read.events {

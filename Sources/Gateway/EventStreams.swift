@@ -23,11 +23,6 @@ final class EventStreams: Sendable {
         self.metrics = metrics
     }
 
-    /// Counts a gap announced to a subscriber: the ids in `lost` were not delivered to it.
-    func countGap(_ lost: ClosedRange<UInt64>) {
-        metrics?.countGap(lost)
-    }
-
     /// The number of open streams.
     var count: Int {
         streams.withLock { $0.count }

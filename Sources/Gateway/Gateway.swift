@@ -55,9 +55,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         isReady.store(false, ordering: .releasing)
     }
 
-    /// Stops the heartbeats; after the HTTP server has stopped.
+    /// Stops the heartbeats; after `beginStopping()` and the HTTP server's stop.
     package func stop() {
-        beginStopping()
         eventStreams.stop()
     }
 

@@ -304,7 +304,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             guard let read = subscription.read(from: store) else { continue }
             if let lost = read.lost {
                 messages.append(WebSocketReply.gap(subscription: subscription.number, lost: lost))
-                gateway.eventStreams.countGap(lost)
+                gateway.metrics?.countGap(lost)
             }
             for event in read.events {
                 messages.append(

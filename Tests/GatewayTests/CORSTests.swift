@@ -8,6 +8,11 @@ struct CORSTests {
     static let allowed = "https://app.example.com"
     static let other = "https://evil.example.com"
 
+    /// The names of a comma-separated header value, such as `Access-Control-Allow-Headers`.
+    private static func names(in value: String?) -> Set<String> {
+        Set((value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+
     private func withCORS(_ origins: [String], _ body: (GatewayFixture) throws -> Void) throws {
         try withGateway(realTime: true, configure: { $0.corsOrigins = origins }, body)
     }
@@ -19,10 +24,7 @@ struct CORSTests {
             #expect(written.status == 201)
             #expect(written.header("Access-Control-Allow-Origin") == Self.allowed)
             #expect(written.header("Vary") == "Origin")
-            let exposed = Set(
-                (written.header("Access-Control-Expose-Headers") ?? "").split(separator: ",").map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                })
+            let exposed = Self.names(in: written.header("Access-Control-Expose-Headers"))
             #expect(exposed.isSuperset(of: ["Queue", "Content-Type", "Allow", "ETag"]))
             // Problems too: a page must be able to show the error it got.
             let missing = try gateway.request("GET", "/v1/cache/nope", headers: [("Origin", Self.allowed)])
@@ -42,10 +44,7 @@ struct CORSTests {
             #expect(preflight.status == 204)
             #expect(preflight.header("Access-Control-Allow-Origin") == Self.allowed)
             #expect(preflight.header("Access-Control-Allow-Methods") == "GET, HEAD, PUT, DELETE, OPTIONS")
-            let headers = Set(
-                (preflight.header("Access-Control-Allow-Headers") ?? "").split(separator: ",").map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                })
+            let headers = Self.names(in: preflight.header("Access-Control-Allow-Headers"))
             #expect(
                 headers == ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Last-Event-ID"])
             #expect(preflight.header("Access-Control-Max-Age") == "600")
