@@ -2,10 +2,17 @@
 
 `KEYGATE_BINARY` names the server binary (default `.build/debug/keygate`, relative to the
 repository root).
+
+Every server gets a fresh data directory of its own under pytest's temporary folder, so that
+no test reads what another wrote (or the developer's `./keygate-data`), unless the caller
+passes `--memory-only`, its own `--data-dir`, or `data_dir=` to start on a given directory
+again (the crash test restarts on the directory of a server it killed). A binary that does
+not know `--data-dir` yet is started without it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import re
@@ -14,7 +21,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -37,21 +44,73 @@ class RunningServer:
     host: str
     port: int
     log: list[str]
+    # The directory the server persists to; `None` for a memory-only server (or a binary
+    # without persistence).
+    data_dir: Path | None = None
+    # Set by `kill`: the finalizer then expects the process to have died of SIGKILL.
+    killed: bool = field(default=False)
+
+    def kill(self) -> None:
+        """Kills the process with SIGKILL (no chance to flush or clean up) and waits for it."""
+        self.killed = True
+        self.process.send_signal(signal.SIGKILL)
+        code = self.process.wait(timeout=STOP_TIMEOUT)
+        assert code == -signal.SIGKILL, f"keygate exited with {code}, not by SIGKILL:\n{''.join(self.log[-30:])}"
+
+    def stop(self) -> None:
+        """Stops the process with SIGTERM and checks that it exits cleanly, within STOP_TIMEOUT."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=STOP_TIMEOUT)
+        assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(self.log[-30:])}"
+
+
+@functools.cache
+def supports_persistence() -> bool:
+    """Whether the binary knows `--data-dir` (read once from its `--help`)."""
+    shown = subprocess.run(
+        [str(BINARY), "--help"], capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=False
+    )
+    return "--data-dir" in shown.stdout
+
+
+def fresh_data_dir(request: pytest.FixtureRequest) -> Path:
+    """A data directory no server has used, under pytest's temporary folder; not created, so
+    that the server's creating it is exercised too."""
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    return factory.mktemp("keygate") / "data"
 
 
 def start_server(
-    request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...] = ()
+    request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...] = (),
+    *, data_dir: Path | None = None,
 ) -> RunningServer:
     """Starts the binary on port 0 serving `public`, with more `arguments`; a finalizer
-    always stops it."""
+    always stops it.
+
+    The server persists to `data_dir` when given, else to a fresh directory, unless
+    `arguments` hold `--memory-only` or `--data-dir`.
+    """
     if not BINARY.is_file():
         pytest.fail(f"No server binary at {BINARY}: run `swift build` or set KEYGATE_BINARY.")
+    persistence: tuple[str, ...] = ()
+    if "--memory-only" in arguments or "--data-dir" in arguments:
+        if data_dir is not None:
+            pytest.fail("start_server: pass data_dir or --data-dir/--memory-only, not both")
+        if "--data-dir" in arguments:
+            data_dir = Path(arguments[arguments.index("--data-dir") + 1])
+    elif data_dir is not None:
+        if not supports_persistence():
+            pytest.fail(f"{BINARY} has no --data-dir: it cannot start on a given data directory")
+        persistence = ("--data-dir", str(data_dir))
+    elif supports_persistence():
+        data_dir = fresh_data_dir(request)
+        persistence = ("--data-dir", str(data_dir))
     # The test owns its server's configuration: no KEYGATE_* variable of the caller leaks in.
     environment = {name: value for name, value in os.environ.items() if not name.startswith("KEYGATE_")}
     process = subprocess.Popen(
         [
             str(BINARY), "--port", "0", "--public", str(public),
-            "--openapi", str(SPEC_FILE), "--log-level", "info", *arguments,
+            "--openapi", str(SPEC_FILE), "--log-level", "info", *persistence, *arguments,
         ],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, encoding="utf-8", errors="replace", env=environment,
@@ -69,8 +128,14 @@ def start_server(
 
     reader = threading.Thread(target=drain, name="keygate-stderr", daemon=True)
     reader.start()
+    # Filled once the server listens; the finalizer reads whether a test killed it.
+    started: list[RunningServer] = []
 
     def stop() -> None:
+        if started and started[0].killed:
+            process.wait()
+            reader.join(timeout=STOP_TIMEOUT)
+            return
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         try:
@@ -99,4 +164,6 @@ def start_server(
         if match := LISTENING.search(line):
             parsed = urllib.parse.urlsplit(match.group(1))
             assert parsed.hostname and parsed.port
-            return RunningServer(process, match.group(1), parsed.hostname, parsed.port, log)
+            server = RunningServer(process, match.group(1), parsed.hostname, parsed.port, log, data_dir)
+            started.append(server)
+            return server
