@@ -1,0 +1,833 @@
+"""The crash test of issue 7: what a server acknowledged survives `kill -9`.
+
+Each round starts the real server with `--fsync always` on a fresh data directory, runs
+several clients at once (threads, each with its own keep-alive connection) for a random
+0.5 to 2 s, kills the server with SIGKILL at that moment, while the clients are sending, and
+restarts it on the same directory with the default flags. Every request is journaled before
+it is sent, with the time it was sent and, if an answer came, the time and the answer: a
+write with no answer is *in flight*, and may or may not have happened.
+
+What the clients do:
+
+- each client writes keys of its own (`c<n>-k<i>`: rewritten several times, without a TTL,
+  with a long one of 600 s or a short one of 1 to 3 s; deleted; given a new TTL through
+  `/ttl` or made persistent), so that the order of the writes to a key is the client's;
+- all clients write and delete a few shared keys (`shared-k<i>`, no TTL), where only the
+  acknowledgment times order the writes;
+- each client pushes to a queue of its own (`c<n>-q`) and pops from it, and all push to and
+  pop from one shared queue (`shared-q`). A message names its producer and its number.
+
+What must hold after the restart (see `check_own_key`, `check_shared_key`, `check_queue`):
+
+- a key of one client holds the state after its last acknowledged write, or after the write in
+  flight when the server died (there is at most one, the client's last request). A deleted key
+  stays deleted. A TTL counts from the write that set it: the remaining TTL lies between the
+  deadline's earliest (write sent + TTL) and latest (answer received + TTL) bound, less the
+  time of the read, so a long TTL continues (never restarts, never vanishes) and a short one
+  whose deadline has passed is gone;
+- a shared key holds the value of a write that no acknowledged write is known to follow (one
+  sent after its answer came), acknowledged or in flight; absent only if such a write is a
+  delete, or no write was acknowledged;
+- a queue holds exactly its acknowledged pushes that no acknowledged pop took, each producer's
+  in the order pushed, plus at most the producer's push in flight, last; each message at most
+  once in all queues and pops together. The only acknowledged pushes that may be missing are
+  at the head of their producer's run, at most one for each pop in flight on that queue (such
+  a pop took a message whose answer never came back). Messages pushed by different clients
+  keep the order of their acknowledgments: one acknowledged before another was sent comes
+  first;
+- no other key exists.
+
+Assertion messages name each lost, duplicated or unexpected key and message, with the round's
+seed. `CRASH_ROUNDS` (default 10) sets the number of rounds, `CRASH_SEED` the first seed, and
+`CRASH_SERVER_ARGUMENTS` (default `--fsync always`) the first server's flags: with
+`--memory-only` every round must fail.
+
+Also here: a TTL across a clean stop (SIGTERM) and a restart before and after its deadline,
+the `expired` event of a key whose deadline passes after a restart, and the lock that keeps a
+second server off a data directory in use.
+
+    python3 -m pytest -q Tests/contract/test_crash.py
+"""
+
+from __future__ import annotations
+
+import enum
+import http.client
+import json
+import os
+import random
+import shlex
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from keygate_server import BINARY, REPO, SPEC_FILE, STARTUP_TIMEOUT, RunningServer, start_server, supports_persistence
+
+PUBLIC = REPO / "public"
+
+ROUNDS = int(os.environ.get("CRASH_ROUNDS", "10"))
+FIRST_SEED = int(os.environ.get("CRASH_SEED", str(int(time.time()) % 1_000_000)))
+SERVER_ARGUMENTS = tuple(shlex.split(os.environ.get("CRASH_SERVER_ARGUMENTS", "--fsync always")))
+
+CLIENTS = 8
+KEYS_PER_CLIENT = 6
+SHARED_KEYS = 3
+SHARED_QUEUE = "shared-q"
+RUN_SECONDS = (0.5, 2.0)
+# A pause between the kill and the restart, so that some short deadlines pass while the
+# server is down.
+DOWN_SECONDS = (0.0, 0.3)
+LONG_TTL = 600.0
+SHORT_TTL = (1.0, 3.0)
+REQUEST_TIMEOUT = 10.0
+READY_TIMEOUT = 30.0
+# What the server's millisecond rounding (TTLs are kept rounded up) and the two clocks
+# (the server's wall clock, the test's monotonic one) may add to a deadline, in seconds.
+CLOCK_SLACK = 0.01
+CONTENT_TYPE = "text/plain"
+
+
+class Kind(enum.Enum):
+    """What a journaled request does."""
+
+    PUT = "PUT"
+    DELETE = "DELETE"
+    TTL = "TTL"
+    PUSH = "push"
+    POP = "pop"
+
+
+# The answers each kind of request may get while the server runs; any other fails the round.
+EXPECTED_STATUSES: dict[Kind, set[int]] = {
+    Kind.PUT: {201, 204}, Kind.DELETE: {204, 404}, Kind.TTL: {204, 404},
+    Kind.PUSH: {201}, Kind.POP: {200, 204},
+}
+
+
+@dataclass
+class Operation:
+    """One request of the run: journaled before it is sent, completed when its answer comes."""
+
+    client: int
+    kind: Kind
+    # The key, or the queue's name.
+    target: str
+    # The value (PUT) or message (push); None for the others.
+    payload: bytes | None = None
+    # The TTL set by a PUT or a TTL change, in seconds; None for none (persistent).
+    ttl: float | None = None
+    sent: float = 0.0
+    answered: float | None = None
+    status: int | None = None
+    body: bytes = b""
+
+    @property
+    def in_flight(self) -> bool:
+        """Sent, and no answer came before the server died."""
+        return self.status is None
+
+    @property
+    def acknowledged(self) -> bool:
+        """Answered with a 2xx: the server says it happened (or, for a 204 pop, that it found
+        nothing)."""
+        return self.status is not None and 200 <= self.status < 300
+
+    def describe(self, start: float) -> str:
+        """The request for a person: what, where, when (seconds into the run) and its answer."""
+        what = self.kind.value
+        if self.payload is not None:
+            what += f" {self.payload.decode()!r}"
+        if self.kind in (Kind.PUT, Kind.TTL):
+            what += f" ttl={self.ttl}"
+        answer = "no answer (in flight)" if self.in_flight else f"answered {self.status}"
+        if self.kind is Kind.POP and self.status == 200:
+            answer += f" {self.body.decode(errors='replace')!r}"
+        return f"{what} on {self.target!r} sent at +{self.sent - start:.3f} s, {answer}"
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """What a key may hold: absent, or a value with a deadline known to lie in [earliest,
+    latest] (monotonic seconds), or none."""
+
+    value: bytes | None
+    earliest: float | None = None
+    latest: float | None = None
+    # The write that made this state, for messages.
+    cause: str = "no write"
+
+    @property
+    def is_absent(self) -> bool:
+        return self.value is None
+
+
+ABSENT = KeyState(None)
+
+
+@dataclass
+class Observation:
+    """A key read back after the restart: its GET, then its TTL, each with the times around it."""
+
+    status: int
+    value: bytes
+    content_type: str | None
+    read: tuple[float, float]
+    ttl_status: int
+    ttl: float | None
+    ttl_read: tuple[float, float]
+
+    def describe(self) -> str:
+        if self.status == 404:
+            return "absent"
+        ttl = f"ttl {self.ttl}" if self.ttl_status == 200 else f"ttl read {self.ttl_status}"
+        return f"{self.value.decode(errors='replace')!r} ({ttl})"
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the server; `http.client` never retries, so
+    a request is sent at most once."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.http = http.client.HTTPConnection(server.host, server.port, timeout=REQUEST_TIMEOUT)
+
+    def send(
+        self, method: str, target: str, body: bytes | None = None, content_type: str | None = None
+    ) -> tuple[int, bytes, http.client.HTTPMessage]:
+        """Sends one request and reads its whole answer: status, body and headers."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        self.http.request(method, target, body=body, headers=headers)
+        response = self.http.getresponse()
+        return response.status, response.read(), response.headers
+
+    def json(self, method: str, target: str, body: bytes | None = None) -> tuple[int, Any]:
+        """Sends one request and parses its answer as JSON (None for an empty body)."""
+        status, content, _ = self.send(method, target, body, "application/json" if body else None)
+        return status, json.loads(content) if content else None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def quoted(name: str) -> str:
+    return urllib.parse.quote(name, safe="")
+
+
+def own_key(client: int, index: int) -> str:
+    return f"c{client}-k{index}"
+
+
+def own_queue(client: int) -> str:
+    return f"c{client}-q"
+
+
+def shared_key(index: int) -> str:
+    return f"shared-k{index}"
+
+
+# --- The run -----------------------------------------------------------------------------
+
+
+class Journal:
+    """Every request of one round, per client in the order sent."""
+
+    def __init__(self, clients: int) -> None:
+        self.by_client: list[list[Operation]] = [[] for _ in range(clients)]
+        self.start = 0.0
+        # When the kill returned: no request reached the server after it.
+        self.killed = 0.0
+
+    @property
+    def operations(self) -> list[Operation]:
+        return [operation for operations in self.by_client for operation in operations]
+
+
+def choose_operation(client: int, rng: random.Random, sequence: list[int]) -> Operation:
+    """A random request of `client`; `sequence` numbers its values and messages."""
+    sequence[0] += 1
+    number = sequence[0]
+    roll = rng.random()
+    if roll < 0.30:
+        ttl_roll = rng.random()
+        ttl = None if ttl_roll < 0.4 else LONG_TTL if ttl_roll < 0.7 else round(rng.uniform(*SHORT_TTL), 3)
+        key = own_key(client, rng.randrange(KEYS_PER_CLIENT))
+        return Operation(client, Kind.PUT, key, f"{key}-v{number}".encode(), ttl)
+    if roll < 0.35:
+        return Operation(client, Kind.DELETE, own_key(client, rng.randrange(KEYS_PER_CLIENT)))
+    if roll < 0.42:
+        ttl_roll = rng.random()
+        ttl = LONG_TTL if ttl_roll < 0.5 else None if ttl_roll < 0.75 else round(rng.uniform(*SHORT_TTL), 3)
+        return Operation(client, Kind.TTL, own_key(client, rng.randrange(KEYS_PER_CLIENT)), None, ttl)
+    if roll < 0.50:
+        key = shared_key(rng.randrange(SHARED_KEYS))
+        return Operation(client, Kind.PUT, key, f"{key}-c{client}-v{number}".encode())
+    if roll < 0.52:
+        return Operation(client, Kind.DELETE, shared_key(rng.randrange(SHARED_KEYS)))
+    if roll < 0.72:
+        return Operation(client, Kind.PUSH, own_queue(client), f"m:c{client}:{number}".encode())
+    if roll < 0.82:
+        return Operation(client, Kind.PUSH, SHARED_QUEUE, f"m:c{client}:{number}".encode())
+    if roll < 0.92:
+        return Operation(client, Kind.POP, own_queue(client))
+    return Operation(client, Kind.POP, SHARED_QUEUE)
+
+
+def perform(connection: Connection, operation: Operation) -> tuple[int, bytes]:
+    """Sends the request an operation stands for; returns its status and body."""
+    if operation.kind is Kind.PUT:
+        query = "" if operation.ttl is None else f"?ttl={operation.ttl}"
+        status, body, _ = connection.send(
+            "PUT", f"/v1/cache/{quoted(operation.target)}{query}", operation.payload, CONTENT_TYPE
+        )
+    elif operation.kind is Kind.DELETE:
+        status, body, _ = connection.send("DELETE", f"/v1/cache/{quoted(operation.target)}")
+    elif operation.kind is Kind.TTL:
+        status, body, _ = connection.send(
+            "PUT", f"/v1/cache/{quoted(operation.target)}/ttl",
+            json.dumps({"ttl": operation.ttl}).encode(), "application/json",
+        )
+    elif operation.kind is Kind.PUSH:
+        status, body, _ = connection.send(
+            "POST", f"/v1/queues/{quoted(operation.target)}", operation.payload, CONTENT_TYPE
+        )
+    else:
+        status, body, _ = connection.send("POST", f"/v1/queues/{quoted(operation.target)}/pop")
+    return status, body
+
+
+def run_client(
+    server: RunningServer, client: int, seed: int, journal: list[Operation], stop: threading.Event
+) -> None:
+    """Sends random requests, one at a time, until `stop` is set or the server goes away.
+
+    Each is journaled before it is sent; one whose answer does not come stays in flight, and
+    is the client's last."""
+    rng = random.Random(seed)
+    sequence = [0]
+    connection = Connection(server)
+    try:
+        while not stop.is_set():
+            operation = choose_operation(client, rng, sequence)
+            journal.append(operation)
+            operation.sent = time.monotonic()
+            try:
+                operation.status, operation.body = perform(connection, operation)
+            except (OSError, http.client.HTTPException):
+                operation.status = None
+                return
+            operation.answered = time.monotonic()
+    finally:
+        connection.close()
+
+
+def run_and_kill(server: RunningServer, seed: int) -> Journal:
+    """Runs CLIENTS clients for a random time in RUN_SECONDS, then SIGKILLs the server while
+    they send, and waits for every client to stop."""
+    rng = random.Random(seed)
+    journal = Journal(CLIENTS)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=run_client, args=(server, client, rng.getrandbits(32), journal.by_client[client], stop),
+            name=f"crash-client-{client}", daemon=True,
+        )
+        for client in range(CLIENTS)
+    ]
+    journal.start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    time.sleep(rng.uniform(*RUN_SECONDS))
+    server.kill()
+    journal.killed = time.monotonic()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT + 5)
+        assert not thread.is_alive(), f"{thread.name} did not stop after the kill"
+    return journal
+
+
+# --- Reading the restarted server ---------------------------------------------------------
+
+
+def await_ready(server: RunningServer) -> float:
+    """Polls /readyz until it answers 200; returns the monotonic time it did."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        connection = Connection(server)
+        try:
+            status, _, _ = connection.send("GET", "/readyz")
+            if status == 200:
+                return time.monotonic()
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            pytest.fail(f"/readyz did not answer 200 within {READY_TIMEOUT} s of the restart:\n{''.join(server.log[-30:])}")
+        time.sleep(0.01)
+
+
+def observe(connection: Connection, key: str) -> Observation:
+    """Reads a key's value, then its TTL."""
+    started = time.monotonic()
+    status, value, headers = connection.send("GET", f"/v1/cache/{quoted(key)}")
+    read = (started, time.monotonic())
+    started = time.monotonic()
+    ttl_status, ttl_body = connection.json("GET", f"/v1/cache/{quoted(key)}/ttl")
+    ttl_read = (started, time.monotonic())
+    assert status in (200, 404), f"GET {key} answered {status}: {value[:200]!r}"
+    assert ttl_status in (200, 404), f"GET {key}/ttl answered {ttl_status}: {ttl_body}"
+    ttl = ttl_body["ttl"] if ttl_status == 200 else None
+    return Observation(status, value, headers.get("Content-Type"), read, ttl_status, ttl, ttl_read)
+
+
+def read_queue(connection: Connection, name: str) -> list[bytes]:
+    """A queue's messages, oldest first: a peek when they fit in one, else every pop."""
+    status, peeked = connection.json("GET", f"/v1/queues/{quoted(name)}/messages?limit=1000")
+    assert status == 200, f"peek of {name} answered {status}: {peeked}"
+    if peeked["length"] <= 1000:
+        for message in peeked["messages"]:
+            assert message["contentType"] == CONTENT_TYPE, f"queue {name}: message {message} lost its Content-Type"
+        return [message["text"].encode() for message in peeked["messages"]]
+    messages: list[bytes] = []
+    while True:
+        status, body, _ = connection.send("POST", f"/v1/queues/{quoted(name)}/pop")
+        if status == 204:
+            return messages
+        assert status == 200, f"pop of {name} answered {status}: {body[:200]!r}"
+        messages.append(body)
+
+
+def list_keys(connection: Connection) -> set[str]:
+    """Every key the server holds, through /v1/keys page by page."""
+    keys: set[str] = set()
+    cursor: str | None = None
+    while True:
+        query = "limit=1000" + (f"&cursor={cursor}" if cursor else "")
+        status, page = connection.json("GET", f"/v1/keys?{query}")
+        assert status == 200, f"/v1/keys answered {status}: {page}"
+        keys.update(row["key"] for row in page["keys"])
+        cursor = page["cursor"]
+        if cursor is None:
+            return keys
+
+
+# --- What may be found --------------------------------------------------------------------
+
+
+def deadline_window(operation: Operation, killed: float) -> tuple[float | None, float | None]:
+    """The earliest and latest deadline the server may have given `operation`'s TTL: it starts
+    the TTL when it reads the request, between its sending and its answer (or the kill)."""
+    if operation.ttl is None:
+        return None, None
+    latest = operation.answered if operation.answered is not None else killed
+    return operation.sent + operation.ttl, latest + operation.ttl
+
+
+def apply(state: KeyState, operation: Operation, killed: float, start: float) -> KeyState:
+    """The state of a key after `operation`, given its answer (an operation in flight is taken
+    to have succeeded)."""
+    cause = operation.describe(start)
+    if operation.kind is Kind.PUT:
+        earliest, latest = deadline_window(operation, killed)
+        return KeyState(operation.payload, earliest, latest, cause)
+    if operation.kind is Kind.DELETE:
+        return KeyState(None, cause=cause)
+    assert operation.kind is Kind.TTL
+    if operation.status == 404:
+        # The key was absent, or past its deadline, when the change arrived.
+        return KeyState(None, cause=cause)
+    if state.is_absent:
+        if operation.in_flight:
+            return state
+        raise AssertionError(f"{cause}, yet the key was deleted by {state.cause}")
+    earliest, latest = deadline_window(operation, killed)
+    return KeyState(state.value, earliest, latest, cause)
+
+
+def matches(state: KeyState, seen: Observation) -> bool:
+    """Whether what was read back is what `state` holds at the time of the reads."""
+    if state.is_absent:
+        return seen.status == 404
+    if state.earliest is None:
+        return seen.status == 200 and seen.value == state.value and seen.ttl_status == 200 and seen.ttl is None
+    assert state.latest is not None
+    may_be_gone = state.earliest - CLOCK_SLACK <= seen.read[1]
+    must_be_gone = state.latest + CLOCK_SLACK < seen.read[0]
+    if seen.status == 404:
+        return may_be_gone
+    if must_be_gone or seen.value != state.value:
+        return False
+    if seen.ttl_status == 404:
+        # Expired between the two reads.
+        return state.earliest - CLOCK_SLACK <= seen.ttl_read[1]
+    if seen.ttl is None:
+        return False
+    # The remaining TTL, read at some moment of [ttl_read]: from the earliest deadline less
+    # the end of the read to the latest less its start.
+    lowest = state.earliest - seen.ttl_read[1] - CLOCK_SLACK
+    highest = state.latest - seen.ttl_read[0] + CLOCK_SLACK
+    return seen.ttl > 0 and lowest <= seen.ttl <= highest
+
+
+def describe_state(state: KeyState, now: float) -> str:
+    if state.is_absent:
+        return f"absent (after {state.cause})"
+    assert state.value is not None
+    if state.earliest is None:
+        return f"{state.value.decode()!r} without TTL (after {state.cause})"
+    assert state.latest is not None
+    # Whether it may have expired at the read is only worth saying for a short TTL.
+    expiring = ", or absent once that passed" if state.earliest - now < 60 else ""
+    return (
+        f"{state.value.decode()!r} with {state.earliest - now:.3f} to {state.latest - now:.3f} s left"
+        f"{expiring} (after {state.cause})"
+    )
+
+
+def check_own_key(key: str, operations: list[Operation], seen: Observation, journal: Journal) -> str | None:
+    """A key written by one client: the state after its acknowledged writes, or after those
+    and its write in flight. Returns what is wrong, or None."""
+    state = ABSENT
+    for operation in operations:
+        if operation.in_flight:
+            break
+        state = apply(state, operation, journal.killed, journal.start)
+    allowed = [state]
+    if operations and operations[-1].in_flight:
+        allowed.append(apply(state, operations[-1], journal.killed, journal.start))
+    if any(matches(candidate, seen) for candidate in allowed):
+        return None
+    now = seen.read[0]
+    return (
+        f"key {key!r}: found {seen.describe()}, expected "
+        + " or ".join(describe_state(candidate, now) for candidate in allowed)
+    )
+
+
+def check_shared_key(key: str, operations: list[Operation], seen: Observation, journal: Journal) -> str | None:
+    """A key written by several clients: the state made by a write no acknowledged write is
+    known to follow. Returns what is wrong, or None."""
+    acknowledged = [operation for operation in operations if operation.acknowledged]
+    candidates: list[tuple[float, KeyState]] = []
+    if not acknowledged:
+        candidates.append((float("-inf"), ABSENT))
+    for operation in operations:
+        if operation.acknowledged or operation.in_flight:
+            answered = operation.answered if operation.answered is not None else float("inf")
+            state = KeyState(operation.payload, cause=operation.describe(journal.start))
+            candidates.append((answered, state))
+    allowed = [
+        state for answered, state in candidates
+        if not any(other.sent > answered for other in acknowledged)
+    ]
+    if any(matches(state, seen) for state in allowed):
+        return None
+    return (
+        f"shared key {key!r}: found {seen.describe()}, expected "
+        + " or ".join(describe_state(state, seen.read[0]) for state in allowed)
+    )
+
+
+def text(payload: bytes | None) -> str:
+    """A value or message for a message: its text, quoted."""
+    return repr(payload.decode(errors="replace")) if payload is not None else "nothing"
+
+
+def listed(operations: list[Operation], journal: Journal, most: int = 10) -> str:
+    """The first `most` operations described, and how many more there are."""
+    text = "; ".join(operation.describe(journal.start) for operation in operations[:most])
+    return text + (f"; and {len(operations) - most} more" if len(operations) > most else "")
+
+
+def check_queue(
+    name: str, pushes: list[Operation], pops: list[Operation], found: list[bytes], journal: Journal
+) -> list[str]:
+    """A queue: its acknowledged pushes no acknowledged pop took, in order, plus at most its
+    pushes in flight; missing only at the head, one for each pop in flight. Returns what is
+    wrong."""
+    problems: list[str] = []
+    pushed = {operation.payload: operation for operation in pushes}
+    popped = {operation.body for operation in pops if operation.status == 200}
+    pops_in_flight = sum(operation.in_flight for operation in pops)
+    where = f"queue {name!r}"
+    for message, count in Counter(found).items():
+        if count > 1:
+            problems.append(f"{where}: {text(message)} is there {count} times")
+    for message in found:
+        if message not in pushed:
+            problems.append(f"{where}: holds {text(message)}, never pushed to it")
+        elif message in popped:
+            taker = next(operation for operation in pops if operation.body == message and operation.status == 200)
+            problems.append(f"{where}: holds {text(message)}, taken by {taker.describe(journal.start)}")
+    present = set(found)
+    # Each producer's messages, in the order it pushed them.
+    producers: dict[int, list[Operation]] = {}
+    for operation in pushes:
+        producers.setdefault(operation.client, []).append(operation)
+    lost: list[Operation] = []
+    for client, sequence in sorted(producers.items()):
+        index_of = {operation.payload: index for index, operation in enumerate(sequence)}
+        in_found_order = [index_of[message] for message in found if message in index_of]
+        for before, after in zip(in_found_order, in_found_order[1:]):
+            if after <= before:
+                problems.append(
+                    f"{where}: client {client}'s {text(sequence[after].payload)} comes after its "
+                    f"{text(sequence[before].payload)}, pushed later"
+                )
+                break
+        positions = sorted(in_found_order)
+        first = positions[0] if positions else len(sequence)
+        for index, operation in enumerate(sequence):
+            if operation.payload in present:
+                continue
+            if operation.payload in popped:
+                if positions and first < index < positions[-1]:
+                    # Pops take the head: this one was taken from between messages still there.
+                    problems.append(
+                        f"{where}: {text(operation.payload)} was popped from between messages still queued"
+                        f" ({operation.describe(journal.start)})"
+                    )
+                continue
+            if not operation.acknowledged:
+                continue
+            if index > first:
+                # Pops take the head: a message after one still there cannot have been taken.
+                problems.append(
+                    f"{where}: lost {operation.describe(journal.start)} (later messages of client {client} are there)"
+                )
+            else:
+                lost.append(operation)
+    if len(lost) > pops_in_flight:
+        problems.append(
+            f"{where}: {len(lost)} acknowledged pushes neither there nor taken by an acknowledged pop, "
+            f"but only {pops_in_flight} pops were in flight: " + listed(lost, journal)
+        )
+    # A message acknowledged before another was sent was pushed first, so it comes first.
+    latest_sent: Operation | None = None
+    for message in found:
+        operation = pushed.get(message)
+        if operation is None:
+            continue
+        if latest_sent is not None and operation.answered is not None and operation.answered < latest_sent.sent:
+            problems.append(
+                f"{where}: {text(message)} (acknowledged at +{operation.answered - journal.start:.3f} s) comes after "
+                f"{text(latest_sent.payload)} (sent at +{latest_sent.sent - journal.start:.3f} s, later)"
+            )
+        if latest_sent is None or operation.sent > latest_sent.sent:
+            latest_sent = operation
+    return problems
+
+
+def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], dict[str, int]]:
+    """Everything the restarted server holds against the journal: the problems, and counts of
+    the run's requests for the report."""
+    operations = journal.operations
+    problems = [
+        f"unexpected answer while running: {operation.describe(journal.start)}"
+        for operation in operations
+        if operation.status is not None and operation.status not in EXPECTED_STATUSES[operation.kind]
+    ]
+    counts = Counter(
+        f"{operation.kind.value} "
+        + ("in flight" if operation.in_flight else "acknowledged" if operation.acknowledged else f"{operation.status}")
+        for operation in operations
+    )
+    # A message handed to two acknowledged pops was delivered twice.
+    deliveries = Counter(operation.body for operation in operations if operation.kind is Kind.POP and operation.status == 200)
+    problems += [f"{text(message)} was popped {count} times" for message, count in deliveries.items() if count > 1]
+    connection = Connection(restarted)
+    try:
+        by_key: dict[str, list[Operation]] = {}
+        by_queue: dict[str, tuple[list[Operation], list[Operation]]] = {
+            own_queue(client): ([], []) for client in range(CLIENTS)
+        }
+        by_queue[SHARED_QUEUE] = ([], [])
+        for operation in operations:
+            if operation.kind is Kind.PUSH:
+                by_queue[operation.target][0].append(operation)
+            elif operation.kind is Kind.POP:
+                by_queue[operation.target][1].append(operation)
+            else:
+                by_key.setdefault(operation.target, []).append(operation)
+        # Per client, in the order sent: `operations` is grouped by client.
+        for key, key_operations in sorted(by_key.items()):
+            seen = observe(connection, key)
+            if seen.status == 200 and seen.content_type != CONTENT_TYPE:
+                problems.append(f"key {key!r}: Content-Type {seen.content_type!r}, stored as {CONTENT_TYPE!r}")
+            check = check_shared_key if key.startswith("shared-") else check_own_key
+            if problem := check(key, key_operations, seen, journal):
+                problems.append(problem)
+        everywhere: Counter[bytes] = Counter()
+        for name, (pushes, pops) in sorted(by_queue.items()):
+            found = read_queue(connection, name)
+            everywhere.update(set(found))
+            problems += check_queue(name, pushes, pops, found, journal)
+        problems += [
+            f"{text(message)} is in {count} queues"
+            for message, count in everywhere.items() if count > 1 and message not in deliveries
+        ]
+        # Queues were just read without popping (when they fit in a peek); keys must be known.
+        unknown = list_keys(connection) - set(by_key) - set(by_queue)
+        if unknown:
+            problems.append(f"keys nobody wrote: {sorted(unknown)}")
+    finally:
+        connection.close()
+    return problems, dict(counts)
+
+
+# --- The tests ----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def require_persistence() -> None:
+    if not supports_persistence():
+        pytest.fail(f"{BINARY} has no --data-dir: persistence (issue 7) is not built in")
+
+
+@pytest.mark.parametrize("round_number", range(1, ROUNDS + 1), ids=lambda number: f"round{number}")
+def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, round_number: int) -> None:
+    """Concurrent clients, `kill -9` at a random moment, a restart on the same directory:
+    every acknowledged write is there, nothing unacknowledged twice, TTLs continue."""
+    seed = FIRST_SEED + round_number
+    first = start_server(request, PUBLIC, SERVER_ARGUMENTS)
+    assert first.data_dir is not None or "--memory-only" in SERVER_ARGUMENTS
+    journal = run_and_kill(first, seed)
+    time.sleep(random.Random(seed).uniform(*DOWN_SECONDS))
+    restarted = start_server(request, PUBLIC, data_dir=first.data_dir) if first.data_dir else start_server(request, PUBLIC)
+    await_ready(restarted)
+    problems, counts = check_run(journal, restarted)
+    summary = (
+        f"round {round_number} (CRASH_SEED={FIRST_SEED}, seed {seed}; killed {journal.killed - journal.start:.3f} s "
+        f"into the run; {', '.join(f'{count} {name}' for name, count in sorted(counts.items()))})"
+    )
+    assert not problems, f"{summary}: {len(problems)} problems after the restart:\n" + "\n".join(problems[:60])
+    # A vacuous round proves nothing: the clients must have written, and been cut off.
+    assert counts.get("PUT acknowledged", 0) > 0 and counts.get("push acknowledged", 0) > 0, summary
+    assert sum(operation.in_flight for operation in journal.operations) > 0, f"{summary}: no request was in flight at the kill"
+
+
+def put_value(connection: Connection, key: str, value: bytes, ttl: float | None = None) -> float:
+    """Stores a value; returns the monotonic time the request was sent."""
+    sent = time.monotonic()
+    query = "" if ttl is None else f"?ttl={ttl}"
+    status, body, _ = connection.send("PUT", f"/v1/cache/{quoted(key)}{query}", value, CONTENT_TYPE)
+    assert status in (201, 204), f"PUT {key} answered {status}: {body[:200]!r}"
+    return sent
+
+
+def read_ttl(connection: Connection, key: str) -> tuple[int, float | None]:
+    status, body = connection.json("GET", f"/v1/cache/{quoted(key)}/ttl")
+    return status, body["ttl"] if status == 200 else None
+
+
+def open_event_stream(server: RunningServer, query: str) -> socket.socket:
+    """Opens `GET /v1/events?query` on a raw socket and reads the answer's head."""
+    stream = socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT)
+    stream.sendall(f"GET /v1/events?{query} HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = stream.recv(4096)
+        assert chunk, "the event stream closed before its head"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return stream
+
+
+def next_event(stream: socket.socket, wanted: str, timeout: float) -> dict[str, Any]:
+    """Reads the stream until an event of type `wanted` arrives; its data as JSON."""
+    stream.settimeout(timeout)
+    buffer = b""
+    while True:
+        for line in buffer.split(b"\n"):
+            if line.startswith(b"data: ") and f'"type":"{wanted}"'.encode() in line:
+                return json.loads(line[len(b"data: "):])
+        chunk = stream.recv(4096)
+        assert chunk, "the event stream ended"
+        buffer += chunk
+
+
+def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) -> None:
+    """SIGTERM, then a restart: a key restarted before its deadline is there with what was left
+    and expires on time, with its `expired` event; one whose deadline passed while the server
+    was down is gone."""
+    first = start_server(request, PUBLIC)
+    connection = Connection(first)
+    sent = put_value(connection, "short", b"s", 2.0)
+    wall_sent = time.time()
+    put_value(connection, "long", b"l", LONG_TTL)
+    put_value(connection, "forever", b"f")
+    connection.close()
+    first.stop()
+
+    second = start_server(request, PUBLIC, data_dir=first.data_dir)
+    await_ready(second)
+    connection = Connection(second)
+    stream = open_event_stream(second, "type=expired&key=short")
+    try:
+        before = time.monotonic()
+        status, left = read_ttl(connection, "short")
+        assert status == 200 and left is not None, f"'short' (2 s TTL) is gone {before - sent:.3f} s after its PUT"
+        assert 0 < left <= 2.0 - (before - sent) + CLOCK_SLACK, (
+            f"'short' has {left} s left {before - sent:.3f} s after a PUT with a 2 s TTL: the TTL did not continue"
+        )
+        status, long_left = read_ttl(connection, "long")
+        assert status == 200 and long_left is not None and long_left <= LONG_TTL - (before - sent) + CLOCK_SLACK, (
+            f"'long' has {long_left} ({status}) left {before - sent:.3f} s after a PUT with {LONG_TTL} s"
+        )
+        assert read_ttl(connection, "forever") == (200, None)
+        event = next_event(stream, "expired", timeout=5.0)
+        # The restored deadline fires when it was due, not 2 s after the restart.
+        lateness = event["time"] / 1000 - (wall_sent + 2.0)
+        assert event["key"] == "short" and -0.1 <= lateness <= 0.5, f"expired event {event}, {lateness:.3f} s after the deadline"
+        status, _, _ = connection.send("GET", "/v1/cache/short")
+        assert status == 404, "'short' is still there after its expired event"
+        # A key whose deadline passes while the server is down.
+        sent = put_value(connection, "down", b"d", 1.0)
+    finally:
+        stream.close()
+        connection.close()
+    second.stop()
+    time.sleep(max(0.0, sent + 1.0 + 0.2 - time.monotonic()))
+
+    third = start_server(request, PUBLIC, data_dir=first.data_dir)
+    await_ready(third)
+    connection = Connection(third)
+    try:
+        for key in ("short", "down"):
+            status, body, _ = connection.send("GET", f"/v1/cache/{key}")
+            assert status == 404, f"{key!r} is there after its deadline passed ({status} {body!r})"
+        for key, value in (("long", b"l"), ("forever", b"f")):
+            status, body, _ = connection.send("GET", f"/v1/cache/{key}")
+            assert (status, body) == (200, value), f"{key!r} lost across two restarts: {status} {body!r}"
+    finally:
+        connection.close()
+
+
+def test_a_second_server_on_the_same_data_dir_refuses_to_start(request: pytest.FixtureRequest) -> None:
+    """The data directory is locked: a second server on it exits with an error, and the first
+    keeps serving."""
+    first = start_server(request, PUBLIC)
+    assert first.data_dir is not None
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("KEYGATE_")}
+    second = subprocess.run(
+        [
+            str(BINARY), "--port", "0", "--public", str(PUBLIC), "--openapi", str(SPEC_FILE),
+            "--data-dir", str(first.data_dir),
+        ],
+        capture_output=True, text=True, timeout=STARTUP_TIMEOUT, env=environment, check=False,
+    )
+    assert second.returncode != 0, f"a second server started on {first.data_dir}:\n{second.stderr}"
+    assert "address=" not in second.stderr, f"the second server listened:\n{second.stderr}"
+    connection = Connection(first)
+    try:
+        put_value(connection, "still", b"here")
+    finally:
+        connection.close()
