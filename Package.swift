@@ -71,6 +71,8 @@ let package = Package(
             name: "keygate",
             dependencies: [
                 "Gateway",
+                // For the persistence settings only; the keyspace is opened by the gateway.
+                "Keyspace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

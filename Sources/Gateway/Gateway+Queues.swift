@@ -31,7 +31,9 @@ extension Gateway {
     {
         let wait = try waitText.map { try parseWait($0) } ?? .zero
         if case .popped(let popped) = try store.pop(from: queues) {
-            return .respond(MessageResponse.make(popped.message, from: popped.queue))
+            return acknowledged(MessageResponse.make(popped.message, from: popped.queue)) { [self] in
+                giveBack(popped.message, to: popped.queue)
+            }
         }
         guard wait > .zero else {
             return .respond(HTTPResponse(status: .noContent))
@@ -113,8 +115,13 @@ extension Gateway {
         do {
             switch try store.pop(from: queues, orWait: consumer) {
             case .popped(let popped):
-                if !consumer.deliver(popped.message, from: popped.queue) {
-                    giveBack(popped.message, to: popped.queue)
+                whenAcknowledged { [self] failure in
+                    if let failure {
+                        giveBack(popped.message, to: popped.queue)
+                        parked.deliver(Problem(failure).response)
+                    } else if !consumer.deliver(popped.message, from: popped.queue) {
+                        giveBack(popped.message, to: popped.queue)
+                    }
                 }
             case .waiting where !parked.isWaiting:
                 // Its deadline passed, or its client left, before it was registered.

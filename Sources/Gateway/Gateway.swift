@@ -134,7 +134,11 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         case .webSocket:
             return try upgradeToWebSocket(request)
         default:
-            return .respond(try respond(to: request, route: route))
+            let response = try respond(to: request, route: route)
+            switch request.method {
+            case .put, .post, .delete: return acknowledged(response)
+            default: return .respond(response)
+            }
         }
     }
 
@@ -164,7 +168,7 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             return try listKeys(request)
         case .health:
             _ = try request.parameters(allowed: [])
-            return .json(["status": "ok"])
+            return .json(HealthBody(store.persistenceStatus))
         case .readiness:
             _ = try request.parameters(allowed: [])
             guard isReady.load(ordering: .acquiring) else {

@@ -1,4 +1,4 @@
-import Keyspace
+package import Keyspace
 import MicroHTTPD
 
 extension KeygateServer {
@@ -39,6 +39,9 @@ extension KeygateServer {
         package var corsMaxAge = Duration.seconds(600)
         /// Whether requests and the keyspace are measured and `/metrics` serves them. Default on.
         package var isMetricsEnabled = true
+        /// Where the keyspace is kept across restarts; `nil` keeps it in memory only. Default
+        /// `nil` here; the executable's default is `./keygate-data` with `everysec`.
+        package var persistence: PersistenceConfiguration?
         /// Whether every request is logged, at `info` under the label `keygate.access`.
         /// Default off.
         package var isAccessLogEnabled = false

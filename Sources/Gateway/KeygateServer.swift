@@ -30,9 +30,14 @@ package final class KeygateServer: Sendable {
         configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
     ) throws -> KeygateServer {
         let metrics = configuration.isMetricsEnabled ? GatewayMetrics() : nil
-        let keyspace = KeyspaceEngine(
-            clock: clock, eventHistory: configuration.eventHistory,
-            metrics: metrics?.factory ?? NOOPMetricsHandler.instance)
+        let keyspace = try openKeyspace(configuration, clock: clock, metrics: metrics, logger: logger)
+        // A failed start must unlock the data directory, for a retry in the same process.
+        var isStarted = false
+        defer {
+            if !isStarted {
+                keyspace.stop()
+            }
+        }
         let openAPIDocument = FileManager.default.contents(atPath: configuration.openAPIFile)
         if openAPIDocument == nil {
             logger.warning(
@@ -65,6 +70,7 @@ package final class KeygateServer: Sendable {
         }
         keyspace.start(expiring: !(clock is ManualClock))
         gateway.start()
+        isStarted = true
         return KeygateServer(port: http.port, keyspace: keyspace, gateway: gateway, http: http)
     }
 
@@ -76,6 +82,34 @@ package final class KeygateServer: Sendable {
         gateway.stop()
         keyspace.stop()
     }
+}
+
+/// The keyspace, in memory or loaded from its data directory, saying what it loaded.
+private func openKeyspace(
+    _ configuration: KeygateServer.Configuration, clock: any KeyspaceClock, metrics: GatewayMetrics?,
+    logger: Logger
+) throws -> KeyspaceEngine {
+    let factory: any MetricsFactory = metrics?.factory ?? NOOPMetricsHandler.instance
+    guard let persistence = configuration.persistence else {
+        return KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory, metrics: factory)
+    }
+    let keyspace = try KeyspaceEngine.open(
+        persistence: persistence, clock: clock, eventHistory: configuration.eventHistory, metrics: factory)
+    if let recovery = keyspace.recovery {
+        for warning in recovery.warnings {
+            logger.warning("\(warning)")
+        }
+        logger.notice(
+            "Keyspace loaded",
+            metadata: [
+                "directory": "\(persistence.directory)", "fsync": "\(persistence.fsync.rawValue)",
+                "keys": "\(keyspace.count)", "snapshot_keys": "\(recovery.snapshotKeys)",
+                "log_records": "\(recovery.logRecords)", "expired_while_down": "\(recovery.expiredKeys)",
+                "duration_ms":
+                    "\(recovery.duration.components.seconds * 1000 + recovery.duration.components.attoseconds / 1_000_000_000_000_000)",
+            ])
+    }
+    return keyspace
 }
 
 /// The logger of access-log lines: at `info` whatever the server's log level, since asking

@@ -76,6 +76,12 @@ struct Problem: Encodable {
             self.init(
                 slug: "invalid-cursor", status: .badRequest,
                 detail: "The cursor is not one a listing returned.")
+        case .unavailable(let reason):
+            self.init(
+                slug: "persistence-unavailable", status: .serviceUnavailable,
+                detail: "Changes cannot be made durable, so they are refused: \(reason). "
+                    + "A change answered this way may already be in memory.",
+                headers: [HTTPHeader("Retry-After", "1")])
         }
     }
 

@@ -21,6 +21,14 @@ struct WebSocketRequest {
         case unsubscribe(Int)
     }
 
+    /// Whether the operation changes the keyspace (a pop does too, but answers for itself).
+    static func isChange(_ operation: Operation) -> Bool {
+        switch operation {
+        case .set, .delete, .expire, .push: true
+        case .get, .timeToLive, .pop, .subscribe, .unsubscribe: false
+        }
+    }
+
     /// The operation names, in the order the documentation lists them.
     static let operationNames = [
         "get", "set", "del", "ttl", "expire", "push", "pop", "subscribe", "unsubscribe",

@@ -140,7 +140,9 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         let id = WebSocketRequest.id(of: message)
         do {
             let request = try WebSocketRequest(message, maxWait: gateway.maxWait)
-            return try perform(request.operation, id: id)
+            let reply = try perform(request.operation, id: id)
+            guard let reply, WebSocketRequest.isChange(request.operation) else { return reply }
+            return acknowledged(reply, id: id)
         } catch {
             return WebSocketReply.failure(id, Problem(error, logger: gateway.logger))
         }
@@ -200,7 +202,10 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     private func pop(from queues: [Key], wait: Duration, id: JSONValue) throws -> String? {
         let store = gateway.store
         if case .popped(let popped) = try store.pop(from: queues) {
-            return WebSocketReply.message(id, popped.message, from: popped.queue)
+            return acknowledged(WebSocketReply.message(id, popped.message, from: popped.queue), id: id) {
+                [gateway] in
+                gateway.giveBack(popped.message, to: popped.queue)
+            }
         }
         guard wait > .zero else {
             return WebSocketReply.noMessage(id)
@@ -219,7 +224,10 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         switch outcome {
         case .popped(let popped):
             unregister(consumer)
-            return WebSocketReply.message(id, popped.message, from: popped.queue)
+            return acknowledged(WebSocketReply.message(id, popped.message, from: popped.queue), id: id) {
+                [gateway] in
+                gateway.giveBack(popped.message, to: popped.queue)
+            }
         case .waiting where consumer.isWaiting:
             consumer.armDeadline(after: wait) { [weak self, store] in
                 consumer.cancelDeadline()
@@ -237,6 +245,29 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             unregister(consumer)
             return WebSocketReply.noMessage(id)
         }
+    }
+
+    /// `reply` to a change, or `nil` when it is sent later: with `--fsync always`, once the
+    /// log is synced (a problem if it cannot be). `undelivered` gives a popped message back
+    /// when the reply cannot be sent.
+    private func acknowledged(_ reply: String, id: JSONValue, undelivered: (@Sendable () -> Void)? = nil)
+        -> String?
+    {
+        let store = gateway.store
+        guard let ticket = store.pendingDurability() else { return reply }
+        store.whenDurable(ticket) { [weak self] failure in
+            guard let self else {
+                undelivered?()
+                return
+            }
+            if let failure {
+                undelivered?()
+                send([WebSocketReply.failure(id, Problem(failure))])
+            } else if !send([reply]) {
+                undelivered?()
+            }
+        }
+        return nil
     }
 
     private func register(_ consumer: WebSocketConsumer) throws(HTTPError) {

@@ -39,14 +39,27 @@ final class EventLog: Sendable {
         state.withLock { $0.lastID }
     }
 
-    /// Records an event with the next id; O(1). Called under the keyspace's lock.
-    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) {
+    /// Makes ids go on after `id`, the last one given out before a restart: a subscriber
+    /// resuming from an earlier id learns that those events are lost. Before any `append`.
+    func resume(after id: UInt64) {
+        state.withLock { state in
+            precondition(state.history.isEmpty, "ids are resumed before the first event")
+            state.lastID = id
+            state.notifiedThrough = id
+        }
+    }
+
+    /// Records an event with the next id and returns that id; O(1). Called under the
+    /// keyspace's lock.
+    @discardableResult
+    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
             state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
             if state.history.count > capacity {
                 state.history.removeFirst()
             }
+            return state.lastID
         }
     }
 

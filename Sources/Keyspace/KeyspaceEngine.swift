@@ -6,6 +6,10 @@ import Synchronization
 /// Each operation reads the clock, then holds the lock for a few hash-table and index
 /// operations; nothing slow and no callback runs under it. Keys leave memory at their deadline
 /// through the `Expirer` thread, and reads never see a key past its deadline.
+///
+/// Opened on a data directory (`open(persistence:…)`), every change is also appended to a log
+/// under the lock and written to the file once it is released, before the operation returns;
+/// a snapshot replaces the log as it grows. Start-up redoes both.
 package final class KeyspaceEngine: KeyspaceStore {
     /// The longest a listing may scan past expired keys in one page.
     private static let listingScanBudget = 10_000
@@ -20,17 +24,73 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// How late keys are removed after their deadline: the product's key figure.
     private let expiryLateness: Timer
     private let expirations: Counter
+    /// The log of changes; `nil` in memory only.
+    private let journal: Journal?
+    /// What start-up read from the data directory; `nil` in memory only.
+    package let recovery: RecoveryReport?
 
-    /// Creates an empty keyspace keeping the last `eventHistory` events; call `start()` to
-    /// remove keys at their deadlines and notify subscribers. Expirations are counted through
-    /// `metrics`, as `keygate_keys_expired_total` and `keygate_expiry_lateness_seconds`.
-    package init(
+    /// Creates an empty keyspace in memory only, keeping the last `eventHistory` events; call
+    /// `start()` to remove keys at their deadlines and notify subscribers. Expirations are
+    /// counted through `metrics`, as `keygate_keys_expired_total` and
+    /// `keygate_expiry_lateness_seconds`.
+    package convenience init(
         clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
+        let log = EventLog(capacity: eventHistory)
+        self.init(
+            state: KeyspaceState(log: log), log: log, journal: nil, recovery: nil, clock: clock,
+            metrics: metrics)
+    }
+
+    /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the
+    /// snapshot, redoes the log, and removes (with an `expired` event each) the keys whose
+    /// deadline passed while no server ran. Then as `init(clock:eventHistory:metrics:)`.
+    ///
+    /// Throws when the directory is locked by another server, or damaged before the end of its
+    /// last log (unless `persistence.repair`); a torn last record is cut off, with a warning
+    /// in `recovery`. O(size of the files).
+    package static func open(
+        persistence: PersistenceConfiguration, clock: any KeyspaceClock = SystemClock(),
+        eventHistory: Int = defaultEventHistory, metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) throws(PersistenceError) -> KeyspaceEngine {
+        let started = ContinuousClock.now
+        let directory = try DataDirectory(path: persistence.directory)
+        let log = EventLog(capacity: eventHistory)
+        var state = KeyspaceState(log: log)
+        var recovery = Recovery(directory: directory, repair: persistence.repair)
+        let outcome = try recovery.run(into: &state)
+        log.resume(after: state.lastEventID)
+        let file: SystemFile
+        var size = outcome.size
+        if size > 0 {
+            file = try SystemFile.openForAppending(directory.logPath(outcome.generation), creating: false)
+        } else {
+            (file, size) = try directory.createLog(outcome.generation, at: clock.now())
+        }
+        let journal = Journal(
+            configuration: persistence, directory: directory, file: file, generation: outcome.generation,
+            size: size, earlierBytes: outcome.earlierBytes, snapshotBytes: outcome.snapshotBytes, clock: clock
+        )
+        state.journal = journal
+        var report = recovery.report
+        report.expiredKeys = state.expireDue(now: clock.now(), limit: .max).expired.count
+        _ = state.takeSignals()
+        try journal.write()
+        report.duration = ContinuousClock.now - started
+        return KeyspaceEngine(
+            state: state, log: log, journal: journal, recovery: report, clock: clock, metrics: metrics)
+    }
+
+    private init(
+        state: sending KeyspaceState, log: EventLog, journal: Journal?, recovery: RecoveryReport?,
+        clock: any KeyspaceClock, metrics: any MetricsFactory
+    ) {
         self.clock = clock
-        log = EventLog(capacity: eventHistory)
-        state = Mutex(KeyspaceState(log: log))
+        self.log = log
+        self.state = Mutex(state)
+        self.journal = journal
+        self.recovery = recovery
         expiryLateness = Timer(label: Self.expiryLatenessLabel, factory: metrics)
         expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
     }
@@ -75,7 +135,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
-        return try withState { state, now throws(KeyspaceError) in
+        return try change { state, now throws(KeyspaceError) in
             try state.write(
                 .string(value), forKey: key, deadline: timeToLive.map { now + $0 },
                 condition: condition, now: now)
@@ -85,7 +145,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     package func removeValue(forKey key: Key, condition: WriteCondition) throws(KeyspaceError)
         -> Bool
     {
-        try withState { state, now throws(KeyspaceError) in
+        try change { state, now throws(KeyspaceError) in
             try state.delete(key, ofType: .string, condition: condition, now: now)
         }
     }
@@ -100,7 +160,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
-        return withState { state, now in
+        return try change { state, now in
             state.setDeadline(timeToLive.map { now + $0 }, forKey: key, now: now)
         }
     }
@@ -114,13 +174,13 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try withState { state, now throws(KeyspaceError) in
+        try change { state, now throws(KeyspaceError) in
             try state.push(message, to: queue, now: now)
         }
     }
 
     package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
-        try withState { state, now throws(KeyspaceError) in
+        try change { state, now throws(KeyspaceError) in
             try state.pop(from: queues, registering: nil, now: now)
         }
     }
@@ -128,7 +188,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     package func pop(from queues: [Key], orWait receiver: any MessageReceiver)
         throws(KeyspaceError) -> PopOutcome
     {
-        try withState { state, now throws(KeyspaceError) in
+        try change { state, now throws(KeyspaceError) in
             try state.pop(from: queues, registering: receiver, now: now)
         }
     }
@@ -154,7 +214,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool {
-        try withState { state, now throws(KeyspaceError) in
+        try change { state, now throws(KeyspaceError) in
             try state.delete(queue, ofType: .queue, condition: .always, now: now)
         }
     }
@@ -180,6 +240,50 @@ package final class KeyspaceEngine: KeyspaceStore {
         log.unsubscribe(subscriber)
     }
 
+    package func pendingDurability() -> DurabilityTicket? {
+        journal?.pendingDurability()
+    }
+
+    package func whenDurable(
+        _ ticket: DurabilityTicket, _ completion: @escaping @Sendable (KeyspaceError?) -> Void
+    ) {
+        guard let journal else { return completion(nil) }
+        journal.whenDurable(ticket) { failure in
+            completion(failure.map { .unavailable($0.description) })
+        }
+    }
+
+    package var persistenceStatus: PersistenceStatus? {
+        guard let journal else { return nil }
+        var status = journal.status
+        status.liveBytes = state.withLock { $0.liveBytes }
+        return status
+    }
+
+    /// Writes the keyspace as a new snapshot and removes the logs it replaces, unless a
+    /// compaction is already running. The compactor calls it when the log has outgrown the
+    /// live data; tests call it directly. Writers wait only while the keyspace is captured
+    /// and, the first time each touches one of the keyspace's 64 tables after that, while that
+    /// table is copied.
+    package func compact() {
+        guard let journal, journal.beginCompaction() else { return }
+        do throws(PersistenceError) {
+            let next = try journal.makeNextLog()
+            let capture = state.withLock { state in
+                journal.rotate(to: next)
+                return state.capture()
+            }
+            // The writers must have moved to the next log before the older ones are removed.
+            try journal.write()
+            let bytes = try journal.directory.writeSnapshot(
+                capture, generation: next.generation, at: clock.now())
+            try journal.directory.removeLogs(before: next.generation)
+            journal.finishCompaction(snapshotBytes: bytes, generation: next.generation)
+        } catch {
+            journal.failCompaction(error)
+        }
+    }
+
     /// Removes up to `limit` keys already past their deadline; the expirer's one step.
     ///
     /// Tests on a manual clock call it directly instead of running the expirer.
@@ -197,29 +301,84 @@ package final class KeyspaceEngine: KeyspaceStore {
                 expireDueKeys()
             }
         }
+        journal?.start { [self] in
+            compact()
+        }
     }
 
-    /// Stops the threads and waits for them to end; idempotent.
+    /// Stops the threads and waits for them to end; then writes and syncs the rest of the log
+    /// and unlocks the data directory. Idempotent.
     package func stop() {
         expirer.stop()
         log.stop()
+        if let journal {
+            journal.stop()
+            journal.directory.unlock()
+        }
+    }
+
+    /// Runs a client's change like `withState`, but refuses it while the log cannot be written,
+    /// and fails it when its records could not be written (it is then in memory, and written
+    /// once the log can be).
+    private func change<Value: Sendable>(
+        _ body: (inout KeyspaceState, Timestamp) throws(KeyspaceError) -> Value
+    ) throws(KeyspaceError) -> Value {
+        if let journal, !journal.isAcceptingChanges {
+            throw .unavailable(journal.failure?.description ?? "the log cannot be written")
+        }
+        let (value, failure, signals) = locked(body)
+        let writeFailure = finish(signals)
+        if let failure {
+            throw failure
+        }
+        if let writeFailure {
+            throw .unavailable(writeFailure.description)
+        }
+        guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
+        return value
     }
 
     /// Runs `body` under the lock with the time read just before it; then wakes the expirer
-    /// if it planned to sleep past a deadline that `body` added, and tells subscribers of the
-    /// events `body` recorded.
+    /// if it planned to sleep past a deadline that `body` added, tells subscribers of the
+    /// events `body` recorded, and writes the changes it journaled (a failure to is the
+    /// journal's to report and retry).
     private func withState<Value: Sendable, Failure: Error>(
         _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Value
     ) throws(Failure) -> Value {
+        let (value, failure, signals) = locked(body)
+        _ = finish(signals)
+        if let failure {
+            throw failure
+        }
+        guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
+        return value
+    }
+
+    /// Runs `body` under the lock with the time read just before it, and takes the signals.
+    private func locked<Value: Sendable, Failure: Error>(
+        _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Value
+    ) -> (Value?, Failure?, KeyspaceState.Signals) {
         let now = clock.now()
         // The signals are taken even when `body` throws: it may have recorded an event (a key
         // found expired) before failing.
-        let (value, failure, signals) = state.withLock { state in
+        return state.withLock { state in
             do throws(Failure) {
                 let value = try body(&state, now)
                 return (Optional(value), Failure?.none, state.takeSignals())
             } catch {
                 return (nil, error, state.takeSignals())
+            }
+        }
+    }
+
+    /// Acts on the signals once the lock is released; returns a failure to write the journal.
+    private func finish(_ signals: KeyspaceState.Signals) -> PersistenceError? {
+        var writeFailure: PersistenceError?
+        if signals.writeJournal, let journal {
+            do {
+                try journal.write()
+            } catch {
+                writeFailure = error
             }
         }
         if signals.wakeExpirer {
@@ -234,10 +393,6 @@ package final class KeyspaceEngine: KeyspaceStore {
                 expiryLateness.recordMilliseconds(lateness)
             }
         }
-        if let failure {
-            throw failure
-        }
-        guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
-        return value
+        return writeFailure
     }
 }

@@ -5,9 +5,15 @@
 /// messages are kept apart, by queue name, since they may wait on queues that do not exist yet.
 /// A queue that holds messages has no active waiter: a push hands its message to the oldest
 /// waiter instead of storing it.
+///
+/// With persistence on, every change is also appended to the `journal`, under the same lock, so
+/// that the log's order is the order of changes. On start-up the log is redone through
+/// `apply(_:)`, which changes the same structures without events, journal or clock.
 struct KeyspaceState {
     /// Where every change is recorded as an event.
     let log: EventLog
+    /// Where every change is recorded for a restart; `nil` when the keyspace lives in memory only.
+    var journal: Journal?
     private var entries = EntryTable()
     private var order = SortedKeyIndex()
     private var deadlines = DeadlineHeap()
@@ -23,8 +29,15 @@ struct KeyspaceState {
     /// How late each key removed at its deadline since the last `takeSignals()` was; the
     /// engine reports them once unlocked.
     private var expiryLateness: [Int64] = []
+    /// Set when changes were appended to the journal; the engine has them written once unlocked.
+    private var hasJournaled = false
     /// The number of keys holding a queue; the others hold strings.
     private(set) var queueCount = 0
+    /// The id of the newest event.
+    private(set) var lastEventID: UInt64 = 0
+    /// The bytes of every key and value together: the live data that compaction weighs the log
+    /// against.
+    private(set) var liveBytes = 0
 
     init(log: EventLog) {
         self.log = log
@@ -42,6 +55,7 @@ struct KeyspaceState {
         guard !entry.isExpired(at: now) else {
             remove(key)
             recordExpiry(of: key, deadline: entry.deadline ?? now, now: now)
+            journal(.expire(key: key))
             return nil
         }
         return entry
@@ -63,12 +77,16 @@ struct KeyspaceState {
         lastVersion += 1
         let version = Version(lastVersion)
         record(.set, key, now)
+        defer {
+            if case .string(let payload) = value {
+                journal(.set(key: key, value: payload, version: version, deadline: deadline))
+            }
+        }
         guard var entry = current else {
-            let expiry = deadline.map { insertDeadline($0, for: key) }
-            entries[key] = Entry(value: value, version: version, deadline: deadline, expiry: expiry)
-            order.insert(key)
+            insert(Entry(value: value, version: version, deadline: deadline), forKey: key)
             return .created(version)
         }
+        liveBytes += value.bytes - entry.value.bytes
         entry.value = value
         entry.version = version
         moveDeadline(of: &entry, to: deadline, key: key)
@@ -90,6 +108,7 @@ struct KeyspaceState {
         guard current != nil else { return false }
         remove(key)
         record(.del, key, now)
+        journal(.delete(key: key))
         return true
     }
 
@@ -103,6 +122,7 @@ struct KeyspaceState {
         }
         moveDeadline(of: &entry, to: deadline, key: key)
         entries[key] = entry
+        journal(.deadline(key: key, deadline: deadline))
         return true
     }
 
@@ -193,6 +213,7 @@ struct KeyspaceState {
             remove(queue)
             record(.del, queue, now)
         }
+        journal(.pop(queue: queue))
         return .popped(PoppedMessage(queue: queue, message: message))
     }
 
@@ -225,6 +246,7 @@ struct KeyspaceState {
         while expired.count < limit, let (deadline, key) = deadlines.first, deadline <= now {
             remove(key)
             recordExpiry(of: key, deadline: deadline, now: now)
+            journal(.expire(key: key))
             expired.append(key)
         }
         let next = deadlines.first?.deadline
@@ -239,13 +261,14 @@ struct KeyspaceState {
         defer {
             isExpirerWakeNeeded = false
             hasNewEvents = false
+            hasJournaled = false
             if !expiryLateness.isEmpty {
                 expiryLateness = []
             }
         }
         return Signals(
             wakeExpirer: isExpirerWakeNeeded, notifySubscribers: hasNewEvents,
-            expiryLateness: expiryLateness)
+            expiryLateness: expiryLateness, writeJournal: hasJournaled)
     }
 
     /// What an operation leaves for the engine to do once it has released the lock.
@@ -256,10 +279,75 @@ struct KeyspaceState {
         var notifySubscribers: Bool
         /// Keys were removed at their deadline, this many milliseconds late.
         var expiryLateness: [Int64]
+        /// Changes were appended to the journal.
+        var writeJournal: Bool
     }
 
     /// The number of consumers waiting on at least one queue.
     var waitingCount: Int { waitersByReceiver.count }
+
+    /// The keys and counters a snapshot saves, as they are now. O(1): the tables are shared
+    /// until the next change to each, which then copies that one table (a 64th of the keys).
+    func capture() -> KeyspaceCapture {
+        KeyspaceCapture(entries: entries, lastVersion: lastVersion, lastEventID: lastEventID)
+    }
+
+    /// Redoes a change read from the log, as it was made: no event, no journal, no expiry
+    /// (deadlines are absolute; keys past theirs are expired once the whole log is redone).
+    /// A change that does not fit the state, which only a damaged log could hold, is ignored.
+    mutating func apply(_ record: JournalRecord) {
+        lastEventID = max(lastEventID, record.lastEventID)
+        switch record.change {
+        case .set(let key, let value, let version, let deadline):
+            lastVersion = max(lastVersion, version.rawValue)
+            remove(key)
+            insert(Entry(value: .string(value), version: version, deadline: deadline), forKey: key)
+        case .delete(let key), .expire(let key):
+            remove(key)
+        case .deadline(let key, let deadline):
+            guard var entry = entries[key] else { return }
+            moveDeadline(of: &entry, to: deadline, key: key)
+            entries[key] = entry
+        case .push(let queue, let message, let atHead, let created):
+            if case .queue = entries[queue]?.value {
+                updateQueue(queue) { value in
+                    if atHead {
+                        value.prepend(message)
+                    } else {
+                        value.append(message)
+                    }
+                }
+                return
+            }
+            remove(queue)
+            lastVersion = max(lastVersion, created?.rawValue ?? lastVersion + 1)
+            var value = QueueValue()
+            value.append(message)
+            insert(Entry(value: .queue(value), version: created ?? Version(lastVersion)), forKey: queue)
+        case .pop(let queue):
+            guard case .queue = entries[queue]?.value else { return }
+            let remaining = updateQueue(queue) { value in
+                _ = value.removeFirst()
+                return value.messages.count
+            }
+            if remaining == 0 {
+                remove(queue)
+            }
+        }
+    }
+
+    /// Adds a key read from a snapshot.
+    mutating func restore(_ key: Key, value: Entry.Value, version: Version, deadline: Timestamp?) {
+        lastVersion = max(lastVersion, version.rawValue)
+        remove(key)
+        insert(Entry(value: value, version: version, deadline: deadline), forKey: key)
+    }
+
+    /// Sets the counters a snapshot saved, before its keys are restored.
+    mutating func restoreCounters(lastVersion: UInt64, lastEventID: UInt64) {
+        self.lastVersion = max(self.lastVersion, lastVersion)
+        self.lastEventID = max(self.lastEventID, lastEventID)
+    }
 
     /// Checks that entries, order, deadlines and waiters agree; for tests. O(n).
     var isConsistent: Bool {
@@ -295,18 +383,20 @@ struct KeyspaceState {
         record(.push, queue, now)
         guard stored != nil else {
             if let receiver = claimOldestWaiter(on: queue) {
-                // Straight from the push to a consumer: it was popped as soon as pushed.
+                // Straight from the push to a consumer: it was popped as soon as pushed, and
+                // the keyspace is as it was, so there is nothing to journal.
                 record(.pop, queue, now)
                 return .handed(to: receiver)
             }
             var value = QueueValue()
             value.append(message)
             lastVersion += 1
-            entries[queue] = Entry(value: .queue(value), version: Version(lastVersion))
-            order.insert(queue)
-            queueCount += 1
+            let version = Version(lastVersion)
+            insert(Entry(value: .queue(value), version: version), forKey: queue)
+            journal(.push(queue: queue, message: message, atHead: atHead, created: version))
             return .stored(length: 1)
         }
+        journal(.push(queue: queue, message: message, atHead: atHead, created: nil))
         let length = updateQueue(queue) { value in
             if atHead {
                 value.prepend(message)
@@ -320,6 +410,7 @@ struct KeyspaceState {
 
     /// Runs `body` on the messages of an existing queue, in place: the queue's storage is
     /// detached from the entry first so that it is uniquely referenced and never copied.
+    @discardableResult
     private mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result)
         -> Result
     {
@@ -328,7 +419,9 @@ struct KeyspaceState {
                 preconditionFailure("updating a queue that is not there")
             }
             entry.value = .queue(QueueValue())
+            let bytesBefore = value.bytes
             let result = body(&value)
+            liveBytes += value.bytes - bytesBefore
             entry.value = .queue(value)
             return result
         }
@@ -368,8 +461,15 @@ struct KeyspaceState {
     }
 
     private mutating func record(_ type: KeyspaceEventType, _ key: Key, _ now: Timestamp) {
-        log.append(type, key: key, time: now)
+        lastEventID = log.append(type, key: key, time: now)
         hasNewEvents = true
+    }
+
+    /// Appends a change to the journal, if there is one.
+    private mutating func journal(_ change: JournalRecord.Change) {
+        guard let journal else { return }
+        journal.append(JournalRecord(change, lastEventID: lastEventID), liveBytes: liveBytes)
+        hasJournaled = true
     }
 
     /// Records the `expired` event of a key removed at `deadline`, and how late that was.
@@ -378,11 +478,24 @@ struct KeyspaceState {
         expiryLateness.append(max(now.milliseconds - deadline.milliseconds, 0))
     }
 
+    /// Adds an entry for a key that has none, to every index.
+    private mutating func insert(_ entry: Entry, forKey key: Key) {
+        var entry = entry
+        entry.expiry = entry.deadline.map { insertDeadline($0, for: key) }
+        entries[key] = entry
+        order.insert(key)
+        if entry.value.type == .queue {
+            queueCount += 1
+        }
+        liveBytes += key.bytes.count + entry.value.bytes
+    }
+
     private mutating func remove(_ key: Key) {
         guard let entry = entries.removeValue(forKey: key) else { return }
         if entry.value.type == .queue {
             queueCount -= 1
         }
+        liveBytes -= key.bytes.count + entry.value.bytes
         order.remove(key)
         if let expiry = entry.expiry {
             deadlines.remove(expiry)

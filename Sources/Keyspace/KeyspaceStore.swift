@@ -65,4 +65,15 @@ package protocol KeyspaceStore: Sendable {
 
     /// Stops waking `subscriber`.
     func unsubscribe(_ subscriber: any EventSubscriber)
+
+    /// What to wait for before acknowledging the changes the caller just made, when the store
+    /// promises that acknowledged changes are on disk and they are not yet; `nil` otherwise.
+    func pendingDurability() -> DurabilityTicket?
+
+    /// Calls `completion` once the changes covered by `ticket` are on disk (with `nil`), or
+    /// can no longer be (with the error); from any thread, possibly at once.
+    func whenDurable(_ ticket: DurabilityTicket, _ completion: @escaping @Sendable (KeyspaceError?) -> Void)
+
+    /// What persistence is doing; `nil` when the store keeps nothing across restarts.
+    var persistenceStatus: PersistenceStatus? { get }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gateway
+import Keyspace
 
 extension KeygateServer.Configuration {
     /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
@@ -67,6 +68,37 @@ extension KeygateServer.Configuration {
         isAccessLogEnabled = try settings.value(
             options.accessLog ? true : nil, variable: "KEYGATE_ACCESS_LOG", default: isAccessLogEnabled,
             parse: Self.boolean)
+        persistence = try Self.persistence(options: options, settings: settings)
+    }
+
+    /// Persistence from its flags: on in `./keygate-data` with `everysec` unless memory only.
+    private static func persistence(options: Options, settings: Settings) throws -> PersistenceConfiguration?
+    {
+        let isMemoryOnly = try settings.value(
+            options.memoryOnly ? true : nil, variable: "KEYGATE_MEMORY_ONLY", default: false, parse: boolean)
+        guard !isMemoryOnly else { return nil }
+        let directory = try settings.value(
+            options.dataDir, variable: "KEYGATE_DATA_DIR", default: "./keygate-data"
+        ) { $0.isEmpty ? nil : $0 }
+        var persistence = PersistenceConfiguration(directory: directory)
+        let fsync = try settings.value(options.fsync, variable: "KEYGATE_FSYNC", default: "everysec") { $0 }
+        guard let policy = PersistenceConfiguration.FsyncPolicy(rawValue: fsync.lowercased()) else {
+            throw ValidationError("'\(fsync)' is not an fsync policy; use always, everysec or no.")
+        }
+        persistence.fsync = policy
+        persistence.repair = options.repair
+        persistence.compactionRatio = try settings.value(
+            options.compactionRatio, variable: "KEYGATE_COMPACTION_RATIO",
+            default: persistence.compactionRatio
+        ) { Double($0) }
+        guard persistence.compactionRatio >= 1, persistence.compactionRatio <= 1000 else {
+            throw ValidationError(
+                "The compaction ratio must be from 1 to 1000; got \(persistence.compactionRatio).")
+        }
+        persistence.compactionMinimumBytes = try settings.integer(
+            options.compactionMinBytes, variable: "KEYGATE_COMPACTION_MIN_BYTES", in: 0...(1 << 40),
+            default: persistence.compactionMinimumBytes)
+        return persistence
     }
 
     /// `*`, or an origin as browsers send it: `http` or `https`, `://`, a host and maybe a port,

@@ -73,6 +73,38 @@ struct Options: ParsableArguments {
     @Option(help: "Seconds browsers may cache a CORS preflight's answer. [KEYGATE_CORS_MAX_AGE, default 600]")
     var corsMaxAge: Int?
 
+    @Option(
+        help: "Folder of the snapshot and log, created if missing. [KEYGATE_DATA_DIR, default ./keygate-data]"
+    )
+    var dataDir: String?
+
+    @Flag(
+        help:
+            "Keep the keyspace in memory only: nothing survives a restart. [KEYGATE_MEMORY_ONLY, default off]"
+    )
+    var memoryOnly = false
+
+    @Option(
+        help: """
+            When the log is synced to disk: always (before each change is answered), everysec or             no. [KEYGATE_FSYNC, default everysec]
+            """)
+    var fsync: String?
+
+    @Flag(
+        help: """
+            Start even when a data file is damaged before its end, dropping everything from the             damage on (kept in *.dropped files).
+            """)
+    var repair = false
+
+    @Option(
+        help: """
+            Compact the log into a snapshot once it is this many times the live data…             [KEYGATE_COMPACTION_RATIO, default 2]
+            """)
+    var compactionRatio: Double?
+
+    @Option(help: "…and at least this many bytes. [KEYGATE_COMPACTION_MIN_BYTES, default 67108864]")
+    var compactionMinBytes: Int?
+
     @Flag(
         inversion: .prefixedNo,
         help: "Measure requests and the keyspace, served at /metrics. [KEYGATE_METRICS, default on]")

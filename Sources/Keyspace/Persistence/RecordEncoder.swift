@@ -1,0 +1,53 @@
+/// Writes the fields of records into a byte buffer: LEB128 varints and length-prefixed bytes.
+struct RecordEncoder {
+    /// The bytes written so far.
+    private(set) var bytes: [UInt8]
+
+    /// Creates an encoder over an empty buffer with room for `capacity` bytes.
+    init(capacity: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Writes one byte.
+    mutating func write(byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    /// Writes an unsigned number in 1 to 10 bytes, seven bits at a time, low bits first.
+    mutating func write(varint value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    /// Writes a length, then the bytes.
+    mutating func write(bytes field: some Collection<UInt8>) {
+        write(varint: UInt64(field.count))
+        bytes.append(contentsOf: field)
+    }
+
+    /// Writes an optional time as a varint: 0 for none, the milliseconds plus one otherwise.
+    mutating func write(timestamp: Timestamp?) {
+        write(varint: timestamp.map { UInt64(max($0.milliseconds, 0)) + 1 } ?? 0)
+    }
+
+    /// Writes a key's bytes.
+    mutating func write(key: Key) {
+        write(bytes: key.bytes)
+    }
+
+    /// Writes a payload: its media type, then its bytes.
+    mutating func write(payload: Payload) {
+        write(bytes: payload.contentType.utf8)
+        write(bytes: payload.bytes)
+    }
+
+    /// Appends four bytes, little-endian.
+    mutating func write(uint32 value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,98 @@
+/// How records sit in a file: a 4-byte length and a 4-byte CRC-32C of the body, both
+/// little-endian, then the body.
+enum RecordFraming {
+    /// The bytes before each body.
+    static let headerSize = 8
+    /// The largest body a reader accepts; a larger length can only be damage.
+    static let maxBodySize = 1 << 30
+
+    /// Appends one framed record to `buffer`, its body written by `body`.
+    static func append(to buffer: inout [UInt8], _ body: (inout RecordEncoder) -> Void) {
+        var encoder = RecordEncoder()
+        body(&encoder)
+        let bodyBytes = encoder.bytes
+        precondition(bodyBytes.count <= maxBodySize, "a record over 1 GiB is never written")
+        var header = RecordEncoder(capacity: headerSize)
+        header.write(uint32: UInt32(bodyBytes.count))
+        header.write(uint32: CRC32C.checksum(bodyBytes))
+        buffer.append(contentsOf: header.bytes)
+        buffer.append(contentsOf: bodyBytes)
+    }
+
+    /// One framed record.
+    static func frame(_ body: (inout RecordEncoder) -> Void) -> [UInt8] {
+        var buffer: [UInt8] = []
+        append(to: &buffer, body)
+        return buffer
+    }
+}
+
+/// Walks the records of a file read into memory, checking each one's length and checksum.
+struct RecordScanner {
+    /// Where reading stopped, and why.
+    enum Stop: Equatable {
+        /// Every byte was a whole, valid record.
+        case end
+        /// The bytes from `offset` on are not a valid record. `isTornTail` when they can only
+        /// be the unfinished last write of a crash: an incomplete record, or a bad last record,
+        /// or zeros to the end.
+        case damaged(offset: Int, reason: String, isTornTail: Bool)
+    }
+
+    /// The file's bytes.
+    let bytes: [UInt8]
+    /// Where the next record starts: after the last valid one.
+    private(set) var offset = 0
+
+    /// Creates a scanner from the start of `bytes`.
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The next record's body, or `nil` with `stop` telling why not.
+    mutating func next() -> Range<Int>? {
+        let remaining = bytes.count - offset
+        guard remaining > 0 else {
+            stop = .end
+            return nil
+        }
+        guard remaining >= RecordFraming.headerSize else {
+            return fail("an incomplete record header", isTornTail: true)
+        }
+        let length = Int(readUInt32(at: offset))
+        let checksum = readUInt32(at: offset + 4)
+        let start = offset + RecordFraming.headerSize
+        guard length <= RecordFraming.maxBodySize else {
+            return fail("a record length of \(length) bytes", isTornTail: isZeroToEnd)
+        }
+        guard length <= bytes.count - start else {
+            return fail("a record of \(length) bytes with \(bytes.count - start) left", isTornTail: true)
+        }
+        let body = start..<start + length
+        guard CRC32C.checksum(bytes[body]) == checksum else {
+            return fail("a checksum mismatch", isTornTail: body.upperBound == bytes.count || isZeroToEnd)
+        }
+        offset = body.upperBound
+        return body
+    }
+
+    /// Why `next()` last returned `nil`.
+    private(set) var stop = Stop.end
+
+    private var isZeroToEnd: Bool {
+        bytes[offset...].allSatisfy { $0 == 0 }
+    }
+
+    private mutating func fail(_ reason: String, isTornTail: Bool) -> Range<Int>? {
+        stop = .damaged(offset: offset, reason: reason, isTornTail: isTornTail)
+        return nil
+    }
+
+    private func readUInt32(at position: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for index in 0..<4 {
+            value |= UInt32(bytes[position + index]) << (8 * index)
+        }
+        return value
+    }
+}
