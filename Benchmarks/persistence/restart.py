@@ -171,7 +171,7 @@ def directory_sizes(directory: Path) -> tuple[int, int, int]:
 def await_compaction(server: Server) -> None:
     """Waits (up to 60 s) until no compaction is running."""
     deadline = time.monotonic() + 60
-    while server.persistence().get("isCompacting") and time.monotonic() < deadline:
+    while server.persistence().get("compacting") and time.monotonic() < deadline:
         time.sleep(0.1)
 
 

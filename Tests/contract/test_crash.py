@@ -686,8 +686,27 @@ def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], di
 # --- The tests ----------------------------------------------------------------------------
 
 
+def health(server: RunningServer) -> dict[str, Any]:
+    """The body of /healthz."""
+    connection = Connection(server)
+    try:
+        status, body = connection.json("GET", "/healthz")
+    finally:
+        connection.close()
+    assert status == 200, f"/healthz answered {status}: {body}"
+    return dict(body)
+
+
+def assert_persists(server: RunningServer, fsync: str) -> None:
+    """/healthz says the server persists to its data directory with the `fsync` policy."""
+    persistence = health(server)["persistence"]
+    assert persistence["enabled"] is True and persistence["fsync"] == fsync, persistence
+    assert server.data_dir is not None and Path(persistence["directory"]).resolve() == server.data_dir.resolve(), persistence
+
+
 @pytest.fixture(autouse=True)
 def require_persistence() -> None:
+    """Every test here needs a binary with persistence: without, they fail rather than skip."""
     if not supports_persistence():
         pytest.fail(f"{BINARY} has no --data-dir: persistence (issue 7) is not built in")
 
@@ -699,10 +718,13 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, roun
     seed = FIRST_SEED + round_number
     first = start_server(request, PUBLIC, SERVER_ARGUMENTS)
     assert first.data_dir is not None or "--memory-only" in SERVER_ARGUMENTS
+    if "--memory-only" not in SERVER_ARGUMENTS:
+        assert_persists(first, "always")
     journal = run_and_kill(first, seed)
     time.sleep(random.Random(seed).uniform(*DOWN_SECONDS))
     restarted = start_server(request, PUBLIC, data_dir=first.data_dir) if first.data_dir else start_server(request, PUBLIC)
     await_ready(restarted)
+    assert_persists(restarted, "everysec")
     problems, counts = check_run(journal, restarted)
     summary = (
         f"round {round_number} (CRASH_SEED={FIRST_SEED}, seed {seed}; killed {journal.killed - journal.start:.3f} s "
@@ -712,6 +734,8 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, roun
     # A vacuous round proves nothing: the clients must have written, and been cut off.
     assert counts.get("PUT acknowledged", 0) > 0 and counts.get("push acknowledged", 0) > 0, summary
     assert sum(operation.in_flight for operation in journal.operations) > 0, f"{summary}: no request was in flight at the kill"
+    # Shown with `pytest -rP`: what each round did.
+    print(summary)
 
 
 def put_value(connection: Connection, key: str, value: bytes, ttl: float | None = None) -> float:
@@ -811,19 +835,29 @@ def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) 
         connection.close()
 
 
+def test_a_memory_only_server_says_so(request: pytest.FixtureRequest) -> None:
+    """`--memory-only`: /healthz reports persistence disabled."""
+    server = start_server(request, PUBLIC, ("--memory-only",))
+    assert server.data_dir is None
+    assert health(server)["persistence"] == {"enabled": False}
+
+
 def test_a_second_server_on_the_same_data_dir_refuses_to_start(request: pytest.FixtureRequest) -> None:
     """The data directory is locked: a second server on it exits with an error, and the first
     keeps serving."""
     first = start_server(request, PUBLIC)
     assert first.data_dir is not None
     environment = {name: value for name, value in os.environ.items() if not name.startswith("KEYGATE_")}
-    second = subprocess.run(
-        [
-            str(BINARY), "--port", "0", "--public", str(PUBLIC), "--openapi", str(SPEC_FILE),
-            "--data-dir", str(first.data_dir),
-        ],
-        capture_output=True, text=True, timeout=STARTUP_TIMEOUT, env=environment, check=False,
-    )
+    try:
+        second = subprocess.run(
+            [
+                str(BINARY), "--port", "0", "--public", str(PUBLIC), "--openapi", str(SPEC_FILE),
+                "--data-dir", str(first.data_dir),
+            ],
+            capture_output=True, text=True, timeout=STARTUP_TIMEOUT, env=environment, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a second server on {first.data_dir} kept running for {STARTUP_TIMEOUT} s (killed)")
     assert second.returncode != 0, f"a second server started on {first.data_dir}:\n{second.stderr}"
     assert "address=" not in second.stderr, f"the second server listened:\n{second.stderr}"
     connection = Connection(first)
