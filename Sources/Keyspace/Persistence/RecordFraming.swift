@@ -62,7 +62,8 @@ struct RecordScanner {
         let length = Int(readUInt32(at: offset))
         let checksum = readUInt32(at: offset + 4)
         let start = offset + RecordFraming.headerSize
-        guard length <= RecordFraming.maxBodySize else {
+        // Every body holds at least its kind; zeros are what a crash leaves past the last write.
+        guard length > 0, length <= RecordFraming.maxBodySize else {
             return fail("a record length of \(length) bytes", isTornTail: isZeroToEnd)
         }
         guard length <= bytes.count - start else {
