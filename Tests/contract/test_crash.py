@@ -3,7 +3,9 @@
 Each round starts the real server with `--fsync always` on a fresh data directory, runs
 several clients at once (threads, each with its own keep-alive connection) for a random
 0.5 to 2 s, kills the server with SIGKILL at that moment, while the clients are sending, and
-restarts it on the same directory with the default flags. Every request is journaled before
+restarts it on the same directory with the default flags. Even rounds also pass
+`--compaction-min-bytes 16384`, so that the log is compacted into a snapshot dozens of times
+a second and the kill may land in the middle of a compaction. Every request is journaled before
 it is sent, with the time it was sent and, if an answer came, the time and the answer: a
 write with no answer is *in flight*, and may or may not have happened.
 
@@ -77,6 +79,9 @@ ROUNDS = int(os.environ.get("CRASH_ROUNDS", "10"))
 FIRST_SEED = int(os.environ.get("CRASH_SEED", str(int(time.time()) % 1_000_000)))
 SERVER_ARGUMENTS = tuple(shlex.split(os.environ.get("CRASH_SERVER_ARGUMENTS", "--fsync always")))
 
+# Even rounds compact the log whenever it passes this many bytes (and twice the live data), so
+# that the kill may land during a compaction; odd rounds keep the default (64 MiB: never here).
+SMALL_COMPACTION_BYTES = 16384
 CLIENTS = 8
 KEYS_PER_CLIENT = 6
 SHARED_KEYS = 3
@@ -243,6 +248,8 @@ class Journal:
         self.start = 0.0
         # When the kill returned: no request reached the server after it.
         self.killed = 0.0
+        # The compactions the server had done just before the kill.
+        self.compactions: int | None = None
 
     @property
     def operations(self) -> list[Operation]:
@@ -344,6 +351,8 @@ def run_and_kill(server: RunningServer, seed: int) -> Journal:
     for thread in threads:
         thread.start()
     time.sleep(rng.uniform(*RUN_SECONDS))
+    persistence = health(server).get("persistence", {})
+    journal.compactions = persistence.get("compactions")
     server.kill()
     journal.killed = time.monotonic()
     stop.set()
@@ -716,10 +725,13 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, roun
     """Concurrent clients, `kill -9` at a random moment, a restart on the same directory:
     every acknowledged write is there, nothing unacknowledged twice, TTLs continue."""
     seed = FIRST_SEED + round_number
-    first = start_server(request, PUBLIC, SERVER_ARGUMENTS)
+    compacting = round_number % 2 == 0 and "--memory-only" not in SERVER_ARGUMENTS
+    compaction = ("--compaction-min-bytes", str(SMALL_COMPACTION_BYTES)) if compacting else ()
+    first = start_server(request, PUBLIC, (*SERVER_ARGUMENTS, *compaction))
     assert first.data_dir is not None or "--memory-only" in SERVER_ARGUMENTS
     if "--memory-only" not in SERVER_ARGUMENTS:
-        assert_persists(first, "always")
+        policy = SERVER_ARGUMENTS[SERVER_ARGUMENTS.index("--fsync") + 1] if "--fsync" in SERVER_ARGUMENTS else "everysec"
+        assert_persists(first, policy)
     journal = run_and_kill(first, seed)
     time.sleep(random.Random(seed).uniform(*DOWN_SECONDS))
     restarted = start_server(request, PUBLIC, data_dir=first.data_dir) if first.data_dir else start_server(request, PUBLIC)
@@ -728,7 +740,8 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, roun
     problems, counts = check_run(journal, restarted)
     summary = (
         f"round {round_number} (CRASH_SEED={FIRST_SEED}, seed {seed}; killed {journal.killed - journal.start:.3f} s "
-        f"into the run; {', '.join(f'{count} {name}' for name, count in sorted(counts.items()))})"
+        f"into the run, after {journal.compactions} compactions; "
+        f"{', '.join(f'{count} {name}' for name, count in sorted(counts.items()))})"
     )
     assert not problems, f"{summary}: {len(problems)} problems after the restart:\n" + "\n".join(problems[:60])
     # A vacuous round proves nothing: the clients must have written, and been cut off.
