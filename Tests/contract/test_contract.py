@@ -2104,7 +2104,7 @@ def test_event_stream_head_options_and_other_methods(api: Client) -> None:
         received = b""
         while chunk := connection.recv(65536):
             received += chunk
-            if received.endswith(b'{"status":"ok"}'):
+            if received.endswith(b'"status":"ok"}'):
                 break
         head, _, rest = received.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200"), received
@@ -2244,7 +2244,14 @@ def test_body_at_the_limit_is_stored(api: Client) -> None:
 
 
 def test_health(api: Client) -> None:
-    assert api.call("GET", "/healthz", status=200).json() == {"status": "ok"}
+    health = api.call("GET", "/healthz", status=200).json()
+    assert health["status"] == "ok"
+    persistence = health["persistence"]
+    assert persistence["enabled"] is True
+    assert persistence["fsync"] == "everysec"
+    assert persistence["directory"] == str(api.server.data_dir)
+    assert persistence["error"] is None
+    assert persistence["logBytes"] > 0
     head = api.call("HEAD", "/healthz", status=200)
     assert head.headers["Content-Type"] == "application/json"
 
