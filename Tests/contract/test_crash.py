@@ -45,8 +45,9 @@ seed. `CRASH_ROUNDS` (default 10) sets the number of rounds, `CRASH_SEED` the fi
 `--memory-only` every round must fail.
 
 Also here: a TTL across a clean stop (SIGTERM) and a restart before and after its deadline,
-the `expired` event of a key whose deadline passes after a restart, and the lock that keeps a
-second server off a data directory in use.
+the `expired` event of a key whose deadline passes after a restart, a torn last write on the
+log (cut off at start-up, nothing acknowledged lost), `/healthz` of a memory-only server, and
+the lock that keeps a second server off a data directory in use.
 
     python3 -m pytest -q Tests/contract/test_crash.py
 """
@@ -844,6 +845,58 @@ def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) 
         for key, value in (("long", b"l"), ("forever", b"f")):
             status, body, _ = connection.send("GET", f"/v1/cache/{key}")
             assert (status, body) == (200, value), f"{key!r} lost across two restarts: {status} {body!r}"
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # A record header promising 100 bytes, and 10 of them: a write cut short.
+        (100).to_bytes(4, "little") + bytes(4) + b"0123456789",
+        # Zeros to the end, as a file system may leave after a crash.
+        bytes(4096),
+        # Fewer bytes than a record header.
+        b"\x05\x00",
+    ],
+    ids=["cut-record", "zeros", "cut-header"],
+)
+def test_a_torn_last_write_is_cut_off(request: pytest.FixtureRequest, tail: bytes) -> None:
+    """A crash in the middle of a log write leaves a torn tail on the newest log: the server
+    starts, with every acknowledged write, and goes on writing after the cut."""
+    first = start_server(request, PUBLIC, ("--fsync", "always"))
+    connection = Connection(first)
+    try:
+        for index in range(20):
+            put_value(connection, f"torn-{index}", f"value-{index}".encode())
+    finally:
+        connection.close()
+    first.kill()
+    assert first.data_dir is not None
+    logs = sorted(first.data_dir.glob("log-*.kgl"))
+    assert logs, f"no log-*.kgl in {first.data_dir}: {sorted(path.name for path in first.data_dir.iterdir())}"
+    with logs[-1].open("ab") as log:
+        log.write(tail)
+
+    second = start_server(request, PUBLIC, data_dir=first.data_dir)
+    await_ready(second)
+    connection = Connection(second)
+    try:
+        for index in range(20):
+            status, body, _ = connection.send("GET", f"/v1/cache/torn-{index}")
+            assert (status, body) == (200, f"value-{index}".encode()), f"torn-{index} after a torn tail: {status} {body!r}"
+        put_value(connection, "after", b"cut")
+    finally:
+        connection.close()
+    second.stop()
+    third = start_server(request, PUBLIC, data_dir=first.data_dir)
+    await_ready(third)
+    connection = Connection(third)
+    try:
+        status, body, _ = connection.send("GET", "/v1/cache/after")
+        assert (status, body) == (200, b"cut"), f"a write after the cut was lost: {status} {body!r}"
+        status, body, _ = connection.send("GET", "/v1/cache/torn-19")
+        assert (status, body) == (200, b"value-19"), f"torn-19 lost at the second restart: {status} {body!r}"
     finally:
         connection.close()
 
