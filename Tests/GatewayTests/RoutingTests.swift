@@ -42,7 +42,7 @@ struct RoutingTests {
             let response = try gateway.request("GET", "/healthz")
             #expect(response.status == 200)
             #expect(response.header("Content-Type") == "application/json")
-            #expect(response.text == #"{"status":"ok"}"#)
+            #expect(response.text == #"{"persistence":{"enabled":false},"status":"ok"}"#)
         }
     }
 

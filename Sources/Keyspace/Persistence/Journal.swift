@@ -60,6 +60,9 @@ final class Journal: Sendable {
         var earlierBytes = 0
         /// A write that failed; cleared when the syncer manages to write the records again.
         var failure: PersistenceError?
+        /// The buffer last written, emptied, for the appends after the next write: the writes
+        /// take turns with two buffers instead of allocating one each time.
+        var spare: [UInt8] = []
     }
 
     /// How far the logs are synced, and who waits for it.
@@ -298,10 +301,19 @@ final class Journal: Sendable {
     {
         guard files.written < target else { return false }
         if let failure = files.failure, !retrying { throw failure }
-        let (segments, liveBytes) = pending.withLock { pending in
-            let taken = pending.segments
-            pending.segments = [Segment(through: pending.sequence)]
+        var spare: [UInt8] = []
+        swap(&spare, &files.spare)
+        var (segments, liveBytes) = pending.withLock { pending in
+            var taken = [Segment(bytes: spare, through: pending.sequence)]
+            swap(&taken, &pending.segments)
             return (taken, pending.liveBytes)
+        }
+        defer {
+            // The first buffer comes back for reuse, unless a failure put it back in `pending`.
+            if files.failure == nil, let first = segments.indices.first {
+                swap(&files.spare, &segments[first].bytes)
+                files.spare.removeAll(keepingCapacity: files.spare.capacity <= Self.largestSpare)
+            }
         }
         for (index, segment) in segments.enumerated() {
             if let next = segment.next {
@@ -328,6 +340,9 @@ final class Journal: Sendable {
         return logBytes >= configuration.compactionMinimumBytes
             && Double(logBytes) > configuration.compactionRatio * Double(liveBytes)
     }
+
+    /// The largest buffer kept for reuse; a larger one, left by a burst, is freed.
+    private static let largestSpare = 1 << 20
 
     private func fail(writing error: PersistenceError, files: inout Files, unwritten: ArraySlice<Segment>) {
         files.failure = error

@@ -9,6 +9,33 @@ struct RecordEncoder {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Creates an encoder that appends to `buffer`, which it takes over until `finish(into:)`
+    /// hands it back: no byte is copied.
+    init(appendingTo buffer: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &buffer)
+    }
+
+    /// Hands the buffer back to where `init(appendingTo:)` took it from.
+    mutating func finish(into buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+    }
+
+    /// The number of bytes written.
+    var count: Int { bytes.count }
+
+    /// Overwrites four bytes at `offset`, little-endian.
+    mutating func overwrite(uint32 value: UInt32, at offset: Int) {
+        for index in 0..<4 {
+            bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index))
+        }
+    }
+
+    /// The checksum of the bytes from `offset` on.
+    func checksum(from offset: Int) -> UInt32 {
+        CRC32C.checksum(bytes[offset...])
+    }
+
     /// Writes one byte.
     mutating func write(byte: UInt8) {
         bytes.append(byte)

@@ -6,17 +6,19 @@ enum RecordFraming {
     /// The largest body a reader accepts; a larger length can only be damage.
     static let maxBodySize = 1 << 30
 
-    /// Appends one framed record to `buffer`, its body written by `body`.
+    /// Appends one framed record to `buffer`, its body written by `body` straight after a
+    /// header that is filled in once the body's length and checksum are known.
     static func append(to buffer: inout [UInt8], _ body: (inout RecordEncoder) -> Void) {
-        var encoder = RecordEncoder()
+        var encoder = RecordEncoder(appendingTo: &buffer)
+        let start = encoder.count
+        encoder.write(uint32: 0)
+        encoder.write(uint32: 0)
         body(&encoder)
-        let bodyBytes = encoder.bytes
-        precondition(bodyBytes.count <= maxBodySize, "a record over 1 GiB is never written")
-        var header = RecordEncoder(capacity: headerSize)
-        header.write(uint32: UInt32(bodyBytes.count))
-        header.write(uint32: CRC32C.checksum(bodyBytes))
-        buffer.append(contentsOf: header.bytes)
-        buffer.append(contentsOf: bodyBytes)
+        let length = encoder.count - start - headerSize
+        precondition(length <= maxBodySize, "a record over 1 GiB is never written")
+        encoder.overwrite(uint32: UInt32(length), at: start)
+        encoder.overwrite(uint32: encoder.checksum(from: start + headerSize), at: start + 4)
+        encoder.finish(into: &buffer)
     }
 
     /// One framed record.
