@@ -616,3 +616,30 @@ def test_stopping_the_server_closes_sockets_with_1001(request: pytest.FixtureReq
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, closed.value
     assert stopping.process.wait(timeout=STOP_TIMEOUT) == 0
     assert time.monotonic() - started < 3
+
+
+def test_changes_over_a_socket_wait_for_the_sync_and_survive_a_restart(request: pytest.FixtureRequest) -> None:
+    """With `--fsync always` every change's reply comes once its log record is synced; after a
+    restart on the same directory, every change replied to is there."""
+    first = start_server(request, PUBLIC, ("--fsync", "always"))
+    key, queue = unique("durable"), unique("durable-queue")
+    with open_session(first) as session:
+        assert session.ok(op="set", key=key, value="kept", ttl=600)["created"] is True
+        assert session.ok(op="push", queue=queue, value="one")["length"] == 1
+        assert session.ok(op="push", queue=queue, value="two")["length"] == 2
+        assert session.ok(op="pop", queue=queue)["value"] == "one"
+        assert session.ok(op="expire", key=key, ttl=300)
+        # Replies to reads still come, and in the order asked when nothing waits.
+        assert session.ok(op="get", key=key)["value"] == "kept"
+    health = rest(first, "GET", "/healthz").json()
+    assert health["persistence"]["fsync"] == "always"
+    assert health["persistence"]["lastFsync"] is not None
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(timeout=STOP_TIMEOUT) == 0
+
+    second = start_server(request, PUBLIC, data_dir=first.data_dir)
+    with open_session(second) as session:
+        assert session.ok(op="get", key=key)["value"] == "kept"
+        assert 290 < session.ok(op="ttl", key=key)["ttl"] <= 300
+        assert session.ok(op="pop", queue=queue)["value"] == "two"
+        assert session.ok(op="pop", queue=queue)["value"] is None
