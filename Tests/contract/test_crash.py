@@ -17,7 +17,10 @@ What the clients do:
 - all clients write and delete a few shared keys (`shared-k<i>`, no TTL), where only the
   acknowledgment times order the writes;
 - each client pushes to a queue of its own (`c<n>-q`) and pops from it, and all push to and
-  pop from one shared queue (`shared-q`). A message names its producer and its number.
+  pop from one shared queue (`shared-q`). A message names its producer and its number;
+- before the clients start, 12 keys `exp-<i>` are written with deadlines spread from 0.4 s
+  before the kill to 0.5 s after the restart, so that some expire while the server runs, some
+  while it is down (0.2 to 0.5 s) and some after.
 
 What must hold after the restart (see `check_own_key`, `check_shared_key`, `check_queue`):
 
@@ -37,7 +40,10 @@ What must hold after the restart (see `check_own_key`, `check_shared_key`, `chec
   a pop took a message whose answer never came back). Messages pushed by different clients
   keep the order of their acknowledgments: one acknowledged before another was sent comes
   first;
-- no other key exists.
+- no other key exists;
+- the restarted server announces, with one `expired` event each (read from its history with
+  `last_event_id=0` before any other read), every key whose deadline surely came after the kill
+  and before the events were read; and no key that cannot have expired since the kill.
 
 Assertion messages name each lost, duplicated or unexpected key and message, with the round's
 seed. `CRASH_ROUNDS` (default 10) sets the number of rounds, `CRASH_SEED` the first seed, and
@@ -90,7 +96,11 @@ SHARED_QUEUE = "shared-q"
 RUN_SECONDS = (0.5, 2.0)
 # A pause between the kill and the restart, so that some short deadlines pass while the
 # server is down.
-DOWN_SECONDS = (0.0, 0.3)
+DOWN_SECONDS = (0.2, 0.5)
+# Keys written once, before the clients start, whose deadlines are spread from shortly before
+# the kill to shortly after the restart: some expire while the server runs, some while it is
+# down (the restarted server must drop them at start-up, with an `expired` event), some after.
+EXPIRING_KEYS = 12
 LONG_TTL = 600.0
 SHORT_TTL = (1.0, 3.0)
 REQUEST_TIMEOUT = 10.0
@@ -99,6 +109,8 @@ READY_TIMEOUT = 30.0
 # (the server's wall clock, the test's monotonic one) may add to a deadline, in seconds.
 CLOCK_SLACK = 0.01
 CONTENT_TYPE = "text/plain"
+# Written after the restart to mark the end of the events published so far.
+MARKER_KEY = "crash-marker"
 
 
 class Kind(enum.Enum):
@@ -251,6 +263,8 @@ class Journal:
         self.killed = 0.0
         # The compactions the server had done just before the kill.
         self.compactions: int | None = None
+        # How long the server stays down after the kill.
+        self.down = 0.0
 
     @property
     def operations(self) -> list[Operation]:
@@ -335,11 +349,31 @@ def run_client(
         connection.close()
 
 
+def write_expiring_keys(server: RunningServer, journal: Journal, kill: float) -> None:
+    """Writes EXPIRING_KEYS keys `exp-<i>` one after the other, with deadlines spread evenly
+    from 0.4 s before `kill` to 0.5 s after the end of the pause that follows it."""
+    connection = Connection(server)
+    try:
+        for index in range(EXPIRING_KEYS):
+            deadline = kill - 0.4 + index * (journal.down + 0.9) / (EXPIRING_KEYS - 1)
+            operation = Operation(CLIENTS, Kind.PUT, f"exp-{index}", f"exp-{index}-v".encode())
+            journal.by_client[CLIENTS].append(operation)
+            operation.sent = time.monotonic()
+            operation.ttl = round(max(0.05, deadline - operation.sent), 3)
+            operation.status, operation.body = perform(connection, operation)
+            operation.answered = time.monotonic()
+    finally:
+        connection.close()
+
+
 def run_and_kill(server: RunningServer, seed: int) -> Journal:
     """Runs CLIENTS clients for a random time in RUN_SECONDS, then SIGKILLs the server while
     they send, and waits for every client to stop."""
     rng = random.Random(seed)
-    journal = Journal(CLIENTS)
+    # The expiring keys' writer is one more client, numbered CLIENTS.
+    journal = Journal(CLIENTS + 1)
+    run_seconds = rng.uniform(*RUN_SECONDS)
+    journal.down = rng.uniform(*DOWN_SECONDS)
     stop = threading.Event()
     threads = [
         threading.Thread(
@@ -349,9 +383,10 @@ def run_and_kill(server: RunningServer, seed: int) -> Journal:
         for client in range(CLIENTS)
     ]
     journal.start = time.monotonic()
+    write_expiring_keys(server, journal, journal.start + run_seconds)
     for thread in threads:
         thread.start()
-    time.sleep(rng.uniform(*RUN_SECONDS))
+    time.sleep(max(0.0, journal.start + run_seconds - time.monotonic()))
     persistence = health(server).get("persistence", {})
     journal.compactions = persistence.get("compactions")
     server.kill()
@@ -413,6 +448,73 @@ def read_queue(connection: Connection, name: str) -> list[bytes]:
             return messages
         assert status == 200, f"pop of {name} answered {status}: {body[:200]!r}"
         messages.append(body)
+
+
+class EventStream:
+    """`GET /v1/events` on a raw socket: the chunked body decoded, split into events."""
+
+    def __init__(self, server: RunningServer, query: str) -> None:
+        self.socket = socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT)
+        self.socket.sendall(f"GET /v1/events?{query} HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
+        self.raw = b""
+        while b"\r\n\r\n" not in self.raw:
+            self.receive()
+        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower(), head
+        self.text = b""
+
+    def receive(self) -> None:
+        chunk = self.socket.recv(65536)
+        assert chunk, "the event stream ended"
+        self.raw += chunk
+
+    def next_event(self, timeout: float) -> dict[str, Any]:
+        """The next event's data, as JSON (comments, `retry` and ids skipped)."""
+        self.socket.settimeout(timeout)
+        while True:
+            while b"\n\n" in self.text:
+                block, self.text = self.text.split(b"\n\n", 1)
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        return dict(json.loads(line[len(b"data: "):]))
+            # Chunked coding: a hex size line, that many bytes, CRLF.
+            while b"\r\n" not in self.raw:
+                self.receive()
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            assert size > 0, "the event stream ended"
+            while len(rest) < size + 2:
+                self.receive()
+                rest = self.raw.split(b"\r\n", 1)[1]
+            self.text += rest[:size]
+            self.raw = rest[size + 2:]
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def expired_since_start(server: RunningServer) -> tuple[Counter[str], float]:
+    """The `expired` events the server has published since it started (its history, from
+    `last_event_id=0`): how many for each key, and the time by which the list is complete.
+
+    A marker write ends the list: its `set` event comes after every earlier event."""
+    stream = EventStream(server, "last_event_id=0")
+    try:
+        connection = Connection(server)
+        try:
+            complete = time.monotonic()
+            put_value(connection, MARKER_KEY, b"marker")
+        finally:
+            connection.close()
+        expired: Counter[str] = Counter()
+        while True:
+            event = stream.next_event(timeout=REQUEST_TIMEOUT)
+            if event["type"] == "set" and event["key"] == MARKER_KEY:
+                return expired, complete
+            if event["type"] == "expired":
+                expired[event["key"]] += 1
+    finally:
+        stream.close()
 
 
 def list_keys(connection: Connection) -> set[str]:
@@ -502,9 +604,9 @@ def describe_state(state: KeyState, now: float) -> str:
     )
 
 
-def check_own_key(key: str, operations: list[Operation], seen: Observation, journal: Journal) -> str | None:
-    """A key written by one client: the state after its acknowledged writes, or after those
-    and its write in flight. Returns what is wrong, or None."""
+def own_key_states(operations: list[Operation], journal: Journal) -> list[KeyState]:
+    """What a key written by one client may hold: the state after its acknowledged writes, or
+    after those and its write in flight."""
     state = ABSENT
     for operation in operations:
         if operation.in_flight:
@@ -513,6 +615,13 @@ def check_own_key(key: str, operations: list[Operation], seen: Observation, jour
     allowed = [state]
     if operations and operations[-1].in_flight:
         allowed.append(apply(state, operations[-1], journal.killed, journal.start))
+    return allowed
+
+
+def check_own_key(key: str, operations: list[Operation], seen: Observation, journal: Journal) -> str | None:
+    """A key written by one client: the state after its acknowledged writes, or after those
+    and its write in flight. Returns what is wrong, or None."""
+    allowed = own_key_states(operations, journal)
     if any(matches(candidate, seen) for candidate in allowed):
         return None
     now = seen.read[0]
@@ -636,7 +745,44 @@ def check_queue(
     return problems
 
 
-def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], dict[str, int]]:
+def must_expire_after_restart(allowed: list[KeyState], complete: float, journal: Journal) -> bool:
+    """Whether every state a key may hold has a deadline after the kill and before `complete`."""
+    return bool(allowed) and all(
+        state.earliest is not None and state.latest is not None
+        and state.earliest > journal.killed + CLOCK_SLACK and state.latest + CLOCK_SLACK < complete
+        for state in allowed
+    )
+
+
+def check_expired_events(
+    key: str, allowed: list[KeyState], expired: Counter[str], complete: float, journal: Journal
+) -> str | None:
+    """The restarted server announces the expiry of a key whose deadline came after the kill
+    (the first server cannot have removed it) and before the list of events was complete, once;
+    and of no key that cannot have had such a deadline. Returns what is wrong, or None."""
+
+    def may_expire_after_restart(state: KeyState) -> bool:
+        if state.earliest is None or state.latest is None:
+            return False
+        return state.latest + CLOCK_SLACK >= journal.killed and state.earliest - CLOCK_SLACK <= complete
+
+    count = expired[key]
+    if count > 1:
+        return f"key {key!r}: {count} expired events after the restart"
+    if count == 0 and must_expire_after_restart(allowed, complete, journal):
+        return (
+            f"key {key!r}: no expired event after the restart, though its deadline passed while the server was down "
+            f"or since: " + " or ".join(describe_state(state, complete) for state in allowed)
+        )
+    if count == 1 and not any(may_expire_after_restart(state) for state in allowed):
+        return (
+            f"key {key!r}: an expired event after the restart, though it cannot have expired since the kill: "
+            + " or ".join(describe_state(state, complete) for state in allowed)
+        )
+    return None
+
+
+def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], dict[str, int], int]:
     """Everything the restarted server holds against the journal: the problems, and counts of
     the run's requests for the report."""
     operations = journal.operations
@@ -653,6 +799,8 @@ def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], di
     # A message handed to two acknowledged pops was delivered twice.
     deliveries = Counter(operation.body for operation in operations if operation.kind is Kind.POP and operation.status == 200)
     problems += [f"{text(message)} was popped {count} times" for message, count in deliveries.items() if count > 1]
+    # Before any read, which could expire a key on its own.
+    expired, complete = expired_since_start(restarted)
     connection = Connection(restarted)
     try:
         by_key: dict[str, list[Operation]] = {}
@@ -675,6 +823,15 @@ def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], di
             check = check_shared_key if key.startswith("shared-") else check_own_key
             if problem := check(key, key_operations, seen, journal):
                 problems.append(problem)
+            # Shared keys have no TTL: any expired event for them is wrong.
+            allowed = [] if key.startswith("shared-") else own_key_states(key_operations, journal)
+            if problem := check_expired_events(key, allowed, expired, complete, journal):
+                problems.append(problem)
+            counts["had to expire since the restart"] += must_expire_after_restart(allowed, complete, journal)
+        problems += [
+            f"key {key!r}: an expired event after the restart, though nobody wrote it"
+            for key in expired if key not in by_key
+        ]
         everywhere: Counter[bytes] = Counter()
         for name, (pushes, pops) in sorted(by_queue.items()):
             found = read_queue(connection, name)
@@ -685,12 +842,12 @@ def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], di
             for message, count in everywhere.items() if count > 1 and message not in deliveries
         ]
         # Queues were just read without popping (when they fit in a peek); keys must be known.
-        unknown = list_keys(connection) - set(by_key) - set(by_queue)
+        unknown = list_keys(connection) - set(by_key) - set(by_queue) - {MARKER_KEY}
         if unknown:
             problems.append(f"keys nobody wrote: {sorted(unknown)}")
     finally:
         connection.close()
-    return problems, dict(counts)
+    return problems, dict(counts), sum(expired.values())
 
 
 # --- The tests ----------------------------------------------------------------------------
@@ -734,14 +891,14 @@ def test_acknowledged_writes_survive_kill_9(request: pytest.FixtureRequest, roun
         policy = SERVER_ARGUMENTS[SERVER_ARGUMENTS.index("--fsync") + 1] if "--fsync" in SERVER_ARGUMENTS else "everysec"
         assert_persists(first, policy)
     journal = run_and_kill(first, seed)
-    time.sleep(random.Random(seed).uniform(*DOWN_SECONDS))
+    time.sleep(journal.down)
     restarted = start_server(request, PUBLIC, data_dir=first.data_dir) if first.data_dir else start_server(request, PUBLIC)
     await_ready(restarted)
     assert_persists(restarted, "everysec")
-    problems, counts = check_run(journal, restarted)
+    problems, counts, expired = check_run(journal, restarted)
     summary = (
         f"round {round_number} (CRASH_SEED={FIRST_SEED}, seed {seed}; killed {journal.killed - journal.start:.3f} s "
-        f"into the run, after {journal.compactions} compactions; "
+        f"into the run, after {journal.compactions} compactions; {expired} keys expired since the restart; "
         f"{', '.join(f'{count} {name}' for name, count in sorted(counts.items()))})"
     )
     assert not problems, f"{summary}: {len(problems)} problems after the restart:\n" + "\n".join(problems[:60])
@@ -766,32 +923,6 @@ def read_ttl(connection: Connection, key: str) -> tuple[int, float | None]:
     return status, body["ttl"] if status == 200 else None
 
 
-def open_event_stream(server: RunningServer, query: str) -> socket.socket:
-    """Opens `GET /v1/events?query` on a raw socket and reads the answer's head."""
-    stream = socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT)
-    stream.sendall(f"GET /v1/events?{query} HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = stream.recv(4096)
-        assert chunk, "the event stream closed before its head"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 200"), head
-    return stream
-
-
-def next_event(stream: socket.socket, wanted: str, timeout: float) -> dict[str, Any]:
-    """Reads the stream until an event of type `wanted` arrives; its data as JSON."""
-    stream.settimeout(timeout)
-    buffer = b""
-    while True:
-        for line in buffer.split(b"\n"):
-            if line.startswith(b"data: ") and f'"type":"{wanted}"'.encode() in line:
-                return json.loads(line[len(b"data: "):])
-        chunk = stream.recv(4096)
-        assert chunk, "the event stream ended"
-        buffer += chunk
-
-
 def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) -> None:
     """SIGTERM, then a restart: a key restarted before its deadline is there with what was left
     and expires on time, with its `expired` event; one whose deadline passed while the server
@@ -808,7 +939,7 @@ def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) 
     second = start_server(request, PUBLIC, data_dir=first.data_dir)
     await_ready(second)
     connection = Connection(second)
-    stream = open_event_stream(second, "type=expired&key=short")
+    stream = EventStream(second, "type=expired&key=short")
     try:
         before = time.monotonic()
         status, left = read_ttl(connection, "short")
@@ -821,7 +952,7 @@ def test_a_ttl_continues_across_a_clean_restart(request: pytest.FixtureRequest) 
             f"'long' has {long_left} ({status}) left {before - sent:.3f} s after a PUT with {LONG_TTL} s"
         )
         assert read_ttl(connection, "forever") == (200, None)
-        event = next_event(stream, "expired", timeout=5.0)
+        event = stream.next_event(timeout=5.0)
         # The restored deadline fires when it was due, not 2 s after the restart.
         lateness = event["time"] / 1000 - (wall_sent + 2.0)
         assert event["key"] == "short" and -0.1 <= lateness <= 0.5, f"expired event {event}, {lateness:.3f} s after the deadline"
