@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Synchronization
 import Testing
 
@@ -296,6 +297,58 @@ struct PersistenceTests {
         defer { reopened.stop() }
         #expect(try KeyspaceDump(reopened) == before)
         #expect(try reopened.value(forKey: Key("k"))?.value == Self.text("value 499"))
+    }
+
+    /// Runs `body` with this process's files limited to `bytes` (`RLIMIT_FSIZE`, with
+    /// `SIGXFSZ` ignored), which makes `write(2)` past it fail as on a full disk.
+    func withFileSizeLimit(_ bytes: Int, _ body: () throws -> Void) throws {
+        signal(SIGXFSZ, SIG_IGN)
+        var saved = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved) == 0)
+        var limited = saved
+        limited.rlim_cur = rlim_t(bytes)
+        #expect(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limited) == 0)
+        defer { setrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved) }
+        try body()
+    }
+
+    @Test func aLogThatCannotBeWrittenRefusesChangesUntilItCanAgain() throws {
+        let keyspace = try open()
+        keyspace.start(expiring: false)
+        defer { keyspace.stop() }
+        _ = try keyspace.setValue(Self.text("before"), forKey: Key("a"), timeToLive: nil, condition: .always)
+        let size = try directory.bytes("log-00000001.kgl").count
+        try withFileSizeLimit(size + 16) {
+            let large = Self.text(String(repeating: "x", count: 100))
+            // The change is in memory, but its answer says it may not survive.
+            #expect(throws: KeyspaceError.self) {
+                _ = try keyspace.setValue(large, forKey: Key("b"), timeToLive: nil, condition: .always)
+            }
+            // Later changes are refused before they change anything; reads go on.
+            #expect(throws: KeyspaceError.self) {
+                _ = try keyspace.push(Self.text("m"), to: Key("q"))
+            }
+            #expect(try keyspace.queueInfo(Key("q")).length == 0)
+            #expect(try keyspace.value(forKey: Key("a"))?.value == Self.text("before"))
+            let failure = try #require(keyspace.persistenceStatus?.failure)
+            #expect(failure.contains("File too large"))
+            // The log holds no half record.
+            #expect(try directory.bytes("log-00000001.kgl").count == size)
+        }
+        // The syncer writes what was kept within a second, and changes are taken again.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while keyspace.persistenceStatus?.failure != nil, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(keyspace.persistenceStatus?.failure == nil)
+        _ = try keyspace.push(Self.text("m"), to: Key("q"))
+        keyspace.stop()
+
+        let reopened = try open()
+        defer { reopened.stop() }
+        #expect(try reopened.value(forKey: Key("b"))?.value.bytes.count == 100)
+        #expect(try reopened.peek(Key("q"), limit: 10) == [Self.text("m")])
+        #expect(reopened.recovery?.warnings == [])
     }
 
     @Test func aSecondServerCannotOpenTheSameDirectory() throws {
