@@ -175,6 +175,11 @@ final class Journal: Sendable {
         let outcome: PersistenceError?? = syncing.withLock { syncing in
             if let failure = syncing.failure { return .some(failure) }
             if syncing.synced >= ticket.sequence { return .some(nil) }
+            // Once stopped, no syncer would ever complete it. Read under the lock, which the
+            // syncer takes to fail the last waiters after it has seen the stop.
+            guard isRunning.load(ordering: .acquiring) else {
+                return .some(.unavailable(reason: "the server is stopping"))
+            }
             syncing.waiters.append((ticket.sequence, completion))
             return .none
         }
@@ -363,15 +368,13 @@ final class Journal: Sendable {
 
     private func runSyncer() {
         while true {
-            switch configuration.fsync {
-            case .always:
-                syncerWakeup.wait()
-            case .everysec, .no:
-                _ = syncerWakeup.wait(timeout: .now() + .seconds(1))
-            }
+            // Woken by each waiter with `always`; once a second in any case, to sync with
+            // `everysec` and to write again what a failed write kept.
+            _ = syncerWakeup.wait(timeout: .now() + .seconds(1))
             let isStopping = !isRunning.load(ordering: .acquiring)
             if files.withLock({ $0.failure != nil }) || isStopping {
                 let target = pending.withLock { $0.sequence }
+                // A failure stays recorded in `files`, for `/healthz` and the next try.
                 try? write(through: target, retrying: true)
             }
             if configuration.fsync != .no || isStopping {

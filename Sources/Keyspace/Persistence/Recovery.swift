@@ -45,10 +45,12 @@ struct Recovery {
             if let first = generations.first, first != nextGeneration {
                 try refuse(
                     "the snapshot is followed by log \(nextGeneration), but the first log is \(first)")
+                try dropLogs(generations[...])
                 generations = []
             }
         } else if let first = generations.first, first != 1 {
             try refuse("log \(first) is the first log, but there is no snapshot before it")
+            try dropLogs(generations[...])
             generations = []
         }
         var previous: UInt64?
@@ -65,9 +67,7 @@ struct Recovery {
             }
             let (size, isComplete) = try replayLog(
                 generation, into: &state, mayBeTorn: !laterLogsHoldRecords)
-            if index > 0 {
-                outcome.earlierBytes += outcome.size
-            }
+            outcome.earlierBytes += outcome.size
             outcome.generation = generation
             outcome.size = size
             if !isComplete {
