@@ -82,13 +82,14 @@ def fresh_data_dir(request: pytest.FixtureRequest) -> Path:
 
 def start_server(
     request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...] = (),
-    *, data_dir: Path | None = None,
+    *, data_dir: Path | None = None, environment: dict[str, str] | None = None,
 ) -> RunningServer:
     """Starts the binary on port 0 serving `public`, with more `arguments`; a finalizer
     always stops it.
 
     The server persists to `data_dir` when given, else to a fresh directory, unless
-    `arguments` hold `--memory-only` or `--data-dir`.
+    `arguments` hold `--memory-only` or `--data-dir`. `environment` adds variables to the
+    server's (such as `LD_PRELOAD`).
     """
     if not BINARY.is_file():
         pytest.fail(f"No server binary at {BINARY}: run `swift build` or set KEYGATE_BINARY.")
@@ -106,14 +107,15 @@ def start_server(
         data_dir = fresh_data_dir(request)
         persistence = ("--data-dir", str(data_dir))
     # The test owns its server's configuration: no KEYGATE_* variable of the caller leaks in.
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("KEYGATE_")}
+    variables = {name: value for name, value in os.environ.items() if not name.startswith("KEYGATE_")}
+    variables.update(environment or {})
     process = subprocess.Popen(
         [
             str(BINARY), "--port", "0", "--public", str(public),
             "--openapi", str(SPEC_FILE), "--log-level", "info", *persistence, *arguments,
         ],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, encoding="utf-8", errors="replace", env=environment,
+        text=True, encoding="utf-8", errors="replace", env=variables,
     )
     log: list[str] = []
     lines: queue.Queue[str | None] = queue.Queue()
