@@ -64,11 +64,11 @@ package final class KeyspaceEngine: KeyspaceStore {
         let file: SystemFile
         var size = outcome.size
         if size > 0 {
-            file = try SystemFile.openForAppending(directory.logPath(outcome.generation), creating: false)
+            file = try SystemFile.openForUpdate(directory.logPath(outcome.generation), creating: false)
         } else {
             (file, size) = try directory.createLog(outcome.generation, at: clock.now())
         }
-        let journal = Journal(
+        let journal = try Journal(
             configuration: persistence, directory: directory, file: file, generation: outcome.generation,
             size: size, earlierBytes: outcome.earlierBytes, snapshotBytes: outcome.snapshotBytes, clock: clock
         )
@@ -269,12 +269,10 @@ package final class KeyspaceEngine: KeyspaceStore {
         guard let journal, journal.beginCompaction() else { return }
         do throws(PersistenceError) {
             let next = try journal.makeNextLog()
-            let capture = state.withLock { state in
-                journal.rotate(to: next)
+            let capture = try state.withLock { state throws(PersistenceError) in
+                try journal.rotate(to: next)
                 return state.capture()
             }
-            // The writers must have moved to the next log before the older ones are removed.
-            try journal.write()
             let bytes = try journal.directory.writeSnapshot(
                 capture, generation: next.generation, at: clock.now())
             try journal.directory.removeLogs(before: next.generation)

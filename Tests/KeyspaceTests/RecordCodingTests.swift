@@ -105,13 +105,26 @@ struct RecordCodingTests {
         var scanner = RecordScanner(middle)
         #expect(scanner.next() == nil)
         #expect(scanner.stop == .damaged(offset: 0, reason: "a checksum mismatch", isTornTail: false))
+        // Zeros after the last record are the room a log allocates ahead: the end.
         var zeros = RecordScanner(first + [UInt8](repeating: 0, count: 4096))
         #expect(zeros.next() != nil)
         #expect(zeros.next() == nil)
-        guard case .damaged(_, _, true) = zeros.stop else {
-            Issue.record("zeros after the last record are the tail of a crash")
-            return
-        }
+        #expect(zeros.stop == .end)
+        #expect(zeros.offset == first.count)
+        // A body whose header was never written (it is written last), then zeros: torn.
+        var headerless = second
+        headerless.replaceSubrange(0..<RecordFraming.headerSize, with: [UInt8](repeating: 0, count: 8))
+        var unwritten = RecordScanner(first + headerless + [UInt8](repeating: 0, count: 100))
+        #expect(unwritten.next() != nil)
+        #expect(unwritten.next() == nil)
+        #expect(
+            unwritten.stop
+                == .damaged(offset: first.count, reason: "a record without its header", isTornTail: true))
+        // A record cut short by a crash, then the zeros of the room allocated ahead: torn.
+        var short = RecordScanner(first + second.prefix(second.count - 2) + [UInt8](repeating: 0, count: 100))
+        #expect(short.next() != nil)
+        #expect(short.next() == nil)
+        #expect(short.stop == .damaged(offset: first.count, reason: "a checksum mismatch", isTornTail: true))
     }
 
     @Test func malformedBodiesThrowInsteadOfTrapping() {

@@ -59,7 +59,7 @@ final class DataDirectory: Sendable {
         // A log no writer has moved to yet (its compaction failed, or start-up found its header
         // torn) holds no change, and is made anew.
         try SystemFile.remove(logPath(generation))
-        let file = try SystemFile.openForAppending(logPath(generation), creating: true, exclusive: true)
+        let file = try SystemFile.openForUpdate(logPath(generation), creating: true, exclusive: true)
         let header = RecordFraming.frame { encoder in
             FileHeader(kind: .log, generation: generation, createdAt: now).encode(into: &encoder)
         }

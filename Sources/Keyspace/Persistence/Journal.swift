@@ -2,23 +2,22 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The append-only log as the engine writes it: records appended under the keyspace's lock,
-/// written to the file right after it by whichever thread gets there first, synced by a thread
-/// of its own.
+/// The append-only log as the engine writes it: records copied into the mapped log file under
+/// the keyspace's lock, synced by a thread of its own.
 ///
-/// Writing is group writing: a thread that finds its records already written by another
-/// returns at once, so one `write(2)` carries the records of every thread that waited. Syncing
-/// is group commit: with `always`, callers wait (asynchronously, through `whenDurable`) for
-/// the syncer, whose every `fdatasync` covers all that was written before it began. No thread
-/// but the syncer's and the compactor's ever waits for the disk to sync.
+/// A record is in the system's page cache as soon as it is appended, before the change is
+/// answered, so a crash of the process loses no acknowledged change, and appending costs no
+/// system call. Syncing is group commit: with `always`, callers wait (asynchronously, through
+/// `whenDurable`) for the syncer, whose every `fdatasync` covers all that was appended before
+/// it began. No thread but the syncer's and the compactor's waits for the disk, but a writer
+/// that finds no room left in the log, when the syncer has not grown it in time.
 ///
-/// Locks nest keyspace → `pending`, and `files` → `pending`; `syncing` and `compaction` are
-/// taken alone.
+/// Locks nest keyspace → `log`; `syncing` and `compaction` are taken alone.
 final class Journal: Sendable {
     /// A log created ahead of a compaction, which the writers move to at a point of the
     /// keyspace's choosing.
     struct NextLog: Sendable {
-        /// The open file.
+        /// The log's file, holding its header.
         let file: SystemFile
         /// Its generation.
         let generation: UInt64
@@ -26,48 +25,31 @@ final class Journal: Sendable {
         let size: Int
     }
 
-    /// Bytes appended and not yet written, in the order of the changes.
-    private struct Pending {
-        /// The records, split where the writers move to a new log; never empty.
-        var segments: [Segment]
-        /// The sequence number of the last record appended.
-        var sequence: UInt64
-        /// The keyspace's live bytes at the last append.
-        var liveBytes: Int
-    }
-
-    /// Records bound for one log.
-    private struct Segment {
-        /// The log these bytes go to; `nil` for the one the previous segment went to.
-        var next: NextLog?
-        /// The framed records.
-        var bytes: [UInt8] = []
-        /// The sequence number of the last of them.
-        var through: UInt64
-    }
-
-    /// The logs being written, and how far.
-    private struct Files {
-        var current: SystemFile
-        var generation: UInt64
-        /// Logs the writers left for a newer one, written but maybe not yet synced.
+    /// The log being appended to, and what is owed to it.
+    private struct Log {
+        var current: LogMapping
+        /// Logs the writers left for a newer one, maybe not yet synced.
         var retired: [SystemFile] = []
-        /// The sequence number of the last record written.
-        var written: UInt64
-        /// The size of the current log.
-        var currentBytes: Int
+        /// The sequence number of the last record appended.
+        var sequence: UInt64 = 0
+        /// The sequence number of the last record in the mapping; behind `sequence` only when
+        /// records wait in `overflow`.
+        var mappedSequence: UInt64 = 0
+        /// Records that found no room, the disk being full; the syncer copies them in later.
+        var overflow: [UInt8] = []
+        /// Where records are encoded before they are copied: one buffer, reused.
+        var scratch: [UInt8] = []
         /// The size of the logs before the current one, since the last snapshot.
-        var earlierBytes = 0
-        /// A write that failed; cleared when the syncer manages to write the records again.
+        var earlierBytes: Int
+        /// The keyspace's live bytes at the last append.
+        var liveBytes = 0
+        /// Why the last growth of the log failed; cleared once the overflow is copied in.
         var failure: PersistenceError?
-        /// The buffer last written, emptied, for the appends after the next write: the writes
-        /// take turns with two buffers instead of allocating one each time.
-        var spare: [UInt8] = []
     }
 
     /// How far the logs are synced, and who waits for it.
     private struct Syncing {
-        var synced: UInt64
+        var synced: UInt64 = 0
         var waiters: [(sequence: UInt64, completion: @Sendable (PersistenceError?) -> Void)] = []
         var lastSync: Timestamp?
         /// A sync that failed: after that the system may have dropped written pages, so nothing
@@ -91,9 +73,8 @@ final class Journal: Sendable {
     /// The directory of the logs and snapshot.
     let directory: DataDirectory
     private let clock: any KeyspaceClock
-    private let pending: Mutex<Pending>
-    private let files: Mutex<Files>
-    private let syncing: Mutex<Syncing>
+    private let log: Mutex<Log>
+    private let syncing = Mutex(Syncing())
     private let compaction = Mutex(Compaction())
     private let isAccepting = Atomic<Bool>(true)
     private let isRunning = Atomic<Bool>(false)
@@ -102,67 +83,88 @@ final class Journal: Sendable {
     private let compactorWakeup = DispatchSemaphore(value: 0)
     private let compactorFinished = DispatchSemaphore(value: 0)
 
-    /// Goes on writing `file`, log `generation` of `size` bytes, after the records redone on
-    /// start-up; `snapshotBytes` is the size of the snapshot it follows.
+    /// Goes on appending to `file`, log `generation` whose first `size` bytes are records,
+    /// after the records redone on start-up; `earlierBytes` are the logs before it since the
+    /// snapshot, of `snapshotBytes`.
     init(
         configuration: PersistenceConfiguration, directory: DataDirectory, file: SystemFile,
         generation: UInt64,
         size: Int, earlierBytes: Int, snapshotBytes: Int, clock: any KeyspaceClock
-    ) {
+    ) throws(PersistenceError) {
         self.configuration = configuration
         self.directory = directory
         self.clock = clock
-        pending = Mutex(Pending(segments: [Segment(through: 0)], sequence: 0, liveBytes: 0))
-        files = Mutex(
-            Files(
-                current: file, generation: generation, written: 0, currentBytes: size,
-                earlierBytes: earlierBytes))
-        syncing = Mutex(Syncing(synced: 0))
+        let mapping = try LogMapping(file: file, generation: generation, used: size)
+        log = Mutex(Log(current: mapping, earlierBytes: earlierBytes))
         compaction.withLock { $0.snapshotBytes = snapshotBytes }
     }
 
-    /// Whether changes are taken: `false` once the log could not be written or synced.
+    /// Whether changes are taken: `false` while the log cannot grow, and after a failed sync.
     var isAcceptingChanges: Bool {
         isAccepting.load(ordering: .relaxed)
     }
 
     /// Why changes are refused, when they are.
     var failure: PersistenceError? {
-        syncing.withLock { $0.failure } ?? files.withLock { $0.failure }
+        syncing.withLock { $0.failure } ?? log.withLock { $0.failure }
     }
 
     /// Appends a record; O(size of the record). Called under the keyspace's lock, which
-    /// orders the records as the changes.
+    /// orders the records as the changes. Grows the log when it is full, and keeps the record
+    /// for the syncer when it cannot (`write()` then fails).
     func append(_ record: JournalRecord, liveBytes: Int) {
-        pending.withLock { pending in
-            pending.sequence += 1
-            let last = pending.segments.count - 1
-            RecordFraming.append(to: &pending.segments[last].bytes) { record.encode(into: &$0) }
-            pending.segments[last].through = pending.sequence
-            pending.liveBytes = liveBytes
+        log.withLock { log in
+            log.sequence += 1
+            log.liveBytes = liveBytes
+            log.scratch.removeAll(keepingCapacity: true)
+            RecordFraming.append(to: &log.scratch) { record.encode(into: &$0) }
+            if log.overflow.isEmpty {
+                if log.current.append(log.scratch) {
+                    log.mappedSequence = log.sequence
+                    return
+                }
+                do throws(PersistenceError) {
+                    try log.current.grow(fitting: log.scratch.count)
+                    _ = log.current.append(log.scratch)
+                    log.mappedSequence = log.sequence
+                    return
+                } catch {
+                    log.failure = error
+                    isAccepting.store(false, ordering: .relaxed)
+                }
+            }
+            log.overflow.append(contentsOf: log.scratch)
         }
     }
 
     /// Makes the records appended from now on go to `next`. Called under the keyspace's lock,
     /// at the instant a snapshot captures the keyspace.
-    func rotate(to next: NextLog) {
-        pending.withLock { pending in
-            pending.segments.append(Segment(next: next, through: pending.sequence))
+    func rotate(to next: NextLog) throws(PersistenceError) {
+        try log.withLock { log throws(PersistenceError) in
+            if let failure = log.failure { throw failure }
+            let mapping = try LogMapping(file: next.file, generation: next.generation, used: next.size)
+            log.retired.append(log.current.file)
+            log.earlierBytes += log.current.used
+            log.current = mapping
         }
     }
 
-    /// Writes every record appended so far, this thread's and others', to the log; called
-    /// once the keyspace's lock is released. Returns at once when another thread wrote them.
+    /// Checks that every record appended so far is in the log; called once the keyspace's lock
+    /// is released. Fails while records wait for room.
     func write() throws(PersistenceError) {
-        let target = pending.withLock { $0.sequence }
-        try write(through: target, retrying: false)
+        try log.withLock { log throws(PersistenceError) in
+            if log.mappedSequence < log.sequence, let failure = log.failure { throw failure }
+        }
+        if isCompactionDue {
+            compactorWakeup.signal()
+        }
     }
 
     /// What to wait for before acknowledging the changes made so far; `nil` unless the policy
     /// is `always` and they are not yet synced.
     func pendingDurability() -> DurabilityTicket? {
         guard configuration.fsync == .always else { return nil }
-        let sequence = pending.withLock { $0.sequence }
+        let sequence = log.withLock { $0.sequence }
         let synced = syncing.withLock { $0.synced }
         return sequence > synced ? DurabilityTicket(sequence: sequence) : nil
     }
@@ -212,20 +214,28 @@ final class Journal: Sendable {
         compactor.start()
     }
 
-    /// Waits for a running compaction, writes and syncs what is left, and stops the threads;
-    /// idempotent.
+    /// Waits for a running compaction, syncs what is left and stops the threads, then cuts
+    /// off the room allocated after the last record; idempotent.
     func stop() {
-        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        compactorWakeup.signal()
-        compactorFinished.wait()
-        syncerWakeup.signal()
-        syncerFinished.wait()
+        if isRunning.exchange(false, ordering: .acquiringAndReleasing) {
+            compactorWakeup.signal()
+            compactorFinished.wait()
+            syncerWakeup.signal()
+            syncerFinished.wait()
+        }
+        log.withLock { log in
+            // Only the zeros after the last record go; a failure leaves them, which start-up
+            // reads as the end anyway.
+            try? log.current.trim()
+        }
     }
 
     /// Creates the log the next compaction moves the writers to.
     func makeNextLog() throws(PersistenceError) -> NextLog {
-        let generation = files.withLock { $0.generation } + 1
+        let generation = log.withLock { $0.current.generation } + 1
         let (file, size) = try directory.createLog(generation, at: clock.now())
+        // The first room of the log, allocated here rather than under the keyspace's lock.
+        try file.allocate(size: LogMapping.initialCapacity)
         return NextLog(file: file, generation: generation, size: size)
     }
 
@@ -242,9 +252,9 @@ final class Journal: Sendable {
     /// Records a snapshot written for log `generation` and the older logs removed.
     func finishCompaction(snapshotBytes: Int, generation: UInt64) {
         let now = clock.now()
-        files.withLock { files in
-            if files.generation == generation {
-                files.earlierBytes = 0
+        log.withLock { log in
+            if log.current.generation == generation {
+                log.earlierBytes = 0
             }
         }
         compaction.withLock { compaction in
@@ -269,10 +279,10 @@ final class Journal: Sendable {
     /// The state of the logs, syncs and compactions.
     var status: PersistenceStatus {
         var status = PersistenceStatus(directory: directory.path, fsync: configuration.fsync)
-        files.withLock { files in
-            status.logBytes = files.earlierBytes + files.currentBytes
+        log.withLock { log in
+            status.logBytes = log.earlierBytes + log.current.used
+            status.liveBytes = log.liveBytes
         }
-        status.liveBytes = pending.withLock { $0.liveBytes }
         syncing.withLock { syncing in
             status.lastSync = syncing.lastSync
         }
@@ -287,96 +297,21 @@ final class Journal: Sendable {
         return status
     }
 
-    /// Writes the records through `target`, unless another thread has. A failed write is cut
-    /// back out of the file, its records are kept to be written again by the syncer, and
-    /// changes are refused meanwhile.
-    private func write(through target: UInt64, retrying: Bool) throws(PersistenceError) {
-        let isCompactionDue = try files.withLock { files throws(PersistenceError) -> Bool in
-            try write(through: target, retrying: retrying, files: &files)
-        }
-        if isCompactionDue {
-            compactorWakeup.signal()
-        }
-    }
-
-    /// `write(through:retrying:)` under the `files` lock; returns whether the logs have grown
-    /// enough for a compaction.
-    private func write(through target: UInt64, retrying: Bool, files: inout Files) throws(PersistenceError)
-        -> Bool
-    {
-        guard files.written < target else { return false }
-        if let failure = files.failure, !retrying { throw failure }
-        var spare: [UInt8] = []
-        swap(&spare, &files.spare)
-        var (segments, liveBytes) = pending.withLock { pending in
-            var taken = [Segment(bytes: spare, through: pending.sequence)]
-            swap(&taken, &pending.segments)
-            return (taken, pending.liveBytes)
-        }
-        defer {
-            // The first buffer comes back for reuse, unless a failure put it back in `pending`.
-            if files.failure == nil, let first = segments.indices.first {
-                swap(&files.spare, &segments[first].bytes)
-                files.spare.removeAll(keepingCapacity: files.spare.capacity <= Self.largestSpare)
-            }
-        }
-        for (index, segment) in segments.enumerated() {
-            if let next = segment.next {
-                files.retired.append(files.current)
-                files.current = next.file
-                files.generation = next.generation
-                files.earlierBytes += files.currentBytes
-                files.currentBytes = next.size
-            }
-            do {
-                try files.current.write(segment.bytes)
-            } catch {
-                fail(writing: error, files: &files, unwritten: segments[index...])
-                throw error
-            }
-            files.currentBytes += segment.bytes.count
-            files.written = segment.through
-        }
-        if files.failure != nil {
-            files.failure = nil
-            isAccepting.store(syncing.withLock { $0.failure } == nil, ordering: .relaxed)
-        }
-        let logBytes = files.earlierBytes + files.currentBytes
+    /// Whether the logs have outgrown the live data enough for a compaction.
+    private var isCompactionDue: Bool {
+        let (logBytes, liveBytes) = log.withLock { ($0.earlierBytes + $0.current.used, $0.liveBytes) }
         return logBytes >= configuration.compactionMinimumBytes
             && Double(logBytes) > configuration.compactionRatio * Double(liveBytes)
-    }
-
-    /// The largest buffer kept for reuse; a larger one, left by a burst, is freed.
-    private static let largestSpare = 1 << 20
-
-    private func fail(writing error: PersistenceError, files: inout Files, unwritten: ArraySlice<Segment>) {
-        files.failure = error
-        isAccepting.store(false, ordering: .relaxed)
-        do {
-            // Later records must not follow half of one.
-            try files.current.truncate(to: files.currentBytes)
-        } catch {
-            syncing.withLock { $0.failure = error }
-        }
-        var kept = Array(unwritten)
-        // The move to a new log, if this segment made one, has happened.
-        kept[0].next = nil
-        pending.withLock { pending in
-            pending.segments = kept + pending.segments
-        }
     }
 
     private func runSyncer() {
         while true {
             // Woken by each waiter with `always`; once a second in any case, to sync with
-            // `everysec` and to write again what a failed write kept.
+            // `everysec`, to grow the log ahead of the writers, and to copy in what found no
+            // room.
             _ = syncerWakeup.wait(timeout: .now() + .seconds(1))
             let isStopping = !isRunning.load(ordering: .acquiring)
-            if files.withLock({ $0.failure != nil }) || isStopping {
-                let target = pending.withLock { $0.sequence }
-                // A failure stays recorded in `files`, for `/healthz` and the next try.
-                try? write(through: target, retrying: true)
-            }
+            growAhead()
             if configuration.fsync != .no || isStopping {
                 sync()
             }
@@ -387,9 +322,53 @@ final class Journal: Sendable {
         }
     }
 
-    /// Syncs every log written since the last sync, then completes the waiters it covers.
+    /// Allocates more room once half the log's is used, off the writers' path (only the new
+    /// mapping is made under the lock); then copies in records that found none.
+    private func growAhead() {
+        let (file, capacity) = log.withLock { log in
+            let current = log.current
+            let isDue = current.spare < current.capacity / 2 || !log.overflow.isEmpty
+            return isDue
+                ? (current.file, current.nextCapacity(fitting: current.spare + log.overflow.count + 1))
+                : (nil, 0)
+        }
+        guard let file else { return }
+        let allocated: PersistenceError?
+        do {
+            try file.allocate(size: capacity)
+            allocated = nil
+        } catch {
+            allocated = error
+        }
+        let isRecovered = log.withLock { log -> Bool in
+            guard log.current.file === file else { return false }
+            if let allocated {
+                if !log.overflow.isEmpty {
+                    log.failure = allocated
+                }
+                return false
+            }
+            do throws(PersistenceError) {
+                try log.current.remap(to: capacity)
+            } catch {
+                log.failure = error
+                return false
+            }
+            guard !log.overflow.isEmpty else { return false }
+            guard log.current.append(log.overflow) else { return false }
+            log.overflow = []
+            log.mappedSequence = log.sequence
+            log.failure = nil
+            return true
+        }
+        if isRecovered {
+            isAccepting.store(syncing.withLock { $0.failure } == nil, ordering: .relaxed)
+        }
+    }
+
+    /// Syncs every log appended to since the last sync, then completes the waiters it covers.
     private func sync() {
-        let (target, targets) = files.withLock { files in (files.written, files.retired + [files.current]) }
+        let (target, targets) = log.withLock { log in (log.mappedSequence, log.retired + [log.current.file]) }
         guard target > syncing.withLock({ $0.synced }), syncing.withLock({ $0.failure }) == nil else {
             return
         }
@@ -403,8 +382,8 @@ final class Journal: Sendable {
             failWaiters(with: error)
             return
         }
-        files.withLock { files in
-            files.retired.removeAll { retired in targets.contains { $0 === retired } }
+        log.withLock { log in
+            log.retired.removeAll { retired in targets.contains { $0 === retired } }
         }
         let now = clock.now()
         let done = syncing.withLock { syncing in

@@ -54,7 +54,11 @@ struct RecordEncoder {
     /// Writes a length, then the bytes.
     mutating func write(bytes field: some Collection<UInt8>) {
         write(varint: UInt64(field.count))
-        bytes.append(contentsOf: field)
+        // One copy of contiguous bytes (an array, a native string's UTF-8), not a loop.
+        let isCopied = field.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) } != nil
+        if !isCopied {
+            bytes.append(contentsOf: field)
+        }
     }
 
     /// Writes an optional time as a varint: 0 for none, the milliseconds plus one otherwise.

@@ -36,8 +36,8 @@ struct RecordScanner {
         /// Every byte was a whole, valid record.
         case end
         /// The bytes from `offset` on are not a valid record. `isTornTail` when they can only
-        /// be the unfinished last write of a crash: an incomplete record, or a bad last record,
-        /// or zeros to the end.
+        /// be the unfinished last write of a crash: an incomplete record, or a bad record with
+        /// nothing but zeros after it.
         case damaged(offset: Int, reason: String, isTornTail: Bool)
     }
 
@@ -52,28 +52,36 @@ struct RecordScanner {
     }
 
     /// The next record's body, or `nil` with `stop` telling why not.
+    ///
+    /// A header of zeros is the end. Followed by zeros only, it is the room allocated ahead in
+    /// a log; followed by anything else, the body of a record whose header (written last, by
+    /// `LogMapping`) never was: a torn tail.
     mutating func next() -> Range<Int>? {
         let remaining = bytes.count - offset
         guard remaining > 0 else {
             stop = .end
             return nil
         }
+        let start = offset + RecordFraming.headerSize
         guard remaining >= RecordFraming.headerSize else {
-            return fail("an incomplete record header", isTornTail: true)
+            return isZero(from: offset) ? end() : fail("an incomplete record header", isTornTail: true)
         }
         let length = Int(readUInt32(at: offset))
         let checksum = readUInt32(at: offset + 4)
-        let start = offset + RecordFraming.headerSize
-        // Every body holds at least its kind; zeros are what a crash leaves past the last write.
+        if length == 0 && checksum == 0 {
+            return isZero(from: start) ? end() : fail("a record without its header", isTornTail: true)
+        }
+        // Every body holds at least its kind.
         guard length > 0, length <= RecordFraming.maxBodySize else {
-            return fail("a record length of \(length) bytes", isTornTail: isZeroToEnd)
+            return fail("a record length of \(length) bytes", isTornTail: isZero(from: start))
         }
         guard length <= bytes.count - start else {
             return fail("a record of \(length) bytes with \(bytes.count - start) left", isTornTail: true)
         }
         let body = start..<start + length
         guard CRC32C.checksum(bytes[body]) == checksum else {
-            return fail("a checksum mismatch", isTornTail: body.upperBound == bytes.count || isZeroToEnd)
+            // What a crash leaves of writes never synced: a short record, then zeros.
+            return fail("a checksum mismatch", isTornTail: isZero(from: body.upperBound))
         }
         offset = body.upperBound
         return body
@@ -82,8 +90,14 @@ struct RecordScanner {
     /// Why `next()` last returned `nil`.
     private(set) var stop = Stop.end
 
-    private var isZeroToEnd: Bool {
-        bytes[offset...].allSatisfy { $0 == 0 }
+    /// Whether every byte from `position` to the end is zero. O(bytes left).
+    private func isZero(from position: Int) -> Bool {
+        bytes[position...].allSatisfy { $0 == 0 }
+    }
+
+    private mutating func end() -> Range<Int>? {
+        stop = .end
+        return nil
     }
 
     private mutating func fail(_ reason: String, isTornTail: Bool) -> Range<Int>? {

@@ -190,7 +190,8 @@ struct Recovery {
             }
         }
         guard case .damaged(let offset, let reason, let isTornTail) = scanner.stop else {
-            return (bytes.count, true)
+            // The end, maybe followed by the room allocated ahead, which stays allocated.
+            return (scanner.offset, true)
         }
         try cut(path, bytes: bytes, at: offset, reason: reason, isTornTail: isTornTail, mayBeTorn: mayBeTorn)
         return (offset, isTornTail && mayBeTorn)

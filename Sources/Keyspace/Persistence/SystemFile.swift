@@ -38,6 +38,46 @@ final class SystemFile: Sendable {
         return SystemFile(path: path, descriptor: descriptor)
     }
 
+    /// Opens `path` to read and write it in place (to map it), creating it when `creating`;
+    /// `exclusive` refuses an existing file.
+    static func openForUpdate(_ path: String, creating: Bool, exclusive: Bool = false)
+        throws(PersistenceError)
+        -> SystemFile
+    {
+        var flags = O_RDWR | O_CLOEXEC
+        if creating {
+            flags |= O_CREAT
+        }
+        if exclusive {
+            flags |= O_EXCL
+        }
+        let descriptor = open(path, flags, 0o644)
+        guard descriptor >= 0 else { throw .system(function: "open", path: path, errno: errno) }
+        return SystemFile(path: path, descriptor: descriptor)
+    }
+
+    /// Makes the file at least `size` bytes long with its blocks allocated, so that writing
+    /// within them cannot fail for want of space (`posix_fallocate`).
+    func allocate(size: Int) throws(PersistenceError) {
+        let result = posix_fallocate(descriptor, 0, off_t(size))
+        guard result == 0 else { throw .system(function: "posix_fallocate", path: path, errno: result) }
+    }
+
+    /// Maps the file's first `length` bytes, shared: what is copied there is in the system's
+    /// page cache at once, as after a `write(2)`. The caller unmaps it with `unmap(_:length:)`.
+    func map(length: Int) throws(PersistenceError) -> UnsafeMutableRawPointer {
+        guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0),
+            base != UnsafeMutableRawPointer(bitPattern: -1)
+        else { throw .system(function: "mmap", path: path, errno: errno) }
+        return base
+    }
+
+    /// Unmaps what `map(length:)` mapped; the pages stay in the page cache, to be written.
+    static func unmap(_ base: UnsafeMutableRawPointer, length: Int) {
+        // Fails only for an address that is not a mapping: a bug.
+        precondition(munmap(base, length) == 0, "munmap of a log that is not mapped")
+    }
+
     /// Opens a directory, to sync the names in it.
     static func openDirectory(_ path: String) throws(PersistenceError) -> SystemFile {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
