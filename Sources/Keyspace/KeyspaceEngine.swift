@@ -8,8 +8,8 @@ import Synchronization
 /// through the `Expirer` thread, and reads never see a key past its deadline.
 ///
 /// Opened on a data directory (`open(persistence:…)`), every change is also appended to a log
-/// under the lock and written to the file once it is released, before the operation returns;
-/// a snapshot replaces the log as it grows. Start-up redoes both.
+/// under the lock: copied into the mapped log file, so it is in the system's page cache
+/// before the operation returns. A snapshot replaces the log as it grows. Start-up redoes both.
 package final class KeyspaceEngine: KeyspaceStore {
     /// The longest a listing may scan past expired keys in one page.
     private static let listingScanBudget = 10_000
@@ -76,7 +76,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         var report = recovery.report
         report.expiredKeys = state.expireDue(now: clock.now(), limit: .max).expired.count
         _ = state.takeSignals()
-        try journal.write()
+        try journal.checkAppended()
         report.duration = ContinuousClock.now - started
         return KeyspaceEngine(
             state: state, log: log, journal: journal, recovery: report, clock: clock, metrics: metrics)
@@ -315,9 +315,9 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
-    /// Runs a client's change like `withState`, but refuses it while the log cannot be written,
-    /// and fails it when its records could not be written (it is then in memory, and written
-    /// once the log can be).
+    /// Runs a client's change like `withState`, but refuses it while the log cannot grow, and
+    /// fails it when its records found no room (it is then in memory, and logged once the log
+    /// can grow).
     private func change<Value: Sendable>(
         _ body: (inout KeyspaceState, Timestamp) throws(KeyspaceError) -> Value
     ) throws(KeyspaceError) -> Value {
@@ -338,8 +338,8 @@ package final class KeyspaceEngine: KeyspaceStore {
 
     /// Runs `body` under the lock with the time read just before it; then wakes the expirer
     /// if it planned to sleep past a deadline that `body` added, tells subscribers of the
-    /// events `body` recorded, and writes the changes it journaled (a failure to is the
-    /// journal's to report and retry).
+    /// events `body` recorded, and checks that the changes it journaled are in the log (a
+    /// failure is the journal's to report and retry).
     private func withState<Value: Sendable, Failure: Error>(
         _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Value
     ) throws(Failure) -> Value {
@@ -369,12 +369,13 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
-    /// Acts on the signals once the lock is released; returns a failure to write the journal.
+    /// Acts on the signals once the lock is released; returns why the journaled changes are
+    /// not in the log, if they are not.
     private func finish(_ signals: KeyspaceState.Signals) -> PersistenceError? {
         var writeFailure: PersistenceError?
-        if signals.writeJournal, let journal {
+        if signals.checkJournal, let journal {
             do {
-                try journal.write()
+                try journal.checkAppended()
             } catch {
                 writeFailure = error
             }

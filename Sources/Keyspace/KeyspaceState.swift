@@ -29,7 +29,7 @@ struct KeyspaceState {
     /// How late each key removed at its deadline since the last `takeSignals()` was; the
     /// engine reports them once unlocked.
     private var expiryLateness: [Int64] = []
-    /// Set when changes were appended to the journal; the engine has them written once unlocked.
+    /// Set when changes were appended to the journal; the engine checks they found room.
     private var hasJournaled = false
     /// The number of keys holding a queue; the others hold strings.
     private(set) var queueCount = 0
@@ -268,7 +268,7 @@ struct KeyspaceState {
         }
         return Signals(
             wakeExpirer: isExpirerWakeNeeded, notifySubscribers: hasNewEvents,
-            expiryLateness: expiryLateness, writeJournal: hasJournaled)
+            expiryLateness: expiryLateness, checkJournal: hasJournaled)
     }
 
     /// What an operation leaves for the engine to do once it has released the lock.
@@ -280,7 +280,7 @@ struct KeyspaceState {
         /// Keys were removed at their deadline, this many milliseconds late.
         var expiryLateness: [Int64]
         /// Changes were appended to the journal.
-        var writeJournal: Bool
+        var checkJournal: Bool
     }
 
     /// The number of consumers waiting on at least one queue.

@@ -149,9 +149,10 @@ final class Journal: Sendable {
         }
     }
 
-    /// Checks that every record appended so far is in the log; called once the keyspace's lock
-    /// is released. Fails while records wait for room.
-    func write() throws(PersistenceError) {
+    /// Checks that every record appended so far is in the log, and wakes the compactor when
+    /// the log has outgrown the live data; called once the keyspace's lock is released. Fails
+    /// while records wait for room.
+    func checkAppended() throws(PersistenceError) {
         try log.withLock { log throws(PersistenceError) in
             if log.mappedSequence < log.sequence, let failure = log.failure { throw failure }
         }
