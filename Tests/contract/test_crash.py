@@ -872,10 +872,16 @@ def check_run(journal: Journal, restarted: RunningServer) -> tuple[list[str], di
 # --- A disk that loses what was not synced -------------------------------------------------
 
 # Preloaded into the first server of each round: every write(2) to a regular file is held in
-# the process until that file is synced (fsync, fdatasync), truncated or closed. A SIGKILL then
-# loses what a power cut loses from a disk's cache, so a write acknowledged before its log
-# record was synced is lost for the test to see; without it a kill keeps every write(2) in the
+# the process until that file is synced (fsync, fdatasync), truncated or closed, and a shared
+# writable mapping of a regular file is made private, its changed pages copied to the file only
+# when the file is synced (or mapped again, or truncated). A SIGKILL then loses what a power cut
+# loses from a disk's cache, so a write acknowledged before its log record was synced is lost
+# for the test to see; without it a kill keeps every write(2) and every mapped page in the
 # kernel's page cache, and --fsync always could not be told from --fsync no.
+#
+# A mapping's changes are found from where the last sync ended to the first page of zeros,
+# which is how an append-only log with room allocated ahead looks (a record holding a whole
+# page of zeros would stop the copy early; the test writes none).
 UNSYNCED_WRITES_LOST = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -883,6 +889,7 @@ UNSYNCED_WRITES_LOST = r"""
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -896,14 +903,66 @@ static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_ftruncate)(int, off_t);
 static int (*real_close)(int);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
 
-__attribute__((constructor)) static void find_real_functions(void)
+enum { MAX_MAPPINGS = 256, PAGE = 4096 };
+struct mapping { char *base; size_t length; off_t offset; int descriptor; size_t synced; };
+static struct mapping mappings[MAX_MAPPINGS];
+
+/* Resolved on first use: libraries loaded before this one may map memory before any
+   constructor of ours runs. */
+static void find_real_functions(void)
 {
+    if (real_munmap != NULL)
+        return;
     real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
     real_fsync = (int (*)(int)) dlsym(RTLD_NEXT, "fsync");
     real_fdatasync = (int (*)(int)) dlsym(RTLD_NEXT, "fdatasync");
     real_ftruncate = (int (*)(int, off_t)) dlsym(RTLD_NEXT, "ftruncate");
     real_close = (int (*)(int)) dlsym(RTLD_NEXT, "close");
+    real_mmap = (void *(*)(void *, size_t, int, int, int, off_t)) dlsym(RTLD_NEXT, "mmap");
+    real_munmap = (int (*)(void *, size_t)) dlsym(RTLD_NEXT, "munmap");
+}
+
+/* Before the server starts its threads. */
+__attribute__((constructor)) static void resolve_early(void)
+{
+    find_real_functions();
+}
+
+static int all_zeros(const char *page, size_t length)
+{
+    for (size_t index = 0; index < length; index++)
+        if (page[index] != 0)
+            return 0;
+    return 1;
+}
+
+/* Copies a private mapping's changes to its file: the pages from where the last copy ended to
+   the first page of zeros. Called with the lock held. */
+static int write_back(struct mapping *map)
+{
+    size_t page = map->synced / PAGE * PAGE;
+    while (page < map->length) {
+        size_t length = map->length - page < PAGE ? map->length - page : PAGE;
+        if (all_zeros(map->base + page, length))
+            break;
+        size_t done = 0;
+        while (done < length) {
+            ssize_t written = pwrite(map->descriptor, map->base + page + done, length - done,
+                                     map->offset + (off_t) (page + done));
+            if (written < 0 && errno == EINTR)
+                continue;
+            if (written < 0)
+                return -1;
+            done += (size_t) written;
+        }
+        /* The last page with data may grow: copied again next time. */
+        map->synced = page;
+        page += PAGE;
+    }
+    return 0;
 }
 
 static int is_held(int descriptor)
@@ -913,11 +972,15 @@ static int is_held(int descriptor)
         && S_ISREG(status.st_mode);
 }
 
-/* Writes what DESCRIPTOR holds; called with the lock held. */
+/* Writes what DESCRIPTOR holds, and its mappings' changes; called with the lock held. */
 static int release(int descriptor)
 {
     if (descriptor < 0 || descriptor >= MAX_DESCRIPTORS)
         return 0;
+    for (int index = 0; index < MAX_MAPPINGS; index++)
+        if (mappings[index].base != NULL && mappings[index].descriptor == descriptor
+            && write_back(&mappings[index]) != 0)
+            return -1;
     struct held *file = &held[descriptor];
     size_t done = 0;
     while (done < file->length) {
@@ -934,6 +997,7 @@ static int release(int descriptor)
 
 ssize_t write(int descriptor, const void *bytes, size_t length)
 {
+    find_real_functions();
     if (!is_held(descriptor))
         return real_write(descriptor, bytes, length);
     pthread_mutex_lock(&lock);
@@ -955,7 +1019,52 @@ ssize_t write(int descriptor, const void *bytes, size_t length)
     return (ssize_t) length;
 }
 
+void *mmap(void *address, size_t length, int protection, int flags, int descriptor, off_t offset)
+{
+    find_real_functions();
+    if ((flags & MAP_ANONYMOUS) || !(flags & MAP_SHARED) || !(protection & PROT_WRITE) || !is_held(descriptor))
+        return real_mmap(address, length, protection, flags, descriptor, offset);
+    pthread_mutex_lock(&lock);
+    /* A new mapping reads the file: what the old ones changed goes there first. */
+    if (release(descriptor) != 0) {
+        pthread_mutex_unlock(&lock);
+        return MAP_FAILED;
+    }
+    void *base = real_mmap(address, length, protection, (flags & ~MAP_SHARED) | MAP_PRIVATE,
+                           descriptor, offset);
+    if (base != MAP_FAILED) {
+        for (int index = 0; index < MAX_MAPPINGS; index++) {
+            if (mappings[index].base == NULL) {
+                mappings[index] = (struct mapping) { base, length, offset, descriptor, 0 };
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return base;
+}
+
+/* Unmapped pages stay in the page cache, to be synced later through the descriptor: copied to
+   the file here (a kill keeps them; only a power cut would not). */
+int munmap(void *address, size_t length)
+{
+    find_real_functions();
+    int failed = 0;
+    pthread_mutex_lock(&lock);
+    for (int index = 0; index < MAX_MAPPINGS; index++) {
+        if (mappings[index].base == address) {
+            failed = write_back(&mappings[index]);
+            mappings[index].base = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (failed != 0)
+        return -1;
+    return real_munmap(address, length);
+}
+
 #define RELEASING(call) \
+    find_real_functions(); \
     pthread_mutex_lock(&lock); \
     int released = release(descriptor); \
     pthread_mutex_unlock(&lock); \
