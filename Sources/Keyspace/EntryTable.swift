@@ -31,15 +31,6 @@ struct EntryTable {
         tables.flatMap(\.values)
     }
 
-    /// Calls `body` with every key and entry, table by table. O(n).
-    func forEachEntry(_ body: (Key, Entry) throws(PersistenceError) -> Void) throws(PersistenceError) {
-        for table in tables {
-            for (key, entry) in table {
-                try body(key, entry)
-            }
-        }
-    }
-
     /// Removes and returns the entry of `key`.
     mutating func removeValue(forKey key: Key) -> Entry? {
         let removed = tables[Self.table(of: key)].removeValue(forKey: key)

@@ -287,9 +287,10 @@ struct KeyspaceState {
     var waitingCount: Int { waitersByReceiver.count }
 
     /// The keys and counters a snapshot saves, as they are now. O(1): the tables are shared
-    /// until the next change to each, which then copies that one table (a 64th of the keys).
+    /// until the next change to each, which then copies that one table (a 64th of the keys),
+    /// and the ordered index's chunks likewise (one chunk of at most 1 024 keys).
     func capture() -> KeyspaceCapture {
-        KeyspaceCapture(entries: entries, lastVersion: lastVersion, lastEventID: lastEventID)
+        KeyspaceCapture(entries: entries, order: order, lastVersion: lastVersion, lastEventID: lastEventID)
     }
 
     /// Redoes a change read from the log, as it was made: no event, no journal, no expiry

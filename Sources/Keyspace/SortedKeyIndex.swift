@@ -22,8 +22,16 @@ struct SortedKeyIndex {
             lastKeys = [key]
             return
         }
-        let chunk = min(firstChunk(endingAtOrAfter: key.bytes, strictly: false), chunks.count - 1)
-        let position = Self.firstIndex(in: chunks[chunk], atOrAfter: key.bytes, strictly: false)
+        let chunk: Int
+        let position: Int
+        // Keys coming in order (a snapshot or a log being loaded) go at the end: one comparison.
+        if let last = lastKeys.last, ByteOrder.compare(last.bytes, key.bytes) < 0 {
+            chunk = chunks.count - 1
+            position = chunks[chunk].count
+        } else {
+            chunk = min(firstChunk(endingAtOrAfter: key.bytes, strictly: false), chunks.count - 1)
+            position = Self.firstIndex(in: chunks[chunk], atOrAfter: key.bytes, strictly: false)
+        }
         chunks[chunk].insert(key, at: position)
         lastKeys[chunk] = chunks[chunk][chunks[chunk].count - 1]
         if chunks[chunk].count > 2 * Self.chunkSize {

@@ -92,7 +92,7 @@ final class DataDirectory: Sendable {
             ).encode(into: &encoder)
         }
         var keyCount = 0
-        try capture.entries.forEachEntry { key, entry throws(PersistenceError) in
+        func append(_ key: Key, _ entry: Entry) throws(PersistenceError) {
             keyCount += 1
             switch entry.value {
             case .string(let value):
@@ -115,6 +115,20 @@ final class DataDirectory: Sendable {
                 }
             }
             try flush(ifOver: 1 << 20)
+        }
+        var failure: PersistenceError?
+        capture.order.forEach(from: [], strictly: false) { key in
+            guard let entry = capture.entries[key] else { return true }
+            do throws(PersistenceError) {
+                try append(key, entry)
+                return true
+            } catch {
+                failure = error
+                return false
+            }
+        }
+        if let failure {
+            throw failure
         }
         RecordFraming.append(to: &buffer) { SnapshotRecord.end(keyCount: keyCount).encode(into: &$0) }
         try flush(ifOver: 0)

@@ -3,6 +3,9 @@
 struct KeyspaceCapture {
     /// Every key, expired ones not yet removed included.
     let entries: EntryTable
+    /// The same keys in byte order, in which the snapshot lists them, so that loading it
+    /// appends to the ordered index instead of inserting at random places.
+    let order: SortedKeyIndex
     /// The newest version given out.
     let lastVersion: UInt64
     /// The id of the newest event.
