@@ -105,8 +105,7 @@ private func openKeyspace(
                 "directory": "\(persistence.directory)", "fsync": "\(persistence.fsync.rawValue)",
                 "keys": "\(keyspace.count)", "snapshot_keys": "\(recovery.snapshotKeys)",
                 "log_records": "\(recovery.logRecords)", "expired_while_down": "\(recovery.expiredKeys)",
-                "duration_ms":
-                    "\(recovery.duration.components.seconds * 1000 + recovery.duration.components.attoseconds / 1_000_000_000_000_000)",
+                "duration_ms": "\(Int(recovery.duration / .milliseconds(1)))",
             ])
     }
     return keyspace

@@ -50,8 +50,8 @@ final class DataDirectory: Sendable {
     }
 
     /// Whether a snapshot is present.
-    var hasSnapshot: Bool {
-        (try? SystemFile.names(in: path).contains("snapshot.kgs")) ?? false
+    func hasSnapshot() throws(PersistenceError) -> Bool {
+        try SystemFile.names(in: path).contains("snapshot.kgs")
     }
 
     /// Creates log `generation` holding only its header, synced with its name.

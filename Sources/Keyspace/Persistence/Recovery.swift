@@ -34,7 +34,7 @@ struct Recovery {
         var generations = try directory.logGenerations()
         var nextGeneration: UInt64?
         var outcome = Outcome(generation: 1)
-        if directory.hasSnapshot {
+        if try directory.hasSnapshot() {
             let (generation, size) = try loadSnapshot(into: &state)
             nextGeneration = generation
             outcome = Outcome(generation: generation, snapshotBytes: size)
