@@ -78,6 +78,9 @@ final class Journal: Sendable {
     private let compaction = Mutex(Compaction())
     private let isAccepting = Atomic<Bool>(true)
     private let isRunning = Atomic<Bool>(false)
+    /// Set when the compactor has been woken and has not yet looked: writers wake it once, not
+    /// once each, and it checks again whether a compaction is due before starting one.
+    private let isCompactionRequested = Atomic<Bool>(false)
     private let syncerWakeup = DispatchSemaphore(value: 0)
     private let syncerFinished = DispatchSemaphore(value: 0)
     private let compactorWakeup = DispatchSemaphore(value: 0)
@@ -156,7 +159,12 @@ final class Journal: Sendable {
         try log.withLock { log throws(PersistenceError) in
             if log.mappedSequence < log.sequence, let failure = log.failure { throw failure }
         }
-        if isCompactionDue {
+        if isCompactionDue,
+            isCompactionRequested.compareExchange(
+                expected: false, desired: true, ordering: .acquiringAndReleasing
+            )
+            .exchanged
+        {
             compactorWakeup.signal()
         }
     }
@@ -207,7 +215,11 @@ final class Journal: Sendable {
             while true {
                 compactorWakeup.wait()
                 guard isRunning.load(ordering: .acquiring) else { break }
-                compact()
+                isCompactionRequested.store(false, ordering: .releasing)
+                // Writes may have asked while the last compaction ran, for logs it replaced.
+                if isCompactionDue {
+                    compact()
+                }
             }
             compactorFinished.signal()
         }
