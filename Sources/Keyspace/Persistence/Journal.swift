@@ -335,12 +335,12 @@ final class Journal: Sendable {
         }
     }
 
-    /// Allocates more room once half the log's is used, off the writers' path (only the new
-    /// mapping is made under the lock); then copies in records that found none.
+    /// Allocates more room when the log runs low, off the writers' path (only the new mapping
+    /// is made under the lock); then copies in records that found none.
     private func growAhead() {
         let (file, capacity) = log.withLock { log in
             let current = log.current
-            let isDue = current.spare < current.capacity / 2 || !log.overflow.isEmpty
+            let isDue = current.isRunningLow || !log.overflow.isEmpty
             return isDue
                 ? (current.file, current.nextCapacity(fitting: current.spare + log.overflow.count + 1))
                 : (nil, 0)

@@ -39,6 +39,10 @@ final class LogMapping {
     /// The room left.
     var spare: Int { capacity - used }
 
+    /// Whether the room left is under half the log, or under one growth: time to grow ahead,
+    /// which keeps at most as much allocated and unused.
+    var isRunningLow: Bool { spare < min(capacity / 2, Self.largestGrowth) }
+
     /// Copies framed records after the last record; `false` when they do not fit. O(bytes).
     ///
     /// A record's body is copied before its 8-byte header, which goes in one store: a crash in
