@@ -114,7 +114,7 @@ final class Journal: Sendable {
 
     /// Appends a record; O(size of the record). Called under the keyspace's lock, which
     /// orders the records as the changes. Grows the log when it is full, and keeps the record
-    /// for the syncer when it cannot (`write()` then fails).
+    /// for the syncer when it cannot (`checkAppended()` then fails).
     func append(_ record: JournalRecord, liveBytes: Int) {
         log.withLock { log in
             log.sequence += 1
