@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Gateway
 import KeygateTestSupport
 import Keyspace
 import Synchronization
@@ -168,7 +169,13 @@ struct EventStreamTests {
     }
 
     @Test func aSubscriberThatStopsReadingSlowsNoWriteAndEndsWithAGap() throws {
-        try withGateway(eventHistory: 100) { gateway in
+        // The stalled subscriber must not reach the idle timeout while the writes go on (it
+        // would be closed without its gap): longer than the writes may take.
+        let idleTimeout = TestTiming.scaled(.seconds(90))
+        func configure(_ configuration: inout KeygateServer.Configuration) {
+            configuration.idleTimeout = idleTimeout
+        }
+        try withGateway(eventHistory: 100, configure: configure) { gateway in
             let stalled = try gateway.client()
             stalled.setReceiveBuffer(bytes: 65_536)
             try stalled.send(TestHTTPClient.encode("GET", "/v1/events"))
@@ -188,7 +195,7 @@ struct EventStreamTests {
                     #expect(try writer.readResponse().status == 201)
                 }
             }
-            #expect(ContinuousClock.now - started < .seconds(60))
+            #expect(ContinuousClock.now - started < TestTiming.scaled(.seconds(60)))
             // Reading now, the subscriber finds what was buffered, then a gap, then the end.
             let events = ServerSentEventReader(client: stalled)
             var gaps: [String] = []
