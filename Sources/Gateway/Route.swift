@@ -47,6 +47,17 @@ enum Route: Equatable {
         }
     }
 
+    /// The still percent-encoded segment that names a key or queue, for the routes with one.
+    var keySegment: ArraySlice<UInt8>? {
+        switch self {
+        case .cacheValue(let segment), .cacheTimeToLive(let segment), .queue(let segment),
+            .queuePop(let segment), .queueMessages(let segment):
+            segment
+        case .pop, .keys, .events, .webSocket, .health, .readiness, .metrics, .openAPI, .file:
+            nil
+        }
+    }
+
     /// The methods the endpoint answers; `HEAD` goes with every `GET`, `OPTIONS` everywhere.
     var allowedMethods: [HTTPMethod] {
         switch self {

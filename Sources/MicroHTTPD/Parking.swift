@@ -7,7 +7,8 @@ package struct Parking: Sendable {
     package var onPark: @Sendable (ParkedRequest) -> Void
     /// Called once if the deadline passes before anyone answered; returns the answer to send.
     package var onTimeout: @Sendable () -> HTTPResponse
-    /// Called once if the client closes its connection before anyone answered.
+    /// Called once if the request stops waiting before anyone claimed it: its client closed
+    /// the connection, or the server stopped (after its 503 is sent).
     package var onAbandon: (@Sendable () -> Void)?
     /// Header fields added to whatever answer the request gets in the end: delivered, timed
     /// out, or the server's 503 when it stops.

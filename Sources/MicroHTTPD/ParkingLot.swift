@@ -111,10 +111,13 @@ final class ParkingLot: Sendable {
     func close(answeringWith response: HTTPResponse) {
         let (waiting, streams) = state.withLock { state in
             state.isClosed = true
-            return (state.parked.values.map(\.request), Array(state.streams.values))
+            return (Array(state.parked.values), Array(state.streams.values))
         }
-        for request in waiting {
-            request.respond(response)
+        // Whoever parked a request answered here is told, as when its client leaves, so that
+        // nothing keeps waiting for it (found by AddressSanitizer: a queue's waiter outlived
+        // its 503 and kept the whole server alive).
+        for parked in waiting where parked.request.respond(response) {
+            parked.onAbandon?()
         }
         for stream in streams {
             stream.waker.close()

@@ -44,6 +44,35 @@ struct ParsingTests {
         #expect(throws: HTTPError.self) { try EntityTag.versions(in: ["a"], weakMatches: false) }
     }
 
+    /// An opaque tag may hold a comma (RFC 9110, section 8.8.3): the list is read tag by tag.
+    /// Found by schemathesis: `W/"hh,"` was split into `W/"hh` and `"`, a 400.
+    @Test func readsCommasInsideEntityTags() throws {
+        #expect(
+            try EntityTag.versions(in: ["W/\"gj\", W/\"hh,\", \"EP$\""], weakMatches: true) == .list([]))
+        #expect(try EntityTag.versions(in: ["\"a,b\", \"c\""], weakMatches: false) == .list([Version(12)]))
+        #expect(
+            try EntityTag.versions(in: [", \"a\" ,,\t\"b\","], weakMatches: false)
+                == .list([Version(10), Version(11)]))
+    }
+
+    /// Only the exact spelling the server writes names a version: strong comparison is
+    /// character for character.
+    @Test func matchesOnlyTheTagsTheServerWrites() throws {
+        #expect(
+            try EntityTag.versions(in: ["\"0a\"", "\"A\"", "\"+a\"", "\"\""], weakMatches: false) == .list([])
+        )
+        #expect(try EntityTag.versions(in: ["\"0\""], weakMatches: false) == .list([Version(0)]))
+    }
+
+    @Test(
+        arguments: [
+            "", " ", ",", " , ,", "*, \"a\"", "\"a\" *", "\"a", "a\"", "\"a\"\"b\"", "\"a b\"", "w/\"a\"",
+            "W/ \"a\"", "\"a\";", "\"\u{1}\"",
+        ])
+    func refusesMalformedEntityTagLists(value: String) {
+        #expect(throws: HTTPError.self) { try EntityTag.versions(in: [value], weakMatches: false) }
+    }
+
     @Test(arguments: ["text/plain", "application/json; charset=utf-8", "image/svg+xml", "a/b;x=\"y z\""])
     func acceptsMediaTypes(value: String) throws {
         #expect(try MediaType.validate(value) == value)

@@ -295,6 +295,9 @@ struct QueueShutdownTests {
                 expectProblem(try consumer.readResponse(), status: 503, slug: "service-unavailable")
             }
             #expect(try gateway.keyspace.queueInfo(Key("other")).length == 1)
+            // Their waits are forgotten too: a waiter left in the keyspace kept its consumer,
+            // and through it the whole server, alive (found by LeakSanitizer).
+            #expect(try gateway.keyspace.queueInfo(Key("q")).consumers == 0)
         }
     }
 }

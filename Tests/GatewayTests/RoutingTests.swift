@@ -37,6 +37,20 @@ struct RoutingTests {
         }
     }
 
+    /// Found by schemathesis: OPTIONS answered 204 for a key no other method accepts.
+    @Test(
+        arguments: [
+            "/v1/cache/" + String(repeating: "k", count: 1025), "/v1/cache/%00/ttl", "/v1/queues/%C2%83",
+            "/v1/queues/%FF/messages", "/v1/queues/%zz/pop",
+        ])
+    func refusesOptionsForAnInvalidKey(path: String) throws {
+        try withGateway { gateway in
+            let response = try gateway.request("OPTIONS", path)
+            expectProblem(response, status: 400)
+            #expect(response.header("Allow") == nil)
+        }
+    }
+
     @Test func reportsHealth() throws {
         try withGateway { gateway in
             let response = try gateway.request("GET", "/healthz")

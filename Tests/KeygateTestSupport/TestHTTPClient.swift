@@ -21,8 +21,9 @@ package final class TestHTTPClient {
     /// Bytes read and not consumed yet; a slice, so that consuming from the front is O(1).
     private var buffer: ArraySlice<UInt8> = []
 
-    /// Connects to `127.0.0.1:port`; reads time out after `timeout`.
-    package init(port: Int, timeout: Duration = .seconds(10)) throws {
+    /// Connects to `127.0.0.1:port`; reads time out after `timeout` (10 s, stretched by
+    /// `TestTiming.scale`).
+    package init(port: Int, timeout: Duration = TestTiming.scaled(.seconds(10))) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
         var address = sockaddr_in()
