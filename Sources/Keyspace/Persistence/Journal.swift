@@ -128,7 +128,9 @@ final class Journal: Sendable {
                 }
                 do throws(PersistenceError) {
                     try log.current.grow(fitting: log.scratch.count)
-                    _ = log.current.append(log.scratch)
+                    guard log.current.append(log.scratch) else {
+                        throw .unavailable(reason: "the log could not be mapped again")
+                    }
                     log.mappedSequence = log.sequence
                     return
                 } catch {

@@ -8,15 +8,16 @@ import Synchronization
 /// for want of space; the zeros after the last record are the log's end to start-up, and a
 /// clean stop cuts them off. Not `Sendable`: it lives in the journal's locked state.
 final class LogMapping {
-    /// The first size of a log; each growth doubles it, by 64 MiB at most.
-    static let initialCapacity = 64 << 10
+    /// The first size of a log (1 MiB); each growth doubles it, by 64 MiB at most.
+    static let initialCapacity = 1 << 20
     private static let largestGrowth = 64 << 20
 
     /// The file.
     let file: SystemFile
     /// The log's generation.
     let generation: UInt64
-    private var base: UnsafeMutableRawPointer
+    /// The mapping; `nil` only if a remap failed and the old size could not be mapped again.
+    private var base: UnsafeMutableRawPointer?
     /// The bytes allocated and mapped.
     private(set) var capacity: Int
     /// The bytes of whole records, from the start of the file.
@@ -33,7 +34,9 @@ final class LogMapping {
     }
 
     deinit {
-        SystemFile.unmap(base, length: capacity)
+        if let base {
+            SystemFile.unmap(base, length: capacity)
+        }
     }
 
     /// The room left.
@@ -50,7 +53,7 @@ final class LogMapping {
     /// whose body is cut short. (Several records at once are only copied in by the syncer, and
     /// each copy of them is a first record's header-last write of the whole.)
     func append(_ records: [UInt8]) -> Bool {
-        guard records.count <= spare else { return false }
+        guard let base, records.count <= spare else { return false }
         let headerSize = RecordFraming.headerSize
         precondition(records.count > headerSize, "a framed record has a body")
         records.withUnsafeBytes { source in
@@ -71,14 +74,28 @@ final class LogMapping {
     }
 
     /// Maps `newCapacity` bytes, which `file.allocate(size:)` has allocated, instead of the
-    /// current ones. A new mapping is made before the old one goes, so that a failure leaves
-    /// the log as it was.
+    /// current ones.
+    ///
+    /// The old mapping goes before the new one is made, so that every page written through it
+    /// is in the file when the new one maps it, however the system treats two mappings of one
+    /// file. If the new one cannot be made, the old size is mapped again and the error thrown;
+    /// if even that fails, the log takes no more records (every append finds no room).
     func remap(to newCapacity: Int) throws(PersistenceError) {
+        guard let old = base else { throw .unavailable(reason: "the log could not be mapped again") }
         guard newCapacity > capacity else { return }
-        let newBase = try file.map(length: newCapacity)
-        SystemFile.unmap(base, length: capacity)
-        base = newBase
-        capacity = newCapacity
+        SystemFile.unmap(old, length: capacity)
+        base = nil
+        do {
+            base = try file.map(length: newCapacity)
+            capacity = newCapacity
+        } catch {
+            // The error that matters is the first one, thrown below.
+            base = try? file.map(length: capacity)
+            if base == nil {
+                capacity = used
+            }
+            throw error
+        }
     }
 
     /// Grows the log to fit `extra` more bytes: allocates, then maps. Blocks on the disk.
