@@ -2,68 +2,43 @@
 """Instructions per GET with and without metrics, counted by callgrind.
 
 Wall-clock comparisons of a few per cent drown in the noise of a shared machine; callgrind's
-instruction counts do not. Each mode runs the server under valgrind twice, for a few and for
-many GETs on one keep-alive connection, so that start-up and shutdown cancel out:
-
-    per GET = (instructions(many) - instructions(few)) / (many - few)
-
-valgrind cannot read the DWARF 5 debug information Swift writes, so the server is run from a
-copy stripped of it. Usage: instructions.py KEYGATE_BINARY PUBLIC_DIR OUT_DIR
+instruction counts do not. Each mode runs the server under valgrind for a few and for many GETs
+(see Benchmarks/common/callgrind.py). Usage: instructions.py KEYGATE_BINARY PUBLIC_DIR OUT_DIR
 """
 
 from __future__ import annotations
 
 import http.client
-import re
-import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from callgrind import instructions, per_request, stripped_copy  # noqa: E402
+
 FEW, MANY = 2_000, 12_000
-LISTENING = re.compile(r"address=http://[^\s:]+:(\d+)")
-TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 
 
-def instructions(binary: Path, public: str, out: Path, flags: list[str], gets: int) -> int:
-    """The instructions the server ran for `gets` GETs of a 5-byte value, start to exit."""
-    profile = out / f"callgrind-{'-'.join(flags) or 'metrics'}-{gets}.out"
-    server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", str(binary),
-         "--port", "0", "--threads", "1", "--public", public, *flags],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert server.stderr is not None
-    port = next(int(match.group(1)) for line in server.stderr if (match := LISTENING.search(line)))
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("PUT", "/v1/cache/bench-get", body=b"hello")
-    assert connection.getresponse().read() == b""
-    for _ in range(gets):
-        connection.request("GET", "/v1/cache/bench-get")
-        response = connection.getresponse()
-        assert response.status == 200 and response.read() == b"hello"
-    connection.close()
-    server.send_signal(signal.SIGTERM)
-    server.stderr.read()
-    if server.wait(timeout=60) != 0:
-        sys.exit(f"keygate {' '.join(flags)} exited with {server.returncode}")
-    match = TOTAL.search(profile.read_text())
-    if not match:
-        sys.exit(f"no instruction total in {profile}")
-    return int(match.group(1))
+def gets(count: int):
+    """Stores the value, then GETs it `count` times."""
+    def send(connection: http.client.HTTPConnection) -> None:
+        connection.request("PUT", "/v1/cache/bench-get", body=b"hello")
+        assert connection.getresponse().read() == b""
+        for _ in range(count):
+            connection.request("GET", "/v1/cache/bench-get")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == b"hello"
+    return send
 
 
 def main() -> None:
     binary, public, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-    stripped = out / "keygate-stripped"
-    shutil.copyfile(binary, stripped)
-    stripped.chmod(0o755)
-    subprocess.run(["strip", "--strip-debug", str(stripped)], check=True)
+    stripped = stripped_copy(binary, out)
     per_get = {}
     for name, flags in (("without", ["--no-metrics"]), ("with", [])):
-        few = instructions(stripped, public, out, flags, FEW)
-        many = instructions(stripped, public, out, flags, MANY)
-        per_get[name] = (many - few) / (MANY - FEW)
+        def count(requests: int, flags: list[str] = flags) -> int:
+            profile = out / f"callgrind-{'-'.join(flags) or 'metrics'}-{requests}.out"
+            return instructions(stripped, profile, ["--public", public, *flags], gets(requests))
+        per_get[name] = per_request(count, FEW, MANY)
     cost = per_get["with"] - per_get["without"]
     print(f"instructions_without={per_get['without']:.0f} instructions_with={per_get['with']:.0f} "
           f"cost={cost:.0f} cost_percent={100 * cost / per_get['without']:.2f}")

@@ -291,12 +291,11 @@ final class Journal: Sendable {
         }
     }
 
-    /// The state of the logs, syncs and compactions.
+    /// The state of the logs, syncs and compactions; the keyspace adds its live bytes.
     var status: PersistenceStatus {
         var status = PersistenceStatus(directory: directory.path, fsync: configuration.fsync)
         log.withLock { log in
             status.logBytes = log.earlierBytes + log.current.used
-            status.liveBytes = log.liveBytes
         }
         syncing.withLock { syncing in
             status.lastSync = syncing.lastSync

@@ -26,16 +26,7 @@ final class SystemFile: Sendable {
         throws(PersistenceError)
         -> SystemFile
     {
-        var flags = O_WRONLY | O_APPEND | O_CLOEXEC
-        if creating {
-            flags |= O_CREAT
-        }
-        if exclusive {
-            flags |= O_EXCL
-        }
-        let descriptor = open(path, flags, 0o644)
-        guard descriptor >= 0 else { throw .system(function: "open", path: path, errno: errno) }
-        return SystemFile(path: path, descriptor: descriptor)
+        try opened(path, flags: O_WRONLY | O_APPEND, creating: creating, exclusive: exclusive)
     }
 
     /// Opens `path` to read and write it in place (to map it), creating it when `creating`;
@@ -44,7 +35,16 @@ final class SystemFile: Sendable {
         throws(PersistenceError)
         -> SystemFile
     {
-        var flags = O_RDWR | O_CLOEXEC
+        try opened(path, flags: O_RDWR, creating: creating, exclusive: exclusive)
+    }
+
+    /// Opens `path` with `access` flags, and `O_CREAT`/`O_EXCL` when asked.
+    private static func opened(
+        _ path: String, flags access: Int32, creating: Bool = false, exclusive: Bool = false
+    )
+        throws(PersistenceError) -> SystemFile
+    {
+        var flags = access | O_CLOEXEC
         if creating {
             flags |= O_CREAT
         }
@@ -80,18 +80,14 @@ final class SystemFile: Sendable {
 
     /// Opens a directory, to sync the names in it.
     static func openDirectory(_ path: String) throws(PersistenceError) -> SystemFile {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .system(function: "open", path: path, errno: errno) }
-        return SystemFile(path: path, descriptor: descriptor)
+        try opened(path, flags: O_RDONLY | O_DIRECTORY)
     }
 
     /// Opens (creating) `path` and takes an exclusive `flock` on it, held while the file is
     /// open; `.locked` when another process holds it.
     static func lock(_ path: String, directory: String) throws(PersistenceError) -> SystemFile {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .system(function: "open", path: path, errno: errno) }
-        let file = SystemFile(path: path, descriptor: descriptor)
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        let file = try opened(path, flags: O_RDWR, creating: true)
+        guard flock(file.descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno
             if error == EWOULDBLOCK {
                 throw .locked(directory: directory)
