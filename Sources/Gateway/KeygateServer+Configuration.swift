@@ -24,10 +24,16 @@ extension KeygateServer {
         package var readTimeout = HTTPServer.Configuration().readTimeout
         /// The longest request target; a longer one gets a 414. Default 8 KiB.
         package var maxURLBytes = HTTPServer.Configuration().maxURLBytes
+        /// The longest key, 1 to 1024 bytes (the engine's most); longer ones get a 400. Default
+        /// 1024.
+        package var maxKeyBytes = Key.maxLength
         /// The largest request line and header fields; larger ones get a 431. Default 8 KiB.
         package var maxHeaderBytes = HTTPServer.Configuration().maxHeaderBytes
         /// The longest a pop may wait for a message (`wait`). Default 60 s.
         package var maxWait = Duration.seconds(60)
+        /// Consumers one queue may have waiting, REST and WebSocket pops together; more get a
+        /// 503 with `Retry-After`. Default 10 000.
+        package var maxWaitingPerQueue = 10_000
         /// Events kept for subscribers that resume (`Last-Event-ID`) or fall behind. Default 100 000.
         package var eventHistory = KeyspaceEngine.defaultEventHistory
         /// How often an idle event stream gets a comment, to keep proxies and dead clients

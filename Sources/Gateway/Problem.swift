@@ -79,6 +79,12 @@ struct Problem: Encodable {
             self.init(
                 slug: "invalid-cursor", status: .badRequest,
                 detail: "The cursor is not one a listing returned.")
+        case .tooManyWaiting(let queue, let limit):
+            self.init(
+                slug: "too-many-waiting", status: .serviceUnavailable,
+                detail: "The queue '\(queue)' has \(limit) consumers waiting, as many as one queue may; "
+                    + "try again later.",
+                headers: [HTTPHeader("Retry-After", "1")])
         case .unavailable(let reason):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,

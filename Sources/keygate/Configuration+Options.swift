@@ -30,6 +30,9 @@ extension KeygateServer.Configuration {
             options.readTimeout, variable: "KEYGATE_READ_TIMEOUT", in: 1...86_400,
             default: Int(readTimeout.components.seconds))
         readTimeout = .seconds(readSeconds)
+        maxKeyBytes = try settings.integer(
+            options.maxKeyBytes, variable: "KEYGATE_MAX_KEY_BYTES", in: 1...Key.maxLength,
+            default: maxKeyBytes)
         maxHeaderBytes = try settings.integer(
             options.maxHeaderBytes, variable: "KEYGATE_MAX_HEADER_BYTES", in: 1024...(1 << 20),
             default: maxHeaderBytes)
@@ -40,6 +43,9 @@ extension KeygateServer.Configuration {
             options.maxWait, variable: "KEYGATE_MAX_WAIT", in: 1...3600,
             default: Int(maxWait.components.seconds))
         maxWait = .seconds(waitSeconds)
+        maxWaitingPerQueue = try settings.integer(
+            options.maxWaitingPerQueue, variable: "KEYGATE_MAX_WAITING_PER_QUEUE", in: 1...1_000_000,
+            default: maxWaitingPerQueue)
         eventHistory = try settings.integer(
             options.eventHistory, variable: "KEYGATE_EVENT_HISTORY", in: 1...100_000_000,
             default: eventHistory)

@@ -47,6 +47,9 @@ struct Options: ParsableArguments {
     )
     var maxURLBytes: Int?
 
+    @Option(help: "Longest key, 1 to 1024 bytes. [KEYGATE_MAX_KEY_BYTES, default 1024]")
+    var maxKeyBytes: Int?
+
     @Option(
         help: """
             Largest request line and header fields; larger get a 431. \
@@ -56,6 +59,13 @@ struct Options: ParsableArguments {
 
     @Option(help: "Longest a pop may wait for a message, in seconds. [KEYGATE_MAX_WAIT, default 60]")
     var maxWait: Int?
+
+    @Option(
+        help: """
+            Consumers one queue may have waiting; more get a 503. \
+            [KEYGATE_MAX_WAITING_PER_QUEUE, default 10000]
+            """)
+    var maxWaitingPerQueue: Int?
 
     @Option(
         help:
