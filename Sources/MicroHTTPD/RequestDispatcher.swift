@@ -107,7 +107,7 @@ final class RequestDispatcher: Sendable {
         }
         let headerBytes = connection.headerSize
         // The head includes the request line, so only a long head can hold a long target.
-        if headerBytes > maxURLBytes && request().path.count > maxURLBytes {
+        if headerBytes > maxURLBytes && targetLength(of: connection, path: request().path) > maxURLBytes {
             return .uriTooLong(limit: maxURLBytes)
         }
         if headerBytes > maxHeaderBytes {
@@ -119,6 +119,13 @@ final class RequestDispatcher: Sendable {
             return .contentTooLarge(limit: maxBodyBytes)
         }
         return nil
+    }
+
+    /// The length of the request target: the path and, as libmicrohttpd splits it off, the
+    /// query (`?`, its pairs as sent, and the `=` and `&` between them). O(query pairs).
+    private func targetLength(of connection: ConnectionHandle, path: [UInt8]) -> Int {
+        let pairs = connection.rawQueryPairs()
+        return pairs.reduce(path.count + pairs.count) { $0 + $1.name.count + 1 + $1.value.count }
     }
 
     /// The request line of a request on `open` was read.

@@ -1,3 +1,4 @@
+import Gateway
 import KeygateTestSupport
 import Keyspace
 import Testing
@@ -39,6 +40,21 @@ struct KeyEncodingTests {
             let key = String(repeating: "k", count: 1024)
             #expect(try gateway.request("PUT", "/v1/cache/\(key)", text: "v").status == 201)
             #expect(try gateway.request("GET", "/v1/cache/\(key)").text == "v")
+        }
+    }
+
+    @Test func aServerWithAShorterKeyLimitRefusesLongerKeysEverywhere() throws {
+        try withGateway(configure: { $0.maxKeyBytes = 8 }) { gateway throws in
+            #expect(try gateway.request("PUT", "/v1/cache/12345678", text: "v").status == 201)
+            let refused = try gateway.request("PUT", "/v1/cache/123456789", text: "v")
+            expectProblem(refused, status: 400, slug: "invalid-key")
+            #expect(
+                refused.jsonObject?["detail"] as? String
+                    == "A key is at most 8 bytes on this server; this one has 9.")
+            expectProblem(try gateway.request("POST", "/v1/queues/123456789", text: "m"), status: 400)
+            expectProblem(try gateway.request("POST", "/v1/pop?queues=a,123456789"), status: 400)
+            expectProblem(try gateway.request("GET", "/v1/keys?prefix=123456789"), status: 400)
+            #expect(gateway.keyspace.count == 1)
         }
     }
 }

@@ -181,6 +181,28 @@ struct QueueAPITests {
         }
     }
 
+    @Test func aQueueWithAsManyConsumersWaitingAsAllowedAnswersOneMoreA503() throws {
+        try withGateway(configure: { $0.maxWaitingPerQueue = 2 }) { gateway in
+            let waiting = try (0..<2).map { _ in try gateway.client() }
+            for client in waiting {
+                try client.send(TestHTTPClient.encode("POST", "/v1/queues/q/pop?wait=10"))
+            }
+            try gateway.waitForConsumers(2, on: "q")
+            let refused = try gateway.request("POST", "/v1/pop?queues=other,q&wait=10")
+            expectProblem(refused, status: 503, slug: "too-many-waiting")
+            #expect(refused.header("Retry-After") == "1")
+            #expect(try gateway.request("GET", "/v1/queues/other").jsonObject?["consumers"] as? Int == 0)
+            // A pop that does not wait is not refused.
+            #expect(try gateway.request("POST", "/v1/queues/q/pop").status == 204)
+            _ = try gateway.request("POST", "/v1/queues/q", text: "m")
+            #expect(try waiting[0].readResponse().text == "m")
+            try gateway.waitForConsumers(1, on: "q", atMost: true)
+            let client = try gateway.client()
+            try client.send(TestHTTPClient.encode("POST", "/v1/queues/q/pop?wait=10"))
+            try gateway.waitForConsumers(2, on: "q")
+        }
+    }
+
     @Test func aParkedMultiQueuePopTakesTheFirstMessagePushedToAnyQueue() throws {
         try withGateway { gateway in
             let client = try gateway.client()

@@ -21,11 +21,25 @@ package final class TestHTTPClient {
     /// Bytes read and not consumed yet; a slice, so that consuming from the front is O(1).
     private var buffer: ArraySlice<UInt8> = []
 
-    /// Connects to `127.0.0.1:port`; reads time out after `timeout` (10 s, stretched by
-    /// `TestTiming.scale`).
-    package init(port: Int, timeout: Duration = TestTiming.scaled(.seconds(10))) throws {
+    /// Connects to `127.0.0.1:port` from `source`, another loopback address to act as another
+    /// client; reads time out after `timeout` (10 s, stretched by `TestTiming.scale`).
+    package init(
+        port: Int, from source: String = "127.0.0.1", timeout: Duration = TestTiming.scaled(.seconds(10))
+    ) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(socket)
+            throw Failure(description: "bind to \(source) failed: errno \(errno)")
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -210,6 +224,14 @@ package final class TestHTTPClient {
         let chunk = Array(buffer.prefix(size))
         buffer.removeFirst(size + 2)
         return size == 0 ? nil : chunk
+    }
+
+    /// Whether the server sent something or closed within `timeout`, leaving it unread.
+    package func isReadable(within timeout: Duration) -> Bool {
+        guard buffer.isEmpty else { return true }
+        let (seconds, attoseconds) = timeout.components
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)) > 0
     }
 
     /// Whether the server closed the connection: the next read returns end of file.
