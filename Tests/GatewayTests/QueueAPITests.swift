@@ -182,7 +182,7 @@ struct QueueAPITests {
     }
 
     @Test func aQueueWithAsManyConsumersWaitingAsAllowedAnswersOneMoreA503() throws {
-        try withGateway(configure: { $0.maxWaitingPerQueue = 2 }) { gateway in
+        try withGateway(configure: setting(\.maxWaitingPerQueue, to: 2)) { gateway in
             let waiting = try (0..<2).map { _ in try gateway.client() }
             for client in waiting {
                 try client.send(TestHTTPClient.encode("POST", "/v1/queues/q/pop?wait=10"))

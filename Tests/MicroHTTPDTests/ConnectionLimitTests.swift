@@ -7,7 +7,7 @@ import Testing
 /// real sockets.
 @Suite struct ConnectionLimitTests {
     @Test func aConnectionPastTheLimitGetsA503WithRetryAfterAndIsClosed() throws {
-        try withServer(configure: { $0.maxConnections = 2 }) { server, _ in
+        try withServer(configure: setting(\.maxConnections, to: 2)) { server, _ in
             var served = try (0..<2).map { _ in try TestHTTPClient(port: server.port) }
             for client in served {
                 #expect(try client.request("GET", "/echo").status == 200)
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func anAddressPastItsLimitGetsA503WhileOtherAddressesAreServed() throws {
-        try withServer(configure: { $0.maxConnectionsPerAddress = 2 }) { server, _ in
+        try withServer(configure: setting(\.maxConnectionsPerAddress, to: 2)) { server, _ in
             let mine = try (0..<2).map { _ in try TestHTTPClient(port: server.port) }
             for client in mine {
                 #expect(try client.request("GET", "/echo").status == 200)
@@ -45,7 +45,7 @@ import Testing
 
     @Test func pastTheOverflowAnAddressIsClosedUnanswered() throws {
         // One served, then 16 let in to be told why (the least overflow), then closed at once.
-        try withServer(configure: { $0.maxConnectionsPerAddress = 1 }) { server, _ in
+        try withServer(configure: setting(\.maxConnectionsPerAddress, to: 1)) { server, _ in
             let admitted = try (0..<17).map { _ in try TestHTTPClient(port: server.port) }
             try waitUntil(within: .seconds(5)) { server.openConnectionCount == admitted.count }
             let closed = try TestHTTPClient(port: server.port)
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func aRequestTricklingInGetsA408AtTheReadTimeoutThoughNeverSilent() throws {
-        try withServer(configure: { $0.readTimeout = .seconds(1) }) { server, _ in
+        try withServer(configure: setting(\.readTimeout, to: .seconds(1))) { server, _ in
             let client = try TestHTTPClient(port: server.port)
             let started = ContinuousClock.now
             try client.send("GET /echo HTTP/1.1\r\nHost: x\r\n")
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func aBodyTricklingInGetsA408AtTheReadTimeout() throws {
-        try withServer(configure: { $0.readTimeout = .seconds(1) }) { server, _ in
+        try withServer(configure: setting(\.readTimeout, to: .seconds(1))) { server, _ in
             let client = try TestHTTPClient(port: server.port)
             let started = ContinuousClock.now
             try client.send("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func aSilentNewConnectionIsClosedAtTheReadTimeout() throws {
-        try withServer(configure: { $0.readTimeout = .seconds(1) }) { server, _ in
+        try withServer(configure: setting(\.readTimeout, to: .seconds(1))) { server, _ in
             let client = try TestHTTPClient(port: server.port)
             #expect(try client.readResponse().status == 408)
             #expect(client.isClosedByServer())
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func theReadTimeoutSparesAKeepAliveConnectionBetweenRequestsAndAParkedRequest() throws {
-        try withServer(configure: { $0.readTimeout = .seconds(1) }) { server, _ in
+        try withServer(configure: setting(\.readTimeout, to: .seconds(1))) { server, _ in
             let client = try TestHTTPClient(port: server.port)
             #expect(try client.request("GET", "/echo").status == 200)
             // Longer than the read timeout, shorter than the idle timeout: the wait is the test.
@@ -105,12 +105,11 @@ import Testing
     }
 
     @Test func aLongTargetGetsA414AndALargeHeadA431() throws {
-        try withServer(
-            configure: {
-                $0.maxURLBytes = 100
-                $0.maxHeaderBytes = 1024
-            }
-        ) { server, _ in
+        let limits: (inout HTTPServer.Configuration) -> Void = {
+            $0.maxURLBytes = 100
+            $0.maxHeaderBytes = 1024
+        }
+        try withServer(configure: limits) { server, _ in
             let long = try TestHTTPClient(port: server.port)
             let tooLong = try long.request("GET", "/echo?text=" + String(repeating: "a", count: 100))
             #expect(tooLong.status == 414)
