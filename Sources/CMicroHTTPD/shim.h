@@ -33,6 +33,8 @@ struct cmhd_daemon_callbacks {
     MHD_RequestCompletedCallback completed;
     size_t (*unescape)(void *context, struct MHD_Connection *connection, char *text);
     MHD_LogCallback log;
+    MHD_NotifyConnectionCallback connection;
+    void *(*request_line)(void *context, const char *uri, struct MHD_Connection *connection);
     void *context;
 };
 
@@ -54,6 +56,8 @@ cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, settings->listen_backlog,
         MHD_OPTION_NOTIFY_COMPLETED, callbacks->completed, callbacks->context,
         MHD_OPTION_UNESCAPE_CALLBACK, callbacks->unescape, callbacks->context,
+        MHD_OPTION_NOTIFY_CONNECTION, callbacks->connection, callbacks->context,
+        MHD_OPTION_URI_LOG_CALLBACK, callbacks->request_line, callbacks->context,
         MHD_OPTION_END);
 }
 
@@ -90,6 +94,24 @@ cmhd_connection_client_address(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     return NULL == info ? NULL : info->client_addr;
+}
+
+/// What the connection-started notice stored for a connection, or NULL.
+static inline void *
+cmhd_connection_socket_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return NULL == info ? NULL : info->socket_context;
+}
+
+/// The size of the request's line and header fields in bytes, or 0 when it cannot tell.
+static inline size_t
+cmhd_connection_header_size(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    return NULL == info ? 0 : info->header_size;
 }
 
 // Epoll for the hang-up watcher: `struct epoll_event` is packed on x86_64, which Swift cannot

@@ -11,8 +11,8 @@ extension Gateway {
     func listKeys(_ request: HTTPRequest) throws -> HTTPResponse {
         let parameters = try request.parameters(allowed: ["prefix", "limit", "cursor"])
         let prefix = Array((parameters["prefix"] ?? "").utf8)
-        guard prefix.count <= Key.maxLength else {
-            throw HTTPError.badRequest("'prefix' is at most \(Key.maxLength) bytes.")
+        guard prefix.count <= keyLimit.maxBytes else {
+            throw HTTPError.badRequest("'prefix' is at most \(keyLimit.maxBytes) bytes.")
         }
         let limit = try parameters["limit"].map(Self.pageSize) ?? Self.defaultPageSize
         let cursor = try parameters["cursor"].map(ListingCursor.decode)

@@ -113,7 +113,7 @@ extension Gateway {
     /// gets that one at once.
     private func waitOrPop(from queues: [Key], for consumer: ParkedConsumer, parked: ParkedRequest) {
         do {
-            switch try store.pop(from: queues, orWait: consumer) {
+            switch try store.pop(from: queues, orWait: consumer, waitingAtMost: maxWaitingPerQueue) {
             case .popped(let popped):
                 whenAcknowledged { [self] failure in
                     if let failure {

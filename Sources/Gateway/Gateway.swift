@@ -12,6 +12,10 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let staticFiles: StaticFiles
     let openAPIDocument: [UInt8]?
     let maxWait: Duration
+    /// Consumers one queue may have waiting; more get a 503.
+    let maxWaitingPerQueue: Int
+    /// The longest key taken.
+    let keyLimit: KeyLimit
     let eventStreams: EventStreams
     let webSocketSettings: WebSocketSettings
     let cors: CORSPolicy
@@ -22,13 +26,16 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     private let isReady = Atomic<Bool>(false)
 
     /// Creates the API over `store`, serving files from `publicDirectory` and the contract
-    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, event
+    /// from `openAPIDocument` (a 404 when `nil`); pops wait at most `maxWait`, and at most
+    /// `maxWaitingPerQueue` of them on one queue; keys are at most `maxKeyBytes`; event
     /// streams get a heartbeat every `heartbeat` once `start()` is called, and WebSocket
     /// sessions follow `webSocket`. Pages of other origins are let in by `cors`; requests are
     /// counted in `metrics` and logged to `accessLogger` when given.
     package init(
         store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
-        heartbeat: Duration, webSocket: WebSocketSettings = WebSocketSettings(),
+        maxWaitingPerQueue: Int = KeygateServer.Configuration().maxWaitingPerQueue,
+        maxKeyBytes: Int = Key.maxLength, heartbeat: Duration,
+        webSocket: WebSocketSettings = WebSocketSettings(),
         cors: CORSPolicy = CORSPolicy(), metrics: GatewayMetrics? = nil, accessLogger: Logger? = nil,
         logger: Logger
     ) {
@@ -36,6 +43,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         self.staticFiles = StaticFiles(directory: publicDirectory)
         self.openAPIDocument = openAPIDocument
         self.maxWait = maxWait
+        self.maxWaitingPerQueue = maxWaitingPerQueue
+        self.keyLimit = KeyLimit(maxBytes: maxKeyBytes)
         self.eventStreams = EventStreams(heartbeat: heartbeat, metrics: metrics)
         self.webSocketSettings = webSocket
         self.cors = cors
@@ -120,20 +129,21 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             // The key is checked as on every other method: a path naming no valid key has
             // no methods to list (found by schemathesis: OPTIONS answered 204 for any key).
             if let segment = route.keySegment {
-                _ = try Self.key(fromSegment: segment)
+                _ = try key(fromSegment: segment)
             }
             return .respond(options(request, route: route))
         }
         switch route {
         case .queuePop(let segment):
             let parameters = try request.parameters(allowed: ["wait"])
-            return try popMessage(request, from: [Self.key(fromSegment: segment)], wait: parameters["wait"])
+            return try popMessage(request, from: [key(fromSegment: segment)], wait: parameters["wait"])
         case .pop:
             let parameters = try request.parameters(allowed: ["queues", "wait"])
             guard let queues = parameters["queues"] else {
                 throw HTTPError.badRequest("'queues' is required: a comma-separated list of queue names.")
             }
-            return try popMessage(request, from: QueueList.parse(queues), wait: parameters["wait"])
+            return try popMessage(
+                request, from: QueueList.parse(queues, keyLimit: keyLimit), wait: parameters["wait"])
         case .events:
             return try streamEvents(request)
         case .webSocket:
@@ -150,25 +160,25 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     private func respond(to request: HTTPRequest, route: Route) throws -> HTTPResponse {
         switch route {
         case .cacheValue(let segment):
-            let key = try Self.key(fromSegment: segment)
+            let key = try key(fromSegment: segment)
             switch request.method {
             case .put: return try writeValue(request, key: key)
             case .delete: return try deleteValue(request, key: key)
             default: return try readValue(request, key: key)
             }
         case .cacheTimeToLive(let segment):
-            let key = try Self.key(fromSegment: segment)
+            let key = try key(fromSegment: segment)
             return request.method == .put
                 ? try updateTimeToLive(request, key: key) : try readTimeToLive(request, key: key)
         case .queue(let segment):
-            let queue = try Self.key(fromSegment: segment)
+            let queue = try key(fromSegment: segment)
             switch request.method {
             case .post: return try pushMessage(request, to: queue)
             case .delete: return try deleteQueue(request, queue)
             default: return try describeQueue(request, queue)
             }
         case .queueMessages(let segment):
-            return try peekMessages(request, Self.key(fromSegment: segment))
+            return try peekMessages(request, key(fromSegment: segment))
         case .keys:
             return try listKeys(request)
         case .health:
@@ -210,7 +220,7 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     }
 
     /// The key named by one raw path segment.
-    private static func key(fromSegment segment: ArraySlice<UInt8>) throws -> Key {
-        try Key(PercentEncoding.decode(segment))
+    private func key(fromSegment segment: ArraySlice<UInt8>) throws -> Key {
+        try keyLimit.key(PercentEncoding.decode(segment))
     }
 }

@@ -13,12 +13,27 @@ extension KeygateServer {
         package var threads = HTTPServer.Configuration().threads
         /// The largest request body. Default 8 MiB.
         package var maxBodyBytes = HTTPServer.Configuration().maxBodyBytes
-        /// Open connections at most, parked long-polls included. Default 16 384.
+        /// Open connections served at most, parked long-polls included; past it, a 503 with
+        /// `Retry-After`. Default 16 384.
         package var maxConnections = HTTPServer.Configuration().maxConnections
+        /// Open connections served per client address; past it, a 503 too. Default 1024.
+        package var maxConnectionsPerAddress = HTTPServer.Configuration().maxConnectionsPerAddress
         /// A connection idle this long is closed. Default 60 s.
         package var idleTimeout = HTTPServer.Configuration().idleTimeout
+        /// How long a request may take to arrive whole; a late one gets a 408. Default 30 s.
+        package var readTimeout = HTTPServer.Configuration().readTimeout
+        /// The longest request target; a longer one gets a 414. Default 8 KiB.
+        package var maxURLBytes = HTTPServer.Configuration().maxURLBytes
+        /// The longest key, 1 to 1024 bytes (the engine's most); longer ones get a 400. Default
+        /// 1024.
+        package var maxKeyBytes = Key.maxLength
+        /// The largest request line and header fields; larger ones get a 431. Default 8 KiB.
+        package var maxHeaderBytes = HTTPServer.Configuration().maxHeaderBytes
         /// The longest a pop may wait for a message (`wait`). Default 60 s.
         package var maxWait = Duration.seconds(60)
+        /// Consumers one queue may have waiting, REST and WebSocket pops together; more get a
+        /// 503 with `Retry-After`. Default 10 000.
+        package var maxWaitingPerQueue = 10_000
         /// Events kept for subscribers that resume (`Last-Event-ID`) or fall behind. Default 100 000.
         package var eventHistory = KeyspaceEngine.defaultEventHistory
         /// How often an idle event stream gets a comment, to keep proxies and dead clients
@@ -49,6 +64,12 @@ extension KeygateServer {
         /// A configuration with every default.
         package init() {}
 
+        /// Open connections past which new ones are closed unanswered: the served ones and a
+        /// few more let in to be answered a 503.
+        package var acceptedConnections: Int {
+            http.acceptedConnections
+        }
+
         /// The HTTP layer's part.
         var http: HTTPServer.Configuration {
             var http = HTTPServer.Configuration()
@@ -57,7 +78,11 @@ extension KeygateServer {
             http.threads = threads
             http.maxBodyBytes = maxBodyBytes
             http.maxConnections = maxConnections
+            http.maxConnectionsPerAddress = maxConnectionsPerAddress
             http.idleTimeout = idleTimeout
+            http.readTimeout = readTimeout
+            http.maxURLBytes = maxURLBytes
+            http.maxHeaderBytes = maxHeaderBytes
             http.maxUpgradeBufferedBytes = webSocketSendBufferBytes
             return http
         }

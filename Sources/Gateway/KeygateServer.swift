@@ -47,6 +47,7 @@ package final class KeygateServer: Sendable {
         let gateway = Gateway(
             store: keyspace, publicDirectory: configuration.publicDirectory,
             openAPIDocument: openAPIDocument.map(Array.init), maxWait: configuration.maxWait,
+            maxWaitingPerQueue: configuration.maxWaitingPerQueue, maxKeyBytes: configuration.maxKeyBytes,
             heartbeat: configuration.heartbeat, webSocket: configuration.webSocket,
             cors: CORSPolicy(origins: configuration.corsOrigins, maxAge: configuration.corsMaxAge),
             metrics: metrics, accessLogger: configuration.isAccessLogEnabled ? accessLogger() : nil,

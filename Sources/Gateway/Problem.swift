@@ -43,12 +43,15 @@ struct Problem: Encodable {
             case .forbidden: "forbidden"
             case .notFound: "not-found"
             case .methodNotAllowed: "method-not-allowed"
+            case .requestTimeout: "request-timeout"
             case .conflict: "conflict"
             case .preconditionFailed: "precondition-failed"
             case .contentTooLarge: "content-too-large"
+            case .uriTooLong: "uri-too-long"
             case .unsupportedMediaType: "unsupported-media-type"
             case .upgradeRequired: "upgrade-required"
             case .tooManyRequests: "too-many-requests"
+            case .requestHeaderFieldsTooLarge: "header-fields-too-large"
             case .serviceUnavailable: "service-unavailable"
             default: "http-\(error.status.code)"
             }
@@ -76,6 +79,12 @@ struct Problem: Encodable {
             self.init(
                 slug: "invalid-cursor", status: .badRequest,
                 detail: "The cursor is not one a listing returned.")
+        case .tooManyWaiting(let queue, let limit):
+            self.init(
+                slug: "too-many-waiting", status: .serviceUnavailable,
+                detail: "The queue '\(queue)' has \(limit) consumers waiting, as many as one queue may; "
+                    + "try again later.",
+                headers: [HTTPHeader("Retry-After", "1")])
         case .unavailable(let reason):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,

@@ -7,9 +7,10 @@ enum QueueList {
     /// The most queues one pop may name.
     static let maxCount = 64
 
-    /// The queues of a comma-separated list.
-    static func parse(_ text: String) throws -> [Key] {
-        try checked(text.split(separator: ",", omittingEmptySubsequences: false).map { try Key(String($0)) })
+    /// The queues of a comma-separated list, each within `keyLimit`.
+    static func parse(_ text: String, keyLimit: KeyLimit) throws -> [Key] {
+        try checked(
+            text.split(separator: ",", omittingEmptySubsequences: false).map { try keyLimit.key(String($0)) })
     }
 
     /// `queues`, once checked to be 1 to 64 distinct keys.

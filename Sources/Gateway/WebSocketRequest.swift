@@ -45,13 +45,14 @@ struct WebSocketRequest {
         return members["id"] ?? .null
     }
 
-    /// Reads a request; throws an `HTTPError` or `KeyspaceError` saying what is wrong with it.
-    init(_ message: JSONValue?, maxWait: Duration) throws {
+    /// Reads a request whose keys are within `keyLimit`; throws an `HTTPError` or
+    /// `KeyspaceError` saying what is wrong with it.
+    init(_ message: JSONValue?, maxWait: Duration, keyLimit: KeyLimit = KeyLimit()) throws {
         guard case .object(let members) = message else {
             throw HTTPError.badRequest(
                 #"A request must be a JSON object such as {"id": 1, "op": "get", "key": "k"}."#)
         }
-        var reader = MemberReader(members)
+        var reader = MemberReader(members, keyLimit: keyLimit)
         id = reader.take("id") ?? .null
         guard let name = try reader.string("op") else {
             throw HTTPError.badRequest(
@@ -108,9 +109,11 @@ struct WebSocketRequest {
 /// Reads the members of a request object one by one, remembering which were read.
 private struct MemberReader {
     private var members: [String: JSONValue]
+    private let keyLimit: KeyLimit
 
-    init(_ members: [String: JSONValue]) {
+    init(_ members: [String: JSONValue], keyLimit: KeyLimit) {
         self.members = members
+        self.keyLimit = keyLimit
     }
 
     func contains(_ name: String) -> Bool {
@@ -153,9 +156,10 @@ private struct MemberReader {
     /// A required key.
     mutating func key(_ name: String) throws -> Key {
         guard let text = try string(name) else {
-            throw HTTPError.badRequest("'\(name)' is required: a key of 1 to 1024 bytes of UTF-8.")
+            throw HTTPError.badRequest(
+                "'\(name)' is required: a key of 1 to \(keyLimit.maxBytes) bytes of UTF-8.")
         }
-        return try Key(text)
+        return try keyLimit.key(text)
     }
 
     /// The value of a `set` or `push`: `value` as text, or `valueBase64` as bytes, with
@@ -197,13 +201,13 @@ private struct MemberReader {
     mutating func queues() throws -> [Key] {
         switch (take("queue"), take("queues")) {
         case (.string(let name)?, nil):
-            return [try Key(name)]
+            return [try keyLimit.key(name)]
         case (nil, .array(let names)?):
             let queues = try names.map { name in
                 guard case .string(let text) = name else {
                     throw HTTPError.badRequest("'queues' must be an array of queue names.")
                 }
-                return try Key(text)
+                return try keyLimit.key(text)
             }
             return try QueueList.checked(queues)
         default:

@@ -139,7 +139,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         let message = JSONValue.parse(text)
         let id = WebSocketRequest.id(of: message)
         do {
-            let request = try WebSocketRequest(message, maxWait: gateway.maxWait)
+            let request = try WebSocketRequest(message, maxWait: gateway.maxWait, keyLimit: gateway.keyLimit)
             let reply = try perform(request.operation, id: id)
             guard let reply, WebSocketRequest.isChange(request.operation) else { return reply }
             return acknowledged(reply, id: id)
@@ -216,7 +216,8 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         try register(consumer)
         let outcome: PopOutcome
         do {
-            outcome = try store.pop(from: queues, orWait: consumer)
+            outcome = try store.pop(
+                from: queues, orWait: consumer, waitingAtMost: gateway.maxWaitingPerQueue)
         } catch {
             unregister(consumer)
             throw error

@@ -181,15 +181,15 @@ package final class KeyspaceEngine: KeyspaceStore {
 
     package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
         try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: nil, now: now)
+            try state.pop(from: queues, registering: nil, waitingAtMost: .max, now: now)
         }
     }
 
-    package func pop(from queues: [Key], orWait receiver: any MessageReceiver)
+    package func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
         throws(KeyspaceError) -> PopOutcome
     {
         try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: receiver, now: now)
+            try state.pop(from: queues, registering: receiver, waitingAtMost: limit, now: now)
         }
     }
 

@@ -12,6 +12,8 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     case invalidCursor
     /// A key pattern is malformed: an unterminated `[` set or a trailing `\`.
     case invalidPattern(String)
+    /// A pop would wait on a queue that already has `limit` consumers waiting.
+    case tooManyWaiting(queue: Key, limit: Int)
     /// The change could not be made durable: the log cannot be written or synced. Changes are
     /// refused until it can; one this answers may already be in memory.
     case unavailable(String)

@@ -180,10 +180,12 @@ struct KeyspaceState {
 
     /// Pops the oldest message of the first non-empty queue, in the order given.
     ///
-    /// With a `receiver`, nothing to pop registers it on every queue instead, and a message
-    /// is only taken once the receiver is claimed for it; `.gone` when it can no longer be.
+    /// With a `receiver`, nothing to pop registers it on every queue instead, unless one has
+    /// `limit` receivers registered already, and a message is only taken once the receiver is
+    /// claimed for it; `.gone` when it can no longer be.
     mutating func pop(
-        from queues: [Key], registering receiver: (any MessageReceiver)?, now: Timestamp
+        from queues: [Key], registering receiver: (any MessageReceiver)?, waitingAtMost limit: Int,
+        now: Timestamp
     ) throws(KeyspaceError) -> PopOutcome {
         var first: Key?
         for queue in queues {
@@ -194,6 +196,9 @@ struct KeyspaceState {
         }
         guard let queue = first else {
             guard let receiver else { return .empty }
+            for queue in queues where waiters[queue]?.activeCount ?? 0 >= limit {
+                throw .tooManyWaiting(queue: queue, limit: limit)
+            }
             let waiter = Waiter(receiver: receiver, queues: queues)
             waitersByReceiver[ObjectIdentifier(receiver)] = waiter
             for queue in queues {

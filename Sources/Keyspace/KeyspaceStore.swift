@@ -33,9 +33,11 @@ package protocol KeyspaceStore: Sendable {
 
     /// Pops like `pop(from:)` for `receiver`, which must be claimed for the message; when all
     /// queues are empty, registers it on each (`.waiting`) until a push claims it or
-    /// `cancelWait(_:)` is called. Consumers are served first-come, first-served.
-    func pop(from queues: [Key], orWait receiver: any MessageReceiver) throws(KeyspaceError)
-        -> PopOutcome
+    /// `cancelWait(_:)` is called. Consumers are served first-come, first-served. Throws
+    /// `.tooManyWaiting` instead of registering when a queue already has `limit` consumers
+    /// waiting.
+    func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
+        throws(KeyspaceError) -> PopOutcome
 
     /// Forgets a waiting consumer (it timed out or left).
     func cancelWait(_ receiver: any MessageReceiver)

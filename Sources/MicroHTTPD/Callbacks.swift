@@ -2,7 +2,9 @@
 // `Unmanaged` of the module lives in this file.
 //
 // Ownership: the daemon's context pointer is the server's `RequestDispatcher`, passed unretained
-// because `HTTPServer` holds it strongly and stops the daemon before releasing it. A request's
+// because `HTTPServer` holds it strongly and stops the daemon before releasing it. A
+// connection's socket context holds its `OpenConnection`, passed retained in the
+// connection-started notice and released exactly once, in the connection-closed one. A request's
 // slot (`void **con_cls`) holds nothing, a marker, or a `RequestContext` passed retained when
 // the request first needs one and released exactly once, in the request-completed callback;
 // libmicrohttpd hands the same pointer to the upgrade callback, before that completion.
@@ -20,6 +22,8 @@ func startDaemon(settings: cmhd_daemon_settings, dispatcher: RequestDispatcher) 
         completed: requestCompleted,
         unescape: leaveEscaped,
         log: logMessage,
+        connection: connectionChanged,
+        request_line: requestLineRead,
         // Unretained: HTTPServer owns the dispatcher and stops the daemon before releasing it.
         context: Unmanaged.passUnretained(dispatcher).toOpaque())
     return cmhd_start_daemon(&settings, &callbacks)
@@ -42,11 +46,56 @@ private func slot(from stored: UnsafeMutableRawPointer?) -> RequestSlot {
     }
 }
 
-/// `MHD_AcceptPolicyCallback`: a new connection is closed at once while the server stops.
+/// The connection as the guard counts it, from the connection's socket context.
+private func openConnection(of connection: OpaquePointer?) -> OpenConnection? {
+    guard let connection, let stored = cmhd_connection_socket_context(connection) else { return nil }
+    return Unmanaged<OpenConnection>.fromOpaque(stored).takeUnretainedValue()
+}
+
+/// `MHD_AcceptPolicyCallback`: a new connection is closed at once while the server stops, or
+/// when its address has more open than even the overflow past its limit allows.
 private func acceptPolicy(
-    _ context: UnsafeMutableRawPointer?, _: UnsafePointer<sockaddr>?, _: socklen_t
+    _ context: UnsafeMutableRawPointer?, _ address: UnsafePointer<sockaddr>?, _: socklen_t
 ) -> MHD_Result {
-    dispatcher(from: context).isAcceptingConnections ? .YES : .NO
+    let dispatcher = dispatcher(from: context)
+    guard dispatcher.isAcceptingConnections else { return .NO }
+    guard let address else { return .YES }
+    return dispatcher.connections.admits(PeerAddress(address)) ? .YES : .NO
+}
+
+/// `MHD_NotifyConnectionCallback`: a connection opened or closed; the guard counts it.
+private func connectionChanged(
+    _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ change: MHD_ConnectionNotificationCode
+) {
+    guard let connection, let socketContext else { return }
+    let connections = dispatcher(from: context).connections
+    switch change {
+    case .CONNECTION_NOTIFY_STARTED:
+        guard let address = cmhd_connection_client_address(connection) else { return }
+        let open = connections.opened(
+            socket: cmhd_connection_socket(connection), peer: PeerAddress(address))
+        // Retained: libmicrohttpd keeps it until the closed notice.
+        socketContext.pointee = Unmanaged.passRetained(open).toOpaque()
+    case .CONNECTION_NOTIFY_CLOSED:
+        guard let stored = socketContext.pointee else { return }
+        socketContext.pointee = nil
+        connections.closed(Unmanaged<OpenConnection>.fromOpaque(stored).takeRetainedValue())
+    default:
+        break
+    }
+}
+
+/// `MHD_OPTION_URI_LOG_CALLBACK`: a request line was read; its request's read deadline starts.
+/// Returns the request's first slot value: none.
+private func requestLineRead(
+    _ context: UnsafeMutableRawPointer?, _: UnsafePointer<CChar>?, _ connection: OpaquePointer?
+) -> UnsafeMutableRawPointer? {
+    if let open = openConnection(of: connection) {
+        dispatcher(from: context).requestStarted(on: open)
+    }
+    return nil
 }
 
 /// `MHD_AccessHandlerCallback`: called for the headers, for each piece of body, and after
@@ -63,7 +112,9 @@ private func accessHandler(
         start: uploadData, count: uploadData == nil ? 0 : uploadDataSize.pointee)
     let stored = requestContext.pointee
     var current = slot(from: stored)
-    let step = dispatcher(from: context).step(&current, connection: handle, upload: upload) {
+    let step = dispatcher(from: context).step(
+        &current, connection: handle, open: openConnection(of: connection), upload: upload
+    ) {
         // `url` is the raw path: the unescape callback leaves it as sent.
         (HTTPMethod(method.map { String(cString: $0) } ?? ""), bytes(of: url))
     }
@@ -125,8 +176,9 @@ private func queueUpgrade(
 
 /// `MHD_UpgradeHandler`: the `101` was sent and the socket is ours until `cmhd_upgrade_close`.
 private func upgradeConnection(
-    _ context: UnsafeMutableRawPointer?, _: OpaquePointer?, _ requestContext: UnsafeMutableRawPointer?,
-    _ input: UnsafePointer<CChar>?, _ inputSize: Int, _ socket: Int32, _ handle: OpaquePointer?
+    _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ requestContext: UnsafeMutableRawPointer?, _ input: UnsafePointer<CChar>?, _ inputSize: Int,
+    _ socket: Int32, _ handle: OpaquePointer?
 ) {
     guard let handle else { return }
     let responseHandle = UpgradeResponseHandle(pointer: handle)
@@ -134,7 +186,8 @@ private func upgradeConnection(
         preconditionFailure("an upgraded request has no context")
     }
     let bytes = input.map { Array(UnsafeRawBufferPointer(start: $0, count: inputSize)) } ?? []
-    dispatcher(from: context).upgraded(request, socket: socket, handle: responseHandle, input: bytes)
+    dispatcher(from: context).upgraded(
+        request, on: openConnection(of: connection), socket: socket, handle: responseHandle, input: bytes)
 }
 
 /// `MHD_ContentReaderCallback`: the next piece of a streamed body.
@@ -163,7 +216,7 @@ private var endWithError: Int { -2 }
 
 /// `MHD_RequestCompletedCallback`: the request is over; its context is released here.
 private func requestCompleted(
-    _ context: UnsafeMutableRawPointer?, _: OpaquePointer?,
+    _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
     _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
     _ termination: MHD_RequestTerminationCode
 ) {
@@ -183,7 +236,7 @@ private func requestCompleted(
         case .REQUEST_TERMINATED_CLIENT_ABORT: "client abort"
         default: "code \(termination.rawValue)"
         }
-    dispatcher(from: context).requestFinished(finished, reason: reason)
+    dispatcher(from: context).requestFinished(finished, on: openConnection(of: connection), reason: reason)
 }
 
 /// `MHD_UnescapeCallback`: leaves everything as sent, so the access handler's `url` is the raw

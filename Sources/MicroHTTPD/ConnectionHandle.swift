@@ -63,6 +63,12 @@ struct ConnectionHandle: @unchecked Sendable {
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The size of the request's line and header fields in bytes; 0 when libmicrohttpd cannot
+    /// tell.
+    var headerSize: Int {
+        cmhd_connection_header_size(pointer)
+    }
+
     /// The socket file descriptor, or -1 when libmicrohttpd cannot tell.
     var socket: Int32 {
         cmhd_connection_socket(pointer)

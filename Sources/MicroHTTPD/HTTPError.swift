@@ -46,6 +46,44 @@ package struct HTTPError: Error, Sendable, CustomStringConvertible {
             detail: "The request body is larger than the limit of \(limit) bytes.")
     }
 
+    /// 408: the request did not arrive whole within the read timeout.
+    package static func requestTimeout(_ timeout: Duration) -> HTTPError {
+        HTTPError(
+            status: .requestTimeout,
+            detail:
+                "The request did not arrive whole within \(timeout.components.seconds) s; the connection is closed."
+        )
+    }
+
+    /// 414: the request target is longer than the server reads.
+    package static func uriTooLong(limit: Int) -> HTTPError {
+        HTTPError(
+            status: .uriTooLong, detail: "The request target is longer than the limit of \(limit) bytes.")
+    }
+
+    /// 431: the request line and header fields are larger than the server reads.
+    package static func headerFieldsTooLarge(limit: Int) -> HTTPError {
+        HTTPError(
+            status: .requestHeaderFieldsTooLarge,
+            detail: "The request line and header fields are larger than the limit of \(limit) bytes.")
+    }
+
+    /// 503: the server has as many connections open as it serves; this one is closed.
+    package static let tooManyConnections = HTTPError(
+        status: .serviceUnavailable,
+        detail: "The server has as many connections open as it serves; try again later.",
+        headers: [HTTPHeader("Retry-After", "1")])
+
+    /// 503: the client's address has as many connections open as one address may; this one
+    /// is closed.
+    package static func tooManyConnectionsFromAddress(limit: Int) -> HTTPError {
+        HTTPError(
+            status: .serviceUnavailable,
+            detail: "Your address has \(limit) connections open, as many as one address may; "
+                + "reuse one, or try again later.",
+            headers: [HTTPHeader("Retry-After", "1")])
+    }
+
     /// 503: the server is shutting down and takes no new work.
     package static let shuttingDown = HTTPError(
         status: .serviceUnavailable, detail: "The server is shutting down.")

@@ -11,13 +11,21 @@ extension HTTPServer {
         package var threads = Configuration.onlineCores
         /// The largest request body accepted; a larger one gets a 413 and is not read.
         package var maxBodyBytes = 8 * 1024 * 1024
-        /// Open connections at most, parked ones included; more are refused at accept.
+        /// Open connections served at most, parked ones included. A sixteenth more (at least
+        /// 16) are let in only to get a 503 with `Retry-After` and be closed; past those, new
+        /// connections are closed unanswered.
         package var maxConnections = 16_384
+        /// Open connections served per client address, counted the same way.
+        package var maxConnectionsPerAddress = 1024
         /// A connection idle (nothing read or written) this long is closed; parked ones are not.
         package var idleTimeout = Duration.seconds(60)
-        /// Memory per connection for the request line, headers and read-ahead (libmicrohttpd's
-        /// pool): it bounds the header size.
-        package var connectionMemoryBytes = 16 * 1024
+        /// How long a request's line, header fields and body may take to arrive, however
+        /// slowly they trickle in; a late one gets a 408 and its connection is closed.
+        package var readTimeout = Duration.seconds(30)
+        /// The longest request target (path and query) read; a longer one gets a 414.
+        package var maxURLBytes = 8 * 1024
+        /// The largest request line and header fields read; larger ones get a 431.
+        package var maxHeaderBytes = 8 * 1024
         /// How long `stop()` waits for requests in progress before closing every connection.
         package var shutdownGracePeriod = Duration.seconds(5)
         /// The most bytes an upgraded socket may have waiting for its client to read them before
@@ -30,6 +38,27 @@ extension HTTPServer {
 
         /// A configuration with every default.
         package init() {}
+
+        /// Open connections past which libmicrohttpd closes new ones unanswered: the served
+        /// ones and those let in to be told to come back.
+        package var acceptedConnections: Int {
+            connectionLimits.acceptedConnections
+        }
+
+        /// The limits the connection guard enforces.
+        var connectionLimits: ConnectionGuard.Limits {
+            ConnectionGuard.Limits(
+                maxConnections: maxConnections, maxConnectionsPerAddress: maxConnectionsPerAddress,
+                readTimeout: readTimeout, idleTimeout: idleTimeout)
+        }
+
+        /// Memory per connection (libmicrohttpd's pool): twice the header limit, so that a head
+        /// past the limit is still read whole and answered with a problem (a head past the
+        /// pool gets libmicrohttpd's own 431 or 414, in HTML), with room for the parsed fields
+        /// and the response's head.
+        var connectionMemoryBytes: Int {
+            max(4096, 2 * maxHeaderBytes)
+        }
 
         /// The number of online processors, at least 1.
         package static var onlineCores: Int {

@@ -40,8 +40,7 @@ package final class HTTPServer: Sendable {
             maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
         let dispatcher = RequestDispatcher(
-            handler: handler, maxBodyBytes: configuration.maxBodyBytes, upgradeLoop: upgradeLoop,
-            logger: logger)
+            handler: handler, configuration: configuration, upgradeLoop: upgradeLoop, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
@@ -54,7 +53,9 @@ package final class HTTPServer: Sendable {
                 flags: flags,
                 address: socketAddress,
                 thread_pool_size: UInt32(clamping: configuration.threads),
-                connection_limit: UInt32(clamping: configuration.maxConnections),
+                // The connection guard answers those past `maxConnections` with a 503.
+                connection_limit: UInt32(clamping: configuration.acceptedConnections),
+                // The guard counts per address itself, so that it can answer a 503 too.
                 per_ip_connection_limit: 0,
                 connection_timeout_seconds: UInt32(
                     clamping: configuration.idleTimeout.components.seconds),
@@ -68,10 +69,12 @@ package final class HTTPServer: Sendable {
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
         upgradeLoop.start()
+        dispatcher.connections.start()
         let port = Int(cmhd_daemon_port(daemon))
         guard port > 0 else {
             upgradeLoop.stop()
             MHD_stop_daemon(daemon)
+            dispatcher.connections.stop()
             throw HTTPServerError(
                 function: "MHD_get_daemon_info", code: 0, detail: "Cannot read the bound port")
         }
@@ -128,6 +131,7 @@ package final class HTTPServer: Sendable {
                 return
             }
             MHD_stop_daemon(running)
+            dispatcher.connections.stop()
         }
     }
 }

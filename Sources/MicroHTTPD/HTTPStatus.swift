@@ -24,12 +24,15 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
         case 409: "Conflict"
         case 412: "Precondition Failed"
         case 413: "Content Too Large"
+        case 414: "URI Too Long"
         case 415: "Unsupported Media Type"
         case 426: "Upgrade Required"
         case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
         case 499: "Client Closed Request"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
@@ -60,18 +63,24 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let notFound = HTTPStatus(code: 404)
     /// 405 Method Not Allowed.
     package static let methodNotAllowed = HTTPStatus(code: 405)
+    /// 408 Request Timeout.
+    package static let requestTimeout = HTTPStatus(code: 408)
     /// 409 Conflict.
     package static let conflict = HTTPStatus(code: 409)
     /// 412 Precondition Failed.
     package static let preconditionFailed = HTTPStatus(code: 412)
     /// 413 Content Too Large.
     package static let contentTooLarge = HTTPStatus(code: 413)
+    /// 414 URI Too Long.
+    package static let uriTooLong = HTTPStatus(code: 414)
     /// 415 Unsupported Media Type.
     package static let unsupportedMediaType = HTTPStatus(code: 415)
     /// 426 Upgrade Required.
     package static let upgradeRequired = HTTPStatus(code: 426)
     /// 429 Too Many Requests.
     package static let tooManyRequests = HTTPStatus(code: 429)
+    /// 431 Request Header Fields Too Large.
+    package static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431)
     /// 499, nginx's "client closed request": never sent, but logged and counted for a
     /// parked request whose client left before its answer.
     package static let clientClosedRequest = HTTPStatus(code: 499)

@@ -26,24 +26,37 @@ final class RequestDispatcher: Sendable {
     let parkingLot: ParkingLot
     /// Serves the sockets of upgraded connections.
     let upgradeLoop: UpgradeLoop
+    /// Counts connections against their limits and closes those whose request is late.
+    let connections: ConnectionGuard
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
+    private let maxURLBytes: Int
+    private let maxHeaderBytes: Int
     private let isStopping = Atomic<Bool>(false)
 
-    init(handler: any HTTPHandler, maxBodyBytes: Int, upgradeLoop: UpgradeLoop, logger: Logger) {
+    init(
+        handler: any HTTPHandler, configuration: HTTPServer.Configuration, upgradeLoop: UpgradeLoop,
+        logger: Logger
+    ) {
         self.handler = handler
-        self.maxBodyBytes = maxBodyBytes
+        maxBodyBytes = configuration.maxBodyBytes
+        maxURLBytes = configuration.maxURLBytes
+        maxHeaderBytes = configuration.maxHeaderBytes
         self.upgradeLoop = upgradeLoop
         self.logger = logger
         parkingLot = ParkingLot(logger: logger)
+        connections = ConnectionGuard(
+            limits: configuration.connectionLimits,
+            timeoutResponse: handler.response(for: .requestTimeout(configuration.readTimeout)))
     }
 
     /// One call of the access handler for `connection`; `upload` holds this call's body bytes.
     ///
     /// `slot` is what libmicrohttpd keeps for the request between calls; this updates it.
+    /// `open` is the connection as the guard counts it (`nil` only if libmicrohttpd lost it).
     func step(
-        _ slot: inout RequestSlot, connection: ConnectionHandle, upload: UnsafeRawBufferPointer,
-        request: () -> (method: HTTPMethod, path: [UInt8])
+        _ slot: inout RequestSlot, connection: ConnectionHandle, open: OpenConnection?,
+        upload: UnsafeRawBufferPointer, request: () -> (method: HTTPMethod, path: [UInt8])
     ) -> Step {
         switch slot {
         case .new:
@@ -51,25 +64,26 @@ final class RequestDispatcher: Sendable {
             // call, so only a request that will not be read further is answered here.
             requestsInFlight.add(1, ordering: .relaxed)
             slot = .headersSeen
-            if let declared = connection.header(named: "Content-Length").flatMap(Int.init),
-                declared > maxBodyBytes
-            {
-                return .send(handler.response(for: .contentTooLarge(limit: maxBodyBytes)))
+            guard let refusal = refusal(of: connection, open: open, request: request) else {
+                return .proceed
             }
-            return .proceed
+            guard open?.finishReading() ?? true else { return .abort }
+            var response = handler.response(for: refusal)
+            response.headers.append(HTTPHeader("Connection", "close"))
+            return .send(response)
         case .headersSeen where upload.isEmpty:
-            return dispatch(&slot, body: [], connection: connection, request: request())
+            return dispatch(&slot, body: [], connection: connection, open: open, request: request())
         case .headersSeen:
             let context = RequestContext()
             slot = .context(context)
-            return receive(upload, into: context, connection: connection)
+            return receive(upload, into: context, connection: connection, open: open)
         case .context(let context):
             switch context.phase {
             case .body where !upload.isEmpty:
-                return receive(upload, into: context, connection: connection)
+                return receive(upload, into: context, connection: connection, open: open)
             case .body:
                 return dispatch(
-                    &slot, body: context.body, connection: connection, request: request())
+                    &slot, body: context.body, connection: connection, open: open, request: request())
             case .parked(let parked):
                 context.phase = .resumed(parked)
                 // No answer: the client left, and the connection is closed.
@@ -81,9 +95,43 @@ final class RequestDispatcher: Sendable {
         }
     }
 
+    /// Why a request whose headers just arrived is answered at once without being read
+    /// further, if it is: its connection came in past a limit, its head is over a limit, or
+    /// its declared body is.
+    private func refusal(
+        of connection: ConnectionHandle, open: OpenConnection?,
+        request: () -> (method: HTTPMethod, path: [UInt8])
+    ) -> HTTPError? {
+        if let refusal = open?.refusal {
+            return refusal
+        }
+        let headerBytes = connection.headerSize
+        // The head includes the request line, so only a long head can hold a long target.
+        if headerBytes > maxURLBytes && request().path.count > maxURLBytes {
+            return .uriTooLong(limit: maxURLBytes)
+        }
+        if headerBytes > maxHeaderBytes {
+            return .headerFieldsTooLarge(limit: maxHeaderBytes)
+        }
+        if let declared = connection.header(named: "Content-Length").flatMap(Int.init),
+            declared > maxBodyBytes
+        {
+            return .contentTooLarge(limit: maxBodyBytes)
+        }
+        return nil
+    }
+
+    /// The request line of a request on `open` was read.
+    func requestStarted(on open: OpenConnection) {
+        connections.requestStarted(on: open)
+    }
+
     /// libmicrohttpd is done with a request, answered or not; `reason` says why if not.
-    func requestFinished(_ slot: RequestSlot, reason: String?) {
+    func requestFinished(_ slot: RequestSlot, on open: OpenConnection?, reason: String?) {
         requestsInFlight.subtract(1, ordering: .releasing)
+        if let open {
+            connections.requestFinished(on: open)
+        }
         guard case .context(let context) = slot else { return }
         switch context.phase {
         case .resumed(let parked):
@@ -105,12 +153,14 @@ final class RequestDispatcher: Sendable {
     /// The `101` of an upgrade was sent: `socket` goes to the handler the request was answered
     /// with. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
     func upgraded(
-        _ context: RequestContext, socket: Int32, handle: UpgradeResponseHandle, input: [UInt8]
+        _ context: RequestContext, on open: OpenConnection?, socket: Int32, handle: UpgradeResponseHandle,
+        input: [UInt8]
     ) {
         guard case .upgrading(let handler) = context.phase else {
             preconditionFailure("libmicrohttpd upgraded a request that was not answered with an upgrade")
         }
         context.phase = .upgraded
+        open?.markUpgraded()
         upgradeLoop.open(descriptor: socket, handle: handle, handler: handler, input: input)
     }
 
@@ -128,8 +178,11 @@ final class RequestDispatcher: Sendable {
     }
 
     private func receive(
-        _ upload: UnsafeRawBufferPointer, into context: RequestContext, connection: ConnectionHandle
+        _ upload: UnsafeRawBufferPointer, into context: RequestContext, connection: ConnectionHandle,
+        open: OpenConnection?
     ) -> Step {
+        // Past its read deadline, the connection is being closed: nothing more is read.
+        guard open?.isTimedOut != true else { return .abort }
         guard context.body.count + upload.count <= maxBodyBytes else {
             // A chunked body crossed the limit. libmicrohttpd 0.9.75 cannot queue a response in
             // the middle of an upload, so the connection is closed: nothing more is read.
@@ -149,9 +202,12 @@ final class RequestDispatcher: Sendable {
     }
 
     private func dispatch(
-        _ slot: inout RequestSlot, body: [UInt8], connection: ConnectionHandle,
+        _ slot: inout RequestSlot, body: [UInt8], connection: ConnectionHandle, open: OpenConnection?,
         request parts: (method: HTTPMethod, path: [UInt8])
     ) -> Step {
+        // The request is whole: from now on it is answered, unless its deadline passed first
+        // and the connection is being closed with a 408.
+        guard open?.finishReading() ?? true else { return .abort }
         guard !isStopping.load(ordering: .relaxed) else {
             return .send(shuttingDownResponse())
         }

@@ -19,14 +19,33 @@ extension KeygateServer.Configuration {
         maxConnections = try settings.integer(
             options.maxConnections, variable: "KEYGATE_MAX_CONNECTIONS", in: 1...1_000_000,
             default: maxConnections)
+        maxConnectionsPerAddress = try settings.integer(
+            options.maxConnectionsPerAddress, variable: "KEYGATE_MAX_CONNECTIONS_PER_IP", in: 1...1_000_000,
+            default: maxConnectionsPerAddress)
         let idleSeconds = try settings.integer(
             options.idleTimeout, variable: "KEYGATE_IDLE_TIMEOUT", in: 1...86_400,
             default: Int(idleTimeout.components.seconds))
         idleTimeout = .seconds(idleSeconds)
+        let readSeconds = try settings.integer(
+            options.readTimeout, variable: "KEYGATE_READ_TIMEOUT", in: 1...86_400,
+            default: Int(readTimeout.components.seconds))
+        readTimeout = .seconds(readSeconds)
+        maxKeyBytes = try settings.integer(
+            options.maxKeyBytes, variable: "KEYGATE_MAX_KEY_BYTES", in: 1...Key.maxLength,
+            default: maxKeyBytes)
+        maxHeaderBytes = try settings.integer(
+            options.maxHeaderBytes, variable: "KEYGATE_MAX_HEADER_BYTES", in: 1024...(1 << 20),
+            default: maxHeaderBytes)
+        maxURLBytes = try settings.integer(
+            options.maxURLBytes, variable: "KEYGATE_MAX_URL_BYTES", in: 64...maxHeaderBytes,
+            default: min(maxURLBytes, maxHeaderBytes))
         let waitSeconds = try settings.integer(
             options.maxWait, variable: "KEYGATE_MAX_WAIT", in: 1...3600,
             default: Int(maxWait.components.seconds))
         maxWait = .seconds(waitSeconds)
+        maxWaitingPerQueue = try settings.integer(
+            options.maxWaitingPerQueue, variable: "KEYGATE_MAX_WAITING_PER_QUEUE", in: 1...1_000_000,
+            default: maxWaitingPerQueue)
         eventHistory = try settings.integer(
             options.eventHistory, variable: "KEYGATE_EVENT_HISTORY", in: 1...100_000_000,
             default: eventHistory)

@@ -27,7 +27,7 @@ struct KeygateCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "keygate")
-        FileDescriptorLimit.raise(toAtLeast: configuration.maxConnections + 64, logger: logger)
+        FileDescriptorLimit.raise(toAtLeast: configuration.acceptedConnections + 64, logger: logger)
 
         // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)

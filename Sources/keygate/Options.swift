@@ -15,14 +15,57 @@ struct Options: ParsableArguments {
     @Option(help: "Largest request body, in bytes. [KEYGATE_MAX_BODY_BYTES, default 8388608]")
     var maxBodyBytes: Int?
 
-    @Option(help: "Open connections at most, parked pops included. [KEYGATE_MAX_CONNECTIONS, default 16384]")
+    @Option(
+        help: """
+            Open connections served, parked pops included; more get a 503. \
+            [KEYGATE_MAX_CONNECTIONS, default 16384]
+            """)
     var maxConnections: Int?
+
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help: """
+            Open connections served per client address; more get a 503. \
+            [KEYGATE_MAX_CONNECTIONS_PER_IP, default 1024]
+            """)
+    var maxConnectionsPerAddress: Int?
 
     @Option(help: "Seconds before an idle connection is closed. [KEYGATE_IDLE_TIMEOUT, default 60]")
     var idleTimeout: Int?
 
+    @Option(
+        help: """
+            Seconds a request may take to arrive whole, however slowly; a late one gets a 408. \
+            [KEYGATE_READ_TIMEOUT, default 30]
+            """)
+    var readTimeout: Int?
+
+    @Option(
+        name: .customLong("max-url-bytes"),
+        help:
+            "Longest request target (path and query); longer gets a 414. [KEYGATE_MAX_URL_BYTES, default 8192]"
+    )
+    var maxURLBytes: Int?
+
+    @Option(help: "Longest key, 1 to 1024 bytes. [KEYGATE_MAX_KEY_BYTES, default 1024]")
+    var maxKeyBytes: Int?
+
+    @Option(
+        help: """
+            Largest request line and header fields; larger get a 431. \
+            [KEYGATE_MAX_HEADER_BYTES, default 8192]
+            """)
+    var maxHeaderBytes: Int?
+
     @Option(help: "Longest a pop may wait for a message, in seconds. [KEYGATE_MAX_WAIT, default 60]")
     var maxWait: Int?
+
+    @Option(
+        help: """
+            Consumers one queue may have waiting; more get a 503. \
+            [KEYGATE_MAX_WAITING_PER_QUEUE, default 10000]
+            """)
+    var maxWaitingPerQueue: Int?
 
     @Option(
         help:

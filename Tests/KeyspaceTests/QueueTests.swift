@@ -67,8 +67,10 @@ struct QueueTests {
         return (popped.queue.text, String(decoding: popped.message.bytes, as: UTF8.self))
     }
 
-    func wait(_ receiver: TestReceiver, on queues: String...) throws -> PopOutcome {
-        try keyspace.pop(from: queues.map(Key.init), orWait: receiver)
+    func wait(_ receiver: TestReceiver, on queues: String..., waitingAtMost limit: Int = .max) throws
+        -> PopOutcome
+    {
+        try keyspace.pop(from: queues.map(Key.init), orWait: receiver, waitingAtMost: limit)
     }
 
     /// Pushes and delivers like the gateway: a handed message goes to its receiver, or back.
@@ -208,6 +210,26 @@ struct QueueTests {
         }
         #expect(keyspace.waitingCount == 0)
         #expect(try keyspace.queueInfo(Key("a")).consumers == 0)
+        #expect(keyspace.isConsistent)
+    }
+
+    @Test func aQueueWithAsManyConsumersWaitingAsAllowedRefusesOneMoreUntilOneLeaves() throws {
+        let first = TestReceiver("first")
+        _ = try wait(first, on: "q", waitingAtMost: 2)
+        _ = try wait(TestReceiver("second"), on: "q", waitingAtMost: 2)
+        let refused = TestReceiver("refused")
+        #expect(throws: KeyspaceError.tooManyWaiting(queue: try Key("q"), limit: 2)) {
+            _ = try wait(refused, on: "other", "q", waitingAtMost: 2)
+        }
+        // Refused before anything is registered: not even on the queue that had room.
+        #expect(try keyspace.queueInfo(Key("other")).consumers == 0)
+        #expect(keyspace.waitingCount == 2)
+        first.timeOut()
+        keyspace.cancelWait(first)
+        guard case .waiting = try wait(refused, on: "other", "q", waitingAtMost: 2) else {
+            Issue.record("expected the consumer to wait once one left")
+            return
+        }
         #expect(keyspace.isConsistent)
     }
 

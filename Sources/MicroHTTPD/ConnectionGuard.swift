@@ -1,0 +1,180 @@
+import Dispatch
+import Foundation
+import Glibc
+import Synchronization
+
+/// Keeps count of the open connections, in all and per client address; lets new ones in or
+/// refuses them; and closes, with a 408, those whose request is not read in time.
+///
+/// libmicrohttpd's own per-address limit closes a connection without a word, and its timeout
+/// only measures silence, which a client sending a byte now and then never lets pass. So each
+/// connection's request has a deadline, and one thread closes those whose deadline passed.
+final class ConnectionGuard: Sendable {
+    /// The limits it enforces.
+    struct Limits: Sendable {
+        /// Connections let in to be served; more are let in only to be answered a 503.
+        var maxConnections: Int
+        /// Connections from one address to be served; more get a 503 the same way.
+        var maxConnectionsPerAddress: Int
+        /// How long a request's line, header fields and body may take to arrive.
+        var readTimeout: Duration
+        /// How long libmicrohttpd lets a connection stay silent between requests.
+        var idleTimeout: Duration
+
+        /// Connections from one address past which new ones are closed at once, unanswered:
+        /// a few more than are served, so that a client over its limit is told why.
+        var acceptedConnectionsPerAddress: Int {
+            maxConnectionsPerAddress + Self.overflow(past: maxConnectionsPerAddress)
+        }
+
+        /// Connections in all past which libmicrohttpd closes new ones at once, unanswered.
+        var acceptedConnections: Int {
+            maxConnections + Self.overflow(past: maxConnections)
+        }
+
+        /// The connections let in past `limit` to be answered a 503: a sixteenth, at least 16.
+        private static func overflow(past limit: Int) -> Int {
+            max(16, limit / 16)
+        }
+    }
+
+    private struct State {
+        /// Every open connection, by identity.
+        var open: [ObjectIdentifier: OpenConnection] = [:]
+        /// How many connections each address has open; an address with none is absent.
+        var perAddress: [PeerAddress: Int] = [:]
+    }
+
+    /// How often deadlines are checked, in milliseconds; a request is closed at most this late.
+    private static let tickMilliseconds = 100
+
+    let limits: Limits
+    private let state = Mutex(State())
+    /// Milliseconds since `start`, advanced by the deadline thread at each tick: deadlines are
+    /// set on every request, and reading this costs less than reading a clock.
+    private let now = Atomic<Int64>(0)
+    /// The bytes of the 408 written to a connection whose request is late.
+    private let timeoutAnswer: [UInt8]
+    private let isRunning = Atomic<Bool>(false)
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// A guard enforcing `limits`, answering late requests with `timeoutResponse`.
+    init(limits: Limits, timeoutResponse: HTTPResponse) {
+        self.limits = limits
+        timeoutAnswer = Self.serialized(timeoutResponse)
+    }
+
+    /// Starts the thread that closes connections past their read deadline.
+    func start() {
+        isRunning.store(true, ordering: .releasing)
+        let started = ContinuousClock.now
+        let thread = Thread { [self] in
+            while isRunning.load(ordering: .acquiring) {
+                _ = wakeup.wait(timeout: .now() + .milliseconds(Self.tickMilliseconds))
+                now.store(Self.milliseconds(ContinuousClock.now - started), ordering: .relaxed)
+                closeLateConnections()
+            }
+            finished.signal()
+        }
+        thread.name = "keygate-deadlines"
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it to end; idempotent.
+    func stop() {
+        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+        finished.wait()
+    }
+
+    /// Whether a new connection from `peer` may be accepted at all: `false` once the address
+    /// has more open than even its overflow allows.
+    func admits(_ peer: PeerAddress) -> Bool {
+        state.withLock { $0.perAddress[peer, default: 0] < limits.acceptedConnectionsPerAddress }
+    }
+
+    /// Counts a new connection in, deciding whether it is served or refused with a 503; its
+    /// first request must arrive within the read timeout.
+    func opened(socket: Int32, peer: PeerAddress) -> OpenConnection {
+        let deadline = deadline(after: limits.readTimeout)
+        return state.withLock { state in
+            let fromPeer = state.perAddress[peer, default: 0] + 1
+            state.perAddress[peer] = fromPeer
+            let refusal: HTTPError? =
+                if state.open.count + 1 > limits.maxConnections {
+                    .tooManyConnections
+                } else if fromPeer > limits.maxConnectionsPerAddress {
+                    .tooManyConnectionsFromAddress(limit: limits.maxConnectionsPerAddress)
+                } else {
+                    nil
+                }
+            let connection = OpenConnection(socket: socket, peer: peer, refusal: refusal, deadline: deadline)
+            state.open[ObjectIdentifier(connection)] = connection
+            return connection
+        }
+    }
+
+    /// Counts a closed connection out; before libmicrohttpd closes its socket, so the deadline
+    /// thread, which holds the same lock while it closes one, never touches a reused number.
+    func closed(_ connection: OpenConnection) {
+        state.withLock { state in
+            state.open[ObjectIdentifier(connection)] = nil
+            let left = state.perAddress[connection.peer, default: 1] - 1
+            state.perAddress[connection.peer] = left > 0 ? left : nil
+        }
+    }
+
+    /// A request line was read: the rest of its request must follow within the read timeout.
+    func requestStarted(on connection: OpenConnection) {
+        connection.startReading(until: deadline(after: limits.readTimeout))
+    }
+
+    /// A request was answered: the next must come within the idle timeout (libmicrohttpd
+    /// closes a silent connection then) and be whole a read timeout later.
+    func requestFinished(on connection: OpenConnection) {
+        connection.startReading(until: deadline(after: limits.idleTimeout + limits.readTimeout))
+    }
+
+    /// The number of connections open now.
+    var openCount: Int {
+        state.withLock { $0.open.count }
+    }
+
+    private func deadline(after timeout: Duration) -> Int64 {
+        now.load(ordering: .relaxed) + Self.milliseconds(timeout)
+    }
+
+    /// Writes the 408 to each connection past its deadline and shuts its socket down, which
+    /// libmicrohttpd then sees and closes the connection. O(open connections), under the lock.
+    private func closeLateConnections() {
+        let current = now.load(ordering: .relaxed)
+        state.withLock { state in
+            for connection in state.open.values where connection.timeOut(ifDueAt: current) {
+                // Best effort: a client that reads nothing misses the answer, not the close.
+                _ = timeoutAnswer.withUnsafeBytes { bytes in
+                    send(
+                        connection.socket, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                }
+                // It fails only for a socket the client already shut down, which libmicrohttpd
+                // is closing anyway.
+                _ = shutdown(connection.socket, Int32(SHUT_RDWR))
+            }
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// `response` as it goes on the wire, closing the connection.
+    private static func serialized(_ response: HTTPResponse) -> [UInt8] {
+        var head = "HTTP/1.1 \(response.status.code) \(response.status.reasonPhrase)\r\n"
+        for header in response.headers {
+            head += "\(header.name): \(header.value)\r\n"
+        }
+        head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
+        return Array(head.utf8) + response.body
+    }
+}
