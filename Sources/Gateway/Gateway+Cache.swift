@@ -28,8 +28,7 @@ extension Gateway {
         let parameters = try request.parameters(allowed: ["ttl"])
         let timeToLive = try parameters["ttl"].map { try SecondsParser.parse($0) }
         let contentType =
-            try request.header("Content-Type").map(MediaType.validate)
-            ?? Payload.defaultContentType
+            try request.contentType() ?? Payload.defaultContentType
         let outcome = try store.setValue(
             Payload(bytes: request.body, contentType: contentType), forKey: key,
             timeToLive: timeToLive, condition: try request.writeCondition())

@@ -10,7 +10,7 @@ extension Gateway {
     func pushMessage(_ request: HTTPRequest, to queue: Key) throws -> HTTPResponse {
         _ = try request.parameters(allowed: [])
         let contentType =
-            try request.header("Content-Type").map(MediaType.validate) ?? Payload.defaultContentType
+            try request.contentType() ?? Payload.defaultContentType
         let length = try push(Payload(bytes: request.body, contentType: contentType), to: queue)
         return .json(["length": length], status: .created)
     }

@@ -23,6 +23,16 @@ extension HTTPRequest {
         return parameters
     }
 
+    /// The checked `Content-Type` of the body, or `nil` when the header is absent; given more
+    /// than once, it is a 400 (RFC 9110, section 8.3, allows one media type).
+    func contentType() throws(HTTPError) -> String? {
+        guard let first = header("Content-Type") else { return nil }
+        guard headerValues("Content-Type").count == 1 else {
+            throw .badRequest("Content-Type is given more than once.")
+        }
+        return try MediaType.validate(first)
+    }
+
     /// The versions a precondition header names, or `nil` when the header is absent.
     func preconditionVersions(_ header: StaticString, weakMatches: Bool) throws(HTTPError)
         -> WriteCondition.Versions?

@@ -18,6 +18,13 @@ enum Router {
         guard path.first == UInt8(ascii: "/") else {
             throw .notFound("The request target must be a path starting with '/'.")
         }
+        // libmicrohttpd 0.9.75 takes the request line's last space as the end of the target,
+        // so a raw space (or a control byte) reaches here; RFC 9112, section 3.2, says not to
+        // guess what such a target meant.
+        guard !path.contains(where: { $0 <= UInt8(ascii: " ") || $0 == 0x7F }) else {
+            throw .badRequest(
+                "The request target has a space or a control byte; such bytes must be percent-encoded.")
+        }
         let route: Route? = path.withUnsafeBufferPointer { bytes in
             var segments = Segments(bytes)
             let first = segments.next().map { Name(bytes[$0]) }
