@@ -75,7 +75,6 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         var record = observer.begin(request)
         let answer: HTTPAnswer
         do {
-            try request.checkFraming()
             let route = try Router.route(request.method, path: request.path)
             record?.route = RouteLabel(route)
             answer = try self.answer(request, route: route)

@@ -281,19 +281,31 @@ extension ConnectionHandle {
                     guard let context, let key else { return .YES }
                     let found = context.assumingMemoryBound(
                         to: (name: StaticString, values: [String]).self)
-                    let isMatch = found.pointee.name.withUTF8Buffer { name in
-                        name.withMemoryRebound(to: CChar.self) { name in
-                            guard let start = name.baseAddress else { return false }
-                            return strlen(key) == name.count && strncasecmp(key, start, name.count) == 0
-                        }
-                    }
-                    if isMatch {
+                    if isHeader(key, named: found.pointee.name) {
                         found.pointee.values.append(value.map { String(cString: $0) } ?? "")
                     }
                     return .YES
                 }, found)
         }
         return found.values
+    }
+
+    /// How many times a request header was sent; allocates nothing.
+    func headerCount(named name: StaticString) -> Int {
+        var found = (name: name, count: 0)
+        withUnsafeMutablePointer(to: &found) { found in
+            _ = MHD_get_connection_values(
+                pointer, .HEADER_KIND,
+                { context, _, key, _ in
+                    guard let context, let key else { return .YES }
+                    let found = context.assumingMemoryBound(to: (name: StaticString, count: Int).self)
+                    if isHeader(key, named: found.pointee.name) {
+                        found.pointee.count += 1
+                    }
+                    return .YES
+                }, found)
+        }
+        return found.count
     }
 
     /// The query's pairs as sent (`MHD_get_connection_values_n`), split by libmicrohttpd and
@@ -314,5 +326,15 @@ extension ConnectionHandle {
                 }, pairs)
         }
         return pairs
+    }
+}
+
+/// Whether the header field name `key` is `name`, ignoring case.
+private func isHeader(_ key: UnsafePointer<CChar>, named name: StaticString) -> Bool {
+    name.withUTF8Buffer { name in
+        name.withMemoryRebound(to: CChar.self) { name in
+            guard let start = name.baseAddress else { return false }
+            return strlen(key) == name.count && strncasecmp(key, start, name.count) == 0
+        }
     }
 }

@@ -113,10 +113,43 @@ final class RequestDispatcher: Sendable {
         if headerBytes > maxHeaderBytes {
             return .headerFieldsTooLarge(limit: maxHeaderBytes)
         }
+        if let framing = framingError(of: connection) {
+            return framing
+        }
         if let declared = connection.header(named: "Content-Length").flatMap(Int.init),
             declared > maxBodyBytes
         {
             return .contentTooLarge(limit: maxBodyBytes)
+        }
+        return nil
+    }
+
+    /// Why the request's framing header fields contradict each other (RFC 9112, sections 3.2
+    /// and 6.3), if they do: `Transfer-Encoding` with `Content-Length`, a coding other than one
+    /// `chunked`, or `Content-Length` or `Host` given twice.
+    ///
+    /// libmicrohttpd 0.9.75 reads such a request by one of the fields and keeps the connection
+    /// open, so bytes that another reader of the same stream (a proxy in front) takes for this
+    /// request's body would be read here as a request of their own: the smuggling those
+    /// sections forbid. Refused before the body is read, and the connection closed, nothing is
+    /// left to smuggle. O(header fields).
+    private func framingError(of connection: ConnectionHandle) -> HTTPError? {
+        if connection.header(named: "Transfer-Encoding") != nil {
+            guard connection.header(named: "Content-Length") == nil else {
+                return .badRequest(
+                    "Transfer-Encoding and Content-Length together are refused (RFC 9112, section 6.3).")
+            }
+            let codings = connection.headerValues(named: "Transfer-Encoding")
+            guard codings.count == 1, codings[0].lowercased() == "chunked" else {
+                return .badRequest("The only transfer coding accepted is a single 'chunked'.")
+            }
+        } else if connection.header(named: "Content-Length") != nil,
+            connection.headerCount(named: "Content-Length") > 1
+        {
+            return .badRequest("Content-Length is given more than once.")
+        }
+        guard connection.headerCount(named: "Host") <= 1 else {
+            return .badRequest("Host is given more than once (RFC 9112, section 3.2).")
         }
         return nil
     }
