@@ -308,6 +308,23 @@ extension ConnectionHandle {
         return found.count
     }
 
+    /// Whether every header field name is a token (RFC 9110, section 5.1). libmicrohttpd 0.9.75
+    /// keeps a space before the colon in the name, and joins a folded line (obs-fold) to it.
+    func hasOnlyTokenHeaderNames() -> Bool {
+        var isValid = true
+        withUnsafeMutablePointer(to: &isValid) { isValid in
+            _ = MHD_get_connection_values(
+                pointer, .HEADER_KIND,
+                { context, _, key, _ in
+                    guard let context, let key else { return .YES }
+                    let isToken = strlen(key) > 0 && strspn(key, tokenCharacters) == strlen(key)
+                    context.assumingMemoryBound(to: Bool.self).pointee = isToken
+                    return isToken ? .YES : .NO
+                }, isValid)
+        }
+        return isValid
+    }
+
     /// The query's pairs as sent (`MHD_get_connection_values_n`), split by libmicrohttpd and
     /// left percent-encoded by the unescape callback; a pair without `=` has an empty value.
     func rawQueryPairs() -> [(name: [UInt8], value: [UInt8])] {
@@ -328,6 +345,9 @@ extension ConnectionHandle {
         return pairs
     }
 }
+
+/// The characters of a token (RFC 9110, section 5.6.2), for `strspn`.
+private let tokenCharacters = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 /// Whether the header field name `key` is `name`, ignoring case.
 private func isHeader(_ key: UnsafePointer<CChar>, named name: StaticString) -> Bool {

@@ -124,9 +124,10 @@ final class RequestDispatcher: Sendable {
         return nil
     }
 
-    /// Why the request's framing header fields contradict each other (RFC 9112, sections 3.2
-    /// and 6.3), if they do: `Transfer-Encoding` with `Content-Length`, a coding other than one
-    /// `chunked`, or `Content-Length` or `Host` given twice.
+    /// Why the request's framing cannot be trusted, if it cannot: a header field name that is
+    /// not a token, or framing fields that contradict each other (RFC 9112, sections 3.2 and
+    /// 6.3): `Transfer-Encoding` with `Content-Length`, a coding other than one `chunked`, or
+    /// `Content-Length` or `Host` given twice.
     ///
     /// libmicrohttpd 0.9.75 reads such a request by one of the fields and keeps the connection
     /// open, so bytes that another reader of the same stream (a proxy in front) takes for this
@@ -134,6 +135,11 @@ final class RequestDispatcher: Sendable {
     /// sections forbid. Refused before the body is read, and the connection closed, nothing is
     /// left to smuggle. O(header fields).
     private func framingError(of connection: ConnectionHandle) -> HTTPError? {
+        guard connection.hasOnlyTokenHeaderNames() else {
+            return .badRequest(
+                "A header field name is not a token: a space before its colon, or a folded line (RFC 9112, section 5)."
+            )
+        }
         if connection.header(named: "Transfer-Encoding") != nil {
             guard connection.header(named: "Content-Length") == nil else {
                 return .badRequest(

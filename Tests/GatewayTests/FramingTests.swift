@@ -40,6 +40,16 @@ struct FramingTests {
                 smuggling(headers: "Content-Length: 3\r\nContent-Length: 3\r\n", body: "abc")
             ),
             ("two Hosts", smuggling(headers: "Host: other\r\nContent-Length: 3\r\n", body: "abc")),
+            (
+                "a space before the colon",
+                smuggling(headers: "Content-Length : 77\r\n", body: "")
+            ),
+            (
+                "a folded line",
+                smuggling(
+                    headers: "Content-Type: text/plain\r\n ; charset=utf-8\r\nContent-Length: 3\r\n",
+                    body: "abc")
+            ),
         ])
     func refusesConflictingFramingAndCloses(reason: String, request: String) throws {
         try withGateway { gateway in
