@@ -23,11 +23,25 @@ package final class TestHTTPClient {
 
     /// Connects to `127.0.0.1:port` from `source`, another loopback address to act as another
     /// client; reads time out after `timeout` (10 s, stretched by `TestTiming.scale`).
+    ///
+    /// `receiveBuffer` sets the socket's receive buffer before connecting, for a client that
+    /// lets the server's sends pile up. With it, `segmentSize` asks the server for TCP segments
+    /// of at most that many bytes, as on a real network (TCP_MAXSEG): loopback's are 64 KiB,
+    /// and a window smaller than that never fits a whole one, so the sender waits for its
+    /// persist timer, which backs off to seconds.
     package init(
-        port: Int, from source: String = "127.0.0.1", timeout: Duration = TestTiming.scaled(.seconds(10))
+        port: Int, from source: String = "127.0.0.1", receiveBuffer: Int32? = nil, segmentSize: Int32? = nil,
+        timeout: Duration = TestTiming.scaled(.seconds(10))
     ) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: \(errno)") }
+        if var receiveBuffer {
+            setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if var segmentSize {
+            setsockopt(
+                socket, Int32(IPPROTO_TCP), TCP_MAXSEG, &segmentSize, socklen_t(MemoryLayout<Int32>.size))
+        }
         var local = sockaddr_in()
         local.sin_family = sa_family_t(AF_INET)
         local.sin_addr.s_addr = inet_addr(source)
