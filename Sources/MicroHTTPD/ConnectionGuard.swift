@@ -136,11 +136,6 @@ final class ConnectionGuard: Sendable {
         connection.startReading(until: deadline(after: limits.idleTimeout + limits.readTimeout))
     }
 
-    /// The number of connections open now.
-    var openCount: Int {
-        state.withLock { $0.open.count }
-    }
-
     private func deadline(after timeout: Duration) -> Int64 {
         now.load(ordering: .relaxed) + Self.milliseconds(timeout)
     }
