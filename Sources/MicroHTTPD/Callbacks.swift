@@ -290,39 +290,37 @@ extension ConnectionHandle {
         return found.values
     }
 
-    /// How many times a request header was sent; allocates nothing.
-    func headerCount(named name: StaticString) -> Int {
-        var found = (name: name, count: 0)
-        withUnsafeMutablePointer(to: &found) { found in
+    /// The framing facts of the request's header fields, in one pass that allocates nothing;
+    /// it stops at the first name that is not a token. O(header bytes).
+    func headerFieldSummary() -> HeaderFieldSummary {
+        var summary = HeaderFieldSummary()
+        withUnsafeMutablePointer(to: &summary) { summary in
             _ = MHD_get_connection_values(
                 pointer, .HEADER_KIND,
                 { context, _, key, _ in
                     guard let context, let key else { return .YES }
-                    let found = context.assumingMemoryBound(to: (name: StaticString, count: Int).self)
-                    if isHeader(key, named: found.pointee.name) {
-                        found.pointee.count += 1
+                    let summary = context.assumingMemoryBound(to: HeaderFieldSummary.self)
+                    let length = strlen(key)
+                    let isToken = key.withMemoryRebound(to: UInt8.self, capacity: length) { name in
+                        length > 0
+                            && UnsafeBufferPointer(start: name, count: length).allSatisfy(
+                                HeaderFieldSummary.isTokenByte)
+                    }
+                    guard isToken else {
+                        summary.pointee.hasOnlyTokenNames = false
+                        return .NO
+                    }
+                    if isHeader(key, named: "Host") {
+                        summary.pointee.hostCount += 1
+                    } else if isHeader(key, named: "Content-Length") {
+                        summary.pointee.contentLengthCount += 1
+                    } else if isHeader(key, named: "Transfer-Encoding") {
+                        summary.pointee.transferEncodingCount += 1
                     }
                     return .YES
-                }, found)
+                }, summary)
         }
-        return found.count
-    }
-
-    /// Whether every header field name is a token (RFC 9110, section 5.1). libmicrohttpd 0.9.75
-    /// keeps a space before the colon in the name, and joins a folded line (obs-fold) to it.
-    func hasOnlyTokenHeaderNames() -> Bool {
-        var isValid = true
-        withUnsafeMutablePointer(to: &isValid) { isValid in
-            _ = MHD_get_connection_values(
-                pointer, .HEADER_KIND,
-                { context, _, key, _ in
-                    guard let context, let key else { return .YES }
-                    let isToken = strlen(key) > 0 && strspn(key, tokenCharacters) == strlen(key)
-                    context.assumingMemoryBound(to: Bool.self).pointee = isToken
-                    return isToken ? .YES : .NO
-                }, isValid)
-        }
-        return isValid
+        return summary
     }
 
     /// The query's pairs as sent (`MHD_get_connection_values_n`), split by libmicrohttpd and
@@ -345,9 +343,6 @@ extension ConnectionHandle {
         return pairs
     }
 }
-
-/// The characters of a token (RFC 9110, section 5.6.2), for `strspn`.
-private let tokenCharacters = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 /// Whether the header field name `key` is `name`, ignoring case.
 private func isHeader(_ key: UnsafePointer<CChar>, named name: StaticString) -> Bool {

@@ -31,7 +31,7 @@ struct RequestHeadRules: Sendable {
         return nil
     }
 
-    /// Why the request's framing cannot be trusted, if it cannot: a header field name that is
+    /// Why the request's framing cannot be trusted, if it cannot (one pass over the fields): a header field name that is
     /// not a token, or framing fields that contradict each other (RFC 9112, sections 3.2 and
     /// 6.3): `Transfer-Encoding` with `Content-Length`, a coding other than one `chunked`, or
     /// `Content-Length` or `Host` given twice.
@@ -42,13 +42,14 @@ struct RequestHeadRules: Sendable {
     /// sections forbid. Refused before the body is read, and the connection closed, nothing is
     /// left to smuggle.
     private func framingError(of connection: ConnectionHandle) -> HTTPError? {
-        guard connection.hasOnlyTokenHeaderNames() else {
+        let fields = connection.headerFieldSummary()
+        guard fields.hasOnlyTokenNames else {
             return .badRequest(
                 "A header field name is not a token: a space before its colon, or a folded line (RFC 9112, section 5)."
             )
         }
-        if connection.header(named: "Transfer-Encoding") != nil {
-            guard connection.header(named: "Content-Length") == nil else {
+        if fields.transferEncodingCount > 0 {
+            guard fields.contentLengthCount == 0 else {
                 return .badRequest(
                     "Transfer-Encoding and Content-Length together are refused (RFC 9112, section 6.3).")
             }
@@ -56,12 +57,10 @@ struct RequestHeadRules: Sendable {
             guard codings.count == 1, codings[0].lowercased() == "chunked" else {
                 return .badRequest("The only transfer coding accepted is a single 'chunked'.")
             }
-        } else if connection.header(named: "Content-Length") != nil,
-            connection.headerCount(named: "Content-Length") > 1
-        {
+        } else if fields.contentLengthCount > 1 {
             return .badRequest("Content-Length is given more than once.")
         }
-        guard connection.headerCount(named: "Host") <= 1 else {
+        guard fields.hostCount <= 1 else {
             return .badRequest("Host is given more than once (RFC 9112, section 3.2).")
         }
         return nil
