@@ -48,6 +48,7 @@ final class ConnectionGuard: Sendable {
     /// How often deadlines are checked, in milliseconds; a request is closed at most this late.
     private static let tickMilliseconds = 100
 
+    /// The limits it enforces.
     let limits: Limits
     private let state = Mutex(State())
     /// Milliseconds since `start`, advanced by the deadline thread at each tick: deadlines are
