@@ -24,6 +24,8 @@ extension KeygateServer {
         package var readTimeout = HTTPServer.Configuration().readTimeout
         /// The longest request target; a longer one gets a 414. Default 8 KiB.
         package var maxURLBytes = HTTPServer.Configuration().maxURLBytes
+        /// Pending connections the kernel queues before they are accepted. Default 1024.
+        package var listenBacklog = HTTPServer.Configuration().listenBacklog
         /// The longest key, 1 to 1024 bytes (the engine's most); longer ones get a 400. Default
         /// 1024.
         package var maxKeyBytes = Key.maxLength
@@ -83,6 +85,7 @@ extension KeygateServer {
             http.readTimeout = readTimeout
             http.maxURLBytes = maxURLBytes
             http.maxHeaderBytes = maxHeaderBytes
+            http.listenBacklog = listenBacklog
             http.maxUpgradeBufferedBytes = webSocketSendBufferBytes
             return http
         }

@@ -33,7 +33,8 @@ extension HTTPServer {
         package var maxUpgradeBufferedBytes = 256 * 1024
         /// How long a closing upgraded socket waits for its client to close its side.
         package var upgradeCloseTimeout = Duration.seconds(5)
-        /// Pending connections the kernel queues before `accept`.
+        /// Pending connections the kernel queues before `accept` (capped by the system's
+        /// `net.core.somaxconn`); a burst past it makes new clients retry their connect.
         package var listenBacklog = 1024
 
         /// A configuration with every default.

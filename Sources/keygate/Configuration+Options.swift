@@ -22,6 +22,8 @@ extension KeygateServer.Configuration {
         maxConnectionsPerAddress = try settings.integer(
             options.maxConnectionsPerAddress, variable: "KEYGATE_MAX_CONNECTIONS_PER_IP", in: 1...1_000_000,
             default: maxConnectionsPerAddress)
+        listenBacklog = try settings.integer(
+            options.listenBacklog, variable: "KEYGATE_LISTEN_BACKLOG", in: 1...65_535, default: listenBacklog)
         let idleSeconds = try settings.integer(
             options.idleTimeout, variable: "KEYGATE_IDLE_TIMEOUT", in: 1...86_400,
             default: Int(idleTimeout.components.seconds))

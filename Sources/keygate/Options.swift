@@ -30,6 +30,13 @@ struct Options: ParsableArguments {
             """)
     var maxConnectionsPerAddress: Int?
 
+    @Option(
+        help: """
+            Connections the kernel queues before they are accepted (capped by net.core.somaxconn). \
+            [KEYGATE_LISTEN_BACKLOG, default 1024]
+            """)
+    var listenBacklog: Int?
+
     @Option(help: "Seconds before an idle connection is closed. [KEYGATE_IDLE_TIMEOUT, default 60]")
     var idleTimeout: Int?
 

@@ -35,6 +35,7 @@ import re
 import math
 import signal
 import socket
+import subprocess
 import time
 import urllib.parse
 import uuid
@@ -48,7 +49,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
 from requests.structures import CaseInsensitiveDict
 
-from keygate_server import REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server
+from keygate_server import BINARY, REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server
 from openapi_document import SPEC, dereference, escape_pointer_token, lookup, schema_errors
 
 PUBLIC = REPO / "public"
@@ -2656,3 +2657,48 @@ def test_every_documented_operation_was_exercised(request: pytest.FixtureRequest
     assert not never_succeeded, f"operations in openapi.yaml never answered with a success: {never_succeeded}"
     assert METHOD_CHECKED_PATHS == set(SPEC["paths"]), (
         f"paths whose unlisted methods were not checked: {sorted(set(SPEC['paths']) - METHOD_CHECKED_PATHS)}")
+
+
+# --- Limits as flags and variables ------------------------------------------------------------
+
+
+def test_the_per_address_limit_is_read_from_its_variable(request: pytest.FixtureRequest) -> None:
+    """KEYGATE_MAX_CONNECTIONS_PER_IP reaches the server: with 1, a second connection from the
+    same address gets the 503 problem with Retry-After, while the first is served."""
+    server = start_server(request, PUBLIC, ("--memory-only",), environment={"KEYGATE_MAX_CONNECTIONS_PER_IP": "1"})
+    first = socket.create_connection((server.host, server.port), timeout=5)
+    second = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        head = f"GET /healthz HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
+        first.sendall(head)
+        assert first.recv(4096).startswith(b"HTTP/1.1 200 ")
+        second.sendall(head)
+        refused = b""
+        while chunk := second.recv(4096):
+            refused += chunk
+        status, _, rest = refused.partition(b"\r\n")
+        assert status == b"HTTP/1.1 503 Service Unavailable", refused
+        assert b"\r\nRetry-After: 1\r\n" in rest and b'"type":"/problems/service-unavailable"' in rest, refused
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (("--read-timeout", "0"), "--read-timeout"),
+        (("--max-connections-per-ip", "0"), "--max-connections-per-ip"),
+        (("--max-key-bytes", "1025"), "--max-key-bytes"),
+        (("--max-header-bytes", "2048", "--max-url-bytes", "4096"), "--max-url-bytes"),
+        (("--max-waiting-per-queue", "-1"), "--max-waiting-per-queue"),
+    ],
+    ids=["read timeout 0", "per-address limit 0", "key past the engine's", "target past the head",
+         "negative waiting"],
+)
+def test_a_limit_out_of_range_stops_the_start_naming_the_flag(arguments: tuple[str, ...], named: str) -> None:
+    started = subprocess.run(
+        [str(BINARY), "--memory-only", "--port", "0", *arguments],
+        capture_output=True, text=True, timeout=STOP_TIMEOUT, check=False)
+    assert started.returncode != 0, started
+    assert named in started.stderr, started.stderr
