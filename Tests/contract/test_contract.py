@@ -2635,30 +2635,6 @@ def test_unknown_v1_paths_are_404(api: Client, target: str) -> None:
         check_problem(answer, "NotFound", ("not-found",))
 
 
-# --- Coverage: keep this last -----------------------------------------------------------
-
-
-def test_every_documented_operation_was_exercised(request: pytest.FixtureRequest) -> None:
-    """Fails when openapi.yaml lists an operation, or a path, that no test above exercised, or
-    an operation the server never answered with a success."""
-    here = [item for item in request.session.items if getattr(item, "module", None) is request.module]
-    selected = {item.originalname for item in here}
-    defined = {name for name, value in vars(request.module).items()
-               if name.startswith("test_") and callable(value)}
-    if selected != defined:
-        pytest.skip("only part of the contract test was selected; coverage is checked on a full run")
-    assert here[-1].originalname == request.node.originalname, "the coverage check runs last"
-    missing = sorted(set(OPERATIONS) - EXERCISED, key=str)
-    assert not missing, f"operations in openapi.yaml that no test exercised: {missing}"
-    # Every operation of the document exists on the server: each was answered with a
-    # documented success at least once (an error alone could come from a route that is not
-    # there, such as the 404 of a file path).
-    never_succeeded = sorted(set(OPERATIONS) - SUCCEEDED, key=str)
-    assert not never_succeeded, f"operations in openapi.yaml never answered with a success: {never_succeeded}"
-    assert METHOD_CHECKED_PATHS == set(SPEC["paths"]), (
-        f"paths whose unlisted methods were not checked: {sorted(set(SPEC['paths']) - METHOD_CHECKED_PATHS)}")
-
-
 # --- Limits as flags and variables ------------------------------------------------------------
 
 
@@ -2702,3 +2678,28 @@ def test_a_limit_out_of_range_stops_the_start_naming_the_flag(arguments: tuple[s
         capture_output=True, text=True, timeout=STOP_TIMEOUT, check=False)
     assert started.returncode != 0, started
     assert named in started.stderr, started.stderr
+
+
+# --- Coverage: keep this last -----------------------------------------------------------
+
+
+def test_every_documented_operation_was_exercised(request: pytest.FixtureRequest) -> None:
+    """Fails when openapi.yaml lists an operation, or a path, that no test above exercised, or
+    an operation the server never answered with a success."""
+    here = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    selected = {item.originalname for item in here}
+    defined = {name for name, value in vars(request.module).items()
+               if name.startswith("test_") and callable(value)}
+    if selected != defined:
+        pytest.skip("only part of the contract test was selected; coverage is checked on a full run")
+    assert here[-1].originalname == request.node.originalname, "the coverage check runs last"
+    missing = sorted(set(OPERATIONS) - EXERCISED, key=str)
+    assert not missing, f"operations in openapi.yaml that no test exercised: {missing}"
+    # Every operation of the document exists on the server: each was answered with a
+    # documented success at least once (an error alone could come from a route that is not
+    # there, such as the 404 of a file path).
+    never_succeeded = sorted(set(OPERATIONS) - SUCCEEDED, key=str)
+    assert not never_succeeded, f"operations in openapi.yaml never answered with a success: {never_succeeded}"
+    assert METHOD_CHECKED_PATHS == set(SPEC["paths"]), (
+        f"paths whose unlisted methods were not checked: {sorted(set(SPEC['paths']) - METHOD_CHECKED_PATHS)}")
+
