@@ -184,10 +184,11 @@ struct QueueAPITests {
     @Test func aQueueWithAsManyConsumersWaitingAsAllowedAnswersOneMoreA503() throws {
         try withGateway(configure: setting(\.maxWaitingPerQueue, to: 2)) { gateway in
             let waiting = try (0..<2).map { _ in try gateway.client() }
-            for client in waiting {
+            // One after the other, so that the first to wait is the first served.
+            for (index, client) in waiting.enumerated() {
                 try client.send(TestHTTPClient.encode("POST", "/v1/queues/q/pop?wait=10"))
+                try gateway.waitForConsumers(index + 1, on: "q")
             }
-            try gateway.waitForConsumers(2, on: "q")
             let refused = try gateway.request("POST", "/v1/pop?queues=other,q&wait=10")
             expectProblem(refused, status: 503, slug: "too-many-waiting")
             #expect(refused.header("Retry-After") == "1")
