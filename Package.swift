@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KeyspaceTests",
-            dependencies: ["Keyspace"],
+            dependencies: ["Keyspace", "KeygateTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,14 +2,13 @@ import Dispatch
 import Foundation
 import KeygateTestSupport
 import Keyspace
-import Synchronization
 import Testing
 
 @Suite("Concurrent clients")
 struct ConcurrencyTests {
     @Test func thirtyTwoClientsEachReadTheirOwnWrites() throws {
         try withGateway { gateway in
-            let failures = Mutex<[String]>([])
+            let failures = TestLock<[String]>([])
             let clients = DispatchGroup()
             for client in 0..<32 {
                 clients.enter()

@@ -3,7 +3,6 @@ import Foundation
 import Gateway
 import KeygateTestSupport
 import Keyspace
-import Synchronization
 import Testing
 
 @Suite("Persistence over HTTP", .serialized)
@@ -77,7 +76,7 @@ struct PersistenceAPITests {
         let writers = 16
         let writesEach = 25
         try withGateway(realTime: true, configure: persisting(.always)) { gateway in
-            let failures = Mutex<[String]>([])
+            let failures = TestLock<[String]>([])
             DispatchQueue.concurrentPerform(iterations: writers) { writer in
                 do {
                     let client = try gateway.client()

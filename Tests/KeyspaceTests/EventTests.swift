@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
+import KeygateTestSupport
 import Keyspace
-import Synchronization
 import Testing
 
 /// A subscriber for engine tests: counts its wake-ups.
@@ -13,7 +13,7 @@ final class CountingSubscriber: EventSubscriber {
     }
 
     /// The ranges reported as holding nothing wanted.
-    let skipped = Mutex<[ClosedRange<UInt64>]>([])
+    let skipped = TestLock<[ClosedRange<UInt64>]>([])
     let skips = DispatchSemaphore(value: 0)
 
     func nothingMatched(after previous: UInt64, through last: UInt64) {

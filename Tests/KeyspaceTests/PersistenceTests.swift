@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import KeygateTestSupport
 import Testing
 
 @testable import Keyspace
@@ -401,7 +401,7 @@ struct PersistenceTests {
         _ = try keyspace.setValue(Self.text("v"), forKey: Key("a"), timeToLive: nil, condition: .always)
         let ticket = try #require(keyspace.pendingDurability())
         let synced = DispatchSemaphore(value: 0)
-        let outcome = Synchronization.Mutex<KeyspaceError??>(.none)
+        let outcome = TestLock<KeyspaceError??>(.none)
         keyspace.whenDurable(ticket) { failure in
             outcome.withLock { $0 = .some(failure) }
             synced.signal()

@@ -1,5 +1,5 @@
+import KeygateTestSupport
 import Keyspace
-import Synchronization
 import Testing
 
 /// A consumer for engine tests: claimable until claimed or cancelled; records what it gets.
@@ -11,7 +11,7 @@ final class TestReceiver: MessageReceiver {
     }
 
     let name: String
-    private let state = Mutex(State())
+    private let state = TestLock(State())
 
     init(_ name: String) {
         self.name = name

@@ -1,6 +1,6 @@
 import Dispatch
+import KeygateTestSupport
 import MicroHTTPD
-import Synchronization
 
 /// A handler for server tests: answers what it received, or parks on request.
 ///
@@ -10,7 +10,7 @@ import Synchronization
 /// - `/upgrade`: 101 with `Upgrade: echo`; the socket then goes to `upgrade`.
 final class EchoHandler: HTTPHandler {
     /// Parked requests, in arrival order, for the test to answer.
-    let parked = Mutex<[ParkedRequest]>([])
+    let parked = TestLock<[ParkedRequest]>([])
     /// Signalled once per parked request, after it is recorded.
     let parkedSignal = DispatchSemaphore(value: 0)
     /// Signalled once per parked request whose client left before an answer.

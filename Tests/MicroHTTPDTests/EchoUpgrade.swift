@@ -1,13 +1,14 @@
 import Dispatch
+import KeygateTestSupport
 import MicroHTTPD
 import Synchronization
 
 /// An upgrade handler for server tests: echoes what it receives, floods on `flood`, closes on
 /// `close`, and says `bye` when the server stops.
 final class EchoUpgrade: UpgradeHandler {
-    private let socket = Mutex<UpgradedSocket?>(nil)
+    private let socket = TestLock<UpgradedSocket?>(nil)
     /// Every byte received, in order.
-    let received = Mutex<[UInt8]>([])
+    let received = TestLock<[UInt8]>([])
     /// Signalled once, when the socket is closed.
     let closedSignal = DispatchSemaphore(value: 0)
     /// Signalled once the flood stopped because the socket refused a send.
