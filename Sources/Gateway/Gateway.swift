@@ -12,6 +12,9 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let staticFiles: StaticFiles
     let openAPIDocument: [UInt8]?
     let maxWait: Duration
+    /// Consumers one queue may have waiting when not told otherwise.
+    package static var defaultMaxWaitingPerQueue: Int { 10_000 }
+
     /// Consumers one queue may have waiting; more get a 503.
     let maxWaitingPerQueue: Int
     /// The longest key taken.
@@ -33,7 +36,7 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     /// counted in `metrics` and logged to `accessLogger` when given.
     package init(
         store: Store, publicDirectory: String, openAPIDocument: [UInt8]?, maxWait: Duration,
-        maxWaitingPerQueue: Int = KeygateServer.Configuration().maxWaitingPerQueue,
+        maxWaitingPerQueue: Int = defaultMaxWaitingPerQueue,
         maxKeyBytes: Int = Key.maxLength, heartbeat: Duration,
         webSocket: WebSocketSettings = WebSocketSettings(),
         cors: CORSPolicy = CORSPolicy(), metrics: GatewayMetrics? = nil, accessLogger: Logger? = nil,

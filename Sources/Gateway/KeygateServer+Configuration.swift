@@ -35,7 +35,7 @@ extension KeygateServer {
         package var maxWait = Duration.seconds(60)
         /// Consumers one queue may have waiting, REST and WebSocket pops together; more get a
         /// 503 with `Retry-After`. Default 10 000.
-        package var maxWaitingPerQueue = 10_000
+        package var maxWaitingPerQueue = Gateway<KeyspaceEngine>.defaultMaxWaitingPerQueue
         /// Events kept for subscribers that resume (`Last-Event-ID`) or fall behind. Default 100 000.
         package var eventHistory = KeyspaceEngine.defaultEventHistory
         /// How often an idle event stream gets a comment, to keep proxies and dead clients

@@ -93,7 +93,7 @@ private func requestLineRead(
     _ context: UnsafeMutableRawPointer?, _: UnsafePointer<CChar>?, _ connection: OpaquePointer?
 ) -> UnsafeMutableRawPointer? {
     if let open = openConnection(of: connection) {
-        dispatcher(from: context).requestStarted(on: open)
+        dispatcher(from: context).connections.requestStarted(on: open)
     }
     return nil
 }

@@ -104,11 +104,6 @@ final class RequestDispatcher: Sendable {
         open?.refusal ?? headRules.refusal(of: connection) { request().path }
     }
 
-    /// The request line of a request on `open` was read.
-    func requestStarted(on open: OpenConnection) {
-        connections.requestStarted(on: open)
-    }
-
     /// libmicrohttpd is done with a request, answered or not; `reason` says why if not.
     func requestFinished(_ slot: RequestSlot, on open: OpenConnection?, reason: String?) {
         requestsInFlight.subtract(1, ordering: .releasing)

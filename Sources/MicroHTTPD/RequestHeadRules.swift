@@ -20,10 +20,13 @@ struct RequestHeadRules: Sendable {
         if headerBytes > maxHeaderBytes {
             return .headerFieldsTooLarge(limit: maxHeaderBytes)
         }
-        if let framing = framingError(of: connection) {
+        let fields = connection.headerFieldSummary()
+        if let framing = framingError(of: connection, fields: fields) {
             return framing
         }
-        if let declared = connection.header(named: "Content-Length").flatMap(Int.init),
+        // Looked up only when sent: most requests have no body.
+        if fields.contentLengthCount > 0,
+            let declared = connection.header(named: "Content-Length").flatMap(Int.init),
             declared > maxBodyBytes
         {
             return .contentTooLarge(limit: maxBodyBytes)
@@ -31,9 +34,9 @@ struct RequestHeadRules: Sendable {
         return nil
     }
 
-    /// Why the request's framing cannot be trusted, if it cannot (one pass over the fields): a header field name that is
-    /// not a token, or framing fields that contradict each other (RFC 9112, sections 3.2 and
-    /// 6.3): `Transfer-Encoding` with `Content-Length`, a coding other than one `chunked`, or
+    /// Why the request's framing cannot be trusted, if it cannot, from `fields`: a header field
+    /// name that is not a token, or framing fields that contradict each other (RFC 9112,
+    /// sections 3.2 and 6.3): `Transfer-Encoding` with `Content-Length`, a coding other than one `chunked`, or
     /// `Content-Length` or `Host` given twice.
     ///
     /// libmicrohttpd 0.9.75 reads such a request by one of the fields and keeps the connection
@@ -41,8 +44,7 @@ struct RequestHeadRules: Sendable {
     /// request's body would be read here as a request of their own: the smuggling those
     /// sections forbid. Refused before the body is read, and the connection closed, nothing is
     /// left to smuggle.
-    private func framingError(of connection: ConnectionHandle) -> HTTPError? {
-        let fields = connection.headerFieldSummary()
+    private func framingError(of connection: ConnectionHandle, fields: HeaderFieldSummary) -> HTTPError? {
         guard fields.hasOnlyTokenNames else {
             return .badRequest(
                 "A header field name is not a token: a space before its colon, or a folded line (RFC 9112, section 5)."
