@@ -25,6 +25,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
+        .systemLibrary(name: "CLinux"),
+        .target(
+            name: "Plumbing",
+            dependencies: ["CLinux"],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(
             name: "CMicroHTTPD",
             pkgConfig: "libmicrohttpd",
@@ -34,6 +40,7 @@ let package = Package(
             name: "MicroHTTPD",
             dependencies: [
                 "CMicroHTTPD",
+                "Plumbing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -41,6 +48,7 @@ let package = Package(
         .target(
             name: "Keyspace",
             dependencies: [
+                "Plumbing",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -59,6 +67,7 @@ let package = Package(
                 "MicroHTTPD",
                 "Keyspace",
                 "WebSocket",
+                "Plumbing",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -80,7 +89,13 @@ let package = Package(
         ),
         .target(
             name: "KeygateTestSupport",
+            dependencies: ["Plumbing"],
             path: "Tests/KeygateTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PlumbingTests",
+            dependencies: ["Plumbing", "KeygateTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

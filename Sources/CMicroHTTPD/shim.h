@@ -3,10 +3,7 @@
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
-#include <stdbool.h>
 #include <stdint.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
@@ -112,70 +109,6 @@ cmhd_connection_header_size(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     return NULL == info ? 0 : info->header_size;
-}
-
-// Epoll for the hang-up watcher: `struct epoll_event` is packed on x86_64, which Swift cannot
-// build, so events are read here and only their ids cross over.
-
-/// A new epoll set, closed on exec.
-static inline int
-cmhd_epoll_create(void)
-{
-    return epoll_create1(EPOLL_CLOEXEC);
-}
-
-/// A new non-blocking event descriptor, closed on exec.
-static inline int
-cmhd_eventfd_create(void)
-{
-    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-/// Watches `fd` for readability, reporting `id`.
-static inline int
-cmhd_epoll_watch_readable(int epoll, int fd, uint64_t id)
-{
-    struct epoll_event event = { .events = EPOLLIN, .data.u64 = id };
-    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
-}
-
-/// Watches `fd` for its peer hanging up, once, reporting `id`.
-static inline int
-cmhd_epoll_watch_hangup(int epoll, int fd, uint64_t id)
-{
-    struct epoll_event event = {
-        .events = EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLONESHOT, .data.u64 = id
-    };
-    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
-}
-
-/// Stops watching `fd`.
-static inline int
-cmhd_epoll_unwatch(int epoll, int fd)
-{
-    return epoll_ctl(epoll, EPOLL_CTL_DEL, fd, NULL);
-}
-
-/// Waits for events (at most 64) and stores their ids; returns their number, or -1.
-static inline int
-cmhd_epoll_wait_ids(int epoll, uint64_t ids[64], int timeout_milliseconds)
-{
-    struct epoll_event events[64];
-    int count = epoll_wait(epoll, events, 64, timeout_milliseconds);
-    for (int index = 0; index < count; index++)
-        ids[index] = events[index].data.u64;
-    return count;
-}
-
-/// Watches an upgraded socket, level-triggered, for input and its peer hanging up, and for
-/// room to write when `writable` is set; `is_new` adds it, otherwise its watch is changed.
-static inline int
-cmhd_epoll_watch_socket(int epoll, int fd, uint64_t id, bool writable, bool is_new)
-{
-    struct epoll_event event = {
-        .events = EPOLLIN | EPOLLRDHUP | (writable ? EPOLLOUT : 0), .data.u64 = id
-    };
-    return epoll_ctl(epoll, is_new ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event);
 }
 
 /// Hands an upgraded socket back to libmicrohttpd, which closes it

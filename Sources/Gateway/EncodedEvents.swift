@@ -1,6 +1,6 @@
 import DequeModule
 import Keyspace
-import Synchronization
+import Plumbing
 
 /// Recent events in their wire forms, shared by every stream and WebSocket subscription: an
 /// event going out to a thousand subscribers is encoded once, not a thousand times.

@@ -1,6 +1,6 @@
 import Keyspace
 import MicroHTTPD
-import Synchronization
+import Plumbing
 
 /// One `GET /v1/events` stream: replays the history after the client's last id, then sends
 /// events as they are published, with heartbeats between.

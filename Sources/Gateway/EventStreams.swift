@@ -1,6 +1,4 @@
-import Dispatch
-import Foundation
-import Synchronization
+import Plumbing
 
 /// The open event streams of a gateway, and the thread that sends them heartbeats.
 ///
@@ -13,9 +11,7 @@ final class EventStreams: Sendable {
     let metrics: GatewayMetrics?
     private let streams = Mutex<[ObjectIdentifier: EventStream]>([:])
     private let interval: Duration
-    private let stopped = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let isRunning = Atomic<Bool>(false)
+    private let thread = WorkerThread(name: "keygate-heartbeats")
 
     /// Streams that get a heartbeat every `interval` once started, counted in `metrics`.
     init(heartbeat interval: Duration, metrics: GatewayMetrics?) {
@@ -40,25 +36,16 @@ final class EventStreams: Sendable {
 
     /// Starts the heartbeat thread; idempotent.
     func start() {
-        guard !isRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let (seconds, attoseconds) = interval.components
-        let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        let thread = Thread { [self] in
-            while stopped.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut {
-                for stream in streams.withLock({ Array($0.values) }) {
-                    stream.heartbeat()
-                }
+        thread.start { [self] in
+            for stream in streams.withLock({ Array($0.values) }) {
+                stream.heartbeat()
             }
-            finished.signal()
+            return .untilWokenOrAfter(interval)
         }
-        thread.name = "keygate-heartbeats"
-        thread.start()
     }
 
     /// Stops the heartbeat thread and waits for it to end; idempotent.
     func stop() {
-        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        stopped.signal()
-        finished.wait()
+        thread.stop()
     }
 }

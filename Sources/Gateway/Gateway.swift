@@ -1,7 +1,8 @@
 package import Keyspace
 package import Logging
 package import MicroHTTPD
-import Synchronization
+
+import struct Synchronization.Atomic
 
 /// The HTTP API of Keygate over a keyspace: routes each request and answers it at once on
 /// libmicrohttpd's thread, or parks it when it must wait for a message.

@@ -1,8 +1,8 @@
 import CoreMetrics
 import Keyspace
 import MicroHTTPD
+import Plumbing
 package import Prometheus
-import Synchronization
 
 /// Keygate's metrics, made through swift-metrics (but for the request-duration histogram,
 /// made on swift-prometheus's registry for speed: see `durations`) and exported in the

@@ -1,6 +1,6 @@
 import Keyspace
 import MicroHTTPD
-import Synchronization
+import Plumbing
 
 /// A parked pop request, as the keyspace sees it: a receiver of one message.
 ///

@@ -1,7 +1,7 @@
 import Atomics
 import CoreMetrics
 import MicroHTTPD
-import Synchronization
+import Plumbing
 
 /// `keygate_http_requests_total{route, method, status}`: one counter per series, made on first
 /// use and then found without a lock.

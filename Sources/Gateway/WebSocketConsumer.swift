@@ -1,7 +1,8 @@
-import Dispatch
 import Keyspace
 import MicroHTTPD
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// A pop waiting on a WebSocket, as the keyspace sees it: a receiver of one message, with the
 /// deadline of the request's `wait`.
@@ -12,11 +13,15 @@ final class WebSocketConsumer: MessageReceiver {
     /// The id of the request, for the reply.
     let requestID: JSONValue
     private let isClaimed = Atomic<Bool>(false)
-    private let timer = Mutex<DeadlineTimer?>(nil)
+    private let timer = Mutex<DeadlineQueue.Ticket?>(nil)
     private let onMessage: @Sendable (WebSocketConsumer, Payload, Key) -> Bool
 
     /// Deadlines of waiting pops fire here; each handler only claims and replies.
-    private static let deadlines = DispatchQueue(label: "keygate.websocket.pop-deadlines")
+    private static let deadlines: DeadlineQueue = {
+        let deadlines = DeadlineQueue(name: "keygate-ws-pops")
+        deadlines.start()
+        return deadlines
+    }()
 
     /// A consumer whose messages go to `onMessage`, which returns whether the client got it.
     init(requestID: JSONValue, onMessage: @escaping @Sendable (WebSocketConsumer, Payload, Key) -> Bool) {
@@ -42,16 +47,14 @@ final class WebSocketConsumer: MessageReceiver {
 
     /// Calls `onTimeout` after `wait`, unless the deadline is cancelled first.
     func armDeadline(after wait: Duration, onTimeout: @escaping @Sendable () -> Void) {
-        let deadline = DeadlineTimer(timeout: wait, queue: Self.deadlines, handler: onTimeout)
+        let deadline = Self.deadlines.schedule(after: wait, onTimeout)
         timer.withLock { $0 = deadline }
-        deadline.activate()
     }
 
     /// Cancels the deadline, if armed.
     func cancelDeadline() {
-        timer.withLock { timer in
-            timer?.cancel()
-            timer = nil
+        if let ticket = timer.withLock({ $0.take() }) {
+            Self.deadlines.cancel(ticket)
         }
     }
 }

@@ -1,7 +1,7 @@
 import Keyspace
 import Logging
 import MicroHTTPD
-import Synchronization
+import Plumbing
 import WebSocket
 
 /// One `/v1/ws` connection: the RFC 6455 connection (`WebSocketConnection`) over the upgraded

@@ -1,5 +1,5 @@
 import Keyspace
-import Synchronization
+import Plumbing
 
 /// One `subscribe` of a WebSocket session: a filter and a cursor in the event history, woken
 /// by the keyspace when matching events are published.

@@ -1,3 +1,5 @@
+import Plumbing
+
 /// What the keyspace holds for one key.
 struct Entry {
     /// The typed value.
@@ -34,7 +36,7 @@ struct Entry {
     /// When the key expires; `nil` for a persistent key.
     var deadline: Timestamp?
     /// The key's place in the expiry index, present exactly when `deadline` is.
-    var expiry: DeadlineHeap.Handle?
+    var expiry: ExpiryIndex.Handle?
 
     /// Whether the key is past its deadline at `now`.
     func isExpired(at now: Timestamp) -> Bool {

@@ -1,7 +1,5 @@
 import DequeModule
-import Dispatch
-import Foundation
-import Synchronization
+import Plumbing
 
 /// The keyspace's recent events in a bounded history, and the subscribers told of new ones.
 ///
@@ -25,9 +23,7 @@ final class EventLog: Sendable {
     /// The number of events kept.
     let capacity: Int
     private let state = Mutex(State())
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let isRunning = Atomic<Bool>(false)
+    private let notifier = WorkerThread(name: "keygate-events")
 
     init(capacity: Int) {
         precondition(capacity > 0, "an event history holds at least one event")
@@ -107,25 +103,22 @@ final class EventLog: Sendable {
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
     func notifySubscribers() {
-        wakeup.signal()
+        notifier.wake()
     }
 
     /// Starts the notifier thread; idempotent. The thread keeps the log alive until `stop()`.
     func start() {
-        guard !isRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in
-            runNotifier()
-            finished.signal()
+        notifier.start { [self] in
+            let woken = notifyRound()
+            // Wake-ups during the pause are served together by the next round.
+            let pause = min(Self.longestPause, Self.pausePerWokenSubscriber * woken)
+            return pause > .zero ? .untilWokenNotBefore(pause) : .untilWoken
         }
-        thread.name = "keygate-events"
-        thread.start()
     }
 
     /// Stops the notifier thread and waits for it to end; idempotent.
     func stop() {
-        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        wakeup.signal()
-        finished.wait()
+        notifier.stop()
     }
 
     /// The pause between two rounds of wake-ups, for each subscriber woken in the last one:
@@ -134,27 +127,6 @@ final class EventLog: Sendable {
     /// subscribers the pause is negligible and every event goes out at once.
     private static let pausePerWokenSubscriber = Duration.microseconds(20)
     private static let longestPause = Duration.milliseconds(50)
-
-    private func runNotifier() {
-        var lastRound = ContinuousClock.now
-        var pause = Duration.zero
-        while true {
-            wakeup.wait()
-            guard isRunning.load(ordering: .acquiring) else { return }
-            let sinceLastRound = ContinuousClock.now - lastRound
-            if sinceLastRound < pause {
-                let (seconds, attoseconds) = (pause - sinceLastRound).components
-                Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
-            }
-            // Signals that came during the pause are served by this round; one of them may be
-            // stop's, so look again before the next round, or the notifier would sleep through it.
-            while wakeup.wait(timeout: .now()) == .success {}
-            guard isRunning.load(ordering: .acquiring) else { return }
-            lastRound = ContinuousClock.now
-            let woken = notifyRound()
-            pause = min(Self.longestPause, Self.pausePerWokenSubscriber * woken)
-        }
-    }
 
     /// Wakes the subscribers that want one of the events appended since the last round, and
     /// tells the others they may skip them; returns how many were woken.

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import Synchronization
+import Plumbing
 
 /// Where the keyspace reads the time: injected, so tests run on a manual clock.
 package protocol KeyspaceClock: Sendable {

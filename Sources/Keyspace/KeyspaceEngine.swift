@@ -1,5 +1,5 @@
 package import CoreMetrics
-import Synchronization
+import Plumbing
 
 /// The built-in keyspace: every key in memory behind one lock, with active expiry.
 ///

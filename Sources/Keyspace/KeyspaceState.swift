@@ -1,3 +1,5 @@
+import Plumbing
+
 /// Everything the engine holds, mutated only under the engine's lock.
 ///
 /// The three key structures stay in step: every key is in `entries` and `order`; a key with a
@@ -16,7 +18,7 @@ struct KeyspaceState {
     var journal: Journal?
     private var entries = EntryTable()
     private var order = SortedKeyIndex()
-    private var deadlines = DeadlineHeap()
+    private var deadlines = ExpiryIndex()
     private var waiters: [Key: WaiterList] = [:]
     private var waitersByReceiver: [ObjectIdentifier: Waiter] = [:]
     private var lastVersion: UInt64 = 0
@@ -248,7 +250,7 @@ struct KeyspaceState {
     /// O(limit × log n). Records the next deadline as the one the expirer will sleep until.
     mutating func expireDue(now: Timestamp, limit: Int) -> ExpiryPass {
         var expired: [Key] = []
-        while expired.count < limit, let (deadline, key) = deadlines.first, deadline <= now {
+        while expired.count < limit, let (deadline, key, _) = deadlines.first, deadline <= now {
             remove(key)
             recordExpiry(of: key, deadline: deadline, now: now)
             journal(.expire(key: key))
@@ -524,7 +526,7 @@ struct KeyspaceState {
         entry.deadline = deadline
     }
 
-    private mutating func insertDeadline(_ deadline: Timestamp, for key: Key) -> DeadlineHeap.Handle {
+    private mutating func insertDeadline(_ deadline: Timestamp, for key: Key) -> ExpiryIndex.Handle {
         noteDeadline(deadline)
         return deadlines.insert(key, deadline: deadline)
     }

@@ -1,7 +1,7 @@
-import Dispatch
-import Foundation
 import Glibc
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// Keeps count of the open connections, in all and per client address; lets new ones in or
 /// refuses them; and closes, with a 408, those whose request is not read in time.
@@ -45,8 +45,8 @@ final class ConnectionGuard: Sendable {
         var perAddress: [PeerAddress: Int] = [:]
     }
 
-    /// How often deadlines are checked, in milliseconds; a request is closed at most this late.
-    private static let tickMilliseconds = 100
+    /// How often deadlines are checked; a request is closed at most this late.
+    private static let tick = Duration.milliseconds(100)
 
     /// The limits it enforces.
     let limits: Limits
@@ -56,9 +56,7 @@ final class ConnectionGuard: Sendable {
     private let now = Atomic<Int64>(0)
     /// The bytes of the 408 written to a connection whose request is late.
     private let timeoutAnswer: [UInt8]
-    private let isRunning = Atomic<Bool>(false)
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = WorkerThread(name: "keygate-deadlines")
 
     /// A guard enforcing `limits`, answering late requests with `timeoutResponse`.
     init(limits: Limits, timeoutResponse: HTTPResponse) {
@@ -68,25 +66,17 @@ final class ConnectionGuard: Sendable {
 
     /// Starts the thread that closes connections past their read deadline.
     func start() {
-        isRunning.store(true, ordering: .releasing)
         let started = ContinuousClock.now
-        let thread = Thread { [self] in
-            while isRunning.load(ordering: .acquiring) {
-                _ = wakeup.wait(timeout: .now() + .milliseconds(Self.tickMilliseconds))
-                now.store(Self.milliseconds(ContinuousClock.now - started), ordering: .relaxed)
-                closeLateConnections()
-            }
-            finished.signal()
+        thread.start { [self] in
+            now.store((ContinuousClock.now - started).wholeMilliseconds, ordering: .relaxed)
+            closeLateConnections()
+            return .untilWokenOrAfter(Self.tick)
         }
-        thread.name = "keygate-deadlines"
-        thread.start()
     }
 
     /// Stops the thread and waits for it to end; idempotent.
     func stop() {
-        guard isRunning.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        wakeup.signal()
-        finished.wait()
+        thread.stop()
     }
 
     /// Whether a new connection from `peer` may be accepted at all: `false` once the address
@@ -138,7 +128,7 @@ final class ConnectionGuard: Sendable {
     }
 
     private func deadline(after timeout: Duration) -> Int64 {
-        now.load(ordering: .relaxed) + Self.milliseconds(timeout)
+        now.load(ordering: .relaxed) + timeout.wholeMilliseconds
     }
 
     /// Writes the 408 to each connection past its deadline and shuts its socket down, which
@@ -157,11 +147,6 @@ final class ConnectionGuard: Sendable {
                 _ = shutdown(connection.socket, Int32(SHUT_RDWR))
             }
         }
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
     /// `response` as it goes on the wire, closing the connection.

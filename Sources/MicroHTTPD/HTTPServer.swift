@@ -1,7 +1,9 @@
 import CMicroHTTPD
 import Glibc
 package import Logging
-import Synchronization
+package import Plumbing
+
+import struct Synchronization.Atomic
 
 /// An HTTP/1.1 server on libmicrohttpd: epoll, a thread pool, and parked requests.
 ///
@@ -14,15 +16,18 @@ package final class HTTPServer: Sendable {
     private let dispatcher: RequestDispatcher
     private let daemon: Mutex<OpaquePointer?>
     private let shutdownGracePeriod: Duration
+    /// The deadline queue the server made itself, to stop with it; `nil` when given one.
+    private let ownDeadlines: DeadlineQueue?
     private let logger: Logger
 
     private init(
         daemon: sending OpaquePointer, port: Int, dispatcher: RequestDispatcher,
-        shutdownGracePeriod: Duration, logger: Logger
+        ownDeadlines: DeadlineQueue?, shutdownGracePeriod: Duration, logger: Logger
     ) {
         self.daemon = Mutex(daemon)
         self.port = port
         self.dispatcher = dispatcher
+        self.ownDeadlines = ownDeadlines
         self.shutdownGracePeriod = shutdownGracePeriod
         self.logger = logger
     }
@@ -32,15 +37,22 @@ package final class HTTPServer: Sendable {
     }
 
     /// Binds and starts serving; returns once the socket is listening.
+    ///
+    /// - Parameter deadlines: where parked requests' deadlines are kept; the server starts it,
+    ///   and whoever gave it stops it after the server. `nil`: the server keeps its own.
     package static func start(
-        configuration: Configuration, handler: some HTTPHandler, logger: Logger
+        configuration: Configuration, handler: some HTTPHandler, deadlines given: DeadlineQueue? = nil,
+        logger: Logger
     ) throws(HTTPServerError) -> HTTPServer {
+        let deadlines = given ?? DeadlineQueue(name: "keygate-timers")
+        let ownDeadlines = given == nil ? deadlines : nil
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         let upgradeLoop = try UpgradeLoop(
             maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
         let dispatcher = RequestDispatcher(
-            handler: handler, configuration: configuration, upgradeLoop: upgradeLoop, logger: logger)
+            handler: handler, configuration: configuration, upgradeLoop: upgradeLoop,
+            deadlines: deadlines, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
@@ -68,6 +80,7 @@ package final class HTTPServer: Sendable {
                 function: "MHD_start_daemon", code: errno,
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
+        deadlines.start()
         upgradeLoop.start()
         dispatcher.connections.start()
         let port = Int(cmhd_daemon_port(daemon))
@@ -75,11 +88,12 @@ package final class HTTPServer: Sendable {
             upgradeLoop.stop()
             MHD_stop_daemon(daemon)
             dispatcher.connections.stop()
+            ownDeadlines?.stop()
             throw HTTPServerError(
                 function: "MHD_get_daemon_info", code: 0, detail: "Cannot read the bound port")
         }
         return HTTPServer(
-            daemon: daemon, port: port, dispatcher: dispatcher,
+            daemon: daemon, port: port, dispatcher: dispatcher, ownDeadlines: ownDeadlines,
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
     }
 
@@ -132,6 +146,7 @@ package final class HTTPServer: Sendable {
             }
             MHD_stop_daemon(running)
             dispatcher.connections.stop()
+            ownDeadlines?.stop()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Plumbing
 
 /// A failure of the server itself to start: which C call failed and why.
 package struct HTTPServerError: Error, Sendable, CustomStringConvertible {
@@ -14,6 +15,11 @@ package struct HTTPServerError: Error, Sendable, CustomStringConvertible {
         self.function = function
         self.code = code
         self.detail = detail
+    }
+
+    /// The failed system call `error`, while trying to do `detail`.
+    init(_ error: SystemCallError, detail: String) {
+        self.init(function: error.function, code: error.code, detail: detail)
     }
 
     /// The detail, the function and the system's explanation of the code.

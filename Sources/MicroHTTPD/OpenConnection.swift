@@ -1,4 +1,4 @@
-import Synchronization
+import struct Synchronization.Atomic
 
 /// One client connection, from libmicrohttpd's connection-started notice to its closed one:
 /// where it comes from, whether it was let in past a limit, and its request read deadline.

@@ -1,5 +1,7 @@
 import Glibc
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// A request whose connection is suspended until someone answers it, from any thread.
 ///
@@ -11,8 +13,8 @@ import Synchronization
 /// stops.
 package final class ParkedRequest: Sendable {
     private enum State {
-        case waiting(deadline: DeadlineTimer?)
-        case claimed(deadline: DeadlineTimer?)
+        case waiting(deadline: DeadlineQueue.Ticket?)
+        case claimed(deadline: DeadlineQueue.Ticket?)
         case answered(HTTPResponse)
         case abandoned
         case resumed
@@ -91,17 +93,15 @@ package final class ParkedRequest: Sendable {
         return true
     }
 
-    /// Arms the deadline timer; called once, right after the connection is suspended.
-    func arm(_ deadline: DeadlineTimer) {
-        // Activated first: libdispatch must not release a source that was never activated.
-        deadline.activate()
+    /// Keeps the deadline to cancel once answered; called once, right after it is scheduled.
+    func arm(_ deadline: DeadlineQueue.Ticket) {
         let armed = state.withLock { state in
             guard case .waiting(nil) = state else { return false }
             state = .waiting(deadline: deadline)
             return true
         }
         if !armed {
-            deadline.cancel()
+            lot.deadlines.cancel(deadline)
         }
     }
 
@@ -145,7 +145,9 @@ package final class ParkedRequest: Sendable {
             state = outcome
             return deadline
         }
-        deadline?.cancel()
+        if let deadline {
+            lot.deadlines.cancel(deadline)
+        }
         lot.remove(self)
         connection.resume()
         // Counted as resumed from here: libmicrohttpd may notice the client left and close the

@@ -1,6 +1,7 @@
-import Dispatch
 import Logging
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// Every parked request and streamed response of a server, with the parked requests'
 /// deadlines and hang-up watch, so that shutdown can finish them all and a client that leaves
@@ -23,14 +24,16 @@ final class ParkingLot: Sendable {
 
     private let state = Mutex(State())
     private let lastID = Atomic<UInt64>(0)
-    /// Deadline timers fire here; each handler only claims and delivers.
-    private let deadlines = DispatchQueue(label: "keygate.http.parking-deadlines")
+    /// Where parked requests' deadlines are kept; each action only claims and delivers.
+    let deadlines: DeadlineQueue
     private let watcher: HangUpWatcher?
     private let logger: Logger
     /// Connections suspended and not yet back on their thread; shutdown waits for zero.
     let suspendedCount = Atomic<Int>(0)
 
-    init(logger: Logger) {
+    /// A lot whose requests' deadlines are kept in `deadlines`.
+    init(deadlines: DeadlineQueue, logger: Logger) {
+        self.deadlines = deadlines
         self.logger = logger
         do {
             watcher = try HangUpWatcher()
@@ -76,11 +79,11 @@ final class ParkingLot: Sendable {
             }
         }
         let onTimeout = parking.onTimeout
-        let timer = DeadlineTimer(timeout: parking.timeout, queue: deadlines) { [weak request] in
+        let deadline = deadlines.schedule(after: parking.timeout) { [weak request] in
             guard let request, request.claim() else { return }
             request.deliver(onTimeout())
         }
-        request.arm(timer)
+        request.arm(deadline)
         parking.onPark(request)
     }
 

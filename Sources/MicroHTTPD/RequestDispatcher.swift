@@ -1,5 +1,7 @@
 import Logging
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// The server's side of every libmicrohttpd callback: reads bodies, calls the handler, parks.
 ///
@@ -35,7 +37,7 @@ final class RequestDispatcher: Sendable {
 
     init(
         handler: any HTTPHandler, configuration: HTTPServer.Configuration, upgradeLoop: UpgradeLoop,
-        logger: Logger
+        deadlines: DeadlineQueue, logger: Logger
     ) {
         self.handler = handler
         maxBodyBytes = configuration.maxBodyBytes
@@ -44,7 +46,7 @@ final class RequestDispatcher: Sendable {
             maxBodyBytes: configuration.maxBodyBytes)
         self.upgradeLoop = upgradeLoop
         self.logger = logger
-        parkingLot = ParkingLot(logger: logger)
+        parkingLot = ParkingLot(deadlines: deadlines, logger: logger)
         connections = ConnectionGuard(
             limits: configuration.connectionLimits,
             timeoutResponse: handler.response(for: .requestTimeout(configuration.readTimeout)))

@@ -1,4 +1,6 @@
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// Wakes a suspended stream from any thread, exactly when it needs it.
 ///

@@ -1,8 +1,8 @@
-import CMicroHTTPD
-import Foundation
 import Glibc
 import Logging
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// The one thread that serves every upgraded socket of a server, with its own epoll set:
 /// reads what clients send and hands it to their handlers, sends what could not be sent at
@@ -28,16 +28,13 @@ final class UpgradeLoop: Sendable {
     let logger: Logger
     /// Sockets handed to the loop and not yet finished; shutdown waits for zero.
     let openCount = Atomic<Int>(0)
-    private let epoll: Int32
-    private let wakeup: Int32
+    private let epoll: EpollSet
+    private let thread: WorkerThread
     private let inbox = Mutex(Inbox())
     private let lastID = Atomic<UInt64>(0)
-    private let finished = DispatchSemaphore(value: 0)
 
     /// How often handlers tick, and closing sockets are checked against their deadline.
     private static let tickInterval = Duration.seconds(1)
-    /// The id the wake-up descriptor is reported under; sockets count up from 1.
-    private static let wakeupID = UInt64.max
     /// Bytes read from a socket at a time.
     private static let readBufferSize = 64 * 1024
 
@@ -45,39 +42,22 @@ final class UpgradeLoop: Sendable {
         self.maxBufferedBytes = maxBufferedBytes
         self.closeTimeout = closeTimeout
         self.logger = logger
-        epoll = cmhd_epoll_create()
-        guard epoll >= 0 else {
-            throw HTTPServerError(
-                function: "epoll_create1", code: errno, detail: "Cannot serve upgraded sockets")
+        do {
+            epoll = try EpollSet()
+        } catch {
+            throw HTTPServerError(error, detail: "Cannot serve upgraded sockets")
         }
-        wakeup = cmhd_eventfd_create()
-        guard wakeup >= 0 else {
-            let code = errno
-            Glibc.close(epoll)
-            throw HTTPServerError(function: "eventfd", code: code, detail: "Cannot serve upgraded sockets")
-        }
-        guard cmhd_epoll_watch_readable(epoll, wakeup, Self.wakeupID) == 0 else {
-            let code = errno
-            Glibc.close(wakeup)
-            Glibc.close(epoll)
-            throw HTTPServerError(function: "epoll_ctl", code: code, detail: "Cannot serve upgraded sockets")
-        }
-    }
-
-    deinit {
-        Glibc.close(wakeup)
-        Glibc.close(epoll)
+        thread = WorkerThread(name: "keygate-upgraded", interrupt: { [epoll] in epoll.wake() })
     }
 
     /// Starts the thread.
     func start() {
         inbox.withLock { $0.isRunning = true }
-        let thread = Thread { [self] in
+        thread.start { [self] in
+            // One round for the loop's whole life: its sockets live on this thread's stack.
             run()
-            finished.signal()
+            return .untilWoken
         }
-        thread.name = "keygate-upgraded"
-        thread.start()
     }
 
     /// Takes over an upgraded connection, on libmicrohttpd's thread; `input` holds bytes the
@@ -129,37 +109,39 @@ final class UpgradeLoop: Sendable {
             return inbox.isRunning
         }
         guard wasRunning else { return }
-        signal()
-        finished.wait()
+        thread.stop()
     }
 
-    /// Watches `descriptor` for input, and for room to write when `writable`; any thread.
+    /// Watches `descriptor` for input and hang-up, and for room to write when `writable`;
+    /// `isNew` adds it, otherwise its watch is changed. Any thread.
     func watch(_ descriptor: Int32, id: UInt64, writable: Bool, isNew: Bool) -> Bool {
-        guard cmhd_epoll_watch_socket(epoll, descriptor, id, writable, isNew) == 0 else {
-            logger.error(
-                "Cannot watch an upgraded socket",
-                metadata: ["error": "\(String(cString: strerror(errno)))"])
+        let interest: EpollSet.Interest = writable ? [.readable, .hangUp, .writable] : [.readable, .hangUp]
+        do {
+            if isNew {
+                try epoll.watch(descriptor, id: id, for: interest)
+            } else {
+                try epoll.changeWatch(descriptor, id: id, to: interest)
+            }
+            return true
+        } catch {
+            logger.error("Cannot watch an upgraded socket", metadata: ["error": "\(error)"])
             return false
         }
-        return true
     }
 
     /// Stops watching `descriptor`, before it is closed.
     func unwatch(_ descriptor: Int32) {
-        // ENOENT only means it was never added.
-        _ = cmhd_epoll_unwatch(epoll, descriptor)
+        epoll.unwatch(descriptor)
     }
 
     private func signal() {
-        var one: UInt64 = 1
-        _ = write(wakeup, &one, MemoryLayout<UInt64>.size)
+        epoll.wake()
     }
 
     // MARK: The thread
 
     private func run() {
         var sockets: [UInt64: UpgradedSocket] = [:]
-        var ids = [UInt64](repeating: 0, count: 64)
         let buffer = UnsafeMutableRawBufferPointer.allocate(
             byteCount: Self.readBufferSize, alignment: 1)
         defer { buffer.deallocate() }
@@ -174,17 +156,18 @@ final class UpgradeLoop: Sendable {
         }
 
         while true {
-            let count = cmhd_epoll_wait_ids(epoll, &ids, Self.milliseconds(until: nextTick))
-            if count < 0 && errno != EINTR {
+            let ids: [UInt64]
+            do {
+                ids = try epoll.wait(timeout: nextTick - .now)
+            } catch {
                 logger.critical(
-                    "The upgraded sockets' loop failed; they are closed",
-                    metadata: ["error": "\(String(cString: strerror(errno)))"])
+                    "The upgraded sockets' loop failed; they are closed", metadata: ["error": "\(error)"])
                 sockets.values.forEach(finish)
                 return
             }
             var isSignalled = false
-            for id in ids[..<max(0, Int(count))] {
-                guard id != Self.wakeupID else {
+            for id in ids {
+                guard id != EpollSet.wakeUpID else {
                     isSignalled = true
                     continue
                 }
@@ -194,8 +177,6 @@ final class UpgradeLoop: Sendable {
                 }
             }
             if isSignalled {
-                var value: UInt64 = 0
-                _ = read(wakeup, &value, MemoryLayout<UInt64>.size)
                 let inbox = inbox.withLock { inbox in
                     defer {
                         inbox.opening = []
@@ -244,12 +225,5 @@ final class UpgradeLoop: Sendable {
                 }
             }
         }
-    }
-
-    /// The epoll timeout until `instant`, in whole milliseconds rounded up, at least 0.
-    private static func milliseconds(until instant: ContinuousClock.Instant) -> Int32 {
-        let (seconds, attoseconds) = (instant - .now).components
-        let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: max(0, milliseconds))
     }
 }

@@ -1,6 +1,6 @@
 import Glibc
 import Logging
-import Synchronization
+import Plumbing
 
 /// The socket of an upgraded connection: sends bytes from any thread, through a bounded buffer,
 /// and closes gracefully.

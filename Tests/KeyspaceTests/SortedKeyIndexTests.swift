@@ -1,3 +1,4 @@
+import KeygateTestSupport
 import Testing
 
 @testable import Keyspace

@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import Plumbing
 
 /// The files of a data directory, and the lock that keeps it to one server.
 ///

@@ -1,6 +1,6 @@
-import Dispatch
-import Foundation
-import Synchronization
+import Plumbing
+
+import struct Synchronization.Atomic
 
 /// The append-only log as the engine writes it: records copied into the mapped log file under
 /// the keyspace's lock, synced by a thread of its own.
@@ -78,13 +78,8 @@ final class Journal: Sendable {
     private let compaction = Mutex(Compaction())
     private let isAccepting = Atomic<Bool>(true)
     private let isRunning = Atomic<Bool>(false)
-    /// Set when the compactor has been woken and has not yet looked: writers wake it once, not
-    /// once each, and it checks again whether a compaction is due before starting one.
-    private let isCompactionRequested = Atomic<Bool>(false)
-    private let syncerWakeup = DispatchSemaphore(value: 0)
-    private let syncerFinished = DispatchSemaphore(value: 0)
-    private let compactorWakeup = DispatchSemaphore(value: 0)
-    private let compactorFinished = DispatchSemaphore(value: 0)
+    private let syncer = WorkerThread(name: "keygate-fsync")
+    private let compactor = WorkerThread(name: "keygate-compactor")
 
     /// Goes on appending to `file`, log `generation` whose first `size` bytes are records,
     /// after the records redone on start-up; `earlierBytes` are the logs before it since the
@@ -161,13 +156,10 @@ final class Journal: Sendable {
         try log.withLock { log throws(PersistenceError) in
             if log.mappedSequence < log.sequence, let failure = log.failure { throw failure }
         }
-        if isCompactionDue,
-            isCompactionRequested.compareExchange(
-                expected: false, desired: true, ordering: .acquiringAndReleasing
-            )
-            .exchanged
-        {
-            compactorWakeup.signal()
+        if isCompactionDue {
+            // Wake-ups coalesce: writers wake the compactor once, not once each, and it checks
+            // again whether a compaction is due before starting one.
+            compactor.wake()
         }
     }
 
@@ -199,7 +191,7 @@ final class Journal: Sendable {
         if let outcome {
             completion(outcome)
         } else {
-            syncerWakeup.signal()
+            syncer.wake()
         }
     }
 
@@ -207,36 +199,35 @@ final class Journal: Sendable {
     /// log has outgrown the live data. The threads keep the journal alive until `stop()`.
     func start(compact: @escaping @Sendable () -> Void) {
         guard !isRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let syncer = Thread { [self] in
-            runSyncer()
-            syncerFinished.signal()
-        }
-        syncer.name = "keygate-fsync"
-        syncer.start()
-        let compactor = Thread { [self] in
-            while true {
-                compactorWakeup.wait()
-                guard isRunning.load(ordering: .acquiring) else { break }
-                isCompactionRequested.store(false, ordering: .releasing)
-                // Writes may have asked while the last compaction ran, for logs it replaced.
-                if isCompactionDue {
-                    compact()
-                }
+        syncer.start { [self] in
+            // Woken by each waiter with `always`; once a second in any case, to sync with
+            // `everysec`, to grow the log ahead of the writers, and to copy in what found no
+            // room.
+            growAhead()
+            if configuration.fsync != .no {
+                sync()
             }
-            compactorFinished.signal()
+            return .untilWokenOrAfter(.seconds(1))
         }
-        compactor.name = "keygate-compactor"
-        compactor.start()
+        compactor.start { [self] in
+            // Writes may have asked while the last compaction ran, for logs it replaced.
+            if isCompactionDue {
+                compact()
+            }
+            return .untilWoken
+        }
     }
 
     /// Waits for a running compaction, syncs what is left and stops the threads, then cuts
     /// off the room allocated after the last record; idempotent.
     func stop() {
         if isRunning.exchange(false, ordering: .acquiringAndReleasing) {
-            compactorWakeup.signal()
-            compactorFinished.wait()
-            syncerWakeup.signal()
-            syncerFinished.wait()
+            compactor.stop()
+            syncer.stop()
+            // The syncer's last round, on this thread: what was appended since it last ran.
+            growAhead()
+            sync()
+            failWaiters(with: failure ?? .unavailable(reason: "the server stopped"))
         }
         log.withLock { log in
             // Only the zeros after the last record go; a failure leaves them, which start-up
@@ -316,24 +307,6 @@ final class Journal: Sendable {
         let (logBytes, liveBytes) = log.withLock { ($0.earlierBytes + $0.current.used, $0.liveBytes) }
         return logBytes >= configuration.compactionMinimumBytes
             && Double(logBytes) > configuration.compactionRatio * Double(liveBytes)
-    }
-
-    private func runSyncer() {
-        while true {
-            // Woken by each waiter with `always`; once a second in any case, to sync with
-            // `everysec`, to grow the log ahead of the writers, and to copy in what found no
-            // room.
-            _ = syncerWakeup.wait(timeout: .now() + .seconds(1))
-            let isStopping = !isRunning.load(ordering: .acquiring)
-            growAhead()
-            if configuration.fsync != .no || isStopping {
-                sync()
-            }
-            if isStopping {
-                failWaiters(with: failure ?? .unavailable(reason: "the server stopped"))
-                return
-            }
-        }
     }
 
     /// Allocates more room when the log runs low, off the writers' path (only the new mapping

@@ -1,4 +1,4 @@
-import Synchronization
+import func Synchronization.atomicMemoryFence
 
 /// The log being appended to, mapped into memory: appending a record is a copy into the
 /// mapping, with no system call. What is copied there is in the system's page cache at once, so
