@@ -3,6 +3,7 @@ import Dispatch
 import Gateway
 import Glibc
 import Logging
+import MicroHTTPD
 
 /// `keygate`: parses flags, starts the server, and stops it gracefully on SIGINT or SIGTERM.
 @main
@@ -18,16 +19,15 @@ struct KeygateCommand: ParsableCommand {
     @OptionGroup var options: Options
 
     mutating func run() throws {
-        let environment = Environment.current
-        let configuration = try KeygateServer.Configuration(options: options, environment: environment)
-        let logLevel = try options.resolvedLogLevel(environment: environment)
+        let launch = try LaunchConfiguration(options: options, environment: .current)
+        let configuration = launch.server
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
+            handler.logLevel = launch.logLevel
             return handler
         }
         let logger = Logger(label: "keygate")
-        FileDescriptorLimit.raise(toAtLeast: configuration.acceptedConnections + 64, logger: logger)
+        FileDescriptorLimit.raise(toAtLeast: configuration.http.acceptedConnections + 64, logger: logger)
 
         // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)
@@ -43,8 +43,8 @@ struct KeygateCommand: ParsableCommand {
         logger.notice(
             "Keygate listening",
             metadata: [
-                "address": "http://\(configuration.host):\(server.port)",
-                "threads": "\(configuration.threads)",
+                "address": "http://\(configuration.http.host):\(server.port)",
+                "threads": "\(configuration.http.threads)",
             ])
         termination.wait()
         logger.notice("Stopping")

@@ -14,7 +14,7 @@ struct CORSTests {
     }
 
     private func withCORS(_ origins: [String], _ body: (GatewayFixture) throws -> Void) throws {
-        try withGateway(realTime: true, configure: { $0.corsOrigins = origins }, body)
+        try withGateway(realTime: true, configure: { $0.gateway.cors.origins = origins }, body)
     }
 
     @Test func anAllowedOriginMayReadAnswersAndTheirHeaders() throws {

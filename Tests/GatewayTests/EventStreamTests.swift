@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import KeygateTestSupport
 import Keyspace
+import MicroHTTPD
 import Synchronization
 import Testing
 
@@ -174,7 +175,7 @@ struct EventStreamTests {
         let idleTimeout: Duration? = TestTiming.scale > 1 ? .seconds(90) : nil
         func configure(_ configuration: inout KeygateServer.Configuration) {
             if let idleTimeout {
-                configuration.idleTimeout = idleTimeout
+                configuration.http.idleTimeout = idleTimeout
             }
         }
         try withGateway(eventHistory: 100, configure: configure) { gateway in

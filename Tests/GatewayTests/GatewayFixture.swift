@@ -3,6 +3,7 @@ import Gateway
 import KeygateTestSupport
 import Keyspace
 import Logging
+import MicroHTTPD
 
 /// A running gateway on a free port, over a keyspace on a manual clock, serving a temporary
 /// `public/` folder; stopped and removed however the test ends.
@@ -102,17 +103,17 @@ func withGateway(
     try Data("docs".utf8).write(to: publicDirectory.appending(path: "docs/index.html"))
 
     var configuration = KeygateServer.Configuration()
-    configuration.port = 0
-    configuration.publicDirectory = publicDirectory.path()
-    configuration.openAPIFile = GatewayFixture.openAPIFile
+    configuration.http.port = 0
+    configuration.gateway.publicDirectory = publicDirectory.path()
+    configuration.gateway.openAPIFile = GatewayFixture.openAPIFile
     if let maxBodyBytes {
-        configuration.maxBodyBytes = maxBodyBytes
+        configuration.http.maxBodyBytes = maxBodyBytes
     }
     if let eventHistory {
         configuration.eventHistory = eventHistory
     }
     if let heartbeat {
-        configuration.heartbeat = heartbeat
+        configuration.gateway.heartbeat = heartbeat
     }
     configure(&configuration)
     var logger = Logger(label: "gateway-test")

@@ -44,7 +44,7 @@ struct KeyEncodingTests {
     }
 
     @Test func aServerWithAShorterKeyLimitRefusesLongerKeysEverywhere() throws {
-        try withGateway(configure: setting(\.maxKeyBytes, to: 8)) { gateway throws in
+        try withGateway(configure: setting(\.gateway.limits.maxKeyBytes, to: 8)) { gateway throws in
             #expect(try gateway.request("PUT", "/v1/cache/12345678", text: "v").status == 201)
             let refused = try gateway.request("PUT", "/v1/cache/123456789", text: "v")
             expectProblem(refused, status: 400, slug: "invalid-key")

@@ -203,7 +203,7 @@ struct MetricsTests {
     }
 
     @Test func metricsCanBeTurnedOff() throws {
-        let metricsOff: (inout KeygateServer.Configuration) -> Void = { $0.isMetricsEnabled = false }
+        let metricsOff: (inout KeygateServer.Configuration) -> Void = { $0.gateway.isMetricsEnabled = false }
         try withGateway(configure: metricsOff) { gateway in
             expectProblem(try gateway.request("GET", "/metrics"), status: 404)
             #expect(try gateway.request("GET", "/healthz").status == 200)

@@ -15,7 +15,7 @@ struct ParsingTests {
 
     @Test(arguments: ["", ".", "1e3", "-1", "+1", "1.2.3", " 1", "inf", "NaN", "123456789012"])
     func refusesAnythingElse(text: String) {
-        #expect(throws: HTTPError.self) { try SecondsParser.parse(text) }
+        #expect(throws: GatewayError.self) { try SecondsParser.parse(text) }
     }
 
     @Test func convertsJSONNumbersWithoutBinaryRoundingUp() throws {
@@ -23,7 +23,7 @@ struct ParsingTests {
         #expect(try SecondsParser.duration(seconds: 0.3) == .milliseconds(300))
         #expect(try SecondsParser.duration(seconds: 1e-7) == .milliseconds(1))
         #expect(try SecondsParser.duration(seconds: 0) == .zero)
-        #expect(throws: HTTPError.self) { try SecondsParser.duration(seconds: .infinity) }
+        #expect(throws: GatewayError.self) { try SecondsParser.duration(seconds: .infinity) }
     }
 
     @Test func formatsEntityTagsAsQuotedHex() {
@@ -41,7 +41,7 @@ struct ParsingTests {
         #expect(try EntityTag.versions(in: ["W/\"a\""], weakMatches: false) == .list([]))
         #expect(try EntityTag.versions(in: ["W/\"a\""], weakMatches: true) == .list([Version(10)]))
         #expect(try EntityTag.versions(in: ["\"not-ours\""], weakMatches: false) == .list([]))
-        #expect(throws: HTTPError.self) { try EntityTag.versions(in: ["a"], weakMatches: false) }
+        #expect(throws: GatewayError.self) { try EntityTag.versions(in: ["a"], weakMatches: false) }
     }
 
     /// An opaque tag may hold a comma (RFC 9110, section 8.8.3): the list is read tag by tag.
@@ -70,7 +70,7 @@ struct ParsingTests {
             "W/ \"a\"", "\"a\";", "\"\u{1}\"",
         ])
     func refusesMalformedEntityTagLists(value: String) {
-        #expect(throws: HTTPError.self) { try EntityTag.versions(in: [value], weakMatches: false) }
+        #expect(throws: GatewayError.self) { try EntityTag.versions(in: [value], weakMatches: false) }
     }
 
     @Test(arguments: ["text/plain", "application/json; charset=utf-8", "image/svg+xml", "a/b;x=\"y z\""])
@@ -84,6 +84,6 @@ struct ParsingTests {
             String(repeating: "a", count: 251) + "/plain",
         ])
     func refusesMalformedMediaTypes(value: String) {
-        #expect(throws: HTTPError.self) { try MediaType.validate(value) }
+        #expect(throws: GatewayError.self) { try MediaType.validate(value) }
     }
 }

@@ -182,7 +182,7 @@ struct QueueAPITests {
     }
 
     @Test func aQueueWithAsManyConsumersWaitingAsAllowedAnswersOneMoreA503() throws {
-        try withGateway(configure: setting(\.maxWaitingPerQueue, to: 2)) { gateway in
+        try withGateway(configure: setting(\.gateway.limits.maxWaitingPerQueue, to: 2)) { gateway in
             let waiting = try (0..<2).map { _ in try gateway.client() }
             // One after the other, so that the first to wait is the first served.
             for (index, client) in waiting.enumerated() {

@@ -7,7 +7,7 @@ import Testing
 @Suite("WebSocket requests")
 struct WebSocketRequestTests {
     private static func read(_ text: String) throws -> WebSocketRequest {
-        try WebSocketRequest(JSONValue.parse(text), maxWait: .seconds(60))
+        try WebSocketRequest(JSONValue.parse(text), limits: OperationLimits())
     }
 
     @Test func readsASetWithEveryOption() throws {
@@ -15,23 +15,23 @@ struct WebSocketRequestTests {
             #"{"id":"a","op":"set","key":"k","valueBase64":"AAE=","contentType":"x/y","ttl":1.5,"ifAbsent":true}"#
         )
         #expect(request.id == .string("a"))
-        guard case .set(let key, let payload, let timeToLive, let condition) = request.operation else {
+        guard case .set(let write) = request.operation else {
             Issue.record("not a set: \(request.operation)")
             return
         }
-        #expect(key.text == "k")
-        #expect(payload == Payload(bytes: [0, 1], contentType: "x/y"))
-        #expect(timeToLive == .milliseconds(1500))
-        #expect(condition == .ifAbsent)
+        #expect(write.key.text == "k")
+        #expect(write.value == Payload(bytes: [0, 1], contentType: "x/y"))
+        #expect(write.timeToLive == .milliseconds(1500))
+        #expect(write.condition == .ifAbsent)
     }
 
     @Test func givesTextValuesATextContentType() throws {
-        guard case .push(_, let payload) = try Self.read(#"{"op":"push","queue":"q","value":"é"}"#).operation
+        guard case .push(let push) = try Self.read(#"{"op":"push","queue":"q","value":"é"}"#).operation
         else {
             Issue.record("not a push")
             return
         }
-        #expect(payload == Payload(bytes: Array("é".utf8), contentType: "text/plain; charset=utf-8"))
+        #expect(push.message == Payload(bytes: Array("é".utf8), contentType: "text/plain; charset=utf-8"))
     }
 
     @Test func keepsLargeIntegerIdsExact() throws {
@@ -45,23 +45,23 @@ struct WebSocketRequestTests {
 
     @Test func readsPopsAndSubscriptions() throws {
         guard
-            case .pop(let queues, let wait) = try Self.read(#"{"op":"pop","queues":["a","b"],"wait":2}"#)
+            case .pop(let pop) = try Self.read(#"{"op":"pop","queues":["a","b"],"wait":2}"#)
                 .operation
         else {
             Issue.record("not a pop")
             return
         }
-        #expect(queues.map(\.text) == ["a", "b"])
-        #expect(wait == .seconds(2))
+        #expect(pop.queues.map(\.text) == ["a", "b"])
+        #expect(pop.wait == .seconds(2))
         let subscribe = try Self.read(
             #"{"op":"subscribe","key":["user:*","a?"],"type":"expired,del","lastEventId":"42"}"#)
-        guard case .subscribe(let filter, let lastEventID) = subscribe.operation else {
+        guard case .subscribe(let subscription) = subscribe.operation else {
             Issue.record("not a subscribe")
             return
         }
-        #expect(filter.types == [.expired, .del])
-        #expect(filter.patterns.count == 2)
-        #expect(lastEventID == 42)
+        #expect(subscription.filter.types == [.expired, .del])
+        #expect(subscription.filter.patterns.count == 2)
+        #expect(subscription.lastEventID == 42)
     }
 
     /// A request and the start of the error's detail.
@@ -104,8 +104,8 @@ struct WebSocketRequestTests {
         #expect {
             try Self.read(refusal.text)
         } throws: { error in
-            guard let error = error as? HTTPError else { return false }
-            return error.status == .badRequest && error.detail.hasPrefix(refusal.detail)
+            guard case .badRequest(let detail) = error as? GatewayError else { return false }
+            return detail.hasPrefix(refusal.detail)
         }
     }
 

@@ -26,7 +26,7 @@ final class EchoHandler: HTTPHandler {
                 (try? request.queryItems())?.first { $0.name == "timeout" }
                 .flatMap { Int($0.value) } ?? 10_000
             return .park(
-                Parking(
+                ParkingPlan(
                     timeout: .milliseconds(timeout),
                     onPark: { [self] parked in
                         self.parked.withLock { $0.append(parked) }

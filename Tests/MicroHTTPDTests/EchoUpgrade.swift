@@ -20,10 +20,11 @@ final class EchoUpgrade: UpgradeHandler {
         self.socket.withLock { $0 = socket }
     }
 
-    func received(_ bytes: UnsafeRawBufferPointer) {
-        received.withLock { $0 += bytes }
+    func received(_ bytes: Span<UInt8>) {
+        let copy = bytes.withUnsafeBufferPointer { Array($0) }
+        received.withLock { $0 += copy }
         guard let socket = socket.withLock({ $0 }) else { return }
-        switch String(decoding: bytes, as: UTF8.self) {
+        switch String(decoding: copy, as: UTF8.self) {
         case "flood":
             let chunk = [UInt8](repeating: 0x2A, count: 16 * 1024)
             while socket.send(chunk) {}
@@ -32,7 +33,7 @@ final class EchoUpgrade: UpgradeHandler {
         case "close":
             socket.close(sending: Array("closing".utf8))
         default:
-            _ = socket.send(Array(bytes))
+            _ = socket.send(copy)
         }
     }
 

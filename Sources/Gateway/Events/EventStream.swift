@@ -1,0 +1,107 @@
+import Keyspace
+import MicroHTTPD
+import Plumbing
+
+/// One `GET /v1/events` stream: replays the history after the client's last id, then sends
+/// events as they are published, with heartbeats between.
+///
+/// The connection is suspended whenever there is nothing to send; the keyspace's notifier
+/// wakes it when a matching event is published. Its only buffer is one batch of encoded
+/// events: a subscriber that falls behind reads from the shared history, and once the history
+/// has moved past it, it gets a `gap` and the stream ends.
+final class EventStream: HTTPStreamSource, EventSubscriber {
+    /// The reconnection delay announced to clients.
+    private static let retryMilliseconds = 3000
+
+    private struct State {
+        var waker: StreamWaker?
+        var cursor: EventCursor
+        var pending: ArraySlice<UInt8> = []
+        var hasSentRetry = false
+        var isHeartbeatDue = false
+        var isEnding = false
+    }
+
+    private let store: any KeyspaceStore
+    private let filter: EventFilter
+    private let fanOut: EventFanOut
+    private let state: Mutex<State>
+
+    /// A stream of the events after `cursor` that pass `filter`.
+    init(store: any KeyspaceStore, filter: EventFilter, after cursor: UInt64, fanOut: EventFanOut) {
+        self.store = store
+        self.filter = filter
+        self.fanOut = fanOut
+        state = Mutex(State(cursor: EventCursor(after: cursor)))
+    }
+
+    func start(_ waker: StreamWaker) {
+        state.withLock { $0.waker = waker }
+        fanOut.add(self)
+        store.subscribe(self, filter: filter)
+    }
+
+    func next(limit: Int) -> StreamChunk {
+        state.withLock { state in
+            if state.pending.isEmpty {
+                fill(&state)
+            }
+            guard !state.pending.isEmpty else {
+                return state.isEnding ? .end : .pause
+            }
+            let chunk = state.pending.prefix(limit)
+            state.pending.removeFirst(chunk.count)
+            fanOut.metrics?.count(sent: chunk.count, over: .eventStream)
+            return .bytes(Array(chunk))
+        }
+    }
+
+    func finish() {
+        store.unsubscribe(self)
+        fanOut.remove(self)
+    }
+
+    /// New matching events: wake the connection to read them.
+    func eventsAvailable() {
+        state.withLock { $0.waker }?.wake()
+    }
+
+    /// Events it does not want went by: skip them if everything before was read.
+    func nothingMatched(after previous: UInt64, through last: UInt64) {
+        state.withLock { $0.cursor.skip(after: previous, through: last) }
+    }
+
+    /// Asks for a heartbeat comment if nothing else is sent first.
+    func heartbeat() {
+        let waker = state.withLock { state in
+            state.isHeartbeatDue = true
+            return state.waker
+        }
+        waker?.wake()
+    }
+
+    /// Encodes what is to be sent next into `state.pending`: the reconnection delay first, then
+    /// a gap if events were lost, then a batch of events, or else a due heartbeat.
+    private func fill(_ state: inout State) {
+        guard !state.isEnding else { return }
+        var bytes: [UInt8] = []
+        if !state.hasSentRetry {
+            state.hasSentRetry = true
+            bytes += ServerSentEvents.retry(milliseconds: Self.retryMilliseconds)
+        }
+        let read = state.cursor.read(from: store, matching: filter)
+        if let lost = read.lost {
+            bytes += ServerSentEvents.gap(lost)
+            fanOut.metrics?.countGap(lost)
+        }
+        state.isEnding = read.mustEnd
+        for event in read.events {
+            bytes += fanOut.encoded.serverSentEvent(event)
+        }
+        if bytes.isEmpty && state.isHeartbeatDue {
+            bytes += ServerSentEvents.comment("heartbeat")
+        }
+        state.isHeartbeatDue = false
+        state.pending = bytes[...]
+    }
+}

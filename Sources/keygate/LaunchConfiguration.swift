@@ -1,0 +1,45 @@
+import ArgumentParser
+import Gateway
+import Keyspace
+import Logging
+import MicroHTTPD
+
+/// Everything the executable is told: the server's configuration, and what it decides before
+/// the server starts (where to keep the data, how much to log).
+struct LaunchConfiguration: Sendable {
+    /// The server's configuration, handed to it whole.
+    var server = KeygateServer.Configuration()
+    /// Keep the keyspace in memory only: nothing survives a restart. Default off.
+    var isMemoryOnly = false
+    /// Where and how the keyspace is kept, unless memory only.
+    var persistence = PersistenceConfiguration(directory: "./keygate-data")
+    /// The lowest level of the lines logged. Default `info`.
+    var logLevel = Logger.Level.info
+
+    /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
+    init(options: Options, environment: Environment) throws {
+        for (setting, flag) in options.givenSettings {
+            try setting.apply(flag: flag, environment: environment, to: &self)
+        }
+        try checkTargetFitsHead(
+            isGiven: options.maxURLBytes != nil || environment[Setting.maxURLBytes.variable] != nil)
+        server.persistence = isMemoryOnly ? nil : persistence
+    }
+
+    /// A configuration with every default.
+    init() {}
+
+    /// The request target is part of the head: its limit is at most the head's, and follows a
+    /// smaller head limit when it was not given.
+    private mutating func checkTargetFitsHead(isGiven: Bool) throws {
+        let http = server.http
+        guard http.maxURLBytes > http.maxHeaderBytes else { return }
+        guard isGiven else {
+            server.http.maxURLBytes = http.maxHeaderBytes
+            return
+        }
+        throw ValidationError(
+            "--\(Setting.maxURLBytes.flag) must be from 64 to --\(Setting.maxHeaderBytes.flag) "
+                + "(\(http.maxHeaderBytes)); got \(http.maxURLBytes).")
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Gateway
+import Keyspace
+import MicroHTTPD
+
+extension Setting {
+    // The HTTP server.
+
+    /// `--host`.
+    static let host = text("KEYGATE_HOST", \.server.http.host, "Address to listen on.")
+    /// `--port`.
+    static let port = integer(
+        "KEYGATE_PORT", \.server.http.port, in: 0...65_535, "TCP port; 0 picks a free one.")
+    /// `--threads`.
+    static let threads = integer(
+        "KEYGATE_THREADS", \.server.http.threads, in: 1...1024,
+        "HTTP worker threads (default: the number of cores).")
+    /// `--max-body-bytes`.
+    static let maxBodyBytes = integer(
+        "KEYGATE_MAX_BODY_BYTES", \.server.http.maxBodyBytes, in: 0...(1 << 30),
+        "Largest request body, in bytes.")
+    /// `--max-connections`.
+    static let maxConnections = integer(
+        "KEYGATE_MAX_CONNECTIONS", \.server.http.maxConnections, in: 1...1_000_000,
+        "Open connections served, parked pops included; more get a 503.")
+    /// `--max-connections-per-ip`.
+    static let maxConnectionsPerAddress = integer(
+        "KEYGATE_MAX_CONNECTIONS_PER_IP", \.server.http.maxConnectionsPerAddress, in: 1...1_000_000,
+        "Open connections served per client address; more get a 503.")
+    /// `--listen-backlog`.
+    static let listenBacklog = integer(
+        "KEYGATE_LISTEN_BACKLOG", \.server.http.listenBacklog, in: 1...65_535,
+        "Connections the kernel queues before they are accepted (capped by net.core.somaxconn).")
+    /// `--idle-timeout`.
+    static let idleTimeout = seconds(
+        "KEYGATE_IDLE_TIMEOUT", \.server.http.idleTimeout, in: 1...86_400,
+        "Seconds before an idle connection is closed.")
+    /// `--read-timeout`.
+    static let readTimeout = seconds(
+        "KEYGATE_READ_TIMEOUT", \.server.http.readTimeout, in: 1...86_400,
+        "Seconds a request may take to arrive whole, however slowly; a late one gets a 408.")
+    /// `--max-header-bytes`.
+    static let maxHeaderBytes = integer(
+        "KEYGATE_MAX_HEADER_BYTES", \.server.http.maxHeaderBytes, in: 1024...(1 << 20),
+        "Largest request line and header fields; larger get a 431.")
+    /// `--max-url-bytes`, at most `--max-header-bytes` (checked once both are read).
+    static let maxURLBytes = integer(
+        "KEYGATE_MAX_URL_BYTES", \.server.http.maxURLBytes, in: 64...(1 << 20),
+        "Longest request target (path and query), at most the head's; longer gets a 414.")
+    /// `--ws-send-buffer-bytes`.
+    static let webSocketSendBufferBytes = integer(
+        "KEYGATE_WS_SEND_BUFFER_BYTES", \.server.http.maxUpgradeBufferedBytes, in: 1024...(1 << 30),
+        "Bytes a WebSocket client may leave unread before it is closed with 1008.")
+
+    // The API.
+
+    /// `--max-key-bytes`.
+    static let maxKeyBytes = integer(
+        "KEYGATE_MAX_KEY_BYTES", \.server.gateway.limits.maxKeyBytes, in: 1...1024,
+        "Longest key, 1 to 1024 bytes.")
+    /// `--max-wait`.
+    static let maxWait = seconds(
+        "KEYGATE_MAX_WAIT", \.server.gateway.limits.maxWait, in: 1...3600,
+        "Longest a pop may wait for a message, in seconds.")
+    /// `--max-waiting-per-queue`.
+    static let maxWaitingPerQueue = integer(
+        "KEYGATE_MAX_WAITING_PER_QUEUE", \.server.gateway.limits.maxWaitingPerQueue, in: 1...1_000_000,
+        "Consumers one queue may have waiting; more get a 503.")
+    /// `--heartbeat`.
+    static let heartbeat = seconds(
+        "KEYGATE_HEARTBEAT", \.server.gateway.heartbeat, in: 1...3600,
+        "Seconds between heartbeats on an idle event stream.")
+    /// `--ws-max-message-bytes`.
+    static let webSocketMaxMessageBytes = integer(
+        "KEYGATE_WS_MAX_MESSAGE_BYTES", \.server.gateway.webSocket.maxMessageBytes, in: 125...(1 << 30),
+        "Largest WebSocket message a client may send.")
+    /// `--ws-ping-interval`.
+    static let webSocketPingInterval = seconds(
+        "KEYGATE_WS_PING_INTERVAL", \.server.gateway.webSocket.pingInterval, in: 1...3600,
+        "Seconds of silence before a WebSocket client is pinged, and then to answer.")
+    /// `--public`.
+    static let publicDirectory = text(
+        "KEYGATE_PUBLIC", \.server.gateway.publicDirectory, "Folder of files served at /.")
+    /// `--openapi`.
+    static let openAPIFile = text(
+        "KEYGATE_OPENAPI", \.server.gateway.openAPIFile, "The OpenAPI document served at /openapi.yaml.")
+    /// `--cors-origin`, repeatable.
+    static let corsOrigin = Setting(
+        "KEYGATE_CORS_ORIGINS", flag: "cors-origin", kind: .repeatable,
+        summary: """
+            An origin (scheme://host[:port]) whose pages may call the API, or * for any; repeat for \
+            more (the variable takes a comma-separated list).
+            """,
+        defaultText: "none: same origin only"
+    ) { text, source, configuration in
+        guard isOrigin(text) else {
+            throw ValidationError(
+                "\(source): '\(text)' is not an origin: use * or scheme://host[:port], such as https://app.example.com."
+            )
+        }
+        configuration.server.gateway.cors.origins.append(text)
+    }
+    /// `--cors-max-age`.
+    static let corsMaxAge = seconds(
+        "KEYGATE_CORS_MAX_AGE", \.server.gateway.cors.maxAge, in: 0...86_400,
+        "Seconds browsers may cache a CORS preflight's answer.")
+    /// `--metrics` / `--no-metrics`.
+    static let metrics = toggle(
+        "KEYGATE_METRICS", \.server.gateway.isMetricsEnabled, isInvertible: true,
+        "Measure requests and the keyspace, served at /metrics.")
+    /// `--access-log`.
+    static let accessLog = toggle(
+        "KEYGATE_ACCESS_LOG", \.server.gateway.isAccessLogEnabled, "Log one line per request (never a value)."
+    )
+
+    // The keyspace.
+
+    /// `--event-history`.
+    static let eventHistory = integer(
+        "KEYGATE_EVENT_HISTORY", \.server.eventHistory, in: 1...100_000_000,
+        "Events kept for subscribers that resume or fall behind.")
+    /// `--memory-only`.
+    static let memoryOnly = toggle(
+        "KEYGATE_MEMORY_ONLY", \.isMemoryOnly, "Keep the keyspace in memory only: nothing survives a restart."
+    )
+    /// `--data-dir`.
+    static let dataDirectory = text(
+        "KEYGATE_DATA_DIR", \.persistence.directory, "Folder of the snapshot and log, created if missing.")
+    /// `--fsync`.
+    static let fsync = choice(
+        "KEYGATE_FSYNC", \.persistence.fsync,
+        "When the log is synced to disk: always (before each change is answered), everysec or no.")
+    /// `--repair`, a flag only.
+    static let repair = toggle(
+        "", flag: "repair", \.persistence.repair,
+        "Start even when a data file is damaged before its end, dropping everything from the damage on (kept in *.dropped files)."
+    )
+    /// `--compaction-ratio`.
+    static let compactionRatio = number(
+        "KEYGATE_COMPACTION_RATIO", \.persistence.compactionRatio, in: 1...1000,
+        "Compact the log into a snapshot once it is this many times the live data…")
+    /// `--compaction-min-bytes`.
+    static let compactionMinBytes = integer(
+        "KEYGATE_COMPACTION_MIN_BYTES", \.persistence.compactionMinimumBytes, in: 0...(1 << 40),
+        "…and at least this many bytes.")
+
+    // The executable.
+
+    /// `--log-level`.
+    static let logLevel = choice("KEYGATE_LOG_LEVEL", \.logLevel, "The lowest level of the lines logged.")
+
+    /// `*`, or an origin as browsers send it: `http` or `https`, `://`, a host and maybe a port,
+    /// and nothing after.
+    private static func isOrigin(_ text: String) -> Bool {
+        if text == "*" { return true }
+        guard let separator = text.firstRange(of: "://") else { return false }
+        let scheme = text[..<separator.lowerBound].lowercased()
+        let authority = text[separator.upperBound...]
+        return (scheme == "http" || scheme == "https") && !authority.isEmpty
+            && !authority.contains(where: { "/?#@ ".contains($0) })
+    }
+}
