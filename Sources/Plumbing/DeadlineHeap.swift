@@ -3,11 +3,12 @@
 ///
 /// An element overwritten, deleted or cancelled before its deadline leaves the heap at once,
 /// in O(log n), instead of lingering as a stale entry. Insert, update and remove are
-/// O(log n); `first` is O(1). Inlinable, so that each use is specialized for its types.
-package struct DeadlineHeap<Deadline: Comparable, Element> {
+/// O(log n); `first` is O(1). Inlinable, so that each use is specialized for its types; `public`
+/// rather than `package` for that (Mutex.swift says why).
+public struct DeadlineHeap<Deadline: Comparable, Element> {
     /// A stable reference to one element, kept by whoever owns it. A handle is reused once its
     /// element is removed: keep it no longer than the element.
-    package struct Handle: Hashable, Sendable {
+    public struct Handle: Hashable, Sendable {
         @usableFromInline let slot: Int32
 
         @inlinable init(slot: Int32) {
@@ -41,32 +42,32 @@ package struct DeadlineHeap<Deadline: Comparable, Element> {
     @usableFromInline var firstFreeSlot: Int32 = -1
 
     /// An empty heap.
-    @inlinable package init() {}
+    @inlinable public init() {}
 
     /// The number of elements.
-    @inlinable package var count: Int { nodes.count }
+    @inlinable public var count: Int { nodes.count }
 
     /// Whether the heap is empty.
-    @inlinable package var isEmpty: Bool { nodes.isEmpty }
+    @inlinable public var isEmpty: Bool { nodes.isEmpty }
 
     /// The earliest deadline, its element and handle.
-    @inlinable package var first: (deadline: Deadline, element: Element, handle: Handle)? {
+    @inlinable public var first: (deadline: Deadline, element: Element, handle: Handle)? {
         guard let node = nodes.first, let element = slots[Int(node.slot)].element else { return nil }
         return (node.deadline, element, Handle(slot: node.slot))
     }
 
     /// The deadline of an element.
-    @inlinable package func deadline(of handle: Handle) -> Deadline {
+    @inlinable public func deadline(of handle: Handle) -> Deadline {
         nodes[Int(slots[Int(handle.slot)].position)].deadline
     }
 
     /// The element of a handle, `nil` when its slot is free.
-    @inlinable package func element(of handle: Handle) -> Element? {
+    @inlinable public func element(of handle: Handle) -> Element? {
         slots.indices.contains(Int(handle.slot)) ? slots[Int(handle.slot)].element : nil
     }
 
     /// Adds `element` with `deadline`. O(log n).
-    @inlinable package mutating func insert(_ element: Element, deadline: Deadline) -> Handle {
+    @inlinable public mutating func insert(_ element: Element, deadline: Deadline) -> Handle {
         let slot = allocateSlot(for: element)
         nodes.append(Node(deadline: deadline, slot: slot))
         slots[Int(slot)].position = Int32(nodes.count - 1)
@@ -75,7 +76,7 @@ package struct DeadlineHeap<Deadline: Comparable, Element> {
     }
 
     /// Moves an element to a new deadline. O(log n).
-    @inlinable package mutating func update(_ handle: Handle, deadline: Deadline) {
+    @inlinable public mutating func update(_ handle: Handle, deadline: Deadline) {
         let position = Int(slots[Int(handle.slot)].position)
         let old = nodes[position].deadline
         nodes[position].deadline = deadline
@@ -88,7 +89,7 @@ package struct DeadlineHeap<Deadline: Comparable, Element> {
 
     /// Removes an element; returns it. O(log n).
     @inlinable @discardableResult
-    package mutating func remove(_ handle: Handle) -> Element? {
+    public mutating func remove(_ handle: Handle) -> Element? {
         let position = Int(slots[Int(handle.slot)].position)
         let last = nodes.count - 1
         if position != last {
@@ -110,7 +111,7 @@ package struct DeadlineHeap<Deadline: Comparable, Element> {
     }
 
     /// Checks the heap order and every handle's position; for tests. O(n).
-    package var isConsistent: Bool {
+    public var isConsistent: Bool {
         for position in nodes.indices {
             if position > 0 && nodes[position].deadline < nodes[parent(of: position)].deadline {
                 return false

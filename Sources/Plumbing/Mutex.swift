@@ -14,12 +14,12 @@
     ///
     /// `@unchecked Sendable`: `value` is only read or written between `pthread_mutex_lock` and
     /// `pthread_mutex_unlock` of `mutex`, which the object owns from `init` to `deinit`.
-    package final class Mutex<Value: ~Copyable>: @unchecked Sendable {
+    public final class Mutex<Value: ~Copyable>: @unchecked Sendable {
         private let mutex: UnsafeMutablePointer<pthread_mutex_t>
         private var value: Value
 
         /// A mutex guarding `initialValue`.
-        package init(_ initialValue: consuming sending Value) {
+        public init(_ initialValue: consuming sending Value) {
             mutex = .allocate(capacity: 1)
             precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init failed")
             value = initialValue
@@ -31,7 +31,7 @@
         }
 
         /// Runs `body` with the value, holding the lock.
-        package func withLock<Result: ~Copyable, Failure: Error>(
+        public func withLock<Result: ~Copyable, Failure: Error>(
             _ body: (inout sending Value) throws(Failure) -> sending Result
         ) throws(Failure) -> sending Result {
             pthread_mutex_lock(mutex)
@@ -40,7 +40,7 @@
         }
 
         /// Runs `body` with the value if the lock is free now; `nil` otherwise.
-        package func withLockIfAvailable<Result: ~Copyable, Failure: Error>(
+        public func withLockIfAvailable<Result: ~Copyable, Failure: Error>(
             _ body: (inout sending Value) throws(Failure) -> sending Result
         ) throws(Failure) -> sending Result? {
             guard pthread_mutex_trylock(mutex) == 0 else { return nil }
@@ -49,29 +49,35 @@
         }
     }
 #else
-    package import Synchronization
+    public import Synchronization
 
     /// The lock every module of ours uses: `Synchronization.Mutex`, wrapped so that modules
     /// import it from here, but for the ThreadSanitizer build, which swaps in a pthread mutex
     /// that the sanitizer can see (the other branch of this file). Inlinable: it costs nothing
     /// over the standard one.
-    package struct Mutex<Value: ~Copyable>: ~Copyable, Sendable {
+    ///
+    /// `public` rather than `package`: Swift 6.3 does not inline a `package` inlinable function
+    /// into another module (measured: every lock became a call with a metadata lookup).
+    public struct Mutex<Value: ~Copyable>: ~Copyable, Sendable {
         @usableFromInline let base: Synchronization.Mutex<Value>
 
         /// A mutex guarding `initialValue`.
-        @inlinable package init(_ initialValue: consuming sending Value) {
+        @inlinable @inline(always)
+        public init(_ initialValue: consuming sending Value) {
             base = Synchronization.Mutex(initialValue)
         }
 
         /// Runs `body` with the value, holding the lock.
-        @inlinable package borrowing func withLock<Result: ~Copyable, Failure: Error>(
+        @inlinable @inline(always)
+        public borrowing func withLock<Result: ~Copyable, Failure: Error>(
             _ body: (inout sending Value) throws(Failure) -> sending Result
         ) throws(Failure) -> sending Result {
             try base.withLock(body)
         }
 
         /// Runs `body` with the value if the lock is free now; `nil` otherwise.
-        @inlinable package borrowing func withLockIfAvailable<Result: ~Copyable, Failure: Error>(
+        @inlinable @inline(always)
+        public borrowing func withLockIfAvailable<Result: ~Copyable, Failure: Error>(
             _ body: (inout sending Value) throws(Failure) -> sending Result
         ) throws(Failure) -> sending Result? {
             try base.withLockIfAvailable(body)

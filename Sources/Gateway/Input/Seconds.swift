@@ -1,10 +1,10 @@
+import Plumbing
+
 /// Durations shown to clients: seconds as a JSON number, to the millisecond.
 enum Seconds {
     /// `duration` in seconds, for example 12.5 for 12 500 ms.
     static func of(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        let milliseconds = attoseconds / 1_000_000_000_000_000
-        return Double(seconds * 1000 + milliseconds) / 1000
+        Double(duration.wholeMilliseconds) / 1000
     }
 
     /// `duration` in seconds as text: `60` for a whole number of seconds, else `0.25`.

@@ -13,8 +13,9 @@ extension Gateway {
                 bytes: request.body, contentType: try request.contentType() ?? Payload.defaultContentType)
             let write = Cache.Write(
                 key: key, value: value, timeToLive: timeToLive, condition: try request.writeCondition())
-            return try answer(operations.perform(write), with: request.pathText) { outcome, location in
-                HTTPResponse.written(outcome, location: location)
+            // The path's bytes, made text only for a `Location`: most writes replace a value.
+            return try answer(operations.perform(write), with: request.path) { outcome, path in
+                HTTPResponse.written(outcome, path: path)
             }
         case .delete:
             _ = try request.parameters(allowed: [])

@@ -13,8 +13,8 @@ import struct Synchronization.Atomic
 /// extensions in REST/ only parse HTTP and render results. Generic over the engine, so that
 /// routes know only the `KeyspaceStore` operations.
 package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
-    /// What answers one route: the gateway, the request, and the path's parameters.
-    typealias Handler = @Sendable (Gateway, HTTPRequest, PathParameters) throws -> HTTPAnswer
+    /// What answers one route: the gateway, the request, and where the route matched it.
+    typealias Handler = @Sendable (Gateway, HTTPRequest, RouteMatch) throws -> HTTPAnswer
 
     /// Where operations meet the store.
     let operations: Operations<Store>
@@ -96,7 +96,7 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
             answer =
                 request.method == .options
                 ? .respond(try options(request, match: match))
-                : try match.route.handler(self, request, match.parameters)
+                : try routes.routes[match.index].handler(self, request, match)
         } catch {
             answer = .respond(Problem(error, logger: logger).response)
         }
@@ -151,13 +151,13 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
 
     /// The answer to `OPTIONS`: the methods the endpoint allows, and for a CORS preflight from
     /// an allowed origin, what its page may send.
-    private func options(_ request: HTTPRequest, match: RouteTable<Handler>.Match) throws -> HTTPResponse {
+    private func options(_ request: HTTPRequest, match: RouteMatch) throws -> HTTPResponse {
         // The keys are checked as on every other method: a path naming no valid key has no
         // methods to list (found by schemathesis: OPTIONS answered 204 for any key).
-        for segment in match.parameters.keySegments {
+        for segment in match.keySegments {
             _ = try key(segment)
         }
-        let allowed = match.route.methods
+        let allowed = routes.routes[match.index].methods
         var headers = [HTTPHeader("Allow", allowed.allowHeader)]
         let cors = configuration.cors
         if cors.isEnabled {

@@ -19,11 +19,13 @@ extension HTTPResponse {
             body: stored.value.bytes)
     }
 
-    /// A value written: 201 with its `Location` when new, 204 when replaced; its entity tag.
-    static func written(_ outcome: WriteOutcome, location: String) -> HTTPResponse {
+    /// A value written at `path`: 201 with it as `Location` when new, 204 when replaced; its
+    /// entity tag.
+    static func written(_ outcome: WriteOutcome, path: ArraySlice<UInt8>) -> HTTPResponse {
         let entityTag = HTTPHeader("ETag", EntityTag.of(outcome.version))
         switch outcome {
         case .created:
+            let location = String(decoding: path, as: UTF8.self)
             return HTTPResponse(status: .created, headers: [HTTPHeader("Location", location), entityTag])
         case .replaced:
             return HTTPResponse(status: .noContent, headers: [entityTag])
