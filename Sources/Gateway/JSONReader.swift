@@ -88,13 +88,12 @@ struct JSONReader {
         defer { depth -= 1 }
         position += 1
         skipWhitespace()
-        var members: [String: JSONValue] = [:]
         if current == UInt8(ascii: "}") {
             position += 1
-            return .object(members)
+            return .object([:])
         }
         // Requests hold a handful of members: one allocation instead of growing twice.
-        members.reserveCapacity(4)
+        var members = [String: JSONValue](minimumCapacity: 4)
         while true {
             guard current == UInt8(ascii: "\""), let name = readString() else { return nil }
             skipWhitespace()

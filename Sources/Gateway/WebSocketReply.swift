@@ -38,8 +38,10 @@ enum WebSocketReply {
     /// The members describing a value: `value` when its bytes are UTF-8, else `valueBase64`,
     /// then `contentType`.
     static func payload(_ payload: Payload) -> JSONMembers {
-        if let text = String(validating: payload.bytes, as: UTF8.self) {
-            return ["value": .string(text), "contentType": .string(payload.contentType)]
+        // UTF8Span validates without String(validating:)'s unspecialized generic path, which
+        // cost three times as much on a short value.
+        if let text = try? UTF8Span(validating: payload.bytes.span) {
+            return ["value": .string(String(copying: text)), "contentType": .string(payload.contentType)]
         }
         return [
             "valueBase64": .string(Data(payload.bytes).base64EncodedString()),
