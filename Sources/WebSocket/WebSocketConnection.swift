@@ -34,6 +34,19 @@ package struct WebSocketConnection {
     package mutating func receive(_ bytes: some Collection<UInt8>, at now: ContinuousClock.Instant)
         -> [Action]
     {
+        take(bytes, at: now)
+    }
+
+    /// Bytes arrived from the client at `now`, in a read buffer: the same as the generic form,
+    /// but compiled for this type. Called from another module, the generic form runs
+    /// unspecialized, copying the bytes in one by one through the protocol's witnesses.
+    package mutating func receive(_ bytes: UnsafeRawBufferPointer, at now: ContinuousClock.Instant)
+        -> [Action]
+    {
+        take(bytes, at: now)
+    }
+
+    private mutating func take(_ bytes: some Collection<UInt8>, at now: ContinuousClock.Instant) -> [Action] {
         guard !isClosing else { return [] }
         lastHeard = now
         pingSent = nil

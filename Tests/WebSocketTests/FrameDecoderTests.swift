@@ -69,6 +69,23 @@ struct FrameDecoderTests {
         #expect(try Self.decodeAll(Self.clientFrame(.binary, payload)) == [.binary(payload)])
     }
 
+    @Test(arguments: 0...20)
+    func unmasksPayloadsOfEveryLengthAroundAWord(length: Int) throws {
+        let text = String((0..<length).map { Character(UnicodeScalar(UInt8(0x41 + $0))) })
+        #expect(try Self.decodeAll(Self.clientFrame(.text, Array(text.utf8))) == [.text(text)])
+        let payload = (0..<length).map { UInt8(truncatingIfNeeded: 0xF0 + $0) }
+        #expect(try Self.decodeAll(Self.clientFrame(.binary, payload)) == [.binary(payload)])
+    }
+
+    @Test func saysWhyASingleFrameIsNotText() {
+        #expect(throws: WebSocketError(.invalidPayload, "A text message is not UTF-8.")) {
+            try Self.decodeAll(Self.clientFrame(.text, Array("ab".utf8) + [0xFF]))
+        }
+        #expect(throws: WebSocketError(.invalidPayload, "A text message ends inside a character.")) {
+            try Self.decodeAll(Self.clientFrame(.text, Array("ab".utf8) + [0xE2, 0x82]))
+        }
+    }
+
     @Test func splitsACharacterAcrossFragmentsWithoutComplaint() throws {
         let euro = Array("€".utf8)
         let bytes =

@@ -18,6 +18,14 @@ struct FrameEncoderTests {
         #expect(frame.count == headerLength + length)
     }
 
+    @Test(arguments: [0, 5, 125, 126, 65_535, 65_536])
+    func encodesTextLikeAnyOtherFrame(byteCount: Int) {
+        let text = String(repeating: "é", count: byteCount / 2) + String(repeating: "a", count: byteCount % 2)
+        #expect(
+            FrameEncoder.text(text)
+                == FrameEncoder.frame(opcode: Opcode.text.rawValue, payload: Array(text.utf8)))
+    }
+
     @Test func cutsACloseReasonWithoutSplittingACharacter() throws {
         let frame = FrameEncoder.close(.policyViolation, reason: String(repeating: "é", count: 100))
         #expect(frame.count <= 127)

@@ -26,6 +26,15 @@ struct WebSocketConnectionTests {
             ])
     }
 
+    @Test func receivesFromAReadBufferAsFromAnyCollection() {
+        let bytes = Self.clientFrame(.text, Array("one".utf8)) + Self.clientFrame(.ping, [7])
+        var fromArray = Self.connection()
+        var fromBuffer = Self.connection()
+        let actions = bytes.withUnsafeBytes { fromBuffer.receive($0, at: Self.start) }
+        #expect(actions == fromArray.receive(bytes, at: Self.start))
+        #expect(actions == [.deliver("one"), .send(FrameEncoder.pong([7]))])
+    }
+
     @Test func echoesTheClientsCloseAndIgnoresWhatFollows() {
         var connection = Self.connection()
         let close = Self.clientFrame(.close, [0x03, 0xE8] + Array("done".utf8))
