@@ -40,10 +40,8 @@ package struct WebSocketConnection {
     /// Bytes arrived from the client at `now`, in a read buffer: the same as the generic form,
     /// but compiled for this type. Called from another module, the generic form runs
     /// unspecialized, copying the bytes in one by one through the protocol's witnesses.
-    package mutating func receive(_ bytes: UnsafeRawBufferPointer, at now: ContinuousClock.Instant)
-        -> [Action]
-    {
-        take(bytes, at: now)
+    package mutating func receive(_ bytes: Span<UInt8>, at now: ContinuousClock.Instant) -> [Action] {
+        bytes.withUnsafeBufferPointer { take($0, at: now) }
     }
 
     private mutating func take(_ bytes: some Collection<UInt8>, at now: ContinuousClock.Instant) -> [Action] {

@@ -14,7 +14,7 @@ struct RouterTests {
         let parameters = (0..<match.parameters.count).map {
             String(decoding: match[$0], as: UTF8.self)
         }
-        return (match.route.template.label, parameters)
+        return (Self.routes.routes[match.index].template.label, parameters)
     }
 
     @Test func matchesEveryEndpoint() throws {

@@ -30,7 +30,7 @@ struct WebSocketConnectionTests {
         let bytes = Self.clientFrame(.text, Array("one".utf8)) + Self.clientFrame(.ping, [7])
         var fromArray = Self.connection()
         var fromBuffer = Self.connection()
-        let actions = bytes.withUnsafeBytes { fromBuffer.receive($0, at: Self.start) }
+        let actions = fromBuffer.receive(bytes.span, at: Self.start)
         #expect(actions == fromArray.receive(bytes, at: Self.start))
         #expect(actions == [.deliver("one"), .send(FrameEncoder.pong([7]))])
     }

@@ -14,33 +14,16 @@ import WebSocket
 /// change waiting to be durable) leaves it, answered later from another thread. A reply that the client's send buffer cannot take closes
 /// the socket with 1008: a client that does not read cannot make the server hold memory.
 final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
-    /// An operation whose answer comes later, as the session keeps it until then.
-    private struct Waiting {
-        /// Cancels it: the socket closed first.
-        let cancel: @Sendable () -> Void
-        /// Whether it is a pop waiting for a message, which the socket's limit counts.
-        let isPop: Bool
-    }
-
-    private struct State {
-        var socket: UpgradedSocket?
-        var connection: WebSocketConnection
-        var waiting: [ObjectIdentifier: Waiting] = [:]
-        var subscriptions: [Int: WebSocketSubscription] = [:]
-        var lastSubscription = 0
-        var isClosed = false
-    }
-
     private let gateway: Gateway<Store>
     private let settings: WebSocketSettings
-    private let state: Mutex<State>
+    private let state: Mutex<SessionState>
 
     /// A session of `gateway`, opened now.
     init(gateway: Gateway<Store>) {
         self.gateway = gateway
         settings = gateway.configuration.webSocket
         state = Mutex(
-            State(
+            SessionState(
                 connection: WebSocketConnection(
                     maxMessageBytes: settings.maxMessageBytes, pingInterval: settings.pingInterval,
                     now: .now)))
@@ -54,10 +37,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
 
     func received(_ bytes: Span<UInt8>) {
         gateway.metrics?.count(received: bytes.count, over: .webSocket)
-        let actions = bytes.withUnsafeBufferPointer { bytes in
-            state.withLock { $0.connection.receive(bytes, at: .now) }
-        }
-        perform(actions)
+        perform(state.withLock { $0.connection.receive(bytes, at: .now) })
     }
 
     func serve() {
@@ -220,7 +200,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         let key = ObjectIdentifier(pending)
         let isTracked = state.withLock { state in
             guard !state.isClosed else { return false }
-            state.waiting[key] = Waiting(cancel: { pending.cancel() }, isPop: isPop)
+            state.waiting[key] = WaitingOperation(cancel: { pending.cancel() }, isPop: isPop)
             return true
         }
         guard isTracked else {
@@ -310,4 +290,23 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             state.withLock { $0.socket }?.requestService()
         }
     }
+}
+
+/// What a session keeps, under its lock. Not nested in the generic session, so that its type
+/// needs no metadata looked up at run time on every request.
+private struct SessionState {
+    var socket: UpgradedSocket?
+    var connection: WebSocketConnection
+    var waiting: [ObjectIdentifier: WaitingOperation] = [:]
+    var subscriptions: [Int: WebSocketSubscription] = [:]
+    var lastSubscription = 0
+    var isClosed = false
+}
+
+/// An operation whose answer comes later, as a session keeps it until then.
+private struct WaitingOperation {
+    /// Cancels it: the socket closed first.
+    let cancel: @Sendable () -> Void
+    /// Whether it is a pop waiting for a message, which the socket's limit counts.
+    let isPop: Bool
 }
