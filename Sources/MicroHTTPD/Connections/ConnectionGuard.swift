@@ -10,34 +10,6 @@ import struct Synchronization.Atomic
 /// only measures silence, which a client sending a byte now and then never lets pass. So each
 /// connection's request has a deadline, and one thread closes those whose deadline passed.
 final class ConnectionGuard: Sendable {
-    /// The limits it enforces.
-    struct Limits: Sendable {
-        /// Connections let in to be served; more are let in only to be answered a 503.
-        var maxConnections: Int
-        /// Connections from one address to be served; more get a 503 the same way.
-        var maxConnectionsPerAddress: Int
-        /// How long a request's line, header fields and body may take to arrive.
-        var readTimeout: Duration
-        /// How long libmicrohttpd lets a connection stay silent between requests.
-        var idleTimeout: Duration
-
-        /// Connections from one address past which new ones are closed at once, unanswered:
-        /// a few more than are served, so that a client over its limit is told why.
-        var acceptedConnectionsPerAddress: Int {
-            maxConnectionsPerAddress + Self.overflow(past: maxConnectionsPerAddress)
-        }
-
-        /// Connections in all past which libmicrohttpd closes new ones at once, unanswered.
-        var acceptedConnections: Int {
-            maxConnections + Self.overflow(past: maxConnections)
-        }
-
-        /// The connections let in past `limit` to be answered a 503: a sixteenth, at least 16.
-        private static func overflow(past limit: Int) -> Int {
-            max(16, limit / 16)
-        }
-    }
-
     private struct State {
         /// Every open connection, by identity.
         var open: [ObjectIdentifier: OpenConnection] = [:]
@@ -48,8 +20,8 @@ final class ConnectionGuard: Sendable {
     /// How often deadlines are checked; a request is closed at most this late.
     private static let tick = Duration.milliseconds(100)
 
-    /// The limits it enforces.
-    let limits: Limits
+    /// The limits it enforces: the server's configuration.
+    let limits: HTTPServer.Configuration
     private let state = Mutex(State())
     /// Milliseconds since `start`, advanced by the deadline thread at each tick: deadlines are
     /// set on every request, and reading this costs less than reading a clock.
@@ -59,7 +31,7 @@ final class ConnectionGuard: Sendable {
     private let thread = WorkerThread(name: "keygate-deadlines")
 
     /// A guard enforcing `limits`, answering late requests with `timeoutResponse`.
-    init(limits: Limits, timeoutResponse: HTTPResponse) {
+    init(limits: HTTPServer.Configuration, timeoutResponse: HTTPResponse) {
         self.limits = limits
         timeoutAnswer = Self.serialized(timeoutResponse)
     }

@@ -2,23 +2,20 @@
 /// size, consistent framing, and the declared body's size. Each broken rule is the error to
 /// answer, after which the connection is closed.
 struct RequestHeadRules: Sendable {
-    /// The longest request target, path and query.
-    let maxURLBytes: Int
-    /// The largest request line and header fields.
-    let maxHeaderBytes: Int
-    /// The largest body.
-    let maxBodyBytes: Int
+    /// The limits it enforces (the target's, the head's and the body's): the server's
+    /// configuration.
+    let limits: HTTPServer.Configuration
 
     /// The first rule the head of `connection`'s request breaks, if any; `path` gives the
     /// request's path, read only for a head long enough to hold a long target. O(header fields).
     func refusal(of connection: ConnectionHandle, path: () -> [UInt8]) -> HTTPError? {
         let headerBytes = connection.headerSize
         // The head includes the request line, so only a long head can hold a long target.
-        if headerBytes > maxURLBytes && targetLength(of: connection, path: path()) > maxURLBytes {
-            return .uriTooLong(limit: maxURLBytes)
+        if headerBytes > limits.maxURLBytes && targetLength(of: connection, path: path()) > limits.maxURLBytes {
+            return .uriTooLong(limit: limits.maxURLBytes)
         }
-        if headerBytes > maxHeaderBytes {
-            return .headerFieldsTooLarge(limit: maxHeaderBytes)
+        if headerBytes > limits.maxHeaderBytes {
+            return .headerFieldsTooLarge(limit: limits.maxHeaderBytes)
         }
         let fields = connection.headerFieldSummary()
         if let framing = framingError(of: connection, fields: fields) {
@@ -27,9 +24,9 @@ struct RequestHeadRules: Sendable {
         // Looked up only when sent: most requests have no body.
         if fields.contentLengthCount > 0,
             let declared = connection.header(named: "Content-Length").flatMap(Int.init),
-            declared > maxBodyBytes
+            declared > limits.maxBodyBytes
         {
-            return .contentTooLarge(limit: maxBodyBytes)
+            return .contentTooLarge(limit: limits.maxBodyBytes)
         }
         return nil
     }

@@ -43,14 +43,18 @@ extension HTTPServer {
         /// Open connections past which libmicrohttpd closes new ones unanswered: the served
         /// ones and those let in to be told to come back.
         package var acceptedConnections: Int {
-            connectionLimits.acceptedConnections
+            maxConnections + Self.overflow(past: maxConnections)
         }
 
-        /// The limits the connection guard enforces.
-        var connectionLimits: ConnectionGuard.Limits {
-            ConnectionGuard.Limits(
-                maxConnections: maxConnections, maxConnectionsPerAddress: maxConnectionsPerAddress,
-                readTimeout: readTimeout, idleTimeout: idleTimeout)
+        /// Connections from one address past which new ones are closed at once, unanswered:
+        /// a few more than are served, so that a client over its limit is told why.
+        var acceptedConnectionsPerAddress: Int {
+            maxConnectionsPerAddress + Self.overflow(past: maxConnectionsPerAddress)
+        }
+
+        /// The connections let in past `limit` to be answered a 503: a sixteenth, at least 16.
+        private static func overflow(past limit: Int) -> Int {
+            max(16, limit / 16)
         }
 
         /// Memory per connection (libmicrohttpd's pool): twice the header limit, so that a head

@@ -41,14 +41,12 @@ final class RequestDispatcher: Sendable {
     ) {
         self.handler = handler
         maxBodyBytes = configuration.maxBodyBytes
-        headRules = RequestHeadRules(
-            maxURLBytes: configuration.maxURLBytes, maxHeaderBytes: configuration.maxHeaderBytes,
-            maxBodyBytes: configuration.maxBodyBytes)
+        headRules = RequestHeadRules(limits: configuration)
         self.upgradeLoop = upgradeLoop
         self.logger = logger
         parkingLot = ParkingLot(deadlines: deadlines, logger: logger)
         connections = ConnectionGuard(
-            limits: configuration.connectionLimits,
+            limits: configuration,
             timeoutResponse: handler.response(for: .requestTimeout(configuration.readTimeout)))
     }
 
