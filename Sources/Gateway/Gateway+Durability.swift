@@ -29,11 +29,8 @@ extension Gateway {
                 },
                 onTimeout: {
                     undelivered?()
-                    return Problem(
-                        KeyspaceError.unavailable(
-                            "the log was not synced within \(Seconds.text(Self.durabilityTimeout)) s"
-                        )
-                    ).response
+                    let failure = PersistenceError.notSynced(within: Self.durabilityTimeout)
+                    return Problem(KeyspaceError.unavailable(failure)).response
                 },
                 onAbandon: undelivered))
     }

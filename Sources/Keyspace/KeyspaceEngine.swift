@@ -249,7 +249,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) {
         guard let journal else { return completion(nil) }
         journal.whenDurable(ticket) { failure in
-            completion(failure.map { .unavailable($0.description) })
+            completion(failure.map { .unavailable($0) })
         }
     }
 
@@ -321,8 +321,10 @@ package final class KeyspaceEngine: KeyspaceStore {
     private func change<Value: Sendable>(
         _ body: (inout KeyspaceState, Timestamp) throws(KeyspaceError) -> Value
     ) throws(KeyspaceError) -> Value {
-        if let journal, !journal.isAcceptingChanges {
-            throw .unavailable(journal.failure?.description ?? "the log cannot be written")
+        // A journal that takes no changes names its failure; between the flag and the failure
+        // (just set, or just cleared) the change goes on, as it would have a moment earlier.
+        if let journal, !journal.isAcceptingChanges, let failure = journal.failure {
+            throw .unavailable(failure)
         }
         let (value, failure, signals) = locked(body)
         let writeFailure = finish(signals)
@@ -330,7 +332,7 @@ package final class KeyspaceEngine: KeyspaceStore {
             throw failure
         }
         if let writeFailure {
-            throw .unavailable(writeFailure.description)
+            throw .unavailable(writeFailure)
         }
         guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
         return value
