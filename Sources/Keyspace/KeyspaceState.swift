@@ -19,8 +19,12 @@ struct KeyspaceState {
     private var entries = EntryTable()
     private var order = SortedKeyIndex()
     private var deadlines = ExpiryIndex()
-    private var waiters: [Key: WaiterList] = [:]
-    private var waitersByReceiver: [ObjectIdentifier: Waiter] = [:]
+    /// Every waiting consumer, by receiver: the one record of who still waits.
+    private var waiters: [ObjectIdentifier: Waiter] = [:]
+    /// The waits on each queue, oldest first; a list may still name waits that ended.
+    private var waitersByQueue: [Key: WaiterList] = [:]
+    /// The number of the newest registration of a waiting consumer.
+    private var lastRegistration: UInt64 = 0
     private var lastVersion: UInt64 = 0
     /// The deadline the expirer sleeps until; `nil` when it has nothing to wait for.
     private var expirerWakeup: Timestamp?
@@ -198,14 +202,7 @@ struct KeyspaceState {
         }
         guard let queue = first else {
             guard let receiver else { return .empty }
-            for queue in queues where waiters[queue]?.activeCount ?? 0 >= limit {
-                throw .tooManyWaiting(queue: queue, limit: limit)
-            }
-            let waiter = Waiter(receiver: receiver, queues: queues)
-            waitersByReceiver[ObjectIdentifier(receiver)] = waiter
-            for queue in queues {
-                waiters[queue, default: WaiterList()].append(waiter)
-            }
+            try register(receiver, on: queues, waitingAtMost: limit)
             return .waiting
         }
         if let receiver, !receiver.claim() {
@@ -224,19 +221,17 @@ struct KeyspaceState {
         return .popped(PoppedMessage(queue: queue, message: message))
     }
 
-    /// Forgets a waiting consumer, on every queue it waits on.
+    /// Forgets a waiting consumer, on every queue it waits on. O(number of its queues).
     mutating func cancelWait(_ receiver: any MessageReceiver) {
-        guard let waiter = waitersByReceiver.removeValue(forKey: ObjectIdentifier(receiver)) else {
-            return
-        }
-        deactivate(waiter, except: nil)
+        guard let waiter = waiters.removeValue(forKey: ObjectIdentifier(receiver)) else { return }
+        noteEnded(waiter, except: nil)
     }
 
     /// The length and waiting consumers of `queue`.
     mutating func queueInfo(_ queue: Key, now: Timestamp) throws(KeyspaceError) -> QueueInfo {
         QueueInfo(
             length: try queueLength(queue, now: now) ?? 0,
-            consumers: waiters[queue]?.activeCount ?? 0)
+            consumers: waitingCount(on: queue))
     }
 
     /// The oldest `limit` messages of `queue`, left in place. O(limit).
@@ -291,7 +286,12 @@ struct KeyspaceState {
     }
 
     /// The number of consumers waiting on at least one queue.
-    var waitingCount: Int { waitersByReceiver.count }
+    var waitingCount: Int { waiters.count }
+
+    /// The number of consumers waiting on `queue`.
+    func waitingCount(on queue: Key) -> Int {
+        waitersByQueue[queue]?.activeCount ?? 0
+    }
 
     /// The keys and counters a snapshot saves, as they are now. O(1): the tables are shared
     /// until the next change to each, which then copies that one table (a 64th of the keys),
@@ -360,8 +360,14 @@ struct KeyspaceState {
     /// Checks that entries, order, deadlines and waiters agree; for tests. O(n).
     var isConsistent: Bool {
         guard deadlines.isConsistent, order.count == entries.count else { return false }
-        let activeRegistrations = waitersByReceiver.values.reduce(0) { $0 + $1.queues.count }
-        guard activeRegistrations == waiters.values.reduce(0, { $0 + $1.activeCount }) else {
+        for (queue, list) in waitersByQueue {
+            let active = list.entries.count(where: { id in
+                waiters[id.receiver].map { $0.id == id && $0.queues.contains(queue) } ?? false
+            })
+            guard active == list.activeCount, !list.isIdle else { return false }
+        }
+        let registrations = waiters.values.reduce(0) { $0 + $1.queues.count }
+        guard registrations == waitersByQueue.values.reduce(0, { $0 + $1.activeCount }) else {
             return false
         }
         guard entries.values.count(where: { $0.value.type == .queue }) == queueCount else { return false }
@@ -437,17 +443,37 @@ struct KeyspaceState {
         return result
     }
 
-    /// Claims the oldest active waiter on `queue`, dropping those that can no longer be.
+    /// Registers `receiver` as waiting on each of `queues` (distinct), unless one has `limit`
+    /// consumers waiting already. O(number of queues).
+    private mutating func register(
+        _ receiver: any MessageReceiver, on queues: [Key], waitingAtMost limit: Int
+    ) throws(KeyspaceError) {
+        for queue in queues where waitingCount(on: queue) >= limit {
+            throw .tooManyWaiting(queue: queue, limit: limit)
+        }
+        // A receiver waits once: a second registration replaces the first.
+        cancelWait(receiver)
+        lastRegistration += 1
+        let id = Waiter.ID(receiver: ObjectIdentifier(receiver), registration: lastRegistration)
+        waiters[id.receiver] = Waiter(id: id, receiver: receiver, queues: queues)
+        for queue in queues {
+            waitersByQueue[queue, default: WaiterList()].append(id)
+        }
+    }
+
+    /// Claims the oldest waiter on `queue` that still waits, forgetting those that can no
+    /// longer be claimed. O(1) amortized per waiter forgotten.
     private mutating func claimOldestWaiter(on queue: Key) -> (any MessageReceiver)? {
-        guard var list = waiters.removeValue(forKey: queue) else { return nil }
+        guard var list = waitersByQueue.removeValue(forKey: queue) else { return nil }
         defer {
             if !list.isIdle {
-                waiters[queue] = list
+                waitersByQueue[queue] = list
             }
         }
-        while let waiter = list.removeOldestActive() {
-            waitersByReceiver[ObjectIdentifier(waiter.receiver)] = nil
-            deactivate(waiter, except: queue)
+        while let waiter = list.removeOldestActive(in: waiters) {
+            waiters[waiter.id.receiver] = nil
+            noteEnded(waiter, except: queue)
+            // The one call out of the keyspace under its lock: an atomic flag flip.
             if waiter.receiver.claim() {
                 return waiter.receiver
             }
@@ -455,15 +481,14 @@ struct KeyspaceState {
         return nil
     }
 
-    /// Makes a waiter inactive on its queues other than `exception` (whose list has already
-    /// taken it out); idle lists are dropped.
-    private mutating func deactivate(_ waiter: Waiter, except exception: Key?) {
-        waiter.isActive = false
+    /// Tells the lists of a waiter that left `waiters` that it ended, but the list of
+    /// `exception`, which has already taken it out; idle lists are dropped.
+    private mutating func noteEnded(_ waiter: Waiter, except exception: Key?) {
         for queue in waiter.queues where queue != exception {
-            guard var list = waiters.removeValue(forKey: queue) else { continue }
-            list.noteDeactivated()
+            guard var list = waitersByQueue.removeValue(forKey: queue) else { continue }
+            list.noteDeactivated(keeping: waiters)
             if !list.isIdle {
-                waiters[queue] = list
+                waitersByQueue[queue] = list
             }
         }
     }
