@@ -135,6 +135,10 @@ final class EventLog: Sendable {
             let fresh = state.lastID - state.notifiedThrough
             let available = min(fresh, UInt64(state.history.count))
             defer { state.notifiedThrough = state.lastID }
+            // Nobody to tell: nothing is copied, which a writer's wake-up would otherwise cost.
+            guard !state.subscriptions.isEmpty else {
+                return ([KeyspaceEvent](), UInt64(0), UInt64(0), [Subscription](), true)
+            }
             return (
                 Array(state.history.suffix(Int(available))), state.notifiedThrough, state.lastID,
                 Array(state.subscriptions.values), available == fresh

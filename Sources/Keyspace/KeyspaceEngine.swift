@@ -19,6 +19,8 @@ package final class KeyspaceEngine: KeyspaceStore {
 
     private let state: Mutex<KeyspaceState>
     private let log: EventLog
+    /// Turns the changes of each operation into events and log records, under the lock.
+    private let publisher: ChangePublisher
     private let clock: any KeyspaceClock
     private let expirer = Expirer()
     /// How late keys are removed after their deadline: the product's key figure.
@@ -37,10 +39,9 @@ package final class KeyspaceEngine: KeyspaceStore {
         clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
-        let log = EventLog(capacity: eventHistory)
         self.init(
-            state: KeyspaceState(log: log), log: log, journal: nil, recovery: nil, clock: clock,
-            metrics: metrics)
+            state: KeyspaceState(), log: EventLog(capacity: eventHistory), journal: nil, recovery: nil,
+            clock: clock, metrics: metrics)
     }
 
     /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the
@@ -57,7 +58,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         let started = ContinuousClock.now
         let directory = try DataDirectory(path: persistence.directory)
         let log = EventLog(capacity: eventHistory)
-        var state = KeyspaceState(log: log)
+        var state = KeyspaceState()
         var recovery = Recovery(directory: directory, repair: persistence.repair)
         let outcome = try recovery.run(into: &state)
         log.resume(after: state.lastEventID)
@@ -72,10 +73,11 @@ package final class KeyspaceEngine: KeyspaceStore {
             configuration: persistence, directory: directory, file: file, generation: outcome.generation,
             size: size, earlierBytes: outcome.earlierBytes, snapshotBytes: outcome.snapshotBytes, clock: clock
         )
-        state.journal = journal
         var report = recovery.report
-        report.expiredKeys = state.expireDue(now: clock.now(), limit: .max).expired.count
-        _ = state.takeSignals()
+        let now = clock.now()
+        report.expiredKeys = state.expireDue(now: now, limit: .max).expired.count
+        // Published like any change, but not counted as expirations: the expirer did not run.
+        _ = ChangePublisher(events: log, journal: journal).publish(changesOf: &state, at: now)
         try journal.checkAppended()
         report.duration = ContinuousClock.now - started
         return KeyspaceEngine(
@@ -88,6 +90,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) {
         self.clock = clock
         self.log = log
+        publisher = ChangePublisher(events: log, journal: journal)
         self.state = Mutex(state)
         self.journal = journal
         self.recovery = recovery
@@ -137,8 +140,7 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
         return try change { state, now throws(KeyspaceError) in
             try state.write(
-                .string(value), forKey: key, deadline: timeToLive.map { now + $0 },
-                condition: condition, now: now)
+                value, forKey: key, deadline: timeToLive.map { now + $0 }, condition: condition, now: now)
         }
     }
 
@@ -249,7 +251,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) {
         guard let journal else { return completion(nil) }
         journal.whenDurable(ticket) { failure in
-            completion(failure.map { .unavailable($0.description) })
+            completion(failure.map { .unavailable($0) })
         }
     }
 
@@ -321,8 +323,10 @@ package final class KeyspaceEngine: KeyspaceStore {
     private func change<Value: Sendable>(
         _ body: (inout KeyspaceState, Timestamp) throws(KeyspaceError) -> Value
     ) throws(KeyspaceError) -> Value {
-        if let journal, !journal.isAcceptingChanges {
-            throw .unavailable(journal.failure?.description ?? "the log cannot be written")
+        // A journal that takes no changes names its failure; between the flag and the failure
+        // (just set, or just cleared) the change goes on, as it would have a moment earlier.
+        if let journal, !journal.isAcceptingChanges, let failure = journal.failure {
+            throw .unavailable(failure)
         }
         let (value, failure, signals) = locked(body)
         let writeFailure = finish(signals)
@@ -330,7 +334,7 @@ package final class KeyspaceEngine: KeyspaceStore {
             throw failure
         }
         if let writeFailure {
-            throw .unavailable(writeFailure.description)
+            throw .unavailable(writeFailure)
         }
         guard let value else { preconditionFailure("an operation returned neither a value nor an error") }
         return value
@@ -352,26 +356,27 @@ package final class KeyspaceEngine: KeyspaceStore {
         return value
     }
 
-    /// Runs `body` under the lock with the time read just before it, and takes the signals.
+    /// Runs `body` under the lock with the time read just before it, then publishes the
+    /// changes it made.
     private func locked<Value: Sendable, Failure: Error>(
         _ body: (inout KeyspaceState, Timestamp) throws(Failure) -> Value
-    ) -> (Value?, Failure?, KeyspaceState.Signals) {
+    ) -> (Value?, Failure?, ChangePublisher.Signals) {
         let now = clock.now()
-        // The signals are taken even when `body` throws: it may have recorded an event (a key
-        // found expired) before failing.
+        // The changes are published even when `body` throws: it may have made one (a key found
+        // expired) before failing.
         return state.withLock { state in
             do throws(Failure) {
                 let value = try body(&state, now)
-                return (Optional(value), Failure?.none, state.takeSignals())
+                return (Optional(value), Failure?.none, publisher.publish(changesOf: &state, at: now))
             } catch {
-                return (nil, error, state.takeSignals())
+                return (nil, error, publisher.publish(changesOf: &state, at: now))
             }
         }
     }
 
     /// Acts on the signals once the lock is released; returns why the journaled changes are
     /// not in the log, if they are not.
-    private func finish(_ signals: KeyspaceState.Signals) -> PersistenceError? {
+    private func finish(_ signals: ChangePublisher.Signals) -> PersistenceError? {
         var writeFailure: PersistenceError?
         if signals.checkJournal, let journal {
             do {

@@ -16,5 +16,5 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     case tooManyWaiting(queue: Key, limit: Int)
     /// The change could not be made durable: the log cannot be written or synced. Changes are
     /// refused until it can; one this answers may already be in memory.
-    case unavailable(String)
+    case unavailable(PersistenceError)
 }

@@ -23,7 +23,7 @@ struct LaunchConfiguration: Sendable {
         }
         try checkTargetFitsHead(
             isGiven: options.maxURLBytes != nil || environment[Setting.maxURLBytes.variable] != nil)
-        server.persistence = isMemoryOnly ? nil : persistence
+        server.keyspace.persistence = isMemoryOnly ? nil : persistence
     }
 
     /// A configuration with every default.

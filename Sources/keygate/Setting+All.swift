@@ -117,7 +117,7 @@ extension Setting {
 
     /// `--event-history`.
     static let eventHistory = integer(
-        "KEYGATE_EVENT_HISTORY", \.server.eventHistory, in: 1...100_000_000,
+        "KEYGATE_EVENT_HISTORY", \.server.keyspace.eventHistory, in: 1...100_000_000,
         "Events kept for subscribers that resume or fall behind.")
     /// `--memory-only`.
     static let memoryOnly = toggle(

@@ -110,7 +110,7 @@ func withGateway(
         configuration.http.maxBodyBytes = maxBodyBytes
     }
     if let eventHistory {
-        configuration.eventHistory = eventHistory
+        configuration.keyspace.eventHistory = eventHistory
     }
     if let heartbeat {
         configuration.gateway.heartbeat = heartbeat

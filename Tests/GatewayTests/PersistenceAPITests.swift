@@ -17,7 +17,7 @@ struct PersistenceAPITests {
         { [directory] configuration in
             var persistence = PersistenceConfiguration(directory: directory)
             persistence.fsync = fsync
-            configuration.persistence = persistence
+            configuration.keyspace.persistence = persistence
         }
     }
 

@@ -131,10 +131,10 @@ struct Problem: Encodable {
                 detail: "The queue '\(queue)' has \(limit) consumers waiting, as many as one queue may; "
                     + "try again later.",
                 headers: [HTTPHeader("Retry-After", "1")])
-        case .unavailable(let reason):
+        case .unavailable(let failure):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,
-                detail: "Changes cannot be made durable, so they are refused: \(reason). "
+                detail: "Changes cannot be made durable, so they are refused: \(failure). "
                     + "A change answered this way may already be in memory.",
                 headers: [HTTPHeader("Retry-After", "1")])
         }

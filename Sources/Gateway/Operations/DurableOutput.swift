@@ -35,7 +35,7 @@ final class DurableOutput<Output: Sendable, Store: KeyspaceStore>: PendingOutput
         let ticket = operations.deadlines.schedule(after: timeout) { [self] in
             guard claim() else { return }
             undeliverable?()
-            _ = delivery(.failure(KeyspaceError.unavailable(notDurableReason)), nil)
+            _ = delivery(.failure(KeyspaceError.unavailable(.notSynced(within: timeout))), nil)
         }
         deadline.withLock { $0 = ticket }
         operations.store.whenDurable(self.ticket) { [self] failure in
@@ -54,10 +54,6 @@ final class DurableOutput<Output: Sendable, Store: KeyspaceStore>: PendingOutput
         guard claim() else { return }
         cancelDeadline()
         undeliverable?()
-    }
-
-    private var notDurableReason: String {
-        "the log was not synced within \(Seconds.text(timeout)) s"
     }
 
     /// Takes the output for delivery; `true` for the first caller only.

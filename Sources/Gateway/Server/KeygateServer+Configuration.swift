@@ -10,12 +10,9 @@ extension KeygateServer {
         package var http = HTTPServer.Configuration()
         /// The API: limits, event streams, WebSockets, CORS, files, metrics, access log.
         package var gateway = GatewayConfiguration()
-        /// Events kept for subscribers that resume (`Last-Event-ID`) or fall behind. Default
-        /// 100 000.
-        package var eventHistory = KeyspaceEngine.defaultEventHistory
-        /// Where the keyspace is kept across restarts; `nil` keeps it in memory only. Default
-        /// `nil` here; the executable's default is `./keygate-data` with `everysec`.
-        package var persistence: PersistenceConfiguration?
+        /// The engine: its event history, and where it keeps its data (memory only by default
+        /// here; the executable's default is `./keygate-data` with `everysec`).
+        package var keyspace = KeyspaceEngine.Configuration()
 
         /// A configuration with every default.
         package init() {}

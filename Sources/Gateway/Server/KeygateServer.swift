@@ -93,12 +93,8 @@ private func openKeyspace(
     logger: Logger
 ) throws -> KeyspaceEngine {
     let factory: any MetricsFactory = metrics?.factory ?? NOOPMetricsHandler.instance
-    guard let persistence = configuration.persistence else {
-        return KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory, metrics: factory)
-    }
-    let keyspace = try KeyspaceEngine.open(
-        persistence: persistence, clock: clock, eventHistory: configuration.eventHistory, metrics: factory)
-    if let recovery = keyspace.recovery {
+    let keyspace = try KeyspaceEngine.open(configuration.keyspace, clock: clock, metrics: factory)
+    if let recovery = keyspace.recovery, let persistence = configuration.keyspace.persistence {
         for warning in recovery.warnings {
             logger.warning("\(warning)")
         }

@@ -1,3 +1,5 @@
+import Plumbing
+
 /// Why the data directory could not be used, read or written.
 package enum PersistenceError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A system call failed on `path`.
@@ -10,6 +12,9 @@ package enum PersistenceError: Error, Equatable, Sendable, CustomStringConvertib
     case inconsistent(directory: String, reason: String)
     /// An earlier failure to write or sync the log; changes are refused until it is fixed.
     case unavailable(reason: String)
+    /// The log was not synced within `timeout`, so a change waiting for it was not
+    /// acknowledged.
+    case notSynced(within: Duration)
 
     /// A sentence for an operator.
     package var description: String {
@@ -25,6 +30,14 @@ package enum PersistenceError: Error, Equatable, Sendable, CustomStringConvertib
             "the data directory \(directory) is inconsistent: \(reason)"
         case .unavailable(let reason):
             "the log cannot be written: \(reason)"
+        case .notSynced(let timeout):
+            "the log was not synced within \(Self.seconds(timeout)) s"
         }
+    }
+
+    /// `duration` in whole seconds (`30`), or with the milliseconds left (`0.25`).
+    private static func seconds(_ duration: Duration) -> String {
+        let milliseconds = duration.wholeMilliseconds
+        return milliseconds % 1000 == 0 ? String(milliseconds / 1000) : String(Double(milliseconds) / 1000)
     }
 }

@@ -11,7 +11,8 @@ struct RequestHeadRules: Sendable {
     func refusal(of connection: ConnectionHandle, path: () -> [UInt8]) -> HTTPError? {
         let headerBytes = connection.headerSize
         // The head includes the request line, so only a long head can hold a long target.
-        if headerBytes > limits.maxURLBytes && targetLength(of: connection, path: path()) > limits.maxURLBytes {
+        if headerBytes > limits.maxURLBytes && targetLength(of: connection, path: path()) > limits.maxURLBytes
+        {
             return .uriTooLong(limit: limits.maxURLBytes)
         }
         if headerBytes > limits.maxHeaderBytes {

@@ -1,0 +1,94 @@
+/// Turns the keyspace's changes into what the rest of the world learns of them: events in the
+/// history, records in the log when the keyspace persists, and what the engine owes once it
+/// has released its lock.
+///
+/// The one place where a change becomes an event and a journal record; mutations only say
+/// what they changed (`KeyspaceState.record(_:)`).
+struct ChangePublisher {
+    /// What an operation leaves for the engine to do once it has released the lock.
+    struct Signals {
+        /// A deadline earlier than the expirer's planned wake-up was added.
+        var wakeExpirer = false
+        /// Events were recorded.
+        var notifySubscribers = false
+        /// Keys were removed at their deadline, this many milliseconds late.
+        var expiryLateness: [Int64] = []
+        /// Records were appended to the journal.
+        var checkJournal = false
+    }
+
+    /// Where every change is recorded as events.
+    let events: EventLog
+    /// Where every change is recorded for a restart; `nil` when the keyspace lives in memory
+    /// only.
+    let journal: Journal?
+
+    /// Publishes the changes `state` made since the last call, in the order made, and forgets
+    /// them; under the engine's lock. O(changes).
+    func publish(changesOf state: inout KeyspaceState, at now: Timestamp) -> Signals {
+        var signals = Signals()
+        while let change = state.takeChange() {
+            publish(change, at: now, in: &state, signals: &signals)
+        }
+        return signals
+    }
+
+    /// Appends the events of `change`, then its journal record, which carries the id of the
+    /// newest event; notes the signals it calls for.
+    private func publish(
+        _ change: consuming KeyspaceChange, at now: Timestamp, in state: inout KeyspaceState,
+        signals: inout Signals
+    ) {
+        func appendEvent(_ type: KeyspaceEventType, _ key: Key) {
+            state.lastEventID = events.append(type, key: key, time: now)
+            signals.notifySubscribers = true
+        }
+        func noteDeadline(_ deadline: Timestamp?) {
+            guard let deadline else { return }
+            if let wakeup = state.expirerWakeup, wakeup <= deadline { return }
+            state.expirerWakeup = deadline
+            signals.wakeExpirer = true
+        }
+        let record: JournalRecord.Change
+        // Consumed: the change is done with once published, which saves a copy of it per PUT
+        // (measured with Benchmarks/persistence/instructions.py).
+        switch consume change {
+        case .set(let key, let value, let version, let deadline):
+            appendEvent(.set, key)
+            noteDeadline(deadline)
+            record = .set(key: key, value: value, version: version, deadline: deadline)
+        case .delete(let key):
+            appendEvent(.del, key)
+            record = .delete(key: key)
+        case .expire(let key, let lateness):
+            appendEvent(.expired, key)
+            signals.expiryLateness.append(lateness)
+            record = .expire(key: key)
+        case .deadline(let key, let deadline, let hadDeadline):
+            if deadline != nil {
+                appendEvent(.expire, key)
+            } else if hadDeadline {
+                appendEvent(.persist, key)
+            }
+            noteDeadline(deadline)
+            record = .deadline(key: key, deadline: deadline)
+        case .push(let queue, let message, let atHead, let created):
+            appendEvent(.push, queue)
+            record = .push(queue: queue, message: message, atHead: atHead, created: created)
+        case .pop(let queue, let emptied):
+            appendEvent(.pop, queue)
+            if emptied {
+                appendEvent(.del, queue)
+            }
+            record = .pop(queue: queue)
+        case .handOff(let queue):
+            // Popped as soon as pushed: the keyspace is as it was, so there is nothing to log.
+            appendEvent(.push, queue)
+            appendEvent(.pop, queue)
+            return
+        }
+        guard let journal else { return }
+        journal.append(JournalRecord(record, lastEventID: state.lastEventID), liveBytes: state.liveBytes)
+        signals.checkJournal = true
+    }
+}
