@@ -46,8 +46,7 @@ enum Queues {
         func undeliverable<Store>(_ output: PoppedMessage?, in operations: Operations<Store>)
             -> (@Sendable () -> Void)?
         {
-            guard let output else { return nil }
-            return { operations.giveBack(output.message, to: output.queue) }
+            output.map(operations.givingBack)
         }
     }
 
@@ -108,6 +107,11 @@ extension Operations {
     func hand(_ message: Payload, from queue: Key, to receiver: any MessageReceiver) -> Int {
         guard !receiver.deliver(message, from: queue) else { return 0 }
         return giveBack(message, to: queue)
+    }
+
+    /// What puts `popped` back when its consumer cannot take it.
+    func givingBack(_ popped: PoppedMessage) -> @Sendable () -> Void {
+        { giveBack(popped.message, to: popped.queue) }
     }
 
     /// Puts back a message that a consumer could not take; returns the queue's length then.

@@ -45,11 +45,10 @@ final class WaitingPop<Store: KeyspaceStore>: PendingOutput, MessageReceiver {
         switch outcome {
         case .popped(let popped):
             // The keyspace claimed it for this message; once durable, it is delivered.
-            let pop = Queues.Pop(queues: queues, wait: timeout)
-            let undeliverable = pop.undeliverable(popped, in: operations)
+            let undeliverable = operations.givingBack(popped)
             guard let ticket = operations.store.pendingDurability() else {
                 if !delivery(.success(popped), undeliverable) {
-                    undeliverable?()
+                    undeliverable()
                 }
                 return
             }
@@ -93,9 +92,8 @@ final class WaitingPop<Store: KeyspaceStore>: PendingOutput, MessageReceiver {
         cancelDeadline()
         guard let delivery = state.withLock({ $0.delivery }) else { return false }
         // Straight from a push: nothing was journaled, so nothing waits for durability.
-        return delivery(.success(PoppedMessage(queue: queue, message: message))) { [operations] in
-            operations.giveBack(message, to: queue)
-        }
+        let popped = PoppedMessage(queue: queue, message: message)
+        return delivery(.success(popped), operations.givingBack(popped))
     }
 
     /// Whether nobody has claimed it yet.

@@ -11,7 +11,8 @@ extension Gateway {
     func answer<Output>(
         _ completion: Completion<Output>, render: @escaping @Sendable (Output) throws -> HTTPResponse
     ) throws -> HTTPAnswer {
-        try answer(completion, with: ()) { output, _ in try render(output) }
+        // `render` goes as the context, so that the closure here captures nothing.
+        try answer(completion, with: render) { output, render in try render(output) }
     }
 
     /// `answer(_:render:)` for a `render` that needs what the request said, `context`: passed

@@ -10,9 +10,10 @@ import WebSocket
 ///
 /// Requests become operations (`Operations`), as REST requests do; the session only parses
 /// JSON and renders results. They are read and answered on the server's upgrade loop, like
-/// fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or a
-/// change waiting to be durable) leaves it, answered later from another thread. A reply that the client's send buffer cannot take closes
-/// the socket with 1008: a client that does not read cannot make the server hold memory.
+/// fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or
+/// a change waiting to be durable) leaves it, answered later from another thread. A reply that
+/// the client's send buffer cannot take closes the socket with 1008: a client that does not
+/// read cannot make the server hold memory.
 final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     private let gateway: Gateway<Store>
     private let settings: WebSocketSettings
