@@ -1,5 +1,8 @@
 // The one module that talks HTTP to the gateway: every request goes through `request`, which
-// turns an error answer (application/problem+json, RFC 9457) into an ApiError the panels show.
+// sends the signed-in token and turns an error answer (application/problem+json, RFC 9457)
+// into an ApiError the panels show.
+
+import { authorization } from './auth.js';
 
 /** An error answer of the API, or a failure to reach it: what a panel shows to the user. */
 export class ApiError extends Error {
@@ -31,12 +34,22 @@ export async function request(method, path, { query = {}, body, headers = {} } =
   }
   let response;
   try {
-    response = await fetch(url, { method, body, headers, cache: 'no-store' });
+    response = await fetch(url, { method, body, headers: { ...authorization(), ...headers }, cache: 'no-store' });
   } catch (error) {
     throw new ApiError({ title: 'Network error', detail: `The gateway did not answer (${error.message}).` });
   }
   if (!response.ok && response.status !== 304) throw await problemOf(response);
   return response;
+}
+
+/**
+ * A single-use ticket for an event stream, when signed in (POST /v1/tickets); null when not,
+ * for a server without access control.
+ */
+export async function ticket() {
+  if (!authorization().Authorization) return null;
+  const answer = await requestJSON('POST', '/v1/tickets');
+  return answer.ticket;
 }
 
 /** Sends a request and answers its JSON body. */

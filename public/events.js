@@ -2,7 +2,8 @@
 // EventSource, tells its listeners each event, each gap and each change of connection state,
 // and explains a stream the server refuses (a bad glob, say) with the server's own problem.
 
-import { problemOf } from './api.js';
+import { problemOf, ticket } from './api.js';
+import { authorization } from './auth.js';
 
 /** Every event type the gateway emits (KeyspaceEventType in openapi.yaml). */
 export const EVENT_TYPES = ['set', 'del', 'expire', 'persist', 'expired', 'push', 'pop'];
@@ -50,14 +51,16 @@ export class EventStream {
 
   /** Closes the stream for good. */
   close() {
+    // A connection still asking for its ticket gives up.
+    this.attempt = (this.attempt ?? 0) + 1;
     clearTimeout(this.retryTimer);
     this.source?.close();
     this.source = null;
     this.setState('closed');
   }
 
-  /** The URL of the stream, resuming after `lastId` when given. */
-  url(lastId = null) {
+  /** The URL of the stream, resuming after `lastId` when given, with a ticket when given. */
+  url(lastId = null, withTicket = null) {
     const url = new URL('/v1/events', location.origin);
     for (const glob of this.filters.keys) url.searchParams.append('key', glob);
     // All types is the same as none, and shorter; an empty list would be a 400.
@@ -65,19 +68,37 @@ export class EventStream {
       url.searchParams.set('type', this.filters.types.join(','));
     }
     if (lastId !== null) url.searchParams.set('last_event_id', lastId);
+    if (withTicket !== null) url.searchParams.set('ticket', withTicket);
     return url;
   }
 
-  connect() {
+  /**
+   * Opens the EventSource; signed in, with a fresh single-use ticket, since EventSource cannot
+   * send the token. (A browser's own reconnection reuses the spent ticket, is refused, and
+   * comes back here through `explainClosed`.)
+   */
+  async connect() {
     clearTimeout(this.retryTimer);
     this.source?.close();
+    this.source = null;
     this.lastProblem = null;
+    this.setState('connecting');
+    const attempt = (this.attempt = (this.attempt ?? 0) + 1);
+    let withTicket = null;
+    try {
+      withTicket = await ticket();
+    } catch (problem) {
+      if (attempt !== this.attempt) return;
+      this.lastProblem = problem;
+      this.setState('closed', problem);
+      return;
+    }
+    if (attempt !== this.attempt) return;
     // When the browser reconnects by itself (the connection dropped) it sends Last-Event-ID.
     // When this code reconnects (the server answered an error, so EventSource gave up), the
     // query's last_event_id does the same: either way no event is missed or repeated.
-    const source = new EventSource(this.url(this.lastId));
+    const source = new EventSource(this.url(this.lastId, withTicket));
     this.source = source;
-    this.setState('connecting');
     source.onopen = () => this.setState('live');
     source.onerror = () => {
       if (source !== this.source) return;
@@ -105,7 +126,9 @@ export class EventStream {
     const abort = new AbortController();
     let problem = null;
     try {
-      const response = await fetch(this.url(this.lastId), { signal: abort.signal, cache: 'no-store' });
+      const response = await fetch(this.url(this.lastId), {
+        signal: abort.signal, cache: 'no-store', headers: authorization(),
+      });
       if (!response.ok) problem = await problemOf(response);
     } catch {
       // No answer at all: retry below.

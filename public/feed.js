@@ -83,6 +83,11 @@ export class Feed {
     }
   }
 
+  /** Opens its own stream again (the shared one reconnects by itself): after a sign-in. */
+  reconnect() {
+    if (this.current === this.own) this.own.connect();
+  }
+
   /** Puts an event at the top of the feed and counts it on the chart. */
   add(event) {
     this.chart.count(event.type);

@@ -2,6 +2,7 @@
 // in step with the keyspace (and feeds the events panel while it has no filter); this file
 // wires the panels to it and to each other.
 
+import { onChange, signIn, signOut, token } from './auth.js';
 import { EventStream } from './events.js';
 import { Feed, showState } from './feed.js';
 import { KeyBrowser } from './keys.js';
@@ -47,7 +48,32 @@ stream.subscribe({
     }
   },
 });
-new Feed(stream);
+const feed = new Feed(stream);
+
+// Signing in or out: the streams open again with the new token (resuming after the last event
+// seen), and the lists are read again with it.
+const signInForm = byId('sign-in');
+const tokenInput = byId('sign-in-token');
+function showSignIn() {
+  const isSignedIn = token() !== null;
+  byId('sign-in-state').textContent = isSignedIn ? 'Signed in' : 'Not signed in';
+  byId('sign-out').hidden = !isSignedIn;
+  signInForm.dataset.signedIn = String(isSignedIn);
+}
+signInForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  signIn(tokenInput.value);
+  tokenInput.value = '';
+});
+byId('sign-out').addEventListener('click', () => signOut());
+onChange(() => {
+  showSignIn();
+  pageNotice.clear();
+  stream.connect();
+  feed.reconnect();
+  loadLists();
+});
+showSignIn();
 
 function loadLists() {
   keys.reload();

@@ -5,7 +5,8 @@ import Glibc
 import Logging
 import MicroHTTPD
 
-/// `keygate`: parses flags, starts the server, and stops it gracefully on SIGINT or SIGTERM.
+/// `keygate`: parses flags, starts the server, reads what may change again on SIGHUP, and stops
+/// gracefully on SIGINT or SIGTERM. `keygate tokens add` makes a token instead.
 @main
 struct KeygateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,8 +14,9 @@ struct KeygateCommand: ParsableCommand {
         abstract: "An HTTP gateway to a live keyspace: cache, TTLs, expiry.",
         discussion: """
             Every option can also be set through the environment variable named in its help; \
-            a flag wins over the variable.
-            """)
+            a flag wins over the variable. SIGHUP reads the token file again.
+            """,
+        subcommands: [TokensCommand.self])
 
     @OptionGroup var options: Options
 
@@ -46,7 +48,9 @@ struct KeygateCommand: ParsableCommand {
                 "address": "http://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
             ])
+        let reload = ReloadSignal(SIGHUP) { server.reload() }
         termination.wait()
+        reload.cancel()
         logger.notice("Stopping")
         server.stop()
         logger.notice("Stopped")

@@ -33,6 +33,9 @@ struct Options: ParsableArguments {
     @Option(name: Setting.corsMaxAge.name, help: Setting.corsMaxAge.help) var corsMaxAge: String?
     @Flag(name: Setting.metrics.name, inversion: .prefixedNo, help: Setting.metrics.help) var metrics: Bool?
     @Flag(name: Setting.accessLog.name, help: Setting.accessLog.help) var accessLog = false
+    @Option(name: Setting.authTokens.name, help: Setting.authTokens.help) var authTokens: String?
+    @Option(name: Setting.ticketLifetime.name, help: Setting.ticketLifetime.help) var ticketLifetime: String?
+    @Flag(name: Setting.allowAnonymous.name, help: Setting.allowAnonymous.help) var allowAnonymous = false
     @Option(name: Setting.eventHistory.name, help: Setting.eventHistory.help) var eventHistory: String?
     @Flag(name: Setting.memoryOnly.name, help: Setting.memoryOnly.help) var memoryOnly = false
     @Option(name: Setting.dataDirectory.name, help: Setting.dataDirectory.help) var dataDirectory: String?
@@ -63,6 +66,8 @@ struct Options: ParsableArguments {
             (.publicDirectory, given(publicDirectory)),
             (.openAPIFile, given(openAPIFile)), (.corsOrigin, corsOrigin), (.corsMaxAge, given(corsMaxAge)),
             (.metrics, metrics.map { [Setting.flagText($0)] } ?? []), (.accessLog, given(accessLog)),
+            (.authTokens, given(authTokens)), (.ticketLifetime, given(ticketLifetime)),
+            (.allowAnonymous, given(allowAnonymous)),
             (.eventHistory, given(eventHistory)), (.memoryOnly, given(memoryOnly)),
             (.dataDirectory, given(dataDirectory)), (.fsync, given(fsync)), (.repair, given(repair)),
             (.compactionRatio, given(compactionRatio)), (.compactionMinBytes, given(compactionMinBytes)),

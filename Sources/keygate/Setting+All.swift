@@ -108,6 +108,18 @@ extension Setting {
     static let metrics = toggle(
         "KEYGATE_METRICS", \.server.gateway.isMetricsEnabled, isInvertible: true,
         "Measure requests and the keyspace, served at /metrics.")
+    /// `--auth-tokens`.
+    static let authTokens = path(
+        "KEYGATE_AUTH_TOKENS", \.server.gateway.tokenFile,
+        "The token file (see `keygate tokens add`): every request to /v1/* and /metrics then needs a token.")
+    /// `--ticket-lifetime`.
+    static let ticketLifetime = seconds(
+        "KEYGATE_TICKET_LIFETIME", \.server.gateway.ticketLifetime, in: 1...3600,
+        "Seconds a ticket (POST /v1/tickets) may be used, once.")
+    /// `--allow-anonymous`.
+    static let allowAnonymous = toggle(
+        "KEYGATE_ALLOW_ANONYMOUS", \.server.gateway.isAnonymousAllowed,
+        "Serve an address other than loopback without --auth-tokens (refused otherwise).")
     /// `--access-log`.
     static let accessLog = toggle(
         "KEYGATE_ACCESS_LOG", \.server.gateway.isAccessLogEnabled, "Log one line per request (never a value)."

@@ -54,6 +54,16 @@ extension Setting {
         }
     }
 
+    /// A path, stored at `keyPath`; not given by default.
+    static func path(
+        _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String?> & Sendable, _ summary: String
+    ) -> Setting {
+        Setting(variable, summary: summary, defaultText: "none") { text, source, configuration in
+            guard !text.isEmpty else { throw ValidationError("\(source) cannot be empty.") }
+            configuration[keyPath: keyPath] = text
+        }
+    }
+
     /// One of a closed set of names, case-insensitively, stored at `keyPath`.
     static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
         _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, Value> & Sendable,

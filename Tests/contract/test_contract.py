@@ -41,6 +41,7 @@ import urllib.parse
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -49,6 +50,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
 from requests.structures import CaseInsensitiveDict
 
+from access_tokens import bearer, write_token_file
 from keygate_server import BINARY, REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server
 from openapi_document import SPEC, dereference, escape_pointer_token, lookup, schema_errors
 
@@ -833,7 +835,7 @@ QUERY_CHECKED = [
     ("HEAD", "/v1/queues/{name}"), ("DELETE", "/v1/queues/{name}"),
     ("GET", "/v1/queues/{name}/messages"), ("HEAD", "/v1/queues/{name}/messages"),
     ("POST", "/v1/queues/{name}/pop"), ("POST", "/v1/pop"), ("GET", "/v1/keys"), ("HEAD", "/v1/keys"),
-    ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/v1/ws"), ("GET", "/healthz"),
+    ("GET", "/v1/events"), ("HEAD", "/v1/events"), ("GET", "/v1/ws"), ("POST", "/v1/tickets"), ("GET", "/healthz"),
     ("HEAD", "/healthz"), ("GET", "/readyz"), ("HEAD", "/readyz"), ("GET", "/metrics"), ("HEAD", "/metrics"),
 ]
 # The operations on queues; the others work on strings (or on no key).
@@ -2678,6 +2680,291 @@ def test_a_limit_out_of_range_stops_the_start_naming_the_flag(arguments: tuple[s
         capture_output=True, text=True, timeout=STOP_TIMEOUT, check=False)
     assert started.returncode != 0, started
     assert named in started.stderr, started.stderr
+
+
+# --- Access control ---------------------------------------------------------------------
+
+# The secured server's tokens: every action on every key, and admin; one that may only push
+# to queues no test uses (it holds no read, write, pop or subscribe scope at all); one that
+# may read and subscribe to keys starting `acl-public-`.
+ACCESS_SCOPES = {
+    "root": ["*:*", "admin"],
+    "outsider": ["push:elsewhere:*"],
+    "reader": ["read:acl-public-*", "subscribe:acl-public-*"],
+}
+# A token no file holds.
+UNKNOWN_TOKEN = "not-a-token-of-this-server-0123456789abcdefgh"
+
+
+@dataclass
+class Secured:
+    """A server started with --auth-tokens, its tokens by name, and a client."""
+
+    server: RunningServer
+    tokens: dict[str, str]
+    api: Client
+
+    def as_(self, name: str) -> dict[str, str]:
+        return bearer(self.tokens[name])
+
+
+@pytest.fixture(scope="module")
+def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Secured:
+    file = tmp_path_factory.mktemp("tokens") / "tokens.json"
+    tokens = write_token_file(file, ACCESS_SCOPES)
+    server = start_server(request, PUBLIC, ("--auth-tokens", str(file), "--ticket-lifetime", "2"))
+    return Secured(server, tokens, Client(server))
+
+
+@dataclass
+class AccessCase:
+    """How to call one secured operation on a key that holds a string or a queue."""
+
+    path: dict[str, str]
+    query: str | None = None
+    body: bytes | None = None
+    headers: dict[str, str] | None = None
+    # What the key must hold before the call: a string value, a queue, or nothing in particular.
+    holds: str = "string"
+    # The answers of a caller in scope.
+    statuses: tuple[int, ...] = (200,)
+
+
+def access_cases(key: str) -> dict[tuple[str, str], AccessCase]:
+    """A call of every secured operation of the document, on `key`."""
+    on_key, on_queue = {"key": key}, {"name": key}
+    return {
+        ("GET", "/v1/cache/{key}"): AccessCase(on_key),
+        ("HEAD", "/v1/cache/{key}"): AccessCase(on_key),
+        ("PUT", "/v1/cache/{key}"): AccessCase(on_key, body=b"changed", statuses=(204,)),
+        ("DELETE", "/v1/cache/{key}"): AccessCase(on_key, statuses=(204,)),
+        ("GET", "/v1/cache/{key}/ttl"): AccessCase(on_key),
+        ("HEAD", "/v1/cache/{key}/ttl"): AccessCase(on_key),
+        ("PUT", "/v1/cache/{key}/ttl"): AccessCase(on_key, body=b'{"ttl": 30}', statuses=(204,)),
+        ("POST", "/v1/queues/{name}"): AccessCase(on_queue, body=b"more", holds="queue", statuses=(201,)),
+        ("GET", "/v1/queues/{name}"): AccessCase(on_queue, holds="queue"),
+        ("HEAD", "/v1/queues/{name}"): AccessCase(on_queue, holds="queue"),
+        ("DELETE", "/v1/queues/{name}"): AccessCase(on_queue, holds="queue", statuses=(204,)),
+        ("GET", "/v1/queues/{name}/messages"): AccessCase(on_queue, holds="queue"),
+        ("HEAD", "/v1/queues/{name}/messages"): AccessCase(on_queue, holds="queue"),
+        ("POST", "/v1/queues/{name}/pop"): AccessCase(on_queue, holds="queue"),
+        ("POST", "/v1/pop"): AccessCase({}, query=f"queues={encoded(key)}", holds="queue"),
+        ("GET", "/v1/keys"): AccessCase({}, query=f"prefix={encoded(key)}"),
+        ("HEAD", "/v1/keys"): AccessCase({}, query=f"prefix={encoded(key)}"),
+        ("GET", "/v1/events"): AccessCase({}, query="type=set"),
+        ("HEAD", "/v1/events"): AccessCase({}, query="type=set"),
+        ("GET", "/v1/ws"): AccessCase({}, headers={
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": RFC_6455_KEY}, statuses=(101,)),
+        ("POST", "/v1/tickets"): AccessCase({}, statuses=(201,), holds="nothing"),
+        ("GET", "/metrics"): AccessCase({}, holds="nothing"),
+        ("HEAD", "/metrics"): AccessCase({}, holds="nothing"),
+    }
+
+
+# Secured operations that no scope restricts: any known token may ask for a ticket, and open
+# a WebSocket, whose messages are then checked one by one (test_access.py).
+UNSCOPED_OPERATIONS = {("POST", "/v1/tickets"), ("GET", "/v1/ws")}
+SECURED_OPERATIONS = sorted(
+    (method, template) for template, method in OPERATIONS
+    if method != "OPTIONS" and {"bearer": []} in OPERATIONS[(template, method)].get("security", SPEC["security"]))
+
+
+def test_every_secured_operation_has_an_access_case() -> None:
+    """The matrix below covers every operation the document secures, and only those."""
+    assert set(SECURED_OPERATIONS) == set(access_cases("k"))
+    open_operations = {(method, template) for template, method in OPERATIONS} - set(SECURED_OPERATIONS)
+    assert all(method == "OPTIONS" or not template.startswith("/v1/") for method, template in open_operations)
+
+
+def status_of_head(server: RunningServer, method: str, target: str, headers: dict[str, str]) -> int:
+    """The status of an answer whose body never ends (an event stream, a WebSocket): its head
+    only, over a raw socket closed at once."""
+    with socket.create_connection((server.host, server.port), timeout=REQUEST_TIMEOUT) as connection:
+        head = f"{method} {target} HTTP/1.1\r\nHost: {server.host}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+        connection.sendall(head.encode())
+        status_line = b""
+        while not status_line.endswith(b"\r\n"):
+            chunk = connection.recv(1)
+            assert chunk, f"the connection closed before a status line: {status_line!r}"
+            status_line += chunk
+        return int(status_line.split()[1])
+
+
+def prepare(secured: Secured, key: str, holds: str) -> None:
+    """Makes `key` hold what a case needs: the value `v`, or a queue of one message `m`."""
+    root = secured.as_("root")
+    if holds == "string":
+        secured.api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", headers=root, status=201)
+    elif holds == "queue":
+        secured.api.call("POST", "/v1/queues/{name}", path={"name": key}, body=b"m", headers=root, status=201)
+
+
+def state_of(secured: Secured, key: str) -> tuple[Any, ...]:
+    """What a refused call must not change: the key's value, tag, TTL and queue."""
+    root = secured.as_("root")
+    value = secured.api.send("GET", f"/v1/cache/{encoded_segment(key)}", headers=root)
+    ttl = secured.api.send("GET", f"/v1/cache/{encoded_segment(key)}/ttl", headers=root)
+    queue = secured.api.send("GET", f"/v1/queues/{encoded_segment(key)}/messages", headers=root)
+    return (value.status, value.body, value.headers.get("ETag"), ttl.status, ttl.body, queue.status, queue.body)
+
+
+@pytest.mark.parametrize(("method", "template"), SECURED_OPERATIONS)
+def test_every_secured_operation_refuses_what_it_must(secured: Secured, method: str, template: str) -> None:
+    """No token: 401. A token the file does not hold: 401 with `invalid_token`. A token outside
+    its scopes: 403 (but where no scope applies). None of them changes anything; a token in
+    scope gets the normal answer."""
+    key = unique("acl")
+    case = access_cases(key)[(method, template)]
+    prepare(secured, key, case.holds)
+    before = state_of(secured, key)
+    base = dict(case.headers or {})
+    is_endless = template in ("/v1/events", "/v1/ws") and method == "GET"
+
+    def call(headers: dict[str, str], status: int | tuple[int, ...], slugs: tuple[str, ...] | None = None) -> Answer | None:
+        if is_endless:
+            target = build_target(template, case.path, case.query)
+            answered = status_of_head(secured.server, method, target, {**base, **headers})
+            expected = (status,) if isinstance(status, int) else status
+            assert answered in expected, f"{method} {target}: {answered}, expected {expected}"
+            return None
+        return secured.api.call(method, template, path=case.path, query=case.query, body=case.body,
+                                headers={**base, **headers}, status=status, slugs=slugs)
+
+    missing = call({}, 401, ("unauthorized",))
+    if missing is not None:
+        assert missing.headers["WWW-Authenticate"] == 'Bearer realm="keygate"', str(missing)
+    unknown = call(bearer(UNKNOWN_TOKEN), 401, ("unauthorized",))
+    if unknown is not None:
+        assert unknown.headers["WWW-Authenticate"] == 'Bearer realm="keygate", error="invalid_token"'
+    if (method, template) in UNSCOPED_OPERATIONS:
+        call(secured.as_("outsider"), case.statuses)
+    else:
+        call(secured.as_("outsider"), 403, ("forbidden",))
+    assert state_of(secured, key) == before, "a refused call changed something"
+    call(secured.as_("root"), case.statuses)
+
+
+def test_a_forbidden_answer_names_the_action_and_the_key(secured: Secured) -> None:
+    key = unique("acl-named")
+    prepare(secured, key, "string")
+    answer = secured.api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"x",
+                              headers=secured.as_("reader"), status=403, slugs=("forbidden",))
+    assert f"may not write '{key}'" in answer.json()["detail"], str(answer)
+    pop = secured.api.call("POST", "/v1/pop", query=f"queues=acl-public-q,{encoded(key)}",
+                           headers=secured.as_("reader"), status=403, slugs=("forbidden",))
+    assert "may not pop 'acl-public-q'" in pop.json()["detail"], str(pop)
+
+
+def test_a_pop_over_several_queues_needs_pop_on_each(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    file = tmp_path / "tokens.json"
+    tokens = write_token_file(file, {"root": ["*:*"], "worker": ["pop:jobs-*"]})
+    client = Client(start_server(request, PUBLIC, ("--auth-tokens", str(file))))
+    root, worker = bearer(tokens["root"]), bearer(tokens["worker"])
+    client.call("POST", "/v1/queues/{name}", path={"name": "other"}, body=b"o", headers=root, status=201)
+    client.call("POST", "/v1/pop", query="queues=jobs-a,other", headers=worker, status=403, slugs=("forbidden",))
+    assert client.call("GET", "/v1/queues/{name}", path={"name": "other"}, headers=root).json()["length"] == 1
+    client.call("POST", "/v1/queues/{name}", path={"name": "jobs-b"}, body=b"j", headers=root, status=201)
+    popped = client.call("POST", "/v1/pop", query="queues=jobs-a,jobs-b", headers=worker, status=200)
+    assert popped.body == b"j" and popped.headers["Queue"] == "jobs-b"
+
+
+def test_a_listing_holds_only_the_keys_the_token_may_read(secured: Secured) -> None:
+    prefix = unique("acl-")
+    root, reader = secured.as_("root"), secured.as_("reader")
+    public = [f"acl-public-{prefix}-{index}" for index in range(3)]
+    private = [f"{prefix}-private-{index}" for index in range(3)]
+    for key in public + private:
+        secured.api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=b"v", headers=root, status=201)
+    everything = secured.api.call("GET", "/v1/keys", query={"prefix": "acl-"}, headers=root).json()["keys"]
+    assert {row["key"] for row in everything} >= set(public + private)
+    listed: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = {"prefix": "acl-", "limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = secured.api.call("GET", "/v1/keys", query=query, headers=reader, status=200).json()
+        assert len(page["keys"]) <= 2
+        listed += [row["key"] for row in page["keys"]]
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert all(key.startswith("acl-public-") for key in listed), listed
+    assert set(public) <= set(listed)
+
+
+def test_events_are_those_the_token_may_subscribe_to_replay_included(secured: Secured) -> None:
+    root = secured.as_("root")
+    prefix = unique("ev")
+    first = secured.api.call("PUT", "/v1/cache/{key}", path={"key": f"acl-public-{prefix}"}, body=b"1",
+                             headers=root, status=201)
+    assert first.headers["ETag"]
+    secured.api.call("PUT", "/v1/cache/{key}", path={"key": f"{prefix}-private"}, body=b"2", headers=root)
+    # Replayed from the start of the history, then live.
+    stream = open_events(secured.server, "last_event_id=0&type=set", secured.as_("reader"))
+    try:
+        secured.api.call("PUT", "/v1/cache/{key}", path={"key": f"{prefix}-private-2"}, body=b"3", headers=root)
+        secured.api.call("PUT", "/v1/cache/{key}", path={"key": f"acl-public-{prefix}-2"}, body=b"4",
+                         headers=root)
+        seen: list[str] = []
+        while f"acl-public-{prefix}-2" not in seen:
+            seen.append(stream.next_event().key)
+        assert all(key.startswith("acl-public-") for key in seen), seen
+        assert f"acl-public-{prefix}" in seen, seen
+    finally:
+        stream.close()
+    secured.api.call("GET", "/v1/events", query="type=set", headers=secured.as_("outsider"), status=403,
+                     slugs=("forbidden",))
+
+
+def test_tickets_open_a_stream_once(secured: Secured) -> None:
+    ticket = secured.api.call("POST", "/v1/tickets", headers=secured.as_("reader"), status=201).json()
+    assert ticket["expiresIn"] == 2
+    open_events(secured.server, f"ticket={ticket['ticket']}&type=set").close()
+    # Used: refused, as is an unknown one.
+    for used in (ticket["ticket"], "x" * 43):
+        assert status_of_head(secured.server, "GET", f"/v1/events?ticket={used}", {}) == 401
+    # Expired after --ticket-lifetime.
+    late = secured.api.call("POST", "/v1/tickets", headers=secured.as_("reader"), status=201).json()["ticket"]
+    time.sleep(2.2)
+    assert status_of_head(secured.server, "GET", f"/v1/events?ticket={late}", {}) == 401
+    fresh = secured.api.call("POST", "/v1/tickets", headers=secured.as_("reader"), status=201).json()["ticket"]
+    handshake = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                 "Sec-WebSocket-Key": RFC_6455_KEY}
+    assert status_of_head(secured.server, "GET", f"/v1/ws?ticket={fresh}", handshake) == 101
+    assert status_of_head(secured.server, "GET", f"/v1/ws?ticket={fresh}", handshake) == 401
+
+
+def test_tickets_are_not_found_without_access_control(api: Client) -> None:
+    api.call("POST", "/v1/tickets", status=404, slugs=("not-found",))
+    api.call("OPTIONS", "/v1/tickets", status=204)
+
+
+def test_auth_failures_are_counted_and_the_access_log_names_the_token(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    file = tmp_path / "tokens.json"
+    tokens = write_token_file(file, {"admin": ["*:*", "admin"], "reader": ["read:*"]})
+    server = start_server(request, PUBLIC, ("--auth-tokens", str(file), "--access-log"))
+    client = Client(server)
+    client.call("GET", "/v1/cache/{key}", path={"key": "k"}, status=401)
+    client.call("GET", "/v1/cache/{key}", path={"key": "k"}, headers=bearer(UNKNOWN_TOKEN), status=401)
+    client.call("PUT", "/v1/cache/{key}", path={"key": "k"}, body=b"v", headers=bearer(tokens["reader"]), status=403)
+    client.call("GET", "/metrics", headers=bearer(tokens["reader"]), status=403)
+    assert status_of_head(server, "GET", "/v1/events?ticket=" + "y" * 43, {}) == 401
+    metrics = client.call("GET", "/metrics", headers=bearer(tokens["admin"]), status=200).body.decode()
+    counted = dict(re.findall(r'keygate_auth_failures_total\{reason="(\w+)"\} (\d+)', metrics))
+    assert counted == {"missing": "1", "invalid": "1", "forbidden": "2", "ticket": "1"}, metrics
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while not any("path=/metrics" in line and "status=200" in line for line in server.log):
+        assert time.monotonic() < deadline, "no access-log line for /metrics"
+        time.sleep(0.02)
+    lines = [line for line in server.log if "keygate.access" in line]
+    assert any("token=admin" in line and "path=/metrics" in line for line in lines), lines
+    assert any("token=reader" in line for line in lines), lines
+    assert not [line for line in server.log if any(token in line for token in tokens.values())]
 
 
 # --- Coverage: keep this last -----------------------------------------------------------

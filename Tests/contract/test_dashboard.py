@@ -18,6 +18,7 @@ import shutil
 import signal
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from access_tokens import bearer, write_token_file
 from keygate_server import REPO, RunningServer, start_server
 from png_pixels import decode_png
 
@@ -307,6 +309,55 @@ def test_a_value_is_shown_edited_and_deleted_in_the_detail_panel(page: WebDriver
     click(page, "detail-delete")
     wait(page, lambda _: one(page, f'#key-rows tr[data-key="{key}"]') is None, "the deleted key's row stayed")
     assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
+
+
+def test_a_signed_in_session_reads_writes_and_hears_events_with_a_token(
+    browser: WebDriver, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """With access control on, the page shows the 401 until signed in; signed in, it lists,
+    creates and hears events (its streams open with tickets); a token outside its scope gets
+    the 403 shown; signing out closes it again."""
+    file = tmp_path / "tokens.json"
+    tokens = write_token_file(file, {"dashboard": ["*:*"], "reader": ["read:*", "subscribe:*"]})
+    server = start_server(request, PUBLIC, ("--auth-tokens", str(file)))
+    set_viewport(browser, *LAPTOP)
+    browser.get(server.base_url + "/")
+    try:
+        wait(browser, lambda _: state(browser, "sync-state") == "closed", "the refused stream was not shown as closed")
+        assert "Unauthorized" in browser.find_element(By.ID, "sync-state").text
+
+        fill(browser, "sign-in-token", tokens["dashboard"])
+        click(browser, "sign-in-submit")
+        wait(browser, lambda _: state(browser, "sync-state") == "live" and state(browser, "feed-state") == "live",
+             "signed in, the streams did not come up")
+        assert browser.find_element(By.ID, "sign-in-state").text == "Signed in"
+        assert browser.execute_script("return sessionStorage.getItem('keygate.token')") == tokens["dashboard"]
+        key = unique("signed")
+        create_key(browser, key, "hello", "")
+        wait(browser, lambda _: one(browser, f'#key-rows tr[data-key="{key}"]'), "the created key was not listed")
+        wait(browser, lambda _: one(browser, f'#feed li[data-type="set"][data-key="{key}"]'), "no set event in the feed")
+        other = unique("from-elsewhere")
+        api(server, "PUT", f"/v1/cache/{other}", data=b"1", headers=bearer(tokens["dashboard"]))
+        wait(browser, lambda _: one(browser, f'#feed li[data-key="{other}"]'), "an event from elsewhere did not arrive")
+
+        # A token that may not write: the page shows the 403 the API answered.
+        fill(browser, "sign-in-token", tokens["reader"])
+        click(browser, "sign-in-submit")
+        wait(browser, lambda _: state(browser, "sync-state") == "live", "the reader's stream did not come up")
+        create_key(browser, unique("refused"), "no", "")
+        notice = wait(browser, lambda _: (found := browser.find_element(By.ID, "create-notice")).text and found)
+        assert "Forbidden" in notice.text and "may not write" in notice.text, notice.text
+
+        click(browser, "sign-out")
+        wait(browser, lambda _: state(browser, "sync-state") == "closed", "signed out, the stream was not closed")
+        assert browser.find_element(By.ID, "sign-in-state").text == "Not signed in"
+        logged = browser.get_log("browser")
+        errors = [entry["message"] for entry in logged
+                  if entry["level"] == "SEVERE" and "the server responded with a status of 4" not in entry["message"]]
+        assert errors == [], f"the page logged errors: {errors}"
+    finally:
+        browser.execute_script("sessionStorage.clear()")
+        browser.get("about:blank")
 
 
 def test_a_screenshot_of_the_page_with_live_data(page: WebDriver, server: RunningServer) -> None:

@@ -2,7 +2,9 @@
 the real server, with all of its checks.
 
 The server runs from the binary under test on port 0 with `--max-wait 1`, so that no pop
-parks longer than a second. The document schemathesis reads is `openapi.yaml` with one
+parks longer than a second, and with access control: schemathesis sends the bearer token of
+a token granted everything, and its `ignored_auth` check tries every secured operation
+without it and with a wrong one (each must be a 401). The document schemathesis reads is `openapi.yaml` with one
 change, made here in plain sight: the `wait` parameter's pattern is narrowed to what this
 server accepts (at most its `--max-wait`), because the document can only describe that bound
 in words (it is a flag, 60 s by default). Every other rule, and what is excluded (event
@@ -28,6 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from access_tokens import write_token_file
 from keygate_server import REPO, SPEC_FILE, start_server
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -66,12 +69,16 @@ def test_schemathesis_finds_no_failure(request: pytest.FixtureRequest, tmp_path:
     # schemathesis sends targets of tens of KiB. Past twice --max-header-bytes a head does not
     # fit the connection's memory, and libmicrohttpd answers its own HTML 414 (described in
     # openapi.yaml's words, not as content); with a larger limit the server answers them all.
-    server = start_server(request, REPO / "public", ("--max-wait", MAX_WAIT, "--max-header-bytes", "131072"))
+    tokens = write_token_file(tmp_path / "tokens.json", {"root": ["*:*", "admin"]})
+    server = start_server(
+        request, REPO / "public",
+        ("--max-wait", MAX_WAIT, "--max-header-bytes", "131072", "--auth-tokens", str(tmp_path / "tokens.json")))
     document = bounded_document(tmp_path)
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color",
         "run", str(document), "--url", server.base_url,
         "--max-examples", str(MAX_EXAMPLES), "--seed", SEED,
+        "--header", f"Authorization: Bearer {tokens['root']}",
     ]
     started = time.monotonic()
     try:

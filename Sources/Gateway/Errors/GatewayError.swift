@@ -1,3 +1,4 @@
+package import Keyspace
 package import MicroHTTPD
 package import WebSocket
 
@@ -21,4 +22,9 @@ package enum GatewayError: Error, Sendable, Equatable {
     case notReady
     /// An operation did not complete within this time, past its own deadline.
     case notCompleted(within: Duration)
+    /// No token, or one the server does not accept: `isTokenSent` says which.
+    case unauthorized(isTokenSent: Bool, detail: String)
+    /// A known token outside its scopes: it may not do `action` on `key` (`nil` for `admin`,
+    /// or for an action on no key in particular).
+    case forbidden(AccessAction, key: Key?)
 }

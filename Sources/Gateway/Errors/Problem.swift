@@ -96,6 +96,21 @@ struct Problem: Encodable {
             self.init(
                 slug: "service-unavailable", status: .serviceUnavailable,
                 detail: "Keygate is starting or stopping.")
+        case .unauthorized(let isTokenSent, let detail):
+            // RFC 6750, section 3: the scheme and realm, and why a token that was sent failed.
+            let challenge = #"Bearer realm="keygate""# + (isTokenSent ? #", error="invalid_token""# : "")
+            self.init(
+                slug: "unauthorized", status: .unauthorized, detail: detail,
+                headers: [HTTPHeader("WWW-Authenticate", challenge)])
+        case .forbidden(.admin, _):
+            self.init(
+                slug: "forbidden", status: .forbidden,
+                detail: "This token is not granted admin, which /metrics needs.")
+        case .forbidden(let action, let key):
+            let target = key.map { "'\($0)'" } ?? "any key"
+            self.init(
+                slug: "forbidden", status: .forbidden,
+                detail: "This token may not \(action.rawValue) \(target); nothing was changed.")
         case .notCompleted(let timeout):
             self.init(
                 slug: "service-unavailable", status: .serviceUnavailable,

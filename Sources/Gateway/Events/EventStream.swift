@@ -20,23 +20,38 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         var hasSentRetry = false
         var isHeartbeatDue = false
         var isEnding = false
+        /// What ends the stream if its token is revoked.
+        var watch: AccessControl.Watch?
     }
 
     private let store: any KeyspaceStore
     private let filter: EventFilter
     private let fanOut: EventFanOut
+    private let accessControl: AccessControl?
+    private let caller: Caller
     private let state: Mutex<State>
 
-    /// A stream of the events after `cursor` that pass `filter`.
-    init(store: any KeyspaceStore, filter: EventFilter, after cursor: UInt64, fanOut: EventFanOut) {
+    /// A stream of `subscription`'s events; it ends if `caller`'s token is revoked.
+    init(
+        store: any KeyspaceStore, subscription: Events.Subscription, fanOut: EventFanOut,
+        accessControl: AccessControl?, caller: Caller
+    ) {
         self.store = store
-        self.filter = filter
+        filter = subscription.filter
         self.fanOut = fanOut
-        state = Mutex(State(cursor: EventCursor(after: cursor)))
+        self.accessControl = accessControl
+        self.caller = caller
+        state = Mutex(State(cursor: EventCursor(after: subscription.cursor)))
     }
 
     func start(_ waker: StreamWaker) {
-        state.withLock { $0.waker = waker }
+        let watch = accessControl?.watch(caller) { [weak self] in
+            self?.end()
+        }
+        state.withLock { state in
+            state.waker = waker
+            state.watch = watch
+        }
         fanOut.add(self)
         store.subscribe(self, filter: filter)
     }
@@ -59,6 +74,18 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
     func finish() {
         store.unsubscribe(self)
         fanOut.remove(self)
+        if let watch = state.withLock({ $0.watch.take() }) {
+            accessControl?.unwatch(watch)
+        }
+    }
+
+    /// Ends the stream once what is pending is sent: its token was revoked.
+    func end() {
+        let waker = state.withLock { state in
+            state.isEnding = true
+            return state.waker
+        }
+        waker?.wake()
     }
 
     /// New matching events: wake the connection to read them.

@@ -11,23 +11,24 @@ extension Gateway {
         ]
     }
 
-    /// `GET /v1/events?key=GLOB&type=a,b&last_event_id=N`: a stream of server-sent events;
-    /// `HEAD` answers its headers only.
-    func streamEvents(_ request: HTTPRequest) throws -> HTTPAnswer {
+    /// `GET /v1/events?key=GLOB&type=a,b&last_event_id=N`: a stream of server-sent events, of
+    /// the keys `caller` may subscribe to; `HEAD` answers its headers only. (`ticket` is read
+    /// when the request is authenticated.)
+    func streamEvents(_ request: HTTPRequest, by caller: Caller) throws -> HTTPAnswer {
         var patterns: [KeyPattern] = []
         var parameters: [String: String] = [:]
         for item in try request.queryItems() {
             switch item.name {
             case "key":
                 patterns.append(try KeyPattern(item.value))
-            case "type", "last_event_id":
+            case "type", "last_event_id", Self.ticketParameter:
                 guard parameters.updateValue(item.value, forKey: item.name) == nil else {
                     throw GatewayError.badRequest(
                         "The query parameter '\(item.name)' is given more than once.")
                 }
             default:
                 throw GatewayError.badRequest(
-                    "Unknown query parameter '\(item.name)'; known: key, last_event_id, type.")
+                    "Unknown query parameter '\(item.name)'; known: key, last_event_id, ticket, type.")
             }
         }
         let types = try parameters["type"].map {
@@ -36,6 +37,9 @@ extension Gateway {
         let filter = EventFilter(patterns: patterns, types: types ?? Set(KeyspaceEventType.allCases))
         let queryID = try parameters["last_event_id"].map(EventTypeList.eventID)
         let headerID = try request.header("Last-Event-ID").map(EventTypeList.eventID)
+        // The header wins: a browser sends it on every reconnection, with the first URL.
+        let subscription = try operations.performAtOnce(
+            Events.Subscribe(filter: filter, lastEventID: headerID ?? queryID), by: caller)
         guard request.method != .head else {
             // A stream that ends at once: the same headers as a GET, and no body. libmicrohttpd
             // 0.9.75 still sends the chunked terminator after the head of a HEAD, which a client
@@ -45,10 +49,8 @@ extension Gateway {
                     status: .ok, headers: Self.eventStreamHeaders + [HTTPHeader("Connection", "close")],
                     source: EmptyStream()))
         }
-        // The header wins: a browser sends it on every reconnection, with the first URL.
-        let cursor = try operations.performAtOnce(
-            Events.Subscribe(filter: filter, lastEventID: headerID ?? queryID))
-        let stream = EventStream(store: store, filter: filter, after: cursor, fanOut: fanOut)
+        let stream = EventStream(
+            store: store, subscription: subscription, fanOut: fanOut, accessControl: accessControl, caller: caller)
         return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: stream))
     }
 }

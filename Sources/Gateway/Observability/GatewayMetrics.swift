@@ -54,6 +54,9 @@ package final class GatewayMetrics: Sendable {
         "keygate_events_dropped_total":
             "Events subscribers missed, as announced by gaps (one count per subscriber).",
         "keygate_keys_expired_total": "Keys removed at their deadline.",
+        "keygate_auth_failures_total":
+            "Requests refused by access control: no token, an unknown token, a token outside its scopes, "
+            + "or an unusable ticket.",
         KeyspaceEngine.expiryLatenessLabel:
             "How long after its deadline a key was removed and its expired event published.",
     ]
@@ -83,6 +86,8 @@ package final class GatewayMetrics: Sendable {
     private let httpSent, eventStreamSent, webSocketSent: CoreMetrics.Counter
     private let eventGaps: CoreMetrics.Counter
     private let eventsDropped: CoreMetrics.Counter
+    /// Refusals by access control, by `AuthenticationFailure.allCases` index.
+    private let authenticationFailures: [CoreMetrics.Counter]
     private let levels: LevelGauges
     private let scrape = Mutex<Scrape>(Scrape())
 
@@ -137,6 +142,10 @@ package final class GatewayMetrics: Sendable {
         webSocketSent = counter("keygate_sent_bytes_total", .webSocket)
         eventGaps = CoreMetrics.Counter(label: "keygate_event_gaps_total", factory: factory)
         eventsDropped = CoreMetrics.Counter(label: "keygate_events_dropped_total", factory: factory)
+        authenticationFailures = AuthenticationFailure.allCases.map { reason in
+            CoreMetrics.Counter(
+                label: "keygate_auth_failures_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+        }
         levels = LevelGauges(factory: factory)
     }
 
@@ -156,6 +165,12 @@ package final class GatewayMetrics: Sendable {
         durations[route].record(Double(nanoseconds) / 1_000_000_000)
         count(received: bytesReceived, over: .http)
         count(sent: bytesSent, over: .http)
+    }
+
+    /// Counts a request refused by access control, for `reason`.
+    package func countAuthenticationFailure(_ reason: AuthenticationFailure) {
+        guard let index = AuthenticationFailure.allCases.firstIndex(of: reason) else { return }
+        authenticationFailures[index].increment()
     }
 
     /// Counts a gap announced to a subscriber: the ids in `lost` were not delivered to it.

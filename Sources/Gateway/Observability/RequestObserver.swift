@@ -12,6 +12,8 @@ struct RequestObserver: Sendable {
     struct Record: Sendable {
         /// The index of its route in the route table, once routed; `nil` when none matched.
         var route: Int?
+        /// The name of the token it was made with, for the access log (never the token).
+        var tokenName: String?
         let methodIndex: Int
         /// libmicrohttpd sends no body in answer to `HEAD`.
         let isHead: Bool
@@ -69,6 +71,7 @@ struct RequestObserver: Sendable {
                     "bytes": "\(bytesSent)",
                     "duration_ms": "\(Self.milliseconds(nanoseconds))",
                     "client": "\(logged.client)",
+                    "token": "\(record.tokenName ?? "-")",
                 ])
         }
     }

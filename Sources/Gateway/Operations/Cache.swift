@@ -7,6 +7,8 @@ enum Cache {
         /// The key to read.
         let key: Key
 
+        var requirement: Requirement { .on(.read, key) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Versioned<Payload>> {
             guard let stored = try operations.store.value(forKey: key) else {
                 throw GatewayError.notFound("No value at the key '\(key)'.")
@@ -28,6 +30,8 @@ enum Cache {
         /// What must hold first (`If-Match`, `If-None-Match`).
         let condition: WriteCondition
 
+        var requirement: Requirement { .on(.write, key) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<WriteOutcome> {
             .now(
                 try operations.store.setValue(
@@ -43,6 +47,8 @@ enum Cache {
         let key: Key
         /// What must hold first.
         let condition: WriteCondition
+
+        var requirement: Requirement { .on(.write, key) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Void> {
             guard try operations.store.removeValue(forKey: key, condition: condition) else {

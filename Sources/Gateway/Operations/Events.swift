@@ -2,20 +2,37 @@ import Keyspace
 
 /// The operations of subscribers to keyspace events.
 enum Events {
-    /// Where a new subscription starts in the event history: after the client's last event
-    /// id, or after the newest event for a new subscriber. An id from the future (another
-    /// server's, or from before a restart) resumes from now.
+    /// Where a new subscription starts, and what it hears of.
+    struct Subscription: Sendable {
+        /// The id of the last event it has seen: it hears of those after.
+        let cursor: UInt64
+        /// What it hears of: what it asked for, within what its caller may subscribe to.
+        let filter: EventFilter
+    }
+
+    /// A new subscription: after the client's last event id, or after the newest event for a
+    /// new subscriber (an id from the future, another server's or from before a restart,
+    /// resumes from now); of the events it asks for, only those on keys its caller may
+    /// subscribe to, replayed ones included.
     struct Subscribe: Operation {
         /// What the subscriber wants.
         let filter: EventFilter
         /// The id of the last event the client saw, when it resumes.
         let lastEventID: UInt64?
 
-        func execute<Store>(in operations: Operations<Store>) throws -> Completion<UInt64> {
+        var requirement: Requirement { .some(.subscribe) }
+
+        func execute<Store>(in operations: Operations<Store>) throws -> Completion<Subscription> {
             let newest = operations.store.lastEventID
-            return .now(min(lastEventID ?? newest, newest))
+            return .now(Subscription(cursor: min(lastEventID ?? newest, newest), filter: filter))
         }
 
-        func isChange(_ output: UInt64) -> Bool { false }
+        func isChange(_ output: Subscription) -> Bool { false }
+
+        func restrict(_ output: Subscription, to permissions: Permissions) -> Subscription {
+            var filter = output.filter
+            filter.permitted = permissions.patterns(for: .subscribe)
+            return Subscription(cursor: output.cursor, filter: filter)
+        }
     }
 }

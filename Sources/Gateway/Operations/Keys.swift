@@ -16,10 +16,20 @@ enum Keys {
         /// The most keys on the page.
         let limit: Int
 
+        var requirement: Requirement { .some(.read) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<KeyPage> {
             .now(operations.store.keys(prefix: prefix, after: cursor, limit: limit))
         }
 
         func isChange(_ output: KeyPage) -> Bool { false }
+
+        /// The page without the keys the caller may not read: it may come out short, and its
+        /// cursor still goes on from the last key looked at.
+        func restrict(_ output: KeyPage, to permissions: Permissions) -> KeyPage {
+            guard permissions.patterns(for: .read) != nil else { return output }
+            return KeyPage(
+                keys: output.keys.filter { permissions.allows(.read, on: $0.key) }, cursor: output.cursor)
+        }
     }
 }

@@ -9,6 +9,12 @@ protocol Operation: Sendable {
     /// What a successful execution gives.
     associatedtype Output: Sendable
 
+    /// What the caller must be granted; checked before the operation runs.
+    var requirement: Requirement { get }
+
+    /// The output as a caller with `permissions` may see it.
+    func restrict(_ output: Output, to permissions: Permissions) -> Output
+
     /// Runs the operation once: its output now, or later (a pop that waits for a message).
     /// Throws a `KeyspaceError` or `GatewayError`, and then nothing changed.
     func execute<Store>(in operations: Operations<Store>) throws -> Completion<Output>
@@ -23,6 +29,12 @@ protocol Operation: Sendable {
 }
 
 extension Operation {
+    /// The output as a caller with `permissions` may see it: as it is, but for operations
+    /// whose output spans keys (a listing, a subscription), which override this.
+    func restrict(_ output: Output, to permissions: Permissions) -> Output {
+        output
+    }
+
     /// Nothing to undo: only what leaves the keyspace with its answer needs undoing.
     func undeliverable<Store>(_ output: Output, in operations: Operations<Store>) -> (@Sendable () -> Void)? {
         nil

@@ -14,6 +14,8 @@ enum Queues {
         /// The message.
         let message: Payload
 
+        var requirement: Requirement { .on(.push, queue) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Int> {
             switch try operations.store.push(message, to: queue) {
             case .stored(let length): .now(length)
@@ -32,6 +34,8 @@ enum Queues {
         let queues: [Key]
         /// How long to wait for a message when all are empty; zero answers at once.
         let wait: Duration
+
+        var requirement: Requirement { .onEvery(.pop, queues) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<PoppedMessage?> {
             if case .popped(let popped) = try operations.store.pop(from: queues) {
@@ -55,6 +59,8 @@ enum Queues {
         /// The queue.
         let queue: Key
 
+        var requirement: Requirement { .on(.read, queue) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<QueueInfo> {
             .now(try operations.store.queueInfo(queue))
         }
@@ -77,6 +83,8 @@ enum Queues {
         /// The most messages returned.
         let limit: Int
 
+        var requirement: Requirement { .on(.read, queue) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Found> {
             let info = try operations.store.queueInfo(queue)
             return .now(Found(info: info, messages: try operations.store.peek(queue, limit: limit)))
@@ -89,6 +97,8 @@ enum Queues {
     struct Delete: Operation {
         /// The queue.
         let queue: Key
+
+        var requirement: Requirement { .on(.write, queue) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Void> {
             guard try operations.store.removeQueue(queue) else {

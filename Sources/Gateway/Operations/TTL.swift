@@ -7,6 +7,8 @@ enum TTL {
         /// The key.
         let key: Key
 
+        var requirement: Requirement { .on(.read, key) }
+
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<TimeToLive> {
             guard let timeToLive = operations.store.timeToLive(forKey: key) else {
                 throw GatewayError.notFound("No key '\(key)'.")
@@ -23,6 +25,8 @@ enum TTL {
         let key: Key
         /// The new time to live; `nil` makes the key persistent.
         let timeToLive: Duration?
+
+        var requirement: Requirement { .on(.write, key) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Void> {
             guard try operations.store.setTimeToLive(timeToLive, forKey: key) else {

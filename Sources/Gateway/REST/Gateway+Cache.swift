@@ -4,7 +4,7 @@ import MicroHTTPD
 
 extension Gateway {
     /// `/v1/cache/{key}`: `GET`/`HEAD` read the value, `PUT` writes it, `DELETE` deletes it.
-    func cacheValue(_ request: HTTPRequest, key: Key) throws -> HTTPAnswer {
+    func cacheValue(_ request: HTTPRequest, key: Key, by caller: Caller) throws -> HTTPAnswer {
         switch request.method {
         case .put:
             let parameters = try request.parameters(allowed: ["ttl"])
@@ -14,18 +14,18 @@ extension Gateway {
             let write = Cache.Write(
                 key: key, value: value, timeToLive: timeToLive, condition: try request.writeCondition())
             // The path's bytes, made text only for a `Location`: most writes replace a value.
-            return try answer(operations.perform(write), with: request.path) { outcome, path in
+            return try answer(operations.perform(write, by: caller), with: request.path) { outcome, path in
                 HTTPResponse.written(outcome, path: path)
             }
         case .delete:
             _ = try request.parameters(allowed: [])
             let delete = Cache.Delete(key: key, condition: try request.writeCondition())
-            return try answer(operations.perform(delete)) { HTTPResponse(status: .noContent) }
+            return try answer(operations.perform(delete, by: caller)) { HTTPResponse(status: .noContent) }
         default:
             _ = try request.parameters(allowed: [])
             // Read before the value, parsed after: a key that is absent is a 404 whatever it says.
             let ifNoneMatch = request.preconditionValues("If-None-Match")
-            return try answer(operations.perform(Cache.Read(key: key)), with: ifNoneMatch) {
+            return try answer(operations.perform(Cache.Read(key: key), by: caller), with: ifNoneMatch) {
                 stored, ifNoneMatch in
                 try HTTPResponse.value(
                     stored,
@@ -36,10 +36,10 @@ extension Gateway {
 
     /// `/v1/cache/{key}/ttl`: `GET`/`HEAD` `{"ttl": seconds}` or `{"ttl": null}` for no
     /// expiry; `PUT` with one of those sets it.
-    func timeToLive(_ request: HTTPRequest, key: Key) throws -> HTTPAnswer {
+    func timeToLive(_ request: HTTPRequest, key: Key, by caller: Caller) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
         guard request.method == .put else {
-            return try answer(operations.perform(TTL.Read(key: key))) { .json(TimeToLiveBody($0)) }
+            return try answer(operations.perform(TTL.Read(key: key), by: caller)) { .json(TimeToLiveBody($0)) }
         }
         let update: TimeToLiveBody
         do {
@@ -49,7 +49,7 @@ extension Gateway {
                 "The body must be JSON {\"ttl\": seconds} or {\"ttl\": null}, seconds a positive number.")
         }
         let timeToLive = try update.seconds.map { try SecondsParser.duration(seconds: $0) }
-        return try answer(operations.perform(TTL.Update(key: key, timeToLive: timeToLive))) {
+        return try answer(operations.perform(TTL.Update(key: key, timeToLive: timeToLive), by: caller)) {
             HTTPResponse(status: .noContent)
         }
     }

@@ -2,7 +2,7 @@ import MicroHTTPD
 
 extension Gateway {
     /// `GET /v1/keys?prefix=P&limit=N&cursor=C`: one page of keys in byte order.
-    func listKeys(_ request: HTTPRequest) throws -> HTTPAnswer {
+    func listKeys(_ request: HTTPRequest, by caller: Caller) throws -> HTTPAnswer {
         let parameters = try request.parameters(allowed: ["prefix", "limit", "cursor"])
         let prefix = Array((parameters["prefix"] ?? "").utf8)
         let keyLimit = operations.limits.keys
@@ -14,7 +14,7 @@ extension Gateway {
                 try WholeNumber.parse($0, parameter: "limit", in: 1...Keys.maxPageSize)
             } ?? Keys.defaultPageSize
         let cursor = try parameters["cursor"].map(ListingCursor.decode)
-        return try answer(operations.perform(Keys.List(prefix: prefix, cursor: cursor, limit: limit))) {
+        return try answer(operations.perform(Keys.List(prefix: prefix, cursor: cursor, limit: limit), by: caller)) {
             .json(KeyListing($0))
         }
     }

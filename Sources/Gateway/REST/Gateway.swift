@@ -13,8 +13,12 @@ import struct Synchronization.Atomic
 /// extensions in REST/ only parse HTTP and render results. Generic over the engine, so that
 /// routes know only the `KeyspaceStore` operations.
 package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
-    /// What answers one route: the gateway, the request, and where the route matched it.
-    typealias Handler = @Sendable (Gateway, HTTPRequest, RouteMatch) throws -> HTTPAnswer
+    /// What answers one route: the gateway, the request, where the route matched it, and who
+    /// is asking.
+    typealias Handler = @Sendable (Gateway, HTTPRequest, RouteMatch, Caller) throws -> HTTPAnswer
+
+    /// The query parameter that carries a ticket where a header cannot be sent.
+    static var ticketParameter: String { "ticket" }
 
     /// Where operations meet the store.
     let operations: Operations<Store>
@@ -28,18 +32,22 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     let fanOut: EventFanOut
     /// `nil` when metrics are off.
     let metrics: GatewayMetrics?
+    /// Who may do what; `nil` when access control is off.
+    let accessControl: AccessControl?
     let observer: RequestObserver
     let logger: Logger
     private let isReady = Atomic<Bool>(false)
 
     /// Creates the API over `store` as `configuration` says; waiting operations keep their
-    /// deadlines in `deadlines`, requests are counted in `metrics` when given.
+    /// deadlines in `deadlines`, requests are counted in `metrics` when given, and checked by
+    /// `accessControl` when given.
     package init(
         store: Store, configuration: GatewayConfiguration, deadlines: DeadlineQueue, metrics: GatewayMetrics?,
-        logger: Logger
+        accessControl: AccessControl?, logger: Logger
     ) {
         operations = Operations(
-            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger)
+            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger, metrics: metrics)
+        self.accessControl = accessControl
         routes = Self.makeRoutes()
         self.configuration = configuration
         staticFiles = StaticFiles(directory: configuration.publicDirectory)
@@ -93,15 +101,37 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         do {
             let match = try routes.route(request.method, path: request.path)
             record?.route = match.index
-            answer =
-                request.method == .options
-                ? .respond(try options(request, match: match))
-                : try routes.routes[match.index].handler(self, request, match)
+            if request.method == .options {
+                answer = .respond(try options(request, match: match))
+            } else {
+                let route = routes.routes[match.index]
+                let caller = try authenticate(request, for: route.access)
+                record?.tokenName = caller.name
+                answer = try route.handler(self, request, match, caller)
+            }
         } catch {
             answer = .respond(Problem(error, logger: logger).response)
         }
         guard record != nil || configuration.cors.isEnabled else { return answer }
         return finishing(answer, of: request, record: record)
+    }
+
+    /// Who is asking: anyone, when access control is off or the route is open; else the holder
+    /// of the token the request sends, or of the ticket it carries where `access` takes one.
+    /// A 401 without either, a 403 for `admin` without the scope.
+    private func authenticate(_ request: HTTPRequest, for access: RouteAccess) throws -> Caller {
+        guard let accessControl, access != .open else { return .anyone }
+        let authorization = request.header("Authorization")
+        if access == .tokenOrTicket, authorization == nil, request.hasQuery,
+            let ticket = try request.queryItems().last(where: { $0.name == Self.ticketParameter })
+        {
+            return try accessControl.redeem(ticket: ticket.value)
+        }
+        let caller = try accessControl.authenticate(authorization: authorization)
+        if access == .admin {
+            try operations.authorize(.some(.admin), for: caller.permissions)
+        }
+        return caller
     }
 
     /// Renders an error the HTTP layer detected.

@@ -19,6 +19,13 @@ package struct GatewayConfiguration: Sendable {
     package var isMetricsEnabled = true
     /// Whether every request is logged, at `info` under the label `keygate.access`. Default off.
     package var isAccessLogEnabled = false
+    /// The token file; `nil` turns access control off. Default `nil`.
+    package var tokenFile: String?
+    /// How long a ticket (`POST /v1/tickets`) may be used. Default 60 s.
+    package var ticketLifetime = Duration.seconds(60)
+    /// Whether the server may listen on an address other than loopback without access
+    /// control. Default off: it refuses to start (as Redis's protected mode).
+    package var isAnonymousAllowed = false
 
     /// A configuration with every default.
     package init() {}

@@ -13,16 +13,18 @@ package final class KeygateServer: Sendable {
     private let gateway: Gateway<KeyspaceEngine>
     private let http: HTTPServer
     private let deadlines: DeadlineQueue
+    private let logger: Logger
 
     private init(
         port: Int, keyspace: KeyspaceEngine, gateway: Gateway<KeyspaceEngine>, http: HTTPServer,
-        deadlines: DeadlineQueue
+        deadlines: DeadlineQueue, logger: Logger
     ) {
         self.port = port
         self.keyspace = keyspace
         self.gateway = gateway
         self.http = http
         self.deadlines = deadlines
+        self.logger = logger
     }
 
     /// Starts the keyspace and the API; returns once listening.
@@ -34,6 +36,7 @@ package final class KeygateServer: Sendable {
     package static func start(
         configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger
     ) throws -> KeygateServer {
+        try configuration.checkProtectedMode()
         let metrics =
             configuration.gateway.isMetricsEnabled
             ? GatewayMetrics(routeLabels: Gateway<KeyspaceEngine>.routeLabels) : nil
@@ -48,9 +51,12 @@ package final class KeygateServer: Sendable {
                 keyspace.stop()
             }
         }
+        let accessControl = try configuration.gateway.tokenFile.map { file throws(TokenFile.Failure) in
+            try AccessControl(tokenFile: file, ticketLifetime: configuration.gateway.ticketLifetime, metrics: metrics)
+        }
         let gateway = Gateway(
             store: keyspace, configuration: configuration.gateway, deadlines: deadlines, metrics: metrics,
-            logger: logger)
+            accessControl: accessControl, logger: logger)
         let http = try HTTPServer.start(
             configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
             deadlines: deadlines,
@@ -73,7 +79,25 @@ package final class KeygateServer: Sendable {
         gateway.start()
         isStarted = true
         return KeygateServer(
-            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines)
+            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines, logger: logger)
+    }
+
+    /// Reads what may change without a restart again (SIGHUP): the token file, whose removed
+    /// tokens' streams and sockets end now. A file that cannot be used changes nothing and is
+    /// logged.
+    package func reload() {
+        guard let accessControl = gateway.accessControl else { return }
+        do {
+            let revoked = try accessControl.reload()
+            logger.notice(
+                "Token file read again",
+                metadata: [
+                    "file": "\(accessControl.path)", "tokens": "\(accessControl.tokenCount)",
+                    "revoked_streams": "\(revoked)",
+                ])
+        } catch {
+            logger.error("The token file was not read again; the tokens stay as they were: \(error)")
+        }
     }
 
     /// Stops gracefully: parked requests are answered and event streams ended, then

@@ -16,12 +16,15 @@ import WebSocket
 /// read cannot make the server hold memory.
 final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     private let gateway: Gateway<Store>
+    private let caller: Caller
     private let settings: WebSocketSettings
     private let state: Mutex<SessionState>
 
-    /// A session of `gateway`, opened now.
-    init(gateway: Gateway<Store>) {
+    /// A session of `gateway`, opened now, whose requests are `caller`'s; it closes with 1008 if
+    /// `caller`'s token is revoked.
+    init(gateway: Gateway<Store>, caller: Caller) {
         self.gateway = gateway
+        self.caller = caller
         settings = gateway.configuration.webSocket
         state = Mutex(
             SessionState(
@@ -33,7 +36,13 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     // MARK: The socket's events, on the upgrade loop
 
     func opened(_ socket: UpgradedSocket) {
-        state.withLock { $0.socket = socket }
+        let watch = gateway.accessControl?.watch(caller) { [weak self] in
+            self?.startClosing(.policyViolation, reason: "The token this socket was opened with was revoked.")
+        }
+        state.withLock { state in
+            state.socket = socket
+            state.watch = watch
+        }
     }
 
     func received(_ bytes: Span<UInt8>) {
@@ -54,14 +63,17 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     }
 
     func closed() {
-        let (waiting, subscriptions) = state.withLock { state in
+        let (waiting, subscriptions, watch) = state.withLock { state in
             state.isClosed = true
             state.socket = nil
             defer {
                 state.waiting = [:]
                 state.subscriptions = [:]
             }
-            return (Array(state.waiting.values), Array(state.subscriptions.values))
+            return (Array(state.waiting.values), Array(state.subscriptions.values), state.watch.take())
+        }
+        if let watch {
+            gateway.accessControl?.unwatch(watch)
         }
         for operation in waiting {
             // One whose answer is on its way fails to send it and gives back what it holds.
@@ -142,35 +154,35 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         let operations = gateway.operations
         switch operation {
         case .get(let read):
-            return try reply(to: id, operations.perform(read)) { stored in
+            return try reply(to: id, operations.perform(read, by: caller)) { stored in
                 var members = WebSocketReply.payload(stored.value)
                 members["etag"] = .string(EntityTag.of(stored.version))
                 return WebSocketReply.success(id, members)
             }
         case .set(let write):
-            return try reply(to: id, operations.perform(write)) { outcome in
+            return try reply(to: id, operations.perform(write, by: caller)) { outcome in
                 let isCreated = if case .created = outcome { true } else { false }
                 return WebSocketReply.success(
                     id, ["created": .bool(isCreated), "etag": .string(EntityTag.of(outcome.version))])
             }
         case .delete(let delete):
-            return try reply(to: id, operations.perform(delete)) { WebSocketReply.success(id) }
+            return try reply(to: id, operations.perform(delete, by: caller)) { WebSocketReply.success(id) }
         case .timeToLive(let read):
-            return try reply(to: id, operations.perform(read)) { timeToLive in
+            return try reply(to: id, operations.perform(read, by: caller)) { timeToLive in
                 let seconds = TimeToLiveBody(timeToLive).seconds
                 return WebSocketReply.success(id, ["ttl": seconds.map(JSONValue.number) ?? .null])
             }
         case .expire(let update):
-            return try reply(to: id, operations.perform(update)) { WebSocketReply.success(id) }
+            return try reply(to: id, operations.perform(update, by: caller)) { WebSocketReply.success(id) }
         case .push(let push):
-            return try reply(to: id, operations.perform(push)) { length in
+            return try reply(to: id, operations.perform(push, by: caller)) { length in
                 WebSocketReply.success(id, ["length": .integer(Int64(length))])
             }
         case .pop(let pop):
             if pop.wait > .zero {
                 try checkWaitingPops()
             }
-            return try reply(to: id, operations.perform(pop), isPop: true) { popped in
+            return try reply(to: id, operations.perform(pop, by: caller), isPop: true) { popped in
                 popped.map { WebSocketReply.message(id, $0.message, from: $0.queue) }
                     ?? WebSocketReply.noMessage(id)
             }
@@ -234,13 +246,13 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
     // MARK: Subscriptions
 
     private func subscribe(_ subscribe: Events.Subscribe, id: JSONValue) throws -> String {
-        let cursor = try gateway.operations.performAtOnce(subscribe)
+        let start = try gateway.operations.performAtOnce(subscribe, by: caller)
         let limit = settings.maxSubscriptions
         let subscription = state.withLock { state -> WebSocketSubscription? in
             guard !state.isClosed, state.subscriptions.count < limit else { return nil }
             state.lastSubscription += 1
             let subscription = WebSocketSubscription(
-                number: state.lastSubscription, filter: subscribe.filter, after: cursor
+                number: state.lastSubscription, filter: start.filter, after: start.cursor
             ) { [weak self] in
                 self?.state.withLock { $0.socket }?.requestService()
             }
@@ -250,7 +262,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         guard let subscription else {
             throw GatewayError.tooManyOnSocket("A socket may hold at most \(limit) subscriptions at once.")
         }
-        gateway.store.subscribe(subscription, filter: subscribe.filter)
+        gateway.store.subscribe(subscription, filter: start.filter)
         // Served after this reply is sent: replayed events and any published meanwhile.
         state.withLock { $0.socket }?.requestService()
         return WebSocketReply.success(id, ["subscription": .integer(Int64(subscription.number))])
@@ -302,6 +314,8 @@ private struct SessionState {
     var subscriptions: [Int: WebSocketSubscription] = [:]
     var lastSubscription = 0
     var isClosed = false
+    /// What closes the socket if its token is revoked.
+    var watch: AccessControl.Watch?
 }
 
 /// An operation whose answer comes later, as a session keeps it until then.

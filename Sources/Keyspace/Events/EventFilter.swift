@@ -1,10 +1,13 @@
 /// Which events a subscriber wants: keys matching any of its patterns (all keys when it has
-/// none), of any of its types.
+/// none), of any of its types; and, whatever it wants, only keys it may hear of.
 package struct EventFilter: Sendable, Equatable {
     /// Key patterns; an event's key must match one. Empty: every key.
     package var patterns: [KeyPattern]
     /// Event types wanted.
     package var types: Set<KeyspaceEventType>
+    /// Patterns of the keys the subscriber may hear of at all (what its access scope grants);
+    /// an event's key must match one. `nil`: every key.
+    package var permitted: [KeyPattern]?
 
     /// Creates a filter; the defaults let every event through.
     package init(patterns: [KeyPattern] = [], types: Set<KeyspaceEventType> = Set(KeyspaceEventType.allCases))
@@ -13,8 +16,9 @@ package struct EventFilter: Sendable, Equatable {
         self.types = types
     }
 
-    /// Whether `event` passes. O(patterns × key length).
+    /// Whether `event` passes. O((patterns + permitted) × key length).
     package func matches(_ event: KeyspaceEvent) -> Bool {
         types.contains(event.type) && (patterns.isEmpty || patterns.contains { $0.matches(event.key) })
+            && (permitted?.contains { $0.matches(event.key) } ?? true)
     }
 }

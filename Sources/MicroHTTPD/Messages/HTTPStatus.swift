@@ -21,6 +21,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 301: "Moved Permanently"
         case 304: "Not Modified"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
         case 403: "Forbidden"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
@@ -57,6 +58,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let notModified = HTTPStatus(code: 304)
     /// 400 Bad Request.
     package static let badRequest = HTTPStatus(code: 400)
+    /// 401 Unauthorized.
+    package static let unauthorized = HTTPStatus(code: 401)
     /// 403 Forbidden.
     package static let forbidden = HTTPStatus(code: 403)
     /// 404 Not Found.
