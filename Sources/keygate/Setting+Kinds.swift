@@ -56,7 +56,8 @@ extension Setting {
 
     /// A path, stored at `keyPath`; not given by default.
     static func path(
-        _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String?> & Sendable, _ summary: String
+        _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String?> & Sendable,
+        _ summary: String
     ) -> Setting {
         Setting(variable, summary: summary, defaultText: "none") { text, source, configuration in
             guard !text.isEmpty else { throw ValidationError("\(source) cannot be empty.") }

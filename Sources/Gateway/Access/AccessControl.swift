@@ -43,7 +43,9 @@ package final class AccessControl: Sendable {
 
     /// Access control by the tokens of the file at `path`, with tickets valid `ticketLifetime`;
     /// refusals are counted in `metrics`. Throws when the file cannot be used.
-    package init(tokenFile path: String, ticketLifetime: Duration, metrics: GatewayMetrics?) throws(TokenFile.Failure) {
+    package init(tokenFile path: String, ticketLifetime: Duration, metrics: GatewayMetrics?) throws(TokenFile
+        .Failure)
+    {
         self.path = path
         self.ticketLifetime = ticketLifetime
         self.metrics = metrics
@@ -83,7 +85,8 @@ package final class AccessControl: Sendable {
     package func authenticate(authorization: String?) throws(GatewayError) -> Caller {
         guard let authorization else {
             metrics?.countAuthenticationFailure(.missing)
-            throw .unauthorized(isTokenSent: false, detail: "This request needs 'Authorization: Bearer TOKEN'.")
+            throw .unauthorized(
+                isTokenSent: false, detail: "This request needs 'Authorization: Bearer TOKEN'.")
         }
         guard let token = Self.bearerToken(in: authorization),
             let known = state.withLock({ $0.tokens[TokenDigest(of: token)] })
@@ -97,7 +100,9 @@ package final class AccessControl: Sendable {
     /// A new single-use ticket carrying `caller`'s token, valid `ticketLifetime`, for a browser
     /// to open an event stream or a WebSocket with (neither can send a header).
     package func issueTicket(for caller: Caller) -> String {
-        guard let token = caller.token else { preconditionFailure("tickets exist only with access control on") }
+        guard let token = caller.token else {
+            preconditionFailure("tickets exist only with access control on")
+        }
         let ticket = Self.randomToken()
         let now = ContinuousClock.now
         let digest = TokenDigest(of: ticket)
@@ -122,7 +127,8 @@ package final class AccessControl: Sendable {
         }
         guard let token else {
             metrics?.countAuthenticationFailure(.ticket)
-            throw .unauthorized(isTokenSent: true, detail: "The ticket is unknown, used or expired; ask for a new one.")
+            throw .unauthorized(
+                isTokenSent: true, detail: "The ticket is unknown, used or expired; ask for a new one.")
         }
         return Caller(token: token)
     }

@@ -28,7 +28,8 @@ package struct Scope: Sendable, Equatable, CustomStringConvertible {
         let names = AccessAction.onKeys.map(\.rawValue).joined(separator: ", ")
         guard let colon = text.firstIndex(of: ":") else {
             throw Malformed(
-                description: "'\(text)' is not a scope: write ACTION:PATTERN (ACTION one of \(names) or *), or admin.")
+                description:
+                    "'\(text)' is not a scope: write ACTION:PATTERN (ACTION one of \(names) or *), or admin.")
         }
         let name = String(text[..<colon])
         let glob = String(text[text.index(after: colon)...])
@@ -46,7 +47,8 @@ package struct Scope: Sendable, Equatable, CustomStringConvertible {
             actions = [action]
         } else {
             throw Malformed(
-                description: "'\(name)' in '\(text)' is not an action: use one of \(names), *, or admin alone.")
+                description:
+                    "'\(name)' in '\(text)' is not an action: use one of \(names), *, or admin alone.")
         }
     }
 

@@ -25,7 +25,8 @@ package struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
         for index in stride(from: 0, to: 64, by: 2) {
-            guard let high = Self.value(ofHexDigit: digits[index]), let low = Self.value(ofHexDigit: digits[index + 1])
+            guard let high = Self.value(ofHexDigit: digits[index]),
+                let low = Self.value(ofHexDigit: digits[index + 1])
             else { return nil }
             bytes.append(high << 4 | low)
         }

@@ -39,7 +39,8 @@ package struct TokenFile: Sendable, Equatable {
     /// Reads and checks the file at `path`. O(size).
     package init(contentsOf path: String) throws(Failure) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "it cannot be read" : "it does not exist"
+            let reason =
+                FileManager.default.fileExists(atPath: path) ? "it cannot be read" : "it does not exist"
             throw Failure(path: path, reason: reason)
         }
         do {
@@ -64,7 +65,8 @@ package struct TokenFile: Sendable, Equatable {
     package var text: String {
         let lines = tokens.map { token in
             let scopes = JSONValue.array(token.scopes.map { .string($0.description) }).text
-            return #"    {"name":\#(JSONValue.string(token.name).text),"sha256":"\#(token.digest)","scopes":\#(scopes)}"#
+            return
+                #"    {"name":\#(JSONValue.string(token.name).text),"sha256":"\#(token.digest)","scopes":\#(scopes)}"#
         }
         return "{\"tokens\":[\n" + lines.joined(separator: ",\n") + "\n]}\n"
     }

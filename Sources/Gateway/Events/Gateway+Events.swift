@@ -50,7 +50,8 @@ extension Gateway {
                     source: EmptyStream()))
         }
         let stream = EventStream(
-            store: store, subscription: subscription, fanOut: fanOut, accessControl: accessControl, caller: caller)
+            store: store, subscription: subscription, fanOut: fanOut, accessControl: accessControl,
+            caller: caller)
         return .stream(HTTPStream(status: .ok, headers: Self.eventStreamHeaders, source: stream))
     }
 }

@@ -144,7 +144,8 @@ package final class GatewayMetrics: Sendable {
         eventsDropped = CoreMetrics.Counter(label: "keygate_events_dropped_total", factory: factory)
         authenticationFailures = AuthenticationFailure.allCases.map { reason in
             CoreMetrics.Counter(
-                label: "keygate_auth_failures_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+                label: "keygate_auth_failures_total", dimensions: [("reason", reason.rawValue)],
+                factory: factory)
         }
         levels = LevelGauges(factory: factory)
     }

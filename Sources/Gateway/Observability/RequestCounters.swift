@@ -13,7 +13,8 @@ final class RequestCounters: Sendable {
     /// The statuses with a slot of their own: every status the gateway answers with, and 499
     /// for a parked request whose client left before its answer.
     private static let commonStatuses = [
-        101, 200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 410, 412, 413, 414, 415, 426, 429, 431, 499,
+        101, 200, 201, 204, 301, 304, 400, 401, 403, 404, 405, 408, 409, 410, 412, 413, 414, 415, 426, 429,
+        431, 499,
         500, 503, 507,
     ]
 

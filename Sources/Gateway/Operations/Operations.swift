@@ -24,7 +24,9 @@ struct Operations<Store: KeyspaceStore>: Sendable {
     /// Executes `operation` for `caller`: its output now, or once it is durable or has come.
     /// Throws a `KeyspaceError` or `GatewayError` (a 403 when `caller` is not granted what it
     /// needs), and then nothing changed.
-    func perform<Requested: Operation>(_ operation: Requested, by caller: Caller) throws -> Completion<Requested.Output> {
+    func perform<Requested: Operation>(_ operation: Requested, by caller: Caller) throws -> Completion<
+        Requested.Output
+    > {
         var completion: Completion<Requested.Output>
         if caller.token == nil {
             // Access control is off: nothing to check, nothing to hide.
@@ -47,7 +49,9 @@ struct Operations<Store: KeyspaceStore>: Sendable {
     }
 
     /// Executes an operation that never waits, such as one that changes nothing; its output.
-    func performAtOnce<Requested: Operation>(_ operation: Requested, by caller: Caller) throws -> Requested.Output {
+    func performAtOnce<Requested: Operation>(_ operation: Requested, by caller: Caller) throws
+        -> Requested.Output
+    {
         guard case .now(let output) = try perform(operation, by: caller) else {
             preconditionFailure("\(Requested.self) waited, but it never does")
         }

@@ -39,7 +39,9 @@ extension Gateway {
     func timeToLive(_ request: HTTPRequest, key: Key, by caller: Caller) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
         guard request.method == .put else {
-            return try answer(operations.perform(TTL.Read(key: key), by: caller)) { .json(TimeToLiveBody($0)) }
+            return try answer(operations.perform(TTL.Read(key: key), by: caller)) {
+                .json(TimeToLiveBody($0))
+            }
         }
         let update: TimeToLiveBody
         do {

@@ -14,7 +14,9 @@ extension Gateway {
                 try WholeNumber.parse($0, parameter: "limit", in: 1...Keys.maxPageSize)
             } ?? Keys.defaultPageSize
         let cursor = try parameters["cursor"].map(ListingCursor.decode)
-        return try answer(operations.perform(Keys.List(prefix: prefix, cursor: cursor, limit: limit), by: caller)) {
+        return try answer(
+            operations.perform(Keys.List(prefix: prefix, cursor: cursor, limit: limit), by: caller)
+        ) {
             .json(KeyListing($0))
         }
     }

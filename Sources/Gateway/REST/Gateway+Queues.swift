@@ -10,7 +10,8 @@ extension Gateway {
         case .post:
             let message = Payload(
                 bytes: request.body, contentType: try request.contentType() ?? Payload.defaultContentType)
-            return try answer(operations.perform(Queues.Push(queue: queue, message: message), by: caller)) { length in
+            return try answer(operations.perform(Queues.Push(queue: queue, message: message), by: caller)) {
+                length in
                 .json(["length": length], status: .created)
             }
         case .delete:
@@ -18,7 +19,8 @@ extension Gateway {
                 HTTPResponse(status: .noContent)
             }
         default:
-            return try answer(operations.perform(Queues.Describe(queue: queue), by: caller), with: queue.text) {
+            return try answer(operations.perform(Queues.Describe(queue: queue), by: caller), with: queue.text)
+            {
                 info, name in
                 .json(QueueStateBody(name: name, length: info.length, consumers: info.consumers))
             }
@@ -39,14 +41,17 @@ extension Gateway {
     /// A pop of `queues`: the oldest message of the first non-empty one, or a 204 once `wait`
     /// has passed with none; parks meanwhile. `allowed` are the query parameters the endpoint
     /// takes.
-    func pop(_ request: HTTPRequest, from queues: [Key], allowing allowed: Set<String>, by caller: Caller) throws
+    func pop(_ request: HTTPRequest, from queues: [Key], allowing allowed: Set<String>, by caller: Caller)
+        throws
         -> HTTPAnswer
     {
         let parameters = try request.parameters(allowed: allowed)
         let wait =
             try parameters["wait"].map { try SecondsParser.wait($0, atMost: operations.limits.maxWait) }
             ?? .zero
-        return try answer(operations.perform(Queues.Pop(queues: queues, wait: wait), by: caller)) { .popped($0) }
+        return try answer(operations.perform(Queues.Pop(queues: queues, wait: wait), by: caller)) {
+            .popped($0)
+        }
     }
 
     /// `GET /v1/queues/{name}/messages?limit=N`: the oldest messages, left in the queue.
@@ -56,7 +61,9 @@ extension Gateway {
             try parameters["limit"].map {
                 try WholeNumber.parse($0, parameter: "limit", in: 1...Queues.peekSizes.max)
             } ?? Queues.peekSizes.default
-        return try answer(operations.perform(Queues.Peek(queue: queue, limit: limit), by: caller), with: queue.text) {
+        return try answer(
+            operations.perform(Queues.Peek(queue: queue, limit: limit), by: caller), with: queue.text
+        ) {
             found, name in
             .json(
                 QueueMessagesBody(

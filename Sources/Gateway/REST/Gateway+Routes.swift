@@ -9,7 +9,8 @@ extension Gateway {
         RouteTable(
             reserving: "v1",
             [
-                Route("/v1/cache/{key}", [.get, .head, .put, .delete], .token) { gateway, request, path, caller in
+                Route("/v1/cache/{key}", [.get, .head, .put, .delete], .token) {
+                    gateway, request, path, caller in
                     try gateway.cacheValue(request, key: gateway.key(path[0]), by: caller)
                 },
                 Route("/v1/cache/{key}/ttl", [.get, .head, .put], .token) { gateway, request, path, caller in

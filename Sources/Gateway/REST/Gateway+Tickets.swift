@@ -7,7 +7,8 @@ extension Gateway {
     func issueTicket(_ request: HTTPRequest, for caller: Caller) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
         guard let accessControl else {
-            throw GatewayError.notFound("Access control is off on this server (no --auth-tokens): no ticket is needed.")
+            throw GatewayError.notFound(
+                "Access control is off on this server (no --auth-tokens): no ticket is needed.")
         }
         let ticket = TicketBody(
             ticket: accessControl.issueTicket(for: caller),

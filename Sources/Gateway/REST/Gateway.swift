@@ -46,7 +46,8 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         accessControl: AccessControl?, logger: Logger
     ) {
         operations = Operations(
-            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger, metrics: metrics)
+            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger, metrics: metrics
+        )
         self.accessControl = accessControl
         routes = Self.makeRoutes()
         self.configuration = configuration

@@ -6,7 +6,9 @@ extension KeygateServer.Configuration {
     /// anonymous access is allowed: as Redis's protected mode, a server is not put on a network
     /// open to anyone by mistake.
     func checkProtectedMode() throws(StartupRefusal) {
-        guard gateway.tokenFile == nil, !gateway.isAnonymousAllowed, !Self.isLoopback(http.host) else { return }
+        guard gateway.tokenFile == nil, !gateway.isAnonymousAllowed, !Self.isLoopback(http.host) else {
+            return
+        }
         throw StartupRefusal(
             "Keygate would listen on \(http.host) with no access control: anyone who reaches it could read, "
                 + "change and delete every key. Give --auth-tokens FILE (see `keygate tokens add`), listen on "
@@ -22,6 +24,7 @@ extension KeygateServer.Configuration {
         }
         var ipv6 = in6_addr()
         guard inet_pton(AF_INET6, host, &ipv6) == 1 else { return false }
-        return withUnsafeBytes(of: ipv6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+        return withUnsafeBytes(of: ipv6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1
+        }
     }
 }

@@ -52,7 +52,8 @@ package final class KeygateServer: Sendable {
             }
         }
         let accessControl = try configuration.gateway.tokenFile.map { file throws(TokenFile.Failure) in
-            try AccessControl(tokenFile: file, ticketLifetime: configuration.gateway.ticketLifetime, metrics: metrics)
+            try AccessControl(
+                tokenFile: file, ticketLifetime: configuration.gateway.ticketLifetime, metrics: metrics)
         }
         let gateway = Gateway(
             store: keyspace, configuration: configuration.gateway, deadlines: deadlines, metrics: metrics,
@@ -79,7 +80,8 @@ package final class KeygateServer: Sendable {
         gateway.start()
         isStarted = true
         return KeygateServer(
-            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines, logger: logger)
+            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines,
+            logger: logger)
     }
 
     /// Reads what may change without a restart again (SIGHUP): the token file, whose removed
