@@ -2954,17 +2954,22 @@ def test_auth_failures_are_counted_and_the_access_log_names_the_token(
     client.call("PUT", "/v1/cache/{key}", path={"key": "k"}, body=b"v", headers=bearer(tokens["reader"]), status=403)
     client.call("GET", "/metrics", headers=bearer(tokens["reader"]), status=403)
     assert status_of_head(server, "GET", "/v1/events?ticket=" + "y" * 43, {}) == 401
+    ticket = client.call("POST", "/v1/tickets", headers=bearer(tokens["admin"]), status=201).json()["ticket"]
+    assert status_of_head(server, "GET", "/v1/events?ticket=" + ticket, {}) == 200
     metrics = client.call("GET", "/metrics", headers=bearer(tokens["admin"]), status=200).body.decode()
     counted = dict(re.findall(r'keygate_auth_failures_total\{reason="(\w+)"\} (\d+)', metrics))
     assert counted == {"missing": "1", "invalid": "1", "forbidden": "2", "ticket": "1"}, metrics
     deadline = time.monotonic() + EVENT_TIMEOUT
-    while not any("path=/metrics" in line and "status=200" in line for line in server.log):
+    while not any("path=/metrics" in line and "status=200" in line for line in server.log) or not any(
+        "path=/v1/events" in line and "status=200" in line for line in server.log
+    ):
         assert time.monotonic() < deadline, "no access-log line for /metrics"
         time.sleep(0.02)
     lines = [line for line in server.log if "keygate.access" in line]
     assert any("token=admin" in line and "path=/metrics" in line for line in lines), lines
     assert any("token=reader" in line for line in lines), lines
-    assert not [line for line in server.log if any(token in line for token in tokens.values())]
+    secrets = [*tokens.values(), ticket]
+    assert not [line for line in server.log if any(secret in line for secret in secrets)]
 
 
 # --- Coverage: keep this last -----------------------------------------------------------
