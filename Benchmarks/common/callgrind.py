@@ -16,7 +16,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+@dataclass
+class Mode:
+    """How a server runs, and what each of its requests sends."""
+    flags: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
 
 LISTENING = re.compile(r"address=http://[^\s:]+:(\d+)")
 TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
@@ -59,3 +67,36 @@ def instructions(
 def per_request(count: Callable[[int], int], few: int, many: int) -> float:
     """Instructions per request, from `count(n)`, the instructions of a run of n requests."""
     return (count(many) - count(few)) / (many - few)
+
+
+def gets(count: int, headers: dict[str, str]) -> Callable[[http.client.HTTPConnection], None]:
+    """Stores the value of the GET benchmark, then GETs it `count` times, sending `headers`."""
+    def send(connection: http.client.HTTPConnection) -> None:
+        connection.request("PUT", "/v1/cache/bench-get", body=b"hello", headers=headers)
+        assert connection.getresponse().read() == b""
+        for _ in range(count):
+            connection.request("GET", "/v1/cache/bench-get", headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200 and response.read() == b"hello"
+    return send
+
+
+FEW, MANY = 2_000, 12_000
+
+
+def compare_gets(phase: str, without: Mode, with_: Mode) -> None:
+    """Counts instructions per GET of the server without and with what `phase` measures, and
+    prints `instructions_without=… instructions_with=… cost=… cost_percent=…`. The arguments of
+    the script are KEYGATE_BINARY PUBLIC_DIR OUT_DIR; profiles are written in OUT_DIR."""
+    binary, public, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    modes = {"without": without, "with": with_}
+    stripped = stripped_copy(binary, out)
+    per_get = {}
+    for name, mode in modes.items():
+        def count(requests: int, mode: Mode = mode, name: str = name) -> int:
+            profile = out / f"callgrind-{phase}-{name}-{requests}.out"
+            return instructions(stripped, profile, ["--public", public, *mode.flags], gets(requests, mode.headers))
+        per_get[name] = per_request(count, FEW, MANY)
+    cost = per_get["with"] - per_get["without"]
+    print(f"instructions_without={per_get['without']:.0f} instructions_with={per_get['with']:.0f} "
+          f"cost={cost:.0f} cost_percent={100 * cost / per_get['without']:.2f}")
