@@ -34,6 +34,7 @@ struct KeygateCommand: ParsableCommand {
         // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)
         let termination = TerminationSignals(SIGINT, SIGTERM)
+        let reload = ReloadSignal(SIGHUP)
 
         let server: KeygateServer
         do {
@@ -42,13 +43,13 @@ struct KeygateCommand: ParsableCommand {
             logger.critical("Keygate could not start: \(error)")
             throw ExitCode.failure
         }
+        reload.run { server.reload() }
         logger.notice(
             "Keygate listening",
             metadata: [
                 "address": "http://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
             ])
-        let reload = ReloadSignal(SIGHUP) { server.reload() }
         termination.wait()
         reload.cancel()
         logger.notice("Stopping")

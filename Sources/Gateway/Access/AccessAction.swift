@@ -13,6 +13,18 @@ package enum AccessAction: String, CaseIterable, Sendable {
     /// Read `/metrics`; granted by the scope `admin` alone.
     case admin
 
+    /// The action's bit in a scope's set of actions.
+    var bit: UInt8 {
+        switch self {
+        case .read: 1
+        case .write: 2
+        case .push: 4
+        case .pop: 8
+        case .subscribe: 16
+        case .admin: 32
+        }
+    }
+
     /// The actions a scope of `*` grants: every one on keys, not `admin`.
     static let onKeys: [AccessAction] = [.read, .write, .push, .pop, .subscribe]
 }

@@ -88,8 +88,8 @@ package final class AccessControl: Sendable {
             throw .unauthorized(
                 isTokenSent: false, detail: "This request needs 'Authorization: Bearer TOKEN'.")
         }
-        guard let token = Self.bearerToken(in: authorization),
-            let known = state.withLock({ $0.tokens[TokenDigest(of: token)] })
+        guard let digest = Self.bearerDigest(in: authorization),
+            let known = state.withLock({ $0.tokens[digest] })
         else {
             metrics?.countAuthenticationFailure(.invalid)
             throw .unauthorized(isTokenSent: true, detail: "The bearer token is not one this server accepts.")
@@ -157,12 +157,25 @@ package final class AccessControl: Sendable {
             .replacing("+", with: "-").replacing("/", with: "_").replacing("=", with: "")
     }
 
-    /// The token of `Bearer TOKEN` (the scheme in any case); `nil` for anything else.
-    private static func bearerToken(in field: String) -> Substring? {
-        let parts = field.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].drop { $0 == " " }
-        return token.isEmpty ? nil : token
+    /// The digest of the token of `Bearer TOKEN` (the scheme in any case, then one space or
+    /// more); `nil` for anything else. Reads the bytes in place: this runs on every request.
+    private static func bearerDigest(in field: String) -> TokenDigest? {
+        var field = field
+        return field.withUTF8 { bytes -> TokenDigest? in
+            let scheme: StaticString = "bearer"
+            let length = scheme.utf8CodeUnitCount
+            guard bytes.count > length, bytes[length] == UInt8(ascii: " ") else { return nil }
+            // ASCII letters compare in any case once their 0x20 bit is set.
+            for index in 0..<length where bytes[index] | 0x20 != scheme.utf8Start[index] {
+                return nil
+            }
+            var start = length
+            while start < bytes.count, bytes[start] == UInt8(ascii: " ") {
+                start += 1
+            }
+            guard start < bytes.count else { return nil }
+            return TokenDigest(of: UnsafeBufferPointer(rebasing: bytes[start...]))
+        }
     }
 
     private static func byDigest(_ tokens: [Token]) -> [TokenDigest: Token] {

@@ -23,12 +23,12 @@ package struct Permissions: Sendable, Equatable {
     /// Whether `action` is granted on some key at least (or at all, for `admin`).
     package func allowsSome(_ action: AccessAction) -> Bool {
         guard let scopes else { return true }
-        return scopes.contains { $0.actions.contains(action) }
+        return scopes.contains { $0.grants(action) }
     }
 
     /// The patterns of the keys `action` is granted on; `nil` when it is granted on every key.
     package func patterns(for action: AccessAction) -> [KeyPattern]? {
         guard let scopes else { return nil }
-        return scopes.filter { $0.actions.contains(action) }.compactMap(\.pattern)
+        return scopes.filter { $0.grants(action) }.compactMap(\.pattern)
     }
 }

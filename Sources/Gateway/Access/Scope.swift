@@ -12,6 +12,9 @@ package struct Scope: Sendable, Equatable, CustomStringConvertible {
 
     /// The actions it grants.
     package let actions: Set<AccessAction>
+    /// The same, one bit per action (`AccessAction.bit`): checked on every request, where a
+    /// set's hashing would cost more than the check.
+    private let actionBits: UInt8
     /// The keys it grants them on; `nil` for `admin`, which concerns no key.
     package let pattern: KeyPattern?
     /// The scope as written.
@@ -22,6 +25,7 @@ package struct Scope: Sendable, Equatable, CustomStringConvertible {
         description = text
         if text == AccessAction.admin.rawValue {
             actions = [.admin]
+            actionBits = AccessAction.admin.bit
             pattern = nil
             return
         }
@@ -50,10 +54,16 @@ package struct Scope: Sendable, Equatable, CustomStringConvertible {
                 description:
                     "'\(name)' in '\(text)' is not an action: use one of \(names), *, or admin alone.")
         }
+        actionBits = actions.reduce(0) { $0 | $1.bit }
+    }
+
+    /// Whether the scope grants `action` on some key at least (or at all, for `admin`).
+    func grants(_ action: AccessAction) -> Bool {
+        actionBits & action.bit != 0
     }
 
     /// Whether the scope grants `action` on `key`. O(pattern × key).
     func allows(_ action: AccessAction, on key: Key) -> Bool {
-        actions.contains(action) && (pattern?.matches(key) ?? false)
+        grants(action) && (pattern?.matches(key) ?? false)
     }
 }

@@ -6,9 +6,16 @@ package struct TokenDigest: Hashable, Sendable, CustomStringConvertible {
     private let words: (UInt64, UInt64, UInt64, UInt64)
 
     /// The digest of `token`. O(token).
-    package init(of token: some StringProtocol) {
-        let digest = SHA256.hash(data: Array(token.utf8))
-        words = digest.withUnsafeBytes { bytes in
+    package init(of token: String) {
+        var token = token
+        self = token.withUTF8 { Self(of: $0) }
+    }
+
+    /// The digest of the bytes of a token. O(bytes).
+    package init(of bytes: UnsafeBufferPointer<UInt8>) {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(bytes))
+        words = hasher.finalize().withUnsafeBytes { bytes in
             (
                 bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
                 bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
