@@ -54,6 +54,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CNATS",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        .target(
+            name: "NATSEngine",
+            dependencies: [
+                "CNATS",
+                "Keyspace",
+                "Plumbing",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "WebSocket",
             dependencies: [
@@ -80,8 +96,10 @@ let package = Package(
             name: "keygate",
             dependencies: [
                 "Gateway",
-                // For the persistence settings only; the keyspace is opened by the gateway.
+                // The engines: the executable chooses one (`--engine`); the gateway sees only
+                // the `KeyspaceStore` interface.
                 "Keyspace",
+                "NATSEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

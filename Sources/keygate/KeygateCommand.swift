@@ -4,6 +4,7 @@ import Gateway
 import Glibc
 import Logging
 import MicroHTTPD
+import NATSEngine
 
 /// `keygate`: parses flags, starts the server, reads what may change again on SIGHUP, and stops
 /// gracefully on SIGINT or SIGTERM. `keygate tokens add` makes a token instead.
@@ -38,7 +39,14 @@ struct KeygateCommand: ParsableCommand {
 
         let server: KeygateServer
         do {
-            server = try KeygateServer.start(configuration: configuration, logger: logger)
+            switch launch.engine {
+            case .builtin:
+                server = try KeygateServer.start(configuration: configuration, logger: logger)
+            case .nats:
+                server = try KeygateServer.start(configuration: configuration, logger: logger) { metrics in
+                    try NATSEngine(configuration: launch.nats, logger: logger, metrics: metrics)
+                }
+            }
         } catch {
             logger.critical("Keygate could not start: \(error)")
             throw ExitCode.failure
@@ -48,7 +56,7 @@ struct KeygateCommand: ParsableCommand {
             "Keygate listening",
             metadata: [
                 "address": "http://\(configuration.http.host):\(server.port)",
-                "threads": "\(configuration.http.threads)",
+                "threads": "\(configuration.http.threads)", "engine": "\(launch.engine.rawValue)",
             ])
         termination.wait()
         reload.cancel()

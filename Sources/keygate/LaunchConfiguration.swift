@@ -3,6 +3,7 @@ import Gateway
 import Keyspace
 import Logging
 import MicroHTTPD
+import NATSEngine
 
 /// Everything the executable is told: the server's configuration, and what it decides before
 /// the server starts (where to keep the data, how much to log).
@@ -15,6 +16,24 @@ struct LaunchConfiguration: Sendable {
     var persistence = PersistenceConfiguration(directory: "./keygate-data")
     /// The lowest level of the lines logged. Default `info`.
     var logLevel = Logger.Level.info
+    /// Which keyspace serves. Default the built-in one.
+    var engine = Engine.builtin
+    /// The NATS cluster and the keyspace's layout on it, for `engine` `nats`.
+    var nats = NATSEngine.Configuration()
+    /// The servers given with `--nats-url`; the default's when none.
+    var natsURLs: [String] = []
+
+    /// The keyspaces the executable can serve.
+    enum Engine: String, CaseIterable, Sendable {
+        /// The built-in engine, in this process.
+        case builtin
+        /// A NATS JetStream cluster.
+        case nats
+    }
+
+    /// HTTP threads on a NATS cluster when `--threads` is not given: each operation holds its
+    /// thread for its round trips to the cluster, so more threads keep more of them under way.
+    static let natsThreads = 64
 
     /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
     init(options: Options, environment: Environment) throws {
@@ -24,6 +43,35 @@ struct LaunchConfiguration: Sendable {
         try checkTargetFitsHead(
             isGiven: options.maxURLBytes != nil || environment[Setting.maxURLBytes.variable] != nil)
         server.keyspace.persistence = isMemoryOnly ? nil : persistence
+        if engine == .nats {
+            try checkNATS(options: options, environment: environment)
+        }
+    }
+
+    /// On a NATS cluster: no data directory (the cluster keeps the data), more HTTP threads
+    /// unless told, the cluster's servers, and the event history and longest wait the streams
+    /// and pull requests follow.
+    private mutating func checkNATS(options: Options, environment: Environment) throws {
+        let local: [(Setting, Bool)] = [
+            (.dataDirectory, options.dataDirectory != nil), (.fsync, options.fsync != nil),
+            (.repair, options.repair),
+            (.compactionRatio, options.compactionRatio != nil),
+            (.compactionMinBytes, options.compactionMinBytes != nil),
+        ]
+        for (setting, isGiven) in local where isGiven {
+            throw ValidationError(
+                "--\(setting.flag) is for the built-in engine; on a NATS cluster (--engine nats) the cluster keeps the data."
+            )
+        }
+        server.keyspace.persistence = nil
+        if options.threads == nil && environment[Setting.threads.variable] == nil {
+            server.http.threads = Self.natsThreads
+        }
+        if !natsURLs.isEmpty {
+            nats.urls = natsURLs
+        }
+        nats.eventHistory = server.keyspace.eventHistory
+        nats.maxWait = server.gateway.limits.maxWait
     }
 
     /// A configuration with every default.

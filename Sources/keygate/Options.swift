@@ -46,6 +46,14 @@ struct Options: ParsableArguments {
     @Option(name: Setting.compactionMinBytes.name, help: Setting.compactionMinBytes.help)
     var compactionMinBytes: String?
     @Option(name: Setting.logLevel.name, help: Setting.logLevel.help) var logLevel: String?
+    @Option(name: Setting.engine.name, help: Setting.engine.help) var engine: String?
+    @Option(name: Setting.natsURL.name, help: Setting.natsURL.help) var natsURL: [String] = []
+    @Option(name: Setting.natsCredentials.name, help: Setting.natsCredentials.help) var natsCredentials:
+        String?
+    @Option(name: Setting.natsTrustedCertificates.name, help: Setting.natsTrustedCertificates.help)
+    var natsTrustedCertificates: String?
+    @Option(name: Setting.natsReplicas.name, help: Setting.natsReplicas.help) var natsReplicas: String?
+    @Option(name: Setting.natsPrefix.name, help: Setting.natsPrefix.help) var natsPrefix: String?
 
     /// Every setting with what its flag was given (empty when not given), in the order they
     /// apply.
@@ -72,6 +80,9 @@ struct Options: ParsableArguments {
             (.dataDirectory, given(dataDirectory)), (.fsync, given(fsync)), (.repair, given(repair)),
             (.compactionRatio, given(compactionRatio)), (.compactionMinBytes, given(compactionMinBytes)),
             (.logLevel, given(logLevel)),
+            (.engine, given(engine)), (.natsURL, natsURL), (.natsCredentials, given(natsCredentials)),
+            (.natsTrustedCertificates, given(natsTrustedCertificates)), (.natsReplicas, given(natsReplicas)),
+            (.natsPrefix, given(natsPrefix)),
         ]
     }
 }

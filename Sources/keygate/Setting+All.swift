@@ -2,6 +2,7 @@ import ArgumentParser
 import Gateway
 import Keyspace
 import MicroHTTPD
+import NATSEngine
 
 extension Setting {
     // The HTTP server.
@@ -155,6 +156,60 @@ extension Setting {
     static let compactionMinBytes = integer(
         "KEYGATE_COMPACTION_MIN_BYTES", \.persistence.compactionMinimumBytes, in: 0...(1 << 40),
         "…and at least this many bytes.")
+
+    // The engine.
+
+    /// `--engine`.
+    static let engine = choice(
+        "KEYGATE_ENGINE", \.engine,
+        "The keyspace: builtin (in this process, persisted to --data-dir) or nats (a NATS JetStream cluster, shared by every gateway on it)."
+    )
+    /// `--nats-url`, repeatable.
+    static let natsURL = Setting(
+        "KEYGATE_NATS_URLS", flag: "nats-url", kind: .repeatable,
+        summary:
+            "A server of the NATS cluster, nats://host:port (or tls://); repeat for more (the variable takes a comma-separated list).",
+        defaultText: "nats://127.0.0.1:4222"
+    ) { text, source, configuration in
+        guard let colon = text.firstRange(of: "://"), ["nats", "tls"].contains(text[..<colon.lowerBound]),
+            !text[colon.upperBound...].isEmpty
+        else {
+            throw ValidationError("\(source): '\(text)' is not a NATS server: use nats://host:port.")
+        }
+        configuration.natsURLs.append(text)
+    }
+    /// `--nats-creds`.
+    static let natsCredentials = path(
+        "KEYGATE_NATS_CREDS", \.nats.credentialsFile, "A NATS credentials file (.creds: JWT and NKey seed).")
+    /// `--nats-tls-ca`.
+    static let natsTrustedCertificates = path(
+        "KEYGATE_NATS_TLS_CA", \.nats.trustedCertificates,
+        "A PEM file of the certificate authorities to trust; connects to the cluster over TLS.")
+    /// `--nats-replicas`.
+    static let natsReplicas = Setting(
+        "KEYGATE_NATS_REPLICAS", summary: "Replicas of each stream, 1 to 5.",
+        defaultText: "3, or 1 on a cluster of fewer servers"
+    ) { text, source, configuration in
+        configuration.nats.replicas = try whole(text, source: source, in: 1...5)
+    }
+    /// `--nats-prefix`.
+    static let natsPrefix = Setting(
+        "KEYGATE_NATS_PREFIX",
+        summary:
+            "The prefix of the streams and subjects (letters, digits, - and _), so that several deployments share a cluster.",
+        defaultText: "KEYGATE"
+    ) { text, source, configuration in
+        guard !text.isEmpty, text.utf8.count <= 32,
+            text.unicodeScalars.allSatisfy({
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            })
+        else {
+            throw ValidationError(
+                "\(source): '\(text)' is not a prefix: use 1 to 32 letters, digits, - or _.")
+        }
+        configuration.nats.prefix = text
+    }
 
     // The executable.
 

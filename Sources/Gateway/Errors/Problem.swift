@@ -152,6 +152,12 @@ struct Problem: Encodable {
                 detail: "Changes cannot be made durable, so they are refused: \(failure). "
                     + "A change answered this way may already be in memory.",
                 headers: [HTTPHeader("Retry-After", "1")])
+        case .unreachable(let reason):
+            self.init(
+                slug: "store-unavailable", status: .serviceUnavailable,
+                detail: "The keyspace's cluster cannot be reached (\(reason)); try again. "
+                    + "A change answered this way may or may not have been made.",
+                headers: [HTTPHeader("Retry-After", "1")])
         }
     }
 

@@ -24,10 +24,14 @@ extension Gateway {
         return .respond(.json(HealthBody(store.persistenceStatus)))
     }
 
-    /// `GET /readyz`: 200 while serving, 503 while starting or stopping.
+    /// `GET /readyz`: 200 while serving, 503 while starting or stopping, or while the store
+    /// cannot serve (its cluster is out of reach).
     func readiness(_ request: HTTPRequest) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
         guard isAcceptingTraffic else { throw GatewayError.notReady }
+        if let unavailability = store.unavailability {
+            throw unavailability
+        }
         return .respond(.json(["status": "ready"]))
     }
 }

@@ -19,7 +19,7 @@ enum Keys {
         var requirement: Requirement { .some(.read) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<KeyPage> {
-            .now(operations.store.keys(prefix: prefix, after: cursor, limit: limit))
+            .now(try operations.store.keys(prefix: prefix, after: cursor, limit: limit))
         }
 
         func isChange(_ output: KeyPage) -> Bool { false }

@@ -10,7 +10,7 @@ enum TTL {
         var requirement: Requirement { .on(.read, key) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<TimeToLive> {
-            guard let timeToLive = operations.store.timeToLive(forKey: key) else {
+            guard let timeToLive = try operations.store.timeToLive(forKey: key) else {
                 throw GatewayError.notFound("No key '\(key)'.")
             }
             return .now(timeToLive)

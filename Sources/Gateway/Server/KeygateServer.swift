@@ -1,33 +1,43 @@
-import CoreMetrics
+package import CoreMetrics
 package import Keyspace
 package import Logging
 import MicroHTTPD
 import Plumbing
 
-/// A running Keygate: the built-in keyspace, its expirer, and the HTTP API over it.
+/// A running Keygate: a keyspace (the built-in engine, or another store the executable
+/// chooses), and the HTTP API over it.
 package final class KeygateServer: Sendable {
     /// The port the API listens on.
     package let port: Int
-    /// The keyspace behind the API.
-    package let keyspace: KeyspaceEngine
-    private let gateway: Gateway<KeyspaceEngine>
+    private let builtIn: KeyspaceEngine?
+    private let store: any ServedKeyspace
+    private let gateway: any GatewayLifecycle
     private let http: HTTPServer
     private let deadlines: DeadlineQueue
     private let logger: Logger
 
     private init(
-        port: Int, keyspace: KeyspaceEngine, gateway: Gateway<KeyspaceEngine>, http: HTTPServer,
-        deadlines: DeadlineQueue, logger: Logger
+        port: Int, builtIn: KeyspaceEngine?, store: any ServedKeyspace, gateway: any GatewayLifecycle,
+        http: HTTPServer, deadlines: DeadlineQueue, logger: Logger
     ) {
         self.port = port
-        self.keyspace = keyspace
+        self.builtIn = builtIn
+        self.store = store
         self.gateway = gateway
         self.http = http
         self.deadlines = deadlines
         self.logger = logger
     }
 
-    /// Starts the keyspace and the API; returns once listening.
+    /// The built-in keyspace behind the API; only for a server started on it.
+    package var keyspace: KeyspaceEngine {
+        guard let builtIn else {
+            preconditionFailure("this server runs on another store than the built-in engine")
+        }
+        return builtIn
+    }
+
+    /// Starts the built-in keyspace and the API; returns once listening.
     ///
     /// - Parameters:
     ///   - clock: the keyspace's clock. With a `ManualClock` the expirer is not started: time
@@ -41,6 +51,38 @@ package final class KeygateServer: Sendable {
             configuration.gateway.isMetricsEnabled
             ? GatewayMetrics(routeLabels: Gateway<KeyspaceEngine>.routeLabels) : nil
         let keyspace = try openKeyspace(configuration, clock: clock, metrics: metrics, logger: logger)
+        return try serve(
+            keyspace, builtIn: keyspace, configuration: configuration, metrics: metrics,
+            expiring: !(clock is ManualClock), logger: logger
+        ) { gateway in
+            BuiltInGateway(gateway: gateway)
+        }
+    }
+
+    /// Starts the API over a store that `open` makes (given the metrics factory to count
+    /// through); returns once listening. The store serves from its `startServing`.
+    package static func start<Store: ServedKeyspace>(
+        configuration: Configuration, logger: Logger, opening open: (any MetricsFactory) throws -> Store
+    ) throws -> KeygateServer {
+        try configuration.checkProtectedMode()
+        let metrics =
+            configuration.gateway.isMetricsEnabled
+            ? GatewayMetrics(routeLabels: Gateway<Store>.routeLabels) : nil
+        let store = try open(metrics?.factory ?? NOOPMetricsHandler.instance)
+        return try serve(
+            store, builtIn: nil, configuration: configuration, metrics: metrics, expiring: true,
+            logger: logger
+        ) { gateway in
+            gateway
+        }
+    }
+
+    /// The API over `store`, its HTTP server answering through the handler `makeHandler` makes
+    /// of the gateway (a concrete one for the built-in engine, so that calls are specialized).
+    private static func serve<Store: ServedKeyspace, Handler: HTTPHandler>(
+        _ store: Store, builtIn: KeyspaceEngine?, configuration: Configuration, metrics: GatewayMetrics?,
+        expiring: Bool, logger: Logger, handler makeHandler: (Gateway<Store>) -> Handler
+    ) throws -> KeygateServer {
         // The deadlines of parked requests and of waiting operations, one source for both.
         let deadlines = DeadlineQueue(name: "keygate-timers")
         // A failed start must unlock the data directory, for a retry in the same process.
@@ -48,7 +90,7 @@ package final class KeygateServer: Sendable {
         defer {
             if !isStarted {
                 deadlines.stop()
-                keyspace.stop()
+                store.stopServing()
             }
         }
         let accessControl = try configuration.gateway.tokenFile.map { file throws(TokenFile.Failure) in
@@ -56,31 +98,26 @@ package final class KeygateServer: Sendable {
                 tokenFile: file, ticketLifetime: configuration.gateway.ticketLifetime, metrics: metrics)
         }
         let gateway = Gateway(
-            store: keyspace, configuration: configuration.gateway, deadlines: deadlines, metrics: metrics,
+            store: store, configuration: configuration.gateway, deadlines: deadlines, metrics: metrics,
             accessControl: accessControl, logger: logger)
         let http = try HTTPServer.start(
-            configuration: configuration.http, handler: BuiltInGateway(gateway: gateway),
-            deadlines: deadlines,
+            configuration: configuration.http, handler: makeHandler(gateway), deadlines: deadlines,
             logger: logger)
-        metrics?.readLevels { [weak http, weak keyspace] in
+        metrics?.readLevels { [weak http, weak gateway] in
             var levels = GatewayMetrics.Levels()
             if let http {
                 levels.openConnections = http.openConnectionCount
                 levels.webSockets = http.upgradedSocketCount
             }
-            if let keyspace {
-                levels.waitingConsumers = keyspace.waitingCount
-                levels.queues = keyspace.queueCount
-                levels.strings = keyspace.count - levels.queues
-                levels.lastEventID = keyspace.lastEventID
-            }
+            gateway?.store.readLevels(into: &levels)
             return levels
         }
-        keyspace.start(expiring: !(clock is ManualClock))
+        store.startServing(expiring: expiring)
         gateway.start()
         isStarted = true
         return KeygateServer(
-            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines,
+            port: http.port, builtIn: builtIn, store: store, gateway: gateway, http: http,
+            deadlines: deadlines,
             logger: logger)
     }
 
@@ -109,9 +146,18 @@ package final class KeygateServer: Sendable {
         http.stop()
         gateway.stop()
         deadlines.stop()
-        keyspace.stop()
+        store.stopServing()
     }
 }
+
+/// What the server does with its gateway besides answering requests, whatever its store.
+private protocol GatewayLifecycle: Sendable {
+    var accessControl: AccessControl? { get }
+    func beginStopping()
+    func stop()
+}
+
+extension Gateway: GatewayLifecycle {}
 
 /// The keyspace, in memory or loaded from its data directory, saying what it loaded.
 private func openKeyspace(

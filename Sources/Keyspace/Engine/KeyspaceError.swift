@@ -17,4 +17,8 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     /// The change could not be made durable: the log cannot be written or synced. Changes are
     /// refused until it can; one this answers may already be in memory.
     case unavailable(PersistenceError)
+    /// The store behind the keyspace (a NATS cluster) could not be reached, or did not answer
+    /// in time; the reason, for an operator. A change refused this way may or may not have been
+    /// made: only a timeout leaves that open.
+    case unreachable(String)
 }

@@ -1,6 +1,6 @@
 /// The operations the gateway needs from a keyspace, whatever engine is behind them.
 ///
-/// The built-in `KeyspaceEngine` is one; an engine over a Redis or Valkey cluster can be
+/// The built-in `KeyspaceEngine` is one; `NATSEngine`, over a NATS JetStream cluster, is
 /// another. Every method is safe to call from any thread and never blocks for long.
 package protocol KeyspaceStore: Sendable {
     /// The string value of `key` with its version, or `nil` when the key is absent or expired.
@@ -15,13 +15,13 @@ package protocol KeyspaceStore: Sendable {
     func removeValue(forKey key: Key, condition: WriteCondition) throws(KeyspaceError) -> Bool
 
     /// The time to live of `key`, or `nil` when the key is absent.
-    func timeToLive(forKey key: Key) -> TimeToLive?
+    func timeToLive(forKey key: Key) throws(KeyspaceError) -> TimeToLive?
 
     /// Sets (`timeToLive` non-nil) or removes the time to live of `key`; `false` when absent.
     func setTimeToLive(_ timeToLive: Duration?, forKey key: Key) throws(KeyspaceError) -> Bool
 
     /// One page of the keys starting with `prefix`, after `cursor`, in byte order.
-    func keys(prefix: [UInt8], after cursor: Key?, limit: Int) -> KeyPage
+    func keys(prefix: [UInt8], after cursor: Key?, limit: Int) throws(KeyspaceError) -> KeyPage
 
     /// Appends a message to a queue (created when absent), or hands it to the oldest consumer
     /// waiting on the queue.
@@ -78,4 +78,12 @@ package protocol KeyspaceStore: Sendable {
 
     /// What persistence is doing; `nil` when the store keeps nothing across restarts.
     var persistenceStatus: PersistenceStatus? { get }
+
+    /// Why the store cannot serve now (its cluster cannot be reached), or `nil` when it can.
+    var unavailability: KeyspaceError? { get }
+}
+
+extension KeyspaceStore {
+    /// A store in this process is always there.
+    package var unavailability: KeyspaceError? { nil }
 }

@@ -7,7 +7,7 @@ import Plumbing
 /// signal afterwards; a notifier thread then wakes the subscribers whose filters match. A slow
 /// subscriber costs nothing but its cursor: it reads from the shared history, and learns what
 /// it missed if the history moved past it. Appending and locating a cursor are O(1).
-final class EventLog: Sendable {
+package final class EventLog: Sendable {
     private struct Subscription {
         let subscriber: any EventSubscriber
         let filter: EventFilter
@@ -21,23 +21,23 @@ final class EventLog: Sendable {
     }
 
     /// The number of events kept.
-    let capacity: Int
+    package let capacity: Int
     private let state = Mutex(State())
     private let notifier = WorkerThread(name: "keygate-events")
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity > 0, "an event history holds at least one event")
         self.capacity = capacity
     }
 
     /// The id of the newest event, 0 before the first.
-    var lastID: UInt64 {
+    package var lastID: UInt64 {
         state.withLock { $0.lastID }
     }
 
     /// Makes ids go on after `id`, the last one given out before a restart: a subscriber
     /// resuming from an earlier id learns that those events are lost. Before any `append`.
-    func resume(after id: UInt64) {
+    package func resume(after id: UInt64) {
         state.withLock { state in
             precondition(state.history.isEmpty, "ids are resumed before the first event")
             state.lastID = id
@@ -59,9 +59,29 @@ final class EventLog: Sendable {
         }
     }
 
+    /// Records an event whose id was given elsewhere (a cluster's event stream), after the
+    /// newest; an id past the next one means the events between are lost: the history restarts
+    /// there, and subscribers still behind learn of a gap. O(1), or O(history) on a restart.
+    package func append(_ event: KeyspaceEvent) {
+        state.withLock { state in
+            precondition(event.id > state.lastID, "events come in order of their ids")
+            if event.id != state.lastID + 1 {
+                state.history.removeAll()
+                state.lastID = event.id - 1
+            }
+            state.lastID = event.id
+            state.history.append(event)
+            if state.history.count > capacity {
+                state.history.removeFirst()
+            }
+        }
+    }
+
     /// Up to `limit` events after `cursor` matching `filter`. O(events looked at), and at most
     /// `scanBudget` of them, so one read never holds the lock long.
-    func events(after cursor: UInt64, matching filter: EventFilter, limit: Int, scanBudget: Int = 4096)
+    package func events(
+        after cursor: UInt64, matching filter: EventFilter, limit: Int, scanBudget: Int = 4096
+    )
         -> EventBatch
     {
         state.withLock { state in
@@ -89,7 +109,7 @@ final class EventLog: Sendable {
     }
 
     /// Starts telling `subscriber` of new events matching `filter`.
-    func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
+    package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
         state.withLock { state in
             state.subscriptions[ObjectIdentifier(subscriber)] = Subscription(
                 subscriber: subscriber, filter: filter)
@@ -97,17 +117,17 @@ final class EventLog: Sendable {
     }
 
     /// Stops telling `subscriber` of new events.
-    func unsubscribe(_ subscriber: any EventSubscriber) {
+    package func unsubscribe(_ subscriber: any EventSubscriber) {
         _ = state.withLock { $0.subscriptions.removeValue(forKey: ObjectIdentifier(subscriber)) }
     }
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
-    func notifySubscribers() {
+    package func notifySubscribers() {
         notifier.wake()
     }
 
     /// Starts the notifier thread; idempotent. The thread keeps the log alive until `stop()`.
-    func start() {
+    package func start() {
         notifier.start { [self] in
             let woken = notifyRound()
             // Wake-ups during the pause are served together by the next round.
@@ -117,7 +137,7 @@ final class EventLog: Sendable {
     }
 
     /// Stops the notifier thread and waits for it to end; idempotent.
-    func stop() {
+    package func stop() {
         notifier.stop()
     }
 

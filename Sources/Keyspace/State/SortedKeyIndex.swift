@@ -3,7 +3,7 @@
 /// A list of sorted chunks (the layout of Python's `sortedcontainers`): a binary search over
 /// each chunk's last key finds the chunk, a second one the position in it. Insert and remove
 /// are O(log n) searches plus a move of at most `2 × chunkSize` references.
-struct SortedKeyIndex {
+package struct SortedKeyIndex {
     /// The target chunk length; a chunk splits at twice this and merges below a quarter.
     private static let chunkSize = 512
 
@@ -12,10 +12,13 @@ struct SortedKeyIndex {
     private var lastKeys: [Key] = []
 
     /// The number of keys.
-    private(set) var count = 0
+    package private(set) var count = 0
+
+    /// An empty index.
+    package init() {}
 
     /// Adds a key that is not in the index.
-    mutating func insert(_ key: Key) {
+    package mutating func insert(_ key: Key) {
         count += 1
         guard !chunks.isEmpty else {
             chunks = [[key]]
@@ -44,7 +47,7 @@ struct SortedKeyIndex {
     }
 
     /// Removes a key that is in the index.
-    mutating func remove(_ key: Key) {
+    package mutating func remove(_ key: Key) {
         let chunk = firstChunk(endingAtOrAfter: key.bytes, strictly: false)
         precondition(chunk < chunks.count, "removing a key that is not indexed")
         let position = Self.firstIndex(in: chunks[chunk], atOrAfter: key.bytes, strictly: false)
@@ -66,7 +69,7 @@ struct SortedKeyIndex {
     /// returns `false`. O(log n) to start, O(1) per key.
     ///
     /// - Parameter strictly: `true` to start after `start`, `false` to start at it.
-    func forEach(from start: [UInt8], strictly: Bool, _ body: (Key) -> Bool) {
+    package func forEach(from start: [UInt8], strictly: Bool, _ body: (Key) -> Bool) {
         var chunk = firstChunk(endingAtOrAfter: start, strictly: strictly)
         guard chunk < chunks.count else { return }
         var position = Self.firstIndex(in: chunks[chunk], atOrAfter: start, strictly: strictly)

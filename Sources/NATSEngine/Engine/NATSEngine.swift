@@ -1,0 +1,802 @@
+package import CoreMetrics
+import FoundationEssentials
+import Glibc
+package import Keyspace
+package import Logging
+import Plumbing
+
+import struct Synchronization.Atomic
+
+/// The keyspace on a NATS JetStream cluster, behind the same interface as the built-in engine:
+/// several gateways serve one keyspace, replicated by the cluster (R3: an acknowledged change
+/// survives the loss of a server).
+///
+/// Three streams hold it (see `Names`): the value stream (the last record of each key:
+/// `Record`), the work-queue stream of queue messages (a durable pull consumer per queue), and
+/// the event stream, whose sequences are the events' ids across gateways. Each gateway
+/// watches the value stream (headers only) into a `KeyIndex`, which lists keys and hides each
+/// one at its deadline to the millisecond, and reads the event stream into its own history
+/// for its subscribers. Reads and writes go to the streams' leaders: a write acknowledged on
+/// one gateway is read on any other.
+///
+/// The interface is synchronous, so an operation holds its caller's thread for its round
+/// trips (one for a read, two for a write); give the HTTP server threads accordingly.
+package final class NATSEngine: KeyspaceStore {
+    private let configuration: Configuration
+    private let names: Names
+    private let clock: any KeyspaceClock
+    private let logger: Logger
+    private let connection: NATSConnection
+    private let jetStream: JetStream
+    private let index = KeyIndex()
+    private let log: EventLog
+    private let outbox: EventOutbox
+    private let waiters = PullWaiters()
+    /// Where the answers to this gateway's pull requests and event publications come.
+    private let inbox: String
+    private let expirer = WorkerThread(name: "keygate-nats-expirer")
+    private let connector = WorkerThread(name: "keygate-nats-setup")
+    private let link = LinkState()
+    /// The queue consumers known to exist.
+    private let consumers = Mutex<Set<String>>([])
+    private let expiryLateness: Timer
+    private let expirations: Counter
+
+    /// Connects to the cluster (in the background, should it be out of reach: operations then
+    /// fail with `.unreachable` until it answers); call `start()` to set up the streams and
+    /// watches and serve.
+    package init(
+        configuration: Configuration, clock: any KeyspaceClock = SystemClock(), logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) throws(KeyspaceError) {
+        self.configuration = configuration
+        names = Names(prefix: configuration.prefix)
+        self.clock = clock
+        self.logger = logger
+        log = EventLog(capacity: configuration.eventHistory)
+        expiryLateness = Timer(label: KeyspaceEngine.expiryLatenessLabel, factory: metrics)
+        expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
+        let link = self.link
+        let connector = self.connector
+        do {
+            connection = try NATSConnection.open(
+                NATSConnection.Options(
+                    urls: configuration.urls, credentialsFile: configuration.credentialsFile,
+                    trustedCertificates: configuration.trustedCertificates, name: "keygate")
+            ) { connected in
+                link.isConnected.store(connected, ordering: .releasing)
+                connector.wake()
+            }
+        } catch {
+            throw .unreachable(error.description)
+        }
+        jetStream = JetStream(connection: connection, timeout: configuration.requestTimeout)
+        inbox = connection.makeInbox()
+        outbox = EventOutbox(connection: connection, subject: names.eventSubject, inbox: "\(inbox).a")
+        if connection.isConnected {
+            link.isConnected.store(true, ordering: .releasing)
+        }
+    }
+
+    // MARK: Life
+
+    /// Sets up the streams, the watch and the event feed as soon as the cluster answers
+    /// (retrying in the background), then serves; idempotent.
+    package func start() {
+        log.start()
+        outbox.start()
+        connector.start { [self] in
+            guard !link.isSetUp.load(ordering: .acquiring) else { return .untilWoken }
+            guard link.isConnected.load(ordering: .acquiring) else {
+                return .untilWokenOrAfter(.milliseconds(250))
+            }
+            do {
+                try setUp()
+                link.isSetUp.store(true, ordering: .releasing)
+                logger.notice(
+                    "NATS cluster ready",
+                    metadata: [
+                        "prefix": "\(names.prefix)",
+                        "servers": "\(configuration.urls.joined(separator: ","))",
+                    ])
+                return .untilWoken
+            } catch {
+                logger.warning("NATS cluster not ready yet: \(error)")
+                return .untilWokenOrAfter(.milliseconds(500))
+            }
+        }
+        expirer.start { [self] in
+            expireDueKeys()
+        }
+    }
+
+    /// Stops the threads and closes the connection; idempotent.
+    package func stop() {
+        expirer.stop()
+        connector.stop()
+        outbox.stop()
+        log.stop()
+        connection.close()
+    }
+
+    /// Why operations are refused now, if they are.
+    package var unavailability: KeyspaceError? {
+        guard link.isConnected.load(ordering: .acquiring) else {
+            return .unreachable("no server of the NATS cluster answers")
+        }
+        guard link.isSetUp.load(ordering: .acquiring) else {
+            return .unreachable("the keyspace's streams on the NATS cluster are not set up yet")
+        }
+        return nil
+    }
+
+    /// The string keys this gateway's index holds.
+    package var stringCount: Int { index.stringCount }
+
+    /// The pops parked on this gateway.
+    package var waitingCount: Int { waiters.total }
+
+    /// The id of the newest event this gateway has read from the event stream.
+    package var lastReadEventID: UInt64 { log.lastID }
+
+    /// Creates the streams (or finds them), listens on the inbox, then starts the event feed
+    /// and the watch of values.
+    private func setUp() throws(NATSError) {
+        let replicas = try createStreams()
+        logger.info("NATS streams ready", metadata: ["replicas": "\(replicas)"])
+        try connection.subscribe("\(inbox).>") { [weak self] message in
+            self?.answerArrived(message)
+        }
+        let last = try jetStream.streamInfo(names.eventStream).state.lastSeq
+        let capacity = UInt64(configuration.eventHistory)
+        let first = last >= capacity ? last - capacity + 1 : 1
+        log.resume(after: first - 1)
+        try connection.orderedConsumer(
+            stream: names.eventStream, subject: names.eventSubject, start: .sequence(first),
+            headersOnly: false
+        ) { [weak self] message in
+            self?.eventArrived(message)
+        }
+        try connection.orderedConsumer(
+            stream: names.valueStream, subject: names.valueSubjects, start: .lastPerSubject, headersOnly: true
+        ) { [weak self] message in
+            self?.recordArrived(message)
+        }
+    }
+
+    /// Creates the three streams with the replicas asked for, or 3 falling back to 1 on a
+    /// smaller cluster; returns the replicas used.
+    private func createStreams() throws(NATSError) -> Int {
+        let wanted = configuration.replicas ?? 3
+        do {
+            try createStreams(replicas: wanted)
+            return wanted
+        } catch let error where configuration.replicas == nil && wanted > 1 {
+            logger.warning("Streams with 3 replicas refused (\(error)); using 1")
+            try createStreams(replicas: 1)
+            return 1
+        }
+    }
+
+    private func createStreams(replicas: Int) throws(NATSError) {
+        try jetStream.createStream(
+            StreamConfiguration(
+                name: names.valueStream, subjects: [names.valueSubjects], numReplicas: replicas,
+                maxMsgsPerSubject: 1, allowMsgTtl: true))
+        try jetStream.createStream(
+            StreamConfiguration(
+                name: names.queueStream, subjects: [names.queueSubjects], retention: "workqueue",
+                numReplicas: replicas))
+        try jetStream.createStream(
+            StreamConfiguration(
+                name: names.eventStream, subjects: [names.eventSubject], numReplicas: replicas,
+                maxMsgs: Int64(configuration.eventHistory), duplicateWindow: 120_000_000_000))
+    }
+
+    // MARK: Values
+
+    package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>? {
+        try requireAvailable()
+        let now = clock.now()
+        if let record = try read(key), record.kind == .string, record.isLive(at: now),
+            let payload = record.payload
+        {
+            return Versioned(payload, version: record.version)
+        }
+        try refuseQueue(key)
+        return nil
+    }
+
+    package func setValue(
+        _ value: Payload, forKey key: Key, timeToLive: Duration?, condition: WriteCondition
+    ) throws(KeyspaceError) -> WriteOutcome {
+        if let timeToLive {
+            try TimeToLive.validate(timeToLive)
+        }
+        try requireAvailable()
+        return try retryingConflicts(key) { () throws(KeyspaceError) -> WriteOutcome? in
+            let now = clock.now()
+            let current = try read(key)
+            let live = current.flatMap { $0.isLive(at: now) && $0.kind == .string ? $0 : nil }
+            if live == nil {
+                try refuseQueue(key)
+            }
+            guard condition.isSatisfied(byCurrent: live?.version) else { throw .conditionFailed(key: key) }
+            let deadline = timeToLive.map { now + $0 }
+            let headers = Record.headers(
+                .string, at: now, deadline: deadline, expected: current?.sequence ?? 0,
+                contentType: value.contentType)
+            guard let sequence = try write(key, headers: headers, body: value.bytes) else { return nil }
+            index.apply(
+                Record(sequence: sequence, headers: headers, body: value.bytes)!, key: key, fromWatch: false)
+            expirer.wake()
+            outbox.publish(.set, key: key, time: now, id: "kv-\(sequence)")
+            return live == nil ? .created(Version(sequence)) : .replaced(Version(sequence))
+        }
+    }
+
+    package func removeValue(forKey key: Key, condition: WriteCondition) throws(KeyspaceError) -> Bool {
+        try requireAvailable()
+        return try retryingConflicts(key) { () throws(KeyspaceError) -> Bool? in
+            let now = clock.now()
+            let current = try read(key)
+            let live = current.flatMap { $0.isLive(at: now) && $0.kind == .string ? $0 : nil }
+            if live == nil {
+                try refuseQueue(key)
+            }
+            guard condition.isSatisfied(byCurrent: live?.version) else { throw .conditionFailed(key: key) }
+            guard let live else { return false }
+            guard try delete(key, sequence: live.sequence, at: now) else { return nil }
+            outbox.publish(.del, key: key, time: now, id: "kv-del-\(live.sequence)")
+            return true
+        }
+    }
+
+    package func timeToLive(forKey key: Key) throws(KeyspaceError) -> TimeToLive? {
+        try requireAvailable()
+        let now = clock.now()
+        let record = try read(key).flatMap { $0.isLive(at: now) ? $0 : nil }
+        if record?.kind != .string {
+            guard try queueLength(key) > 0 else { return nil }
+        }
+        guard let deadline = record?.deadline else { return .persistent }
+        return .remaining(deadline - now)
+    }
+
+    package func setTimeToLive(_ timeToLive: Duration?, forKey key: Key) throws(KeyspaceError) -> Bool {
+        if let timeToLive {
+            try TimeToLive.validate(timeToLive)
+        }
+        try requireAvailable()
+        return try retryingConflicts(key) { () throws(KeyspaceError) -> Bool? in
+            let now = clock.now()
+            let current = try read(key)
+            let live = current.flatMap { $0.isLive(at: now) ? $0 : nil }
+            let deadline = timeToLive.map { now + $0 }
+            let type: KeyspaceEventType = timeToLive == nil ? .persist : .expire
+            if let live, live.kind == .string, let payload = live.payload {
+                if timeToLive == nil && live.deadline == nil { return true }
+                let headers = Record.headers(
+                    .string, at: now, deadline: deadline, expected: live.sequence, version: live.version,
+                    contentType: payload.contentType)
+                guard let sequence = try write(key, headers: headers, body: payload.bytes) else { return nil }
+                index.apply(
+                    Record(sequence: sequence, headers: headers, body: payload.bytes)!, key: key,
+                    fromWatch: false)
+                expirer.wake()
+                outbox.publish(type, key: key, time: now, id: "kv-\(sequence)")
+                return true
+            }
+            // A queue: its time to live is a record of its own in the value stream.
+            guard try queueLength(key) > 0 else { return false }
+            guard let deadline else {
+                guard let live, live.deadline != nil else { return true }
+                guard try delete(key, sequence: live.sequence, at: now) else { return nil }
+                outbox.publish(.persist, key: key, time: now, id: "kv-del-\(live.sequence)")
+                return true
+            }
+            let headers = Record.headers(
+                .queue, at: now, deadline: deadline, expected: current?.sequence ?? 0)
+            guard let sequence = try write(key, headers: headers, body: []) else { return nil }
+            index.apply(Record(sequence: sequence, headers: headers, body: [])!, key: key, fromWatch: false)
+            expirer.wake()
+            outbox.publish(.expire, key: key, time: now, id: "kv-\(sequence)")
+            return true
+        }
+    }
+
+    package func keys(prefix: [UInt8], after cursor: Key?, limit: Int) throws(KeyspaceError) -> KeyPage {
+        try requireAvailable()
+        try awaitWatch()
+        let now = clock.now()
+        let strings = index.strings(prefix: prefix, after: cursor, limit: limit, now: now)
+        var rows = strings.rows.map { key, entry in
+            KeyInfo(
+                key: key, type: .string,
+                timeToLive: entry.deadline.map { .remaining($0 - now) } ?? .persistent, bytes: entry.size)
+        }
+        var more = strings.more
+        for (queue, length) in try queueLengths(prefix: prefix, after: cursor) {
+            let deadline = index.entry(queue).flatMap { $0.kind == .queue ? $0.deadline : nil }
+            if let deadline, deadline <= now { continue }
+            rows.append(
+                KeyInfo(
+                    key: queue, type: .queue,
+                    timeToLive: deadline.map { .remaining($0 - now) } ?? .persistent,
+                    bytes: try queueBytes(queue), length: length))
+        }
+        rows.sort { $0.key < $1.key }
+        if rows.count > limit {
+            rows.removeLast(rows.count - limit)
+            more = true
+        }
+        return KeyPage(keys: rows, cursor: more ? rows.last?.key : nil)
+    }
+
+    // MARK: Queues
+
+    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+        try requireAvailable()
+        try refuseString(queue)
+        let now = clock.now()
+        let sequence = try enqueue(message, to: queue, at: now)
+        let length = try queueLength(queue)
+        outbox.publish(.push, key: queue, time: now, id: "push-\(sequence)")
+        return .stored(length: length)
+    }
+
+    package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
+        try requireAvailable()
+        for queue in queues {
+            try refuseString(queue)
+        }
+        for queue in queues {
+            if let popped = try takeNow(from: queue) {
+                return .popped(popped)
+            }
+        }
+        return .empty
+    }
+
+    package func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
+        throws(KeyspaceError) -> PopOutcome
+    {
+        if case .popped(let popped) = try pop(from: queues) {
+            guard receiver.claim() else {
+                _ = try giveBack(popped.message, to: popped.queue)
+                return .gone
+            }
+            return .popped(popped)
+        }
+        let number = try waiters.register(receiver, on: queues, limit: limit)
+        do {
+            for (position, queue) in queues.enumerated() {
+                try requestMessage(from: queue, for: number, position: position)
+            }
+        } catch {
+            waiters.cancel(receiver)
+            throw error
+        }
+        return .waiting
+    }
+
+    package func cancelWait(_ receiver: any MessageReceiver) {
+        waiters.cancel(receiver)
+    }
+
+    package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+        try push(message, to: queue)
+    }
+
+    package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
+        try requireAvailable()
+        try refuseString(queue)
+        return QueueInfo(length: try queueLength(queue), consumers: waiters.count(on: queue))
+    }
+
+    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
+        try requireAvailable()
+        try refuseString(queue)
+        var messages: [Payload] = []
+        var sequence: UInt64 = 0
+        while messages.count < limit,
+            let stored = try attempt({ () throws(NATSError) in
+                try jetStream.nextMessage(
+                    names.queueStream, subject: names.queueSubject(queue), from: sequence)
+            })
+        {
+            messages.append(Self.payload(of: stored.headers, body: stored.body))
+            sequence = stored.sequence + 1
+        }
+        return messages
+    }
+
+    package func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool {
+        try requireAvailable()
+        try refuseString(queue)
+        guard try queueLength(queue) > 0 else { return false }
+        let now = clock.now()
+        try attempt { () throws(NATSError) in
+            try jetStream.purge(names.queueStream, subject: names.queueSubject(queue))
+        }
+        dropQueueTimeToLive(queue, at: now)
+        outbox.publish(
+            .del, key: queue, time: now,
+            id: "qdel-\(queue)-\(now.milliseconds)-\(UInt64.random(in: 0...UInt64.max))")
+        return true
+    }
+
+    // MARK: Events
+
+    /// The newest event id of the cluster (one round trip), or of this gateway's history when
+    /// the cluster does not answer: a subscriber starts after it.
+    package var lastEventID: UInt64 {
+        let local = log.lastID
+        guard unavailability == nil,
+            let info = try? jetStream.streamInfo(names.eventStream)
+        else { return local }
+        return max(local, info.state.lastSeq)
+    }
+
+    package func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch {
+        log.events(after: cursor, matching: filter, limit: limit)
+    }
+
+    package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
+        log.subscribe(subscriber, filter: filter)
+    }
+
+    package func unsubscribe(_ subscriber: any EventSubscriber) {
+        log.unsubscribe(subscriber)
+    }
+
+    /// Acknowledged changes are on the cluster's disks (replicated): nothing to wait for.
+    package func pendingDurability() -> DurabilityTicket? { nil }
+
+    package func whenDurable(
+        _ ticket: DurabilityTicket, _ completion: @escaping @Sendable (KeyspaceError?) -> Void
+    ) {
+        completion(nil)
+    }
+
+    /// The cluster keeps the data; no local persistence.
+    package var persistenceStatus: PersistenceStatus? { nil }
+
+    // MARK: Arrivals (on the client's delivery threads)
+
+    /// A record from the watch of values.
+    private func recordArrived(_ message: NATSMessage) {
+        guard let delivery = message.delivery, let key = names.key(ofSubject: message.subject),
+            let record = Record(sequence: delivery.streamSequence, headers: message.headers, body: nil)
+        else { return }
+        if index.apply(record, key: key, fromWatch: true) {
+            expirer.wake()
+        }
+    }
+
+    /// An event from the event stream: into this gateway's history, under its stream sequence.
+    private func eventArrived(_ message: NATSMessage) {
+        guard let delivery = message.delivery, delivery.streamSequence > log.lastID,
+            let type = message.headers[Record.Field.event].flatMap(KeyspaceEventType.init(rawValue:)),
+            let time = message.headers[Record.Field.time].flatMap({ Int64($0) }),
+            let key = try? Key(message.body)
+        else { return }
+        log.append(
+            KeyspaceEvent(
+                id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time)))
+        log.notifySubscribers()
+    }
+
+    /// An answer on this gateway's inbox: to an event publication (`.a.N`) or a pull request
+    /// (`.p.WAITER.POSITION`).
+    private func answerArrived(_ message: NATSMessage) {
+        let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
+        if tokens.count == 2, tokens[0] == "a", let number = UInt64(tokens[1]) {
+            outbox.acknowledge(number, message)
+        } else if tokens.count == 3, tokens[0] == "p", let number = UInt64(tokens[1]),
+            let position = Int(tokens[2]), message.delivery != nil
+        {
+            messageArrived(message, for: number, position: position)
+        }
+        // Status messages (a pull request expired: 408; no messages: 404) need nothing: the
+        // pop's own deadline answers it.
+    }
+
+    /// A queue message for a parked pop: delivered if the pop still waits, else given back.
+    private func messageArrived(_ message: NATSMessage, for number: UInt64, position: Int) {
+        guard let reply = message.reply, let delivery = message.delivery else { return }
+        guard let waiter = waiters.take(number), position < waiter.queues.count, waiter.receiver.claim()
+        else {
+            try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
+            return
+        }
+        let queue = waiter.queues[position]
+        guard waiter.receiver.deliver(Self.payload(of: message.headers, body: message.body), from: queue)
+        else {
+            try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
+            return
+        }
+        try? connection.publish(NATSMessage(subject: reply, body: Array("+ACK".utf8)))
+        // Handed to a pop that waited: the queue held nothing before it, so it is no deletion.
+        announcePop(queue, message: message, delivery: delivery, emptied: false)
+    }
+
+    // MARK: Expiry
+
+    /// Hides the keys past their deadline and announces their expiry; the expirer's step.
+    private func expireDueKeys() -> WorkerThread.Pause {
+        let now = clock.now()
+        let (due, next) = index.takeDue(now: now, limit: 1024)
+        for (key, entry) in due {
+            let deadline = entry.deadline ?? now
+            switch entry.kind {
+            case .string:
+                outbox.publish(.expired, key: key, time: deadline, id: "expired-\(entry.sequence)")
+            case .queue:
+                expireQueue(key, record: entry.sequence, deadline: deadline)
+            case .deleted:
+                continue
+            }
+            expirations.increment()
+            expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
+        }
+        if due.count == 1024 { return .none }
+        guard let next else { return .untilWoken }
+        return .untilWokenOrAfter(next - clock.now())
+    }
+
+    /// A queue reached its deadline: the gateway that deletes its record (one does, by its
+    /// sequence) removes the messages pushed before and announces the expiry.
+    private func expireQueue(_ queue: Key, record sequence: UInt64, deadline: Timestamp) {
+        do throws(KeyspaceError) {
+            let last = try attempt { () throws(NATSError) in
+                try jetStream.streamInfo(names.queueStream).state.lastSeq
+            }
+            guard try delete(queue, sequence: sequence, at: deadline) else { return }
+            let length = try queueLength(queue)
+            try attempt { () throws(NATSError) in
+                try jetStream.purge(names.queueStream, subject: names.queueSubject(queue), below: last + 1)
+            }
+            if length > 0 {
+                outbox.publish(.expired, key: queue, time: deadline, id: "expired-\(sequence)")
+            }
+        } catch {
+            logger.warning(
+                "A queue's expiry could not be completed",
+                metadata: ["queue": "\(queue)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Helpers
+
+    private func requireAvailable() throws(KeyspaceError) {
+        if let unavailability {
+            throw unavailability
+        }
+    }
+
+    /// Runs a request to the cluster, turning its failure into `.unreachable`.
+    private func attempt<Value>(_ body: () throws(NATSError) -> Value) throws(KeyspaceError) -> Value {
+        do {
+            return try body()
+        } catch {
+            throw .unreachable(error.description)
+        }
+    }
+
+    /// Runs a conditional change until it is not beaten by a concurrent one (`nil`): at most a
+    /// few times, then a 503.
+    private func retryingConflicts<Value>(_ key: Key, _ body: () throws(KeyspaceError) -> Value?)
+        throws(KeyspaceError) -> Value
+    {
+        for _ in 0..<16 {
+            if let value = try body() {
+                return value
+            }
+        }
+        throw .unreachable("the key '\(key)' changed under 16 attempts in a row; try again")
+    }
+
+    /// The last record of `key`, from the value stream's leader.
+    private func read(_ key: Key) throws(KeyspaceError) -> Record? {
+        guard
+            let stored = try attempt({ () throws(NATSError) in
+                try jetStream.lastMessage(names.valueStream, subject: names.valueSubject(key))
+            })
+        else { return nil }
+        return Record(sequence: stored.sequence, headers: stored.headers, body: stored.body)
+    }
+
+    /// Publishes a record of `key`; its sequence, or `nil` when the key changed since it was
+    /// read (the expected sequence does not hold).
+    private func write(_ key: Key, headers: [String: String], body: [UInt8]) throws(KeyspaceError) -> UInt64?
+    {
+        do {
+            return try jetStream.publish(names.valueSubject(key), headers: headers, body: body).seq
+        } catch let error where error.isJetStream(NATSError.wrongLastSubjectSequence) {
+            return nil
+        } catch {
+            throw .unreachable(error.description)
+        }
+    }
+
+    /// Replaces the record of sequence `sequence` at `key` by a deletion; `false` when it was
+    /// replaced meanwhile.
+    private func delete(_ key: Key, sequence: UInt64, at now: Timestamp) throws(KeyspaceError) -> Bool {
+        let headers = Record.headers(.deleted, at: now, deadline: nil, expected: sequence)
+        guard let deleted = try write(key, headers: headers, body: []) else { return false }
+        index.apply(Record(sequence: deleted, headers: headers, body: [])!, key: key, fromWatch: false)
+        return true
+    }
+
+    /// Waits (a little) until the watch has delivered everything the value stream held when
+    /// asked, so that a listing sees the writes acknowledged on every gateway before it.
+    private func awaitWatch() throws(KeyspaceError) {
+        let last = try attempt { () throws(NATSError) in
+            try jetStream.streamInfo(names.valueStream).state.lastSeq
+        }
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        while index.watchedSequence < last && ContinuousClock.now < deadline {
+            usleep(200)
+        }
+    }
+
+    /// Throws `.wrongType` when `key` holds a queue (messages in the queue stream).
+    private func refuseQueue(_ key: Key) throws(KeyspaceError) {
+        if try queueLength(key) > 0 {
+            throw .wrongType(key: key, actual: .queue)
+        }
+    }
+
+    /// Throws `.wrongType` when the index holds a live string at `queue`.
+    private func refuseString(_ queue: Key) throws(KeyspaceError) {
+        if let entry = index.entry(queue), entry.kind == .string,
+            entry.deadline.map({ clock.now() < $0 }) ?? true
+        {
+            throw .wrongType(key: queue, actual: .string)
+        }
+    }
+
+    /// The messages of `queue` (0 when absent), from the queue stream's leader.
+    private func queueLength(_ queue: Key) throws(KeyspaceError) -> Int {
+        let subject = names.queueSubject(queue)
+        let info = try attempt { () throws(NATSError) in
+            try jetStream.streamInfo(names.queueStream, subjects: subject)
+        }
+        return Int(info.state.subjects?[subject] ?? 0)
+    }
+
+    /// The queues with `prefix` after `cursor` and their lengths. O(queues).
+    private func queueLengths(prefix: [UInt8], after cursor: Key?) throws(KeyspaceError) -> [(Key, Int)] {
+        let info = try attempt { () throws(NATSError) in
+            try jetStream.streamInfo(names.queueStream, subjects: names.queueSubjects)
+        }
+        var queues: [(Key, Int)] = []
+        for (subject, count) in info.state.subjects ?? [:] where count > 0 {
+            guard let queue = names.key(ofSubject: subject), queue.hasPrefix(prefix) else { continue }
+            if let cursor, !(cursor < queue) { continue }
+            queues.append((queue, Int(count)))
+        }
+        return queues
+    }
+
+    /// The bytes of `queue`'s messages: one read per message, at most 1 000 (past those, the
+    /// average of the first thousand stands for the rest).
+    private func queueBytes(_ queue: Key) throws(KeyspaceError) -> Int {
+        var bytes = 0
+        var read = 0
+        var sequence: UInt64 = 0
+        while read < 1000,
+            let stored = try attempt({ () throws(NATSError) in
+                try jetStream.nextMessage(
+                    names.queueStream, subject: names.queueSubject(queue), from: sequence)
+            })
+        {
+            bytes += stored.body.count
+            read += 1
+            sequence = stored.sequence + 1
+        }
+        guard read == 1000 else { return bytes }
+        let length = try queueLength(queue)
+        return bytes + (length - read) * bytes / read
+    }
+
+    /// Appends a message to `queue`'s subject; its sequence in the queue stream.
+    private func enqueue(_ message: Payload, to queue: Key, at now: Timestamp) throws(KeyspaceError) -> UInt64
+    {
+        let headers = [
+            Record.Field.contentType: HeaderText.encode(message.contentType),
+            Record.Field.time: String(now.milliseconds),
+        ]
+        return try attempt { () throws(NATSError) in
+            try jetStream.publish(names.queueSubject(queue), headers: headers, body: message.bytes).seq
+        }
+    }
+
+    /// Takes the oldest message of `queue` if it has one: a pull request that does not wait,
+    /// and its acknowledgement (the message leaves the work-queue stream).
+    private func takeNow(from queue: Key) throws(KeyspaceError) -> PoppedMessage? {
+        try ensureConsumer(queue)
+        let request = NATSMessage(
+            subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
+            body: Array(#"{"batch":1,"no_wait":true}"#.utf8))
+        let answer = try attempt { () throws(NATSError) in
+            try connection.request(request, timeout: configuration.requestTimeout)
+        }
+        guard let reply = answer.reply, let delivery = answer.delivery else { return nil }
+        _ = try attempt { () throws(NATSError) in
+            try connection.request(
+                NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
+        }
+        announcePop(queue, message: answer, delivery: delivery, emptied: delivery.pending == 0)
+        return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
+    }
+
+    /// Sends a pull request for one message of `queue` on behalf of parked pop `number`,
+    /// lasting as long as the longest wait.
+    private func requestMessage(from queue: Key, for number: UInt64, position: Int) throws(KeyspaceError) {
+        try ensureConsumer(queue)
+        let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
+        let request = NATSMessage(
+            subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
+            reply: "\(inbox).p.\(number).\(position)", body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
+        )
+        try attempt { () throws(NATSError) in try connection.publish(request) }
+    }
+
+    /// Creates `queue`'s consumer unless this gateway already did.
+    private func ensureConsumer(_ queue: Key) throws(KeyspaceError) {
+        let name = names.consumer(queue)
+        guard !consumers.withLock({ $0.contains(name) }) else { return }
+        try attempt { () throws(NATSError) in
+            try jetStream.createConsumer(
+                names.queueStream,
+                ConsumerConfiguration(
+                    durableName: name, filterSubject: names.queueSubject(queue), ackWait: 30_000_000_000,
+                    maxWaiting: 100_000, inactiveThreshold: 3_600_000_000_000))
+        }
+        _ = consumers.withLock { $0.insert(name) }
+    }
+
+    /// Announces a message taken from `queue`: its `push` first (the same event its pusher
+    /// publishes, stored once: so the push always comes before its pop), the `pop`, and a `del`
+    /// when the queue is left empty.
+    private func announcePop(
+        _ queue: Key, message: NATSMessage, delivery: NATSMessage.Delivery, emptied: Bool
+    ) {
+        let now = clock.now()
+        let pushed =
+            message.headers[Record.Field.time].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
+            ?? now
+        let sequence = delivery.streamSequence
+        outbox.publish(.push, key: queue, time: pushed, id: "push-\(sequence)")
+        outbox.publish(.pop, key: queue, time: now, id: "pop-\(sequence)")
+        if emptied {
+            outbox.publish(.del, key: queue, time: now, id: "pop-del-\(sequence)")
+            dropQueueTimeToLive(queue, at: now)
+        }
+    }
+
+    /// Deletes the time to live of a queue that was emptied or deleted, without waiting: a new
+    /// queue under that name starts without one.
+    private func dropQueueTimeToLive(_ queue: Key, at now: Timestamp) {
+        guard let entry = index.entry(queue), entry.kind == .queue else { return }
+        let headers = Record.headers(.deleted, at: now, deadline: nil, expected: entry.sequence)
+        try? connection.publish(NATSMessage(subject: names.valueSubject(queue), headers: headers))
+        index.forget(queue)
+    }
+
+    private static func payload(of headers: [String: String], body: [UInt8]) -> Payload {
+        Payload(
+            bytes: body,
+            contentType: headers[Record.Field.contentType].map(HeaderText.decode)
+                ?? Payload.defaultContentType)
+    }
+}
+
+/// Whether the cluster answers, and whether the streams and watches are set up: set from the C
+/// client's callbacks and the set-up thread, read by every operation.
+private final class LinkState: Sendable {
+    let isConnected = Atomic<Bool>(false)
+    let isSetUp = Atomic<Bool>(false)
+}

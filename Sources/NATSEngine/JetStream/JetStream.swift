@@ -1,0 +1,108 @@
+import FoundationEssentials
+
+/// JetStream's API, spoken as JSON requests over a NATS connection: streams, their messages,
+/// consumers, and publishing with an acknowledgement.
+///
+/// Each call is one round trip to the stream's leader (or the meta leader, for creation), and
+/// throws a `NATSError` for a client failure (no server, a timeout) or JetStream's refusal.
+struct JetStream: Sendable {
+    /// The connection the requests go over.
+    let connection: NATSConnection
+    /// How long one request may wait for its answer.
+    let timeout: Duration
+
+    /// Publishes `body` with `headers` to `subject` and waits for the stream's acknowledgement.
+    func publish(_ subject: String, headers: [String: String] = [:], body: [UInt8] = []) throws(NATSError)
+        -> PublishAcknowledgement
+    {
+        let answer = try connection.request(
+            NATSMessage(subject: subject, headers: headers, body: body), timeout: timeout)
+        return try decode(PublishAcknowledgement.self, from: answer)
+    }
+
+    /// Creates a stream, or leaves it as it is when one of that name exists.
+    func createStream(_ configuration: StreamConfiguration) throws(NATSError) {
+        let body = try encode(configuration)
+        do {
+            _ = try call("$JS.API.STREAM.CREATE.\(configuration.name)", body, as: Ignored.self)
+        } catch let error where error.isJetStream(10058) {
+            // Already there with another configuration (another deployment's limits): used as is.
+        }
+    }
+
+    /// The state of a stream; with `subjects`, the messages of each subject matching it.
+    func streamInfo(_ stream: String, subjects: String? = nil) throws(NATSError) -> StreamInfo {
+        let request = StreamInfoRequest(subjectsFilter: subjects)
+        return try call("$JS.API.STREAM.INFO.\(stream)", try encode(request), as: StreamInfo.self)
+    }
+
+    /// The last message of `subject`, from the stream's leader; `nil` when it has none.
+    func lastMessage(_ stream: String, subject: String) throws(NATSError) -> StoredMessage? {
+        try message(stream, MessageRequest(lastBySubject: subject))
+    }
+
+    /// The first message of `subject` at or after `sequence`; `nil` when none.
+    func nextMessage(_ stream: String, subject: String, from sequence: UInt64) throws(NATSError)
+        -> StoredMessage?
+    {
+        try message(stream, MessageRequest(sequence: sequence, nextBySubject: subject))
+    }
+
+    private func message(_ stream: String, _ request: MessageRequest) throws(NATSError) -> StoredMessage? {
+        do {
+            let answer = try call(
+                "$JS.API.STREAM.MSG.GET.\(stream)", try encode(request), as: MessageAnswer.self)
+            return try answer.message.stored()
+        } catch let error where error.isJetStream(NATSError.messageNotFound) {
+            return nil
+        }
+    }
+
+    /// Removes the messages of `subject` below `sequence` (all of them when `nil`).
+    func purge(_ stream: String, subject: String, below sequence: UInt64? = nil) throws(NATSError) {
+        _ = try call(
+            "$JS.API.STREAM.PURGE.\(stream)", try encode(PurgeRequest(filter: subject, sequence: sequence)),
+            as: Ignored.self)
+    }
+
+    /// Creates a durable consumer, or finds it unchanged.
+    func createConsumer(_ stream: String, _ configuration: ConsumerConfiguration) throws(NATSError) {
+        let request = ConsumerCreateRequest(streamName: stream, config: configuration)
+        _ = try call(
+            "$JS.API.CONSUMER.CREATE.\(stream).\(configuration.durableName)", try encode(request),
+            as: Ignored.self)
+    }
+
+    /// One API request and its JSON answer, or JetStream's error.
+    private func call<Answer: Decodable>(_ subject: String, _ body: [UInt8], as type: Answer.Type)
+        throws(NATSError) -> Answer
+    {
+        let answer = try connection.request(NATSMessage(subject: subject, body: body), timeout: timeout)
+        return try decode(type, from: answer)
+    }
+
+    private func decode<Answer: Decodable>(_ type: Answer.Type, from answer: NATSMessage) throws(NATSError)
+        -> Answer
+    {
+        if answer.status == 503 {
+            throw .client(function: "JetStream", status: "no responders (no JetStream leader)")
+        }
+        let data = Data(answer.body)
+        if let failure = try? JSONDecoder().decode(ErrorAnswer.self, from: data), let error = failure.error {
+            throw .jetStream(code: error.errCode, description: error.description)
+        }
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch {
+            throw .malformedAnswer("\(error): \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
+        }
+    }
+
+    private func encode(_ value: some Encodable) throws(NATSError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw .malformedAnswer("could not encode a request: \(error)")
+        }
+    }
+}
