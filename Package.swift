@@ -66,6 +66,7 @@ let package = Package(
                 "Keyspace",
                 "Plumbing",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

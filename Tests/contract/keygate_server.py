@@ -3,6 +3,14 @@
 `KEYGATE_BINARY` names the server binary (default `.build/debug/keygate`, relative to the
 repository root).
 
+`KEYGATE_TEST_ENGINE=nats` runs every server on a three-node NATS JetStream cluster instead of
+the built-in engine: the cluster is started once, on the first server, by the tests themselves
+(`nats_cluster.py`) and stopped when the test process exits; each server gets a keyspace of its
+own (a fresh `--nats-prefix`) and a partner, a second gateway on the same keyspace, so that the
+whole suite runs against two gateways sharing it (the partner publishes expiries too, which the
+event stream must de-duplicate). A test that needs a data directory is skipped there: the
+cluster keeps the data.
+
 Every server gets a fresh data directory of its own under pytest's temporary folder, so that
 no test reads what another wrote (or the developer's `./keygate-data`), unless the caller
 passes `--memory-only`, its own `--data-dir`, or `data_dir=` to start on a given directory
@@ -12,6 +20,7 @@ not know `--data-dir` yet is started without it.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import queue
@@ -21,6 +30,8 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +42,7 @@ SPEC_FILE = REPO / "openapi.yaml"
 BINARY = REPO / os.environ.get("KEYGATE_BINARY", ".build/debug/keygate")
 
 STARTUP_TIMEOUT = 30.0
+ENGINE = os.environ.get("KEYGATE_TEST_ENGINE", "builtin")
 STOP_TIMEOUT = 10.0
 LISTENING = re.compile(r"address=(http://[^\s:]+:(\d+))")
 
@@ -49,6 +61,10 @@ class RunningServer:
     data_dir: Path | None = None
     # Set by `kill`: the finalizer then expects the process to have died of SIGKILL.
     killed: bool = field(default=False)
+    # On a NATS cluster: the second gateway serving the same keyspace.
+    partner: RunningServer | None = None
+    # On a NATS cluster: the keyspace's prefix there.
+    nats_prefix: str | None = None
 
     def kill(self) -> None:
         """Kills the process with SIGKILL (no chance to flush or clean up) and waits for it."""
@@ -62,6 +78,38 @@ class RunningServer:
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=STOP_TIMEOUT)
         assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(self.log[-30:])}"
+
+
+@functools.cache
+def nats_cluster():  # -> nats_cluster.NATSCluster
+    """The tests' NATS cluster, started on first use and removed when the process exits."""
+    from nats_cluster import NATSCluster
+
+    cluster = NATSCluster.create()
+    atexit.register(cluster.remove)
+    cluster.start()
+    return cluster
+
+
+def nats_arguments(prefix: str) -> tuple[str, ...]:
+    """The flags of a gateway on the tests' cluster, on the keyspace of `prefix`."""
+    urls = [argument for url in nats_cluster().urls for argument in ("--nats-url", url)]
+    return ("--engine", "nats", *urls, "--nats-prefix", prefix)
+
+
+def wait_until_ready(server: RunningServer, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Polls `/readyz` until 200: a gateway on a cluster listens before its streams are set up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.base_url}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"keygate was not ready within {timeout} s:\n{''.join(server.log[-30:])}")
+        time.sleep(0.02)
 
 
 @functools.cache
@@ -93,6 +141,34 @@ def start_server(
     """
     if not BINARY.is_file():
         pytest.fail(f"No server binary at {BINARY}: run `swift build` or set KEYGATE_BINARY.")
+    if ENGINE == "nats":
+        return start_nats_pair(request, public, arguments, data_dir=data_dir, environment=environment)
+    return launch(request, public, arguments, data_dir=data_dir, environment=environment)
+
+
+def start_nats_pair(
+    request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...],
+    *, data_dir: Path | None, environment: dict[str, str] | None, prefix: str | None = None,
+) -> RunningServer:
+    """Two gateways on the tests' cluster sharing a fresh keyspace: the one returned, and its
+    partner. A test that persists to a directory does not apply there."""
+    if data_dir is not None or "--data-dir" in arguments or "--fsync" in arguments:
+        pytest.skip("persistence to a data directory is the built-in engine's; on NATS the cluster keeps the data")
+    prefix = prefix or f"T{uuid.uuid4().hex[:16]}"
+    flags = (*arguments, *nats_arguments(prefix))
+    server = launch(request, public, flags, environment=environment, persist=False)
+    server.nats_prefix = prefix
+    server.partner = launch(request, public, flags, environment=environment, persist=False)
+    wait_until_ready(server)
+    wait_until_ready(server.partner)
+    return server
+
+
+def launch(
+    request: pytest.FixtureRequest, public: Path, arguments: tuple[str, ...] = (),
+    *, data_dir: Path | None = None, environment: dict[str, str] | None = None, persist: bool = True,
+) -> RunningServer:
+    """Starts one process as `start_server` says; with `persist` false, without a data directory."""
     persistence: tuple[str, ...] = ()
     if "--memory-only" in arguments or "--data-dir" in arguments:
         if data_dir is not None:
@@ -103,7 +179,7 @@ def start_server(
         if not supports_persistence():
             pytest.fail(f"{BINARY} has no --data-dir: it cannot start on a given data directory")
         persistence = ("--data-dir", str(data_dir))
-    elif supports_persistence():
+    elif persist and supports_persistence():
         data_dir = fresh_data_dir(request)
         persistence = ("--data-dir", str(data_dir))
     # The test owns its server's configuration: no KEYGATE_* variable of the caller leaks in.

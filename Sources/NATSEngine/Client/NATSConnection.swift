@@ -311,7 +311,11 @@ final class NATSConnection: Sendable {
         _ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) throws(NATSError) -> Result
     ) throws(NATSError) -> Result {
         let copies = strings.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
+        defer {
+            for copy in copies {
+                free(copy)
+            }
+        }
         var pointers = copies.map { UnsafePointer($0) }
         return try pointers.withUnsafeMutableBufferPointer { (buffer) throws(NATSError) -> Result in
             guard let base = buffer.baseAddress else {

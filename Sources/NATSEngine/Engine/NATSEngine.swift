@@ -368,10 +368,10 @@ package final class NATSEngine: KeyspaceStore {
             }
             return .popped(popped)
         }
-        let number = try waiters.register(receiver, on: queues, limit: limit)
+        _ = try waiters.register(receiver, on: queues, limit: limit)
         do {
-            for (position, queue) in queues.enumerated() {
-                try requestMessage(from: queue, for: number, position: position)
+            for queue in queues {
+                try requestMessage(from: queue)
             }
         } catch {
             waiters.cancel(receiver)
@@ -487,30 +487,36 @@ package final class NATSEngine: KeyspaceStore {
         log.notifySubscribers()
     }
 
-    /// An answer on this gateway's inbox: to an event publication (`.a.N`) or a pull request
-    /// (`.p.WAITER.POSITION`).
+    /// An answer on this gateway's inbox: to an event publication (`.a.N`), or a message a
+    /// pull request brings (under its queue's subject).
     private func answerArrived(_ message: NATSMessage) {
+        if message.delivery != nil, let queue = names.key(ofSubject: message.subject) {
+            messageArrived(message, on: queue)
+            return
+        }
         let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
         if tokens.count == 2, tokens[0] == "a", let number = UInt64(tokens[1]) {
             outbox.acknowledge(number, message)
-        } else if tokens.count == 3, tokens[0] == "p", let number = UInt64(tokens[1]),
-            let position = Int(tokens[2]), message.delivery != nil
-        {
-            messageArrived(message, for: number, position: position)
         }
-        // Status messages (a pull request expired: 408; no messages: 404) need nothing: the
-        // pop's own deadline answers it.
+        // Status messages (a pull request expired: 408) need nothing: the pop's own deadline
+        // answers it.
     }
 
-    /// A queue message for a parked pop: delivered if the pop still waits, else given back.
-    private func messageArrived(_ message: NATSMessage, for number: UInt64, position: Int) {
+    /// A queue message for a pop parked here: delivered to the oldest that still waits, else
+    /// given back.
+    private func messageArrived(_ message: NATSMessage, on queue: Key) {
         guard let reply = message.reply, let delivery = message.delivery else { return }
-        guard let waiter = waiters.take(number), position < waiter.queues.count, waiter.receiver.claim()
-        else {
+        var taken: PullWaiters.Waiter?
+        while let waiter = waiters.takeOldest(on: queue) {
+            if waiter.receiver.claim() {
+                taken = waiter
+                break
+            }
+        }
+        guard let waiter = taken else {
             try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
             return
         }
-        let queue = waiter.queues[position]
         guard waiter.receiver.deliver(Self.payload(of: message.headers, body: message.body), from: queue)
         else {
             try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
@@ -732,14 +738,14 @@ package final class NATSEngine: KeyspaceStore {
         return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
     }
 
-    /// Sends a pull request for one message of `queue` on behalf of parked pop `number`,
-    /// lasting as long as the longest wait.
-    private func requestMessage(from queue: Key, for number: UInt64, position: Int) throws(KeyspaceError) {
+    /// Sends a pull request for one message of `queue` on behalf of a parked pop, lasting as
+    /// long as the longest wait.
+    private func requestMessage(from queue: Key) throws(KeyspaceError) {
         try ensureConsumer(queue)
         let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
         let request = NATSMessage(
             subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
-            reply: "\(inbox).p.\(number).\(position)", body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
+            reply: "\(inbox).p", body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
         )
         try attempt { () throws(NATSError) in try connection.publish(request) }
     }

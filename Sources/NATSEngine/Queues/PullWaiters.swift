@@ -1,3 +1,4 @@
+import DequeModule
 import Keyspace
 import Plumbing
 
@@ -5,9 +6,12 @@ import Plumbing
 /// waits on; the cluster serves pull requests in the order they reach the queue's stream
 /// leader, which makes waiting first come, first served across gateways.
 ///
-/// A pull request cannot be withdrawn: one whose pop left (timed out, client gone, served by
-/// another queue) stays until it expires, and a message it brings is given back (`-NAK`) at
-/// once, to the next request in line.
+/// A message a pull request brings says its queue, not which request it answers (JetStream
+/// delivers it under its own subject), so it goes to the oldest pop parked here on that queue:
+/// the one whose request was first in line, unless that pop left. A pull request cannot be
+/// withdrawn: one whose pop left (timed out, client gone, served by another queue) stays until
+/// it expires, and a message it brings goes to the next pop parked here, or back (`-NAK`) to
+/// the next request in line.
 final class PullWaiters: Sendable {
     /// A parked pop.
     struct Waiter: Sendable {
@@ -19,6 +23,8 @@ final class PullWaiters: Sendable {
         var waiters: [UInt64: Waiter] = [:]
         var byReceiver: [ObjectIdentifier: UInt64] = [:]
         var counts: [Key: Int] = [:]
+        /// Per queue, the pops parked on it in the order they came (some may have left).
+        var lines: [Key: Deque<UInt64>] = [:]
         var next: UInt64 = 0
     }
 
@@ -38,14 +44,24 @@ final class PullWaiters: Sendable {
             state.byReceiver[ObjectIdentifier(receiver)] = state.next
             for queue in Set(queues) {
                 state.counts[queue, default: 0] += 1
+                state.lines[queue, default: []].append(state.next)
             }
             return state.next
         }
     }
 
-    /// Takes the waiter numbered `number` out (a message came for it); `nil` when it left.
-    func take(_ number: UInt64) -> Waiter? {
-        state.withLock { state in Self.remove(number, from: &state) }
+    /// Takes out the oldest pop parked on `queue` (a message came for it); `nil` when none is.
+    /// O(1), and O(pops that left) once.
+    func takeOldest(on queue: Key) -> Waiter? {
+        state.withLock { state in
+            while let number = state.lines[queue]?.popFirst() {
+                if let waiter = Self.remove(number, from: &state) {
+                    return waiter
+                }
+            }
+            state.lines[queue] = nil
+            return nil
+        }
     }
 
     /// Forgets `receiver` (it timed out or left).
@@ -74,6 +90,7 @@ final class PullWaiters: Sendable {
             state.counts[queue, default: 1] -= 1
             if state.counts[queue] == 0 {
                 state.counts[queue] = nil
+                state.lines[queue] = nil
             }
         }
         return waiter
