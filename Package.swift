@@ -66,7 +66,6 @@ let package = Package(
                 "Keyspace",
                 "Plumbing",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -72,6 +72,7 @@ struct LaunchConfiguration: Sendable {
         }
         nats.eventHistory = server.keyspace.eventHistory
         nats.maxWait = server.gateway.limits.maxWait
+        nats.maxValueBytes = server.http.maxBodyBytes
     }
 
     /// A configuration with every default.

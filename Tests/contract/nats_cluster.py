@@ -95,6 +95,7 @@ class NATSCluster:
         config.write_text(
             f"""
 server_name: {node.name}
+max_payload: 16MB
 listen: 127.0.0.1:{node.client_port}
 http: 127.0.0.1:{node.monitor_port}
 jetstream {{ store_dir: "{node.directory / 'js'}", max_memory_store: 256MB, max_file_store: 4GB }}

@@ -28,6 +28,12 @@ final class NATSConnection: Sendable {
         fileprivate let pointer: SendablePointer
     }
 
+    /// A subscription for a short while (a parked pop's replies): `end(_:)` unsubscribes it, and
+    /// the C client frees it once its last callback has returned.
+    struct ShortSubscription: Sendable {
+        fileprivate let pointer: SendablePointer
+    }
+
     private let connection: SendablePointer
     private let jetStream: SendablePointer
     private let options: SendablePointer
@@ -155,6 +161,36 @@ final class NATSConnection: Sendable {
         guard let subscription else { throw .client(function: "natsConnection_Subscribe", status: "none") }
         try Self.unlimit(subscription)
         return Subscription(pointer: SendablePointer(subscription))
+    }
+
+    /// Calls `handler` with every message on `subject` until `end(_:)`; for a subscription of a
+    /// short life, whose handler is released when the client is done with it.
+    func subscribeBriefly(_ subject: String, _ handler: @escaping @Sendable (NATSMessage) -> Void)
+        throws(NATSError) -> ShortSubscription
+    {
+        // Retained here, released by `onSubscriptionComplete` once the client has delivered its
+        // last message to it (after `end`, or when the connection closes).
+        let context = Unmanaged.passRetained(MessageHandler(handler)).toOpaque()
+        var subscription: OpaquePointer?
+        let status = natsConnection_Subscribe(&subscription, connection.pointer, subject, onMessage, context)
+        guard status == NATS_OK, let subscription else {
+            Unmanaged<MessageHandler>.fromOpaque(context).release()
+            throw .client(function: "natsConnection_Subscribe", status: Self.text(of: status))
+        }
+        _ = natsSubscription_SetOnCompleteCB(subscription, onSubscriptionComplete, context)
+        return ShortSubscription(pointer: SendablePointer(subscription))
+    }
+
+    /// Unsubscribes: the servers drop pull requests that answer to it, and its handler is
+    /// released once its last call returns.
+    func end(_ subscription: ShortSubscription) {
+        _ = natsSubscription_Unsubscribe(subscription.pointer.pointer)
+        natsSubscription_Destroy(subscription.pointer.pointer)
+    }
+
+    /// The largest message the servers take (`max_payload`), headers included.
+    var maxPayload: Int {
+        Int(natsConnection_GetMaxPayload(connection.pointer))
     }
 
     /// Where an ordered consumer starts.
@@ -366,6 +402,11 @@ private func onMessage(
     guard let context else { return }
     let copy = NATSConnection.copy(message)
     Unmanaged<MessageHandler>.fromOpaque(context).takeUnretainedValue().handler(copy)
+}
+
+private func onSubscriptionComplete(_ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<MessageHandler>.fromOpaque(context).release()
 }
 
 private func onConnected(_ connection: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {

@@ -26,6 +26,12 @@ enum NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// JetStream's code for a consumer that does not exist.
     static let consumerNotFound = 10014
 
+    /// Whether nobody answered the request (a stream or consumer without a leader).
+    var isNoResponders: Bool {
+        if case .client(_, let status) = self { return status.contains("No responders") }
+        return false
+    }
+
     /// Whether JetStream refused the request with `code`.
     func isJetStream(_ code: Int) -> Bool {
         if case .jetStream(code, _) = self { return true }

@@ -14,6 +14,7 @@ final class KeyIndex: Sendable {
         var sequence: UInt64
         var deadline: Timestamp?
         var size: Int
+        var expiresInStorage: Bool
         fileprivate var handle: DeadlineHeap<Timestamp, Key>.Handle?
     }
 
@@ -45,7 +46,8 @@ final class KeyIndex: Sendable {
             Self.remove(key, from: &state)
             guard record.kind != .deleted else { return false }
             var entry = Entry(
-                kind: record.kind, sequence: record.sequence, deadline: record.deadline, size: record.size)
+                kind: record.kind, sequence: record.sequence, deadline: record.deadline, size: record.size,
+                expiresInStorage: record.expiresInStorage)
             if let deadline = record.deadline {
                 entry.handle = state.deadlines.insert(key, deadline: deadline)
             }

@@ -24,6 +24,10 @@ extension NATSEngine {
         /// long. Default 60 s.
         package var maxWait = Duration.seconds(60)
 
+        /// The largest value or message written (the gateway's `--max-body-bytes`), which the
+        /// servers' `max_payload` should take. Default 8 MiB.
+        package var maxValueBytes = 8 << 20
+
         /// A configuration with every default.
         package init() {}
     }

@@ -144,7 +144,12 @@ package final class NATSEngine: KeyspaceStore {
     private func setUp() throws(NATSError) {
         let replicas = try createStreams()
         logger.info("NATS streams ready", metadata: ["replicas": "\(replicas)"])
-        try connection.subscribe("\(inbox).>") { [weak self] message in
+        if connection.maxPayload < configuration.maxValueBytes + 4096 {
+            logger.warning(
+                "The NATS servers take messages of at most max_payload bytes, less than --max-body-bytes: larger values and messages will be refused with a 503",
+                metadata: ["max_payload": "\(connection.maxPayload)"])
+        }
+        try connection.subscribe("\(inbox).a.*") { [weak self] message in
             self?.answerArrived(message)
         }
         let last = try jetStream.streamInfo(names.eventStream).state.lastSeq
@@ -339,8 +344,11 @@ package final class NATSEngine: KeyspaceStore {
         try requireAvailable()
         try refuseString(queue)
         let now = clock.now()
+        try ensureConsumer(queue)
         let sequence = try enqueue(message, to: queue, at: now)
-        let length = try queueLength(queue)
+        // Messages not yet delivered: one handed to a parked pop does not count, as on the
+        // built-in engine.
+        let length = Int(try consumerInfo(queue).numPending)
         outbox.publish(.push, key: queue, time: now, id: "push-\(sequence)")
         return .stored(length: length)
     }
@@ -350,7 +358,7 @@ package final class NATSEngine: KeyspaceStore {
         for queue in queues {
             try refuseString(queue)
         }
-        for queue in queues {
+        for queue in queues where try storedCount(queue) > 0 {
             if let popped = try takeNow(from: queue) {
                 return .popped(popped)
             }
@@ -368,20 +376,36 @@ package final class NATSEngine: KeyspaceStore {
             }
             return .popped(popped)
         }
-        _ = try waiters.register(receiver, on: queues, limit: limit)
+        for queue in queues {
+            try ensureConsumer(queue)
+        }
+        let number = try waiters.register(receiver, on: queues, limit: limit)
+        let reply = "\(inbox).w\(number)"
         do {
-            for queue in queues {
-                try requestMessage(from: queue)
+            let subscription = try attempt { () throws(NATSError) in
+                try connection.subscribeBriefly(reply) { [weak self] message in
+                    self?.messageArrived(message, for: number)
+                }
             }
+            guard waiters.attach(subscription, to: number) else {
+                connection.end(subscription)
+                return .waiting
+            }
+            for queue in queues {
+                try requestMessage(from: queue, replyingTo: reply)
+            }
+            waiters.activate(number)
         } catch {
-            waiters.cancel(receiver)
+            cancelWait(receiver)
             throw error
         }
         return .waiting
     }
 
     package func cancelWait(_ receiver: any MessageReceiver) {
-        waiters.cancel(receiver)
+        if let subscription = waiters.cancel(receiver)?.subscription {
+            connection.end(subscription)
+        }
     }
 
     package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
@@ -487,35 +511,28 @@ package final class NATSEngine: KeyspaceStore {
         log.notifySubscribers()
     }
 
-    /// An answer on this gateway's inbox: to an event publication (`.a.N`), or a message a
-    /// pull request brings (under its queue's subject).
+    /// An acknowledgement of an event publication, on this gateway's inbox (`.a.N`).
     private func answerArrived(_ message: NATSMessage) {
-        if message.delivery != nil, let queue = names.key(ofSubject: message.subject) {
-            messageArrived(message, on: queue)
-            return
-        }
         let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
         if tokens.count == 2, tokens[0] == "a", let number = UInt64(tokens[1]) {
             outbox.acknowledge(number, message)
         }
-        // Status messages (a pull request expired: 408) need nothing: the pop's own deadline
-        // answers it.
     }
 
-    /// A queue message for a pop parked here: delivered to the oldest that still waits, else
-    /// given back.
-    private func messageArrived(_ message: NATSMessage, on queue: Key) {
-        guard let reply = message.reply, let delivery = message.delivery else { return }
-        var taken: PullWaiters.Waiter?
-        while let waiter = waiters.takeOldest(on: queue) {
-            if waiter.receiver.claim() {
-                taken = waiter
-                break
-            }
-        }
-        guard let waiter = taken else {
+    /// A message for parked pop `number` (on its reply subject): delivered if the pop still
+    /// waits, else given back to the next pull request in line. Status messages (its pull
+    /// request expired: 408) need nothing: the pop's own deadline answers it.
+    private func messageArrived(_ message: NATSMessage, for number: UInt64) {
+        guard let reply = message.reply, let delivery = message.delivery,
+            let queue = names.key(ofSubject: message.subject)
+        else { return }
+        guard let waiter = waiters.take(number), waiter.receiver.claim() else {
             try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
             return
+        }
+        if let subscription = waiter.subscription {
+            // The pop's other pull requests lose their listener, and the servers drop them.
+            connection.end(subscription)
         }
         guard waiter.receiver.deliver(Self.payload(of: message.headers, body: message.body), from: queue)
         else {
@@ -538,6 +555,9 @@ package final class NATSEngine: KeyspaceStore {
             switch entry.kind {
             case .string:
                 outbox.publish(.expired, key: key, time: deadline, id: "expired-\(entry.sequence)")
+                if !entry.expiresInStorage {
+                    _ = try? delete(key, sequence: entry.sequence, at: now)
+                }
             case .queue:
                 expireQueue(key, record: entry.sequence, deadline: deadline)
             case .deleted:
@@ -649,7 +669,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Throws `.wrongType` when `key` holds a queue (messages in the queue stream).
     private func refuseQueue(_ key: Key) throws(KeyspaceError) {
-        if try queueLength(key) > 0 {
+        if try storedCount(key) > 0 {
             throw .wrongType(key: key, actual: .queue)
         }
     }
@@ -663,8 +683,25 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    /// The messages of `queue` (0 when absent), from the queue stream's leader.
+    /// The messages of `queue` (0 when absent), taken or not: what its consumer has yet to
+    /// deliver and what it delivered without an acknowledgement (in the stream until then).
     private func queueLength(_ queue: Key) throws(KeyspaceError) -> Int {
+        guard try storedCount(queue) > 0 else { return 0 }
+        let info = try consumerInfo(queue)
+        return Int(info.numPending + info.numAckPending)
+    }
+
+    /// The state of `queue`'s consumer (created if need be), from its leader.
+    private func consumerInfo(_ queue: Key) throws(KeyspaceError) -> ConsumerInfo {
+        try ensureConsumer(queue)
+        return try attempt { () throws(NATSError) in
+            try jetStream.consumerInfo(names.queueStream, names.consumer(queue))
+        }
+    }
+
+    /// The messages the queue stream holds under `queue`'s subject (an acknowledged one may
+    /// linger there a moment), from its leader.
+    private func storedCount(_ queue: Key) throws(KeyspaceError) -> Int {
         let subject = names.queueSubject(queue)
         let info = try attempt { () throws(NATSError) in
             try jetStream.streamInfo(names.queueStream, subjects: subject)
@@ -727,7 +764,7 @@ package final class NATSEngine: KeyspaceStore {
             subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
             body: Array(#"{"batch":1,"no_wait":true}"#.utf8))
         let answer = try attempt { () throws(NATSError) in
-            try connection.request(request, timeout: configuration.requestTimeout)
+            try requestRetryingLeaderless(request)
         }
         guard let reply = answer.reply, let delivery = answer.delivery else { return nil }
         _ = try attempt { () throws(NATSError) in
@@ -738,14 +775,27 @@ package final class NATSEngine: KeyspaceStore {
         return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
     }
 
-    /// Sends a pull request for one message of `queue` on behalf of a parked pop, lasting as
-    /// long as the longest wait.
-    private func requestMessage(from queue: Key) throws(KeyspaceError) {
+    /// Sends `request` to a consumer, again for up to a second while nobody answers: a consumer
+    /// just created may have no leader yet.
+    private func requestRetryingLeaderless(_ request: NATSMessage) throws(NATSError) -> NATSMessage {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while true {
+            do {
+                return try connection.request(request, timeout: configuration.requestTimeout)
+            } catch let error where error.isNoResponders && ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Sends a pull request for one message of `queue` on behalf of a parked pop, answering to
+    /// `reply`, lasting as long as the longest wait.
+    private func requestMessage(from queue: Key, replyingTo reply: String) throws(KeyspaceError) {
         try ensureConsumer(queue)
         let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
         let request = NATSMessage(
             subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
-            reply: "\(inbox).p", body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
+            reply: reply, body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
         )
         try attempt { () throws(NATSError) in try connection.publish(request) }
     }

@@ -29,6 +29,9 @@ struct Record: Sendable {
     var payload: Payload?
     /// The bytes of a string's value (from `Nats-Msg-Size` in a watch without bodies).
     var size: Int
+    /// Whether the cluster drops it by itself (`Nats-TTL`); a deadline past the longest TTL
+    /// stored is removed by the gateway that reaches it.
+    var expiresInStorage: Bool
 
     /// Header field names.
     enum Field {
@@ -51,6 +54,7 @@ struct Record: Sendable {
         self.sequence = sequence
         version = Version(headers[Field.version].flatMap { UInt64($0) } ?? sequence)
         deadline = headers[Field.deadline].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
+        expiresInStorage = headers[Field.ttl] != nil
         if let body {
             size = body.count
             if kind == .string {
@@ -80,7 +84,9 @@ struct Record: Sendable {
         ]
         if let deadline {
             headers[Field.deadline] = String(deadline.milliseconds)
-            headers[Field.ttl] = storageTTL(until: deadline, from: now)
+            if deadline.milliseconds - now.milliseconds <= longestStorageTTL {
+                headers[Field.ttl] = storageTTL(until: deadline, from: now)
+            }
         } else if kind == .deleted {
             headers[Field.ttl] = "1s"
         }
@@ -92,6 +98,11 @@ struct Record: Sendable {
         }
         return headers
     }
+
+    /// The longest TTL given to the cluster, in milliseconds: ten years. Longer ones (up to
+    /// Keygate's 317 years) overflow the server's nanoseconds and are refused (error 10165),
+    /// so such a record has none, and the gateway that reaches its deadline deletes it.
+    static let longestStorageTTL: Int64 = 10 * 365 * 86_400_000
 
     /// JetStream's TTL for a deadline: whole seconds, rounded up, at least one. The cluster
     /// drops fractions of a second (a `1.9s` TTL removed the message after 1.0 s), and refuses

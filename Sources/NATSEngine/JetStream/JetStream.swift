@@ -73,6 +73,12 @@ struct JetStream: Sendable {
             as: Ignored.self)
     }
 
+    /// The state of a consumer: its messages not yet delivered and those delivered but not yet
+    /// acknowledged.
+    func consumerInfo(_ stream: String, _ name: String) throws(NATSError) -> ConsumerInfo {
+        try call("$JS.API.CONSUMER.INFO.\(stream).\(name)", [], as: ConsumerInfo.self)
+    }
+
     /// One API request and its JSON answer, or JetStream's error.
     private func call<Answer: Decodable>(_ subject: String, _ body: [UInt8], as type: Answer.Type)
         throws(NATSError) -> Answer

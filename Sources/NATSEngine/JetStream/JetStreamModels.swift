@@ -114,6 +114,17 @@ struct StreamInfo: Decodable, Sendable {
     var state: State
 }
 
+/// What a consumer has yet to deliver, and has delivered without an acknowledgement.
+struct ConsumerInfo: Decodable, Sendable {
+    var numPending: UInt64
+    var numAckPending: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case numPending = "num_pending"
+        case numAckPending = "num_ack_pending"
+    }
+}
+
 /// A stream's acknowledgement of a published message.
 struct PublishAcknowledgement: Decodable, Sendable {
     /// The message's sequence (the earlier one's, for a duplicate).

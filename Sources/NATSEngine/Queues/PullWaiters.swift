@@ -1,75 +1,87 @@
-import DequeModule
 import Keyspace
 import Plumbing
 
-/// The pops parked on this gateway, each with a pull request on the consumer of every queue it
-/// waits on; the cluster serves pull requests in the order they reach the queue's stream
-/// leader, which makes waiting first come, first served across gateways.
-///
-/// A message a pull request brings says its queue, not which request it answers (JetStream
-/// delivers it under its own subject), so it goes to the oldest pop parked here on that queue:
-/// the one whose request was first in line, unless that pop left. A pull request cannot be
-/// withdrawn: one whose pop left (timed out, client gone, served by another queue) stays until
-/// it expires, and a message it brings goes to the next pop parked here, or back (`-NAK`) to
-/// the next request in line.
+/// The pops parked on this gateway. Each has a reply subject of its own, to which a pull
+/// request on the consumer of every queue it waits on answers; the cluster serves pull requests
+/// in the order they reach the queue's stream leader, which makes waiting first come, first
+/// served across gateways. A pop that leaves (timed out, client gone, served by another queue)
+/// ends its subscription, and the servers drop pull requests whose reply subject nobody
+/// listens to any more, so that no message goes to a pop that is gone; one already on its way
+/// is given back (`-NAK`) to the next request in line.
 final class PullWaiters: Sendable {
     /// A parked pop.
     struct Waiter: Sendable {
         let receiver: any MessageReceiver
         let queues: [Key]
+        var subscription: NATSConnection.ShortSubscription?
+        /// Whether its pull requests are out, so that it counts among the queues' consumers.
+        var isCounted = false
     }
 
     private struct State {
         var waiters: [UInt64: Waiter] = [:]
         var byReceiver: [ObjectIdentifier: UInt64] = [:]
         var counts: [Key: Int] = [:]
-        /// Per queue, the pops parked on it in the order they came (some may have left).
-        var lines: [Key: Deque<UInt64>] = [:]
+        /// Waiters per queue whose requests are not out yet, for the limit.
+        var starting: [Key: Int] = [:]
         var next: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
     /// Registers `receiver` on `queues`, unless one of them already has `limit` pops parked
-    /// here; returns its number, which its pull requests' reply subjects carry.
+    /// here; returns its number, which its reply subject carries.
     func register(_ receiver: any MessageReceiver, on queues: [Key], limit: Int) throws(KeyspaceError)
         -> UInt64
     {
         try state.withLock { (state) throws(KeyspaceError) -> UInt64 in
-            for queue in queues where state.counts[queue, default: 0] >= limit {
+            for queue in queues
+            where state.counts[queue, default: 0] + state.starting[queue, default: 0] >= limit {
                 throw .tooManyWaiting(queue: queue, limit: limit)
             }
             state.next += 1
             state.waiters[state.next] = Waiter(receiver: receiver, queues: queues)
             state.byReceiver[ObjectIdentifier(receiver)] = state.next
             for queue in Set(queues) {
-                state.counts[queue, default: 0] += 1
-                state.lines[queue, default: []].append(state.next)
+                state.starting[queue, default: 0] += 1
             }
             return state.next
         }
     }
 
-    /// Takes out the oldest pop parked on `queue` (a message came for it); `nil` when none is.
-    /// O(1), and O(pops that left) once.
-    func takeOldest(on queue: Key) -> Waiter? {
+    /// Keeps the subscription of waiter `number`; `false` when it already left (then the caller
+    /// ends the subscription).
+    func attach(_ subscription: NATSConnection.ShortSubscription, to number: UInt64) -> Bool {
         state.withLock { state in
-            while let number = state.lines[queue]?.popFirst() {
-                if let waiter = Self.remove(number, from: &state) {
-                    return waiter
-                }
-            }
-            state.lines[queue] = nil
-            return nil
+            guard state.waiters[number] != nil else { return false }
+            state.waiters[number]?.subscription = subscription
+            return true
         }
     }
 
-    /// Forgets `receiver` (it timed out or left).
-    func cancel(_ receiver: any MessageReceiver) {
+    /// Counts waiter `number` among its queues' consumers: its pull requests are out, so a
+    /// push from now on reaches it.
+    func activate(_ number: UInt64) {
         state.withLock { state in
-            if let number = state.byReceiver[ObjectIdentifier(receiver)] {
-                _ = Self.remove(number, from: &state)
+            guard let waiter = state.waiters[number], !waiter.isCounted else { return }
+            state.waiters[number]?.isCounted = true
+            for queue in Set(waiter.queues) {
+                Self.decrement(&state.starting, queue)
+                state.counts[queue, default: 0] += 1
             }
+        }
+    }
+
+    /// Takes the waiter numbered `number` out (a message came for it); `nil` when it left.
+    func take(_ number: UInt64) -> Waiter? {
+        state.withLock { state in Self.remove(number, from: &state) }
+    }
+
+    /// Takes `receiver` out (it timed out or left); `nil` when it was not waiting.
+    func cancel(_ receiver: any MessageReceiver) -> Waiter? {
+        state.withLock { state in
+            guard let number = state.byReceiver[ObjectIdentifier(receiver)] else { return nil }
+            return Self.remove(number, from: &state)
         }
     }
 
@@ -87,12 +99,19 @@ final class PullWaiters: Sendable {
         guard let waiter = state.waiters.removeValue(forKey: number) else { return nil }
         state.byReceiver[ObjectIdentifier(waiter.receiver)] = nil
         for queue in Set(waiter.queues) {
-            state.counts[queue, default: 1] -= 1
-            if state.counts[queue] == 0 {
-                state.counts[queue] = nil
-                state.lines[queue] = nil
+            if waiter.isCounted {
+                decrement(&state.counts, queue)
+            } else {
+                decrement(&state.starting, queue)
             }
         }
         return waiter
+    }
+
+    private static func decrement(_ counts: inout [Key: Int], _ queue: Key) {
+        counts[queue, default: 1] -= 1
+        if counts[queue] == 0 {
+            counts[queue] = nil
+        }
     }
 }

@@ -1,0 +1,198 @@
+"""Two gateways on one keyspace on a NATS JetStream cluster (`--engine nats`): what one does,
+the other sees.
+
+Runs with `KEYGATE_TEST_ENGINE=nats` (the second pass of `make test`), on the three-node
+cluster the tests start (`nats_cluster.py`); each test has a keyspace of its own, served by a
+gateway and its partner (`keygate_server.start_server`). Also checks, with a client of the
+cluster itself (`nats-py`), how the keyspace is laid out on it: TTLs in storage rounded up to
+whole seconds while reads hide a key from its deadline to the millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from keygate_server import ENGINE, RunningServer, nats_cluster, start_server
+from test_contract import PUBLIC, REQUEST_TIMEOUT, Client, open_events
+
+pytestmark = pytest.mark.skipif(ENGINE != "nats", reason="the NATS engine's tests (KEYGATE_TEST_ENGINE=nats)")
+
+
+def pair(request: pytest.FixtureRequest, *arguments: str) -> tuple[Client, Client]:
+    """Clients of two gateways serving one fresh keyspace."""
+    server = start_server(request, PUBLIC, arguments)
+    assert server.partner is not None
+    first, second = Client(server), Client(server.partner)
+    request.addfinalizer(first.session.close)
+    request.addfinalizer(second.session.close)
+    return first, second
+
+
+def put(api: Client, key: str, body: bytes = b"v", query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None, status: int | tuple[int, ...] = (201, 204)):
+    return api.call("PUT", "/v1/cache/{key}", path={"key": key}, query=query, body=body, headers=headers,
+                    status=status)
+
+
+def get(api: Client, key: str, status: int = 200):
+    return api.call("GET", "/v1/cache/{key}", path={"key": key}, status=status)
+
+
+def test_a_write_on_one_gateway_is_read_on_the_other(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    tag = put(a, "k", b"one", headers={"Content-Type": "text/plain"}, status=201).headers["ETag"]
+    read = get(b, "k")
+    assert (read.body, read.headers["ETag"], read.headers["Content-Type"]) == (b"one", tag, "text/plain")
+    # A conditional write on B with A's tag, then A's old tag no longer holds on A.
+    newer = put(b, "k", b"two", headers={"If-Match": tag}, status=204).headers["ETag"]
+    put(a, "k", b"three", headers={"If-Match": tag}, status=412)
+    put(a, "k", headers={"If-None-Match": "*"}, status=412)
+    assert get(a, "k").body == b"two" and newer != tag
+    # Listings on either gateway see the other's writes at once.
+    put(a, "list/1")
+    put(b, "list/2")
+    for api in (a, b):
+        rows = api.call("GET", "/v1/keys", query={"prefix": "list/"}, status=200).json()["keys"]
+        assert [row["key"] for row in rows] == ["list/1", "list/2"]
+    a.call("DELETE", "/v1/cache/{key}", path={"key": "k"}, status=204)
+    get(b, "k", status=404)
+    b.call("DELETE", "/v1/cache/{key}", path={"key": "k"}, status=404)
+    # Types hold across gateways too.
+    a.call("POST", "/v1/queues/{name}", path={"name": "q"}, body=b"m", status=201)
+    put(b, "q", status=409)
+    get(b, "q", status=409)
+
+
+def test_a_push_on_one_gateway_wakes_a_pop_parked_on_the_other(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    latencies = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for round_number in range(5):
+            parked = pool.submit(
+                lambda: requests.post(f"{b.server.base_url}/v1/queues/jobs/pop", params={"wait": "10"},
+                                      timeout=REQUEST_TIMEOUT + 10))
+            deadline = time.monotonic() + 5
+            while b.call("GET", "/v1/queues/{name}", path={"name": "jobs"}, status=200).json()["consumers"] < 1:
+                assert time.monotonic() < deadline, "the pop did not park on B"
+                time.sleep(0.01)
+            sent = time.monotonic()
+            body = f"job {round_number}".encode()
+            a.call("POST", "/v1/queues/{name}", path={"name": "jobs"}, body=body, status=201)
+            answer = parked.result(timeout=REQUEST_TIMEOUT)
+            latencies.append(time.monotonic() - sent)
+            assert (answer.status_code, answer.content, answer.headers["Queue"]) == (200, body, "jobs")
+    print(f"\npush on A -> pop parked on B: {[round(1000 * seconds, 1) for seconds in latencies]} ms")
+    assert a.call("GET", "/v1/queues/{name}", path={"name": "jobs"}, status=200).json()["length"] == 0
+
+
+def test_waiting_pops_on_both_gateways_are_served_in_the_order_they_came(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    order = [b, a, b, a]
+    with ThreadPoolExecutor(max_workers=len(order)) as pool:
+        parked = []
+        for index, api in enumerate(order):
+            parked.append(pool.submit(
+                lambda api=api: requests.post(f"{api.server.base_url}/v1/queues/fair/pop", params={"wait": "10"},
+                                              timeout=REQUEST_TIMEOUT + 10)))
+            deadline = time.monotonic() + 5
+            expected = sum(1 for other in order[:index + 1] if other is api)
+            while api.call("GET", "/v1/queues/{name}", path={"name": "fair"}, status=200).json()["consumers"] < expected:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        for index in range(len(order)):
+            a.call("POST", "/v1/queues/{name}", path={"name": "fair"}, body=f"{index}".encode(), status=201)
+            # One at a time: the next push goes out once this one reached its pop.
+            answer = parked[index].result(timeout=REQUEST_TIMEOUT)
+            assert answer.content == f"{index}".encode(), "first come, first served across gateways"
+
+
+def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    with open_events(a.server) as on_a, open_events(b.server) as on_b:
+        lateness = {}
+        for round_number in range(5):
+            key = f"short-{round_number}"
+            put(a, key, query={"ttl": "0.3"}, status=201)
+            set_a, set_b = on_a.next_event(), on_b.next_event()
+            assert (set_a.type, set_a.key) == ("set", key) and set_b.id == set_a.id
+            deadline = set_a.data["time"] + 300
+            expired_a, expired_b = on_a.next_event(), on_b.next_event()
+            arrived = time.time() * 1000
+            assert (expired_a.type, expired_a.key, expired_b.id) == ("expired", key, expired_a.id)
+            assert expired_a.data["time"] == deadline
+            lateness[key] = arrived - deadline
+            # Hidden from the deadline on both, although storage keeps it up to a second more.
+            get(a, key, status=404)
+            get(b, key, status=404)
+        # No second `expired`: the next event on both is the sentinel.
+        put(b, "sentinel", status=201)
+        assert on_a.next_event().key == "sentinel" and on_b.next_event().key == "sentinel"
+    print(f"\nexpired events after the deadline: {[round(late, 1) for late in lateness.values()]} ms")
+    assert max(lateness.values()) < 250, lateness
+
+
+def test_a_subscriber_resumes_on_the_other_gateway_after_one_dies(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    for index in range(20):
+        put(a, f"before-{index}", status=201)
+    with open_events(a.server, {"last_event_id": "0"}) as stream:
+        seen = [stream.next_event() for _ in range(10)]
+    last = seen[-1].id
+    assert [event.id for event in seen] == list(range(1, 11))
+    a.server.kill()
+    for index in range(5):
+        put(b, f"after-{index}", status=201)
+    with open_events(b.server, headers={"Last-Event-ID": str(last)}) as stream:
+        rest = [stream.next_event() for _ in range(15)]
+        assert [event.id for event in rest] == list(range(11, 26)), "every missed event, once, in order"
+        assert [event.key for event in rest] == [*(f"before-{index}" for index in range(10, 20)),
+                                                 *(f"after-{index}" for index in range(5))]
+        put(b, "live", status=201)
+        assert (stream.next_event().id, stream.blocks[-1].count("live")) == (26, 1)
+
+
+def stored_record(prefix: str, key: str) -> dict:
+    """The key's last message in the value stream, read from the cluster directly."""
+    import nats
+
+    async def read() -> dict:
+        connection = await nats.connect(nats_cluster().urls)
+        try:
+            token = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+            answer = await connection.request(
+                f"$JS.API.STREAM.MSG.GET.{prefix}_KV", json.dumps({"last_by_subj": f"{prefix}.kv.{token}"}).encode(),
+                timeout=5)
+            return json.loads(answer.data)
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request: pytest.FixtureRequest) -> None:
+    a, _ = pair(request)
+    put(a, "volatile", query={"ttl": "1.2"}, status=201)
+    written = time.monotonic()
+    record = stored_record(a.server.nats_prefix, "volatile")["message"]
+    headers = base64.b64decode(record["hdrs"]).decode()
+    assert "Nats-TTL: 2s" in headers, f"1.2 s is stored as 2 s (rounded up): {headers!r}"
+    remaining = a.call("GET", "/v1/cache/{key}/ttl", path={"key": "volatile"}, status=200).json()["ttl"]
+    assert 1.0 < remaining <= 1.2 and round(remaining, 3) == remaining
+    while time.monotonic() - written < 1.3:
+        time.sleep(0.02)
+    get(a, "volatile", status=404)
+    # Past its deadline the key is hidden, though the cluster has not dropped it yet.
+    assert "message" in stored_record(a.server.nats_prefix, "volatile"), "storage keeps it until its 2 s"
+    deadline = time.monotonic() + 5
+    while "message" in stored_record(a.server.nats_prefix, "volatile"):
+        assert time.monotonic() < deadline, "the cluster never dropped the key"
+        time.sleep(0.1)
