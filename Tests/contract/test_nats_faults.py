@@ -140,7 +140,11 @@ def test_kill_9_of_a_node_under_writes_loses_no_acknowledged_write(
     missing = []
     for number, (key, body) in enumerate(sorted(acknowledged.items())):
         gateway = (second, first)[number % 2]
-        answer = session.get(f"{gateway.base_url}/v1/cache/{key}", timeout=10)
+        deadline = time.monotonic() + 10
+        # A 503 says nothing of the key: asked again (the cluster may still be electing).
+        while (answer := session.get(f"{gateway.base_url}/v1/cache/{key}", timeout=10)).status_code == 503:
+            assert time.monotonic() < deadline, f"{key}: 503 for 10 s"
+            time.sleep(0.1)
         if answer.status_code != 200 or answer.content != body:
             missing.append((key, answer.status_code))
     found = len(acknowledged) - len(missing)

@@ -12,6 +12,7 @@ final class KeyIndex: Sendable {
     struct Entry: Sendable {
         var kind: Record.Kind
         var sequence: UInt64
+        var version: Version
         var deadline: Timestamp?
         var size: Int
         var expiresInStorage: Bool
@@ -46,7 +47,9 @@ final class KeyIndex: Sendable {
             Self.remove(key, from: &state)
             guard record.kind != .deleted else { return false }
             var entry = Entry(
-                kind: record.kind, sequence: record.sequence, deadline: record.deadline, size: record.size,
+                kind: record.kind, sequence: record.sequence, version: record.version,
+                deadline: record.deadline,
+                size: record.size,
                 expiresInStorage: record.expiresInStorage)
             if let deadline = record.deadline {
                 entry.handle = state.deadlines.insert(key, deadline: deadline)
@@ -69,6 +72,11 @@ final class KeyIndex: Sendable {
     /// The entry of `key`, if the index holds one.
     func entry(_ key: Key) -> Entry? {
         state.withLock { $0.entries[key] }
+    }
+
+    /// Whether the watch has delivered anything yet (before, the index knows nothing).
+    var isWatching: Bool {
+        state.withLock { $0.watched > 0 }
     }
 
     /// The highest sequence the watch has delivered.

@@ -65,6 +65,8 @@ package final class NATSEngine: KeyspaceStore {
                     trustedCertificates: configuration.trustedCertificates, name: "keygate")
             ) { connected in
                 link.isConnected.store(connected, ordering: .releasing)
+                // Serving again waits for the streams to answer after a reconnection.
+                link.isVerified.store(false, ordering: .releasing)
                 connector.wake()
             }
         } catch {
@@ -86,23 +88,34 @@ package final class NATSEngine: KeyspaceStore {
         log.start()
         outbox.start()
         connector.start { [self] in
-            guard !link.isSetUp.load(ordering: .acquiring) else { return .untilWoken }
             guard link.isConnected.load(ordering: .acquiring) else {
                 return .untilWokenOrAfter(.milliseconds(250))
             }
+            let isSetUp = link.isSetUp.load(ordering: .acquiring)
+            let wasVerified = link.isVerified.load(ordering: .acquiring)
             do {
-                try setUp()
-                link.isSetUp.store(true, ordering: .releasing)
-                logger.notice(
-                    "NATS cluster ready",
-                    metadata: [
-                        "prefix": "\(names.prefix)",
-                        "servers": "\(configuration.urls.joined(separator: ","))",
-                    ])
-                return .untilWoken
+                if isSetUp {
+                    try verify()
+                } else {
+                    try setUp()
+                    link.isSetUp.store(true, ordering: .releasing)
+                }
+                link.isVerified.store(true, ordering: .releasing)
+                if !wasVerified {
+                    logger.notice(
+                        "NATS cluster ready",
+                        metadata: [
+                            "prefix": "\(names.prefix)",
+                            "servers": "\(configuration.urls.joined(separator: ","))",
+                        ])
+                }
+                // Looked at again every few seconds: a cluster that lost its quorum keeps the
+                // connection but answers nothing.
+                return .untilWokenOrAfter(Self.healthInterval)
             } catch {
-                logger.warning("NATS cluster not ready yet: \(error)")
-                return .untilWokenOrAfter(.milliseconds(500))
+                link.isVerified.store(false, ordering: .releasing)
+                logger.warning("NATS cluster not ready: \(error)")
+                return .untilWokenOrAfter(.milliseconds(250))
             }
         }
         expirer.start { [self] in
@@ -124,10 +137,20 @@ package final class NATSEngine: KeyspaceStore {
         guard link.isConnected.load(ordering: .acquiring) else {
             return .unreachable("no server of the NATS cluster answers")
         }
-        guard link.isSetUp.load(ordering: .acquiring) else {
-            return .unreachable("the keyspace's streams on the NATS cluster are not set up yet")
+        guard link.isVerified.load(ordering: .acquiring) else {
+            return .unreachable("the keyspace's streams on the NATS cluster do not answer yet")
         }
         return nil
+    }
+
+    /// How often the streams are asked whether they answer.
+    private static let healthInterval = Duration.seconds(2)
+
+    /// Asks each stream for its state: they have leaders and answer.
+    private func verify() throws(NATSError) {
+        for stream in [names.valueStream, names.queueStream, names.eventStream] {
+            _ = try jetStream.streamInfo(stream)
+        }
     }
 
     /// The string keys this gateway's index holds.
@@ -219,24 +242,43 @@ package final class NATSEngine: KeyspaceStore {
             try TimeToLive.validate(timeToLive)
         }
         try requireAvailable()
+        var isFirstAttempt = true
         return try retryingConflicts(key) { () throws(KeyspaceError) -> WriteOutcome? in
             let now = clock.now()
-            let current = try read(key)
-            let live = current.flatMap { $0.isLive(at: now) && $0.kind == .string ? $0 : nil }
-            if live == nil {
+            // First from what the index knows (one round trip for a key it holds, two for a new
+            // one); the stream's leader refuses the write if the index was behind, and then
+            // the key is read.
+            let isGuessing = isFirstAttempt && index.isWatching
+            isFirstAttempt = false
+            let guess = isGuessing ? index.entry(key) : nil
+            let current: (sequence: UInt64, live: Version?)
+            if let guess, guess.kind == .string, guess.deadline.map({ now < $0 }) ?? true {
+                current = (guess.sequence, guess.version)
+            } else if isGuessing && guess == nil {
+                current = (0, nil)
+            } else {
+                let record = try read(key)
+                let live = record.flatMap { $0.isLive(at: now) && $0.kind == .string ? $0 : nil }
+                current = (record?.sequence ?? 0, live?.version)
+            }
+            if current.live == nil {
                 try refuseQueue(key)
             }
-            guard condition.isSatisfied(byCurrent: live?.version) else { throw .conditionFailed(key: key) }
+            guard condition.isSatisfied(byCurrent: current.live) else {
+                // What the index said may be old: only what the stream's leader says refuses.
+                guard !isGuessing else { return nil }
+                throw .conditionFailed(key: key)
+            }
             let deadline = timeToLive.map { now + $0 }
             let headers = Record.headers(
-                .string, at: now, deadline: deadline, expected: current?.sequence ?? 0,
+                .string, at: now, deadline: deadline, expected: current.sequence,
                 contentType: value.contentType)
             guard let sequence = try write(key, headers: headers, body: value.bytes) else { return nil }
             index.apply(
                 Record(sequence: sequence, headers: headers, body: value.bytes)!, key: key, fromWatch: false)
             expirer.wake()
             outbox.publish(.set, key: key, time: now, id: "kv-\(sequence)")
-            return live == nil ? .created(Version(sequence)) : .replaced(Version(sequence))
+            return current.live == nil ? .created(Version(sequence)) : .replaced(Version(sequence))
         }
     }
 
@@ -346,9 +388,11 @@ package final class NATSEngine: KeyspaceStore {
         let now = clock.now()
         try ensureConsumer(queue)
         let sequence = try enqueue(message, to: queue, at: now)
-        // Messages not yet delivered: one handed to a parked pop does not count, as on the
-        // built-in engine.
-        let length = Int(try consumerInfo(queue).numPending)
+        // The messages stored, but for those a parked pop took (delivered, not yet
+        // acknowledged): one handed to a waiting pop does not count, as on the built-in engine.
+        let stored = try storedCount(queue)
+        let taken = stored > 0 ? Int(try consumerInfo(queue).numAckPending) : 0
+        let length = max(0, stored - taken)
         outbox.publish(.push, key: queue, time: now, id: "push-\(sequence)")
         return .stored(length: length)
     }
@@ -454,12 +498,21 @@ package final class NATSEngine: KeyspaceStore {
 
     /// The newest event id of the cluster (one round trip), or of this gateway's history when
     /// the cluster does not answer: a subscriber starts after it.
+    ///
+    /// Waits (a little) until this gateway's history holds the events up to it, so that a new
+    /// subscriber resuming from an earlier id is replayed what the cluster has, and learns of a
+    /// gap only for what the event stream no longer keeps.
     package var lastEventID: UInt64 {
         let local = log.lastID
         guard unavailability == nil,
             let info = try? jetStream.streamInfo(names.eventStream)
         else { return local }
-        return max(local, info.state.lastSeq)
+        let last = info.state.lastSeq
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        while log.lastID < last && ContinuousClock.now < deadline {
+            usleep(200)
+        }
+        return max(local, last)
     }
 
     package func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch {
@@ -854,5 +907,8 @@ package final class NATSEngine: KeyspaceStore {
 /// client's callbacks and the set-up thread, read by every operation.
 private final class LinkState: Sendable {
     let isConnected = Atomic<Bool>(false)
+    /// The streams exist and the subscriptions are made (once).
     let isSetUp = Atomic<Bool>(false)
+    /// The streams answered since the last connection.
+    let isVerified = Atomic<Bool>(false)
 }
