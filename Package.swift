@@ -122,6 +122,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "NATSEngineTests",
+            dependencies: ["NATSEngine", "Keyspace"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "WebSocketTests",
             dependencies: ["WebSocket"],
             swiftSettings: swiftSettings

@@ -388,11 +388,7 @@ package final class NATSEngine: KeyspaceStore {
         let now = clock.now()
         try ensureConsumer(queue)
         let sequence = try enqueue(message, to: queue, at: now)
-        // The messages stored, but for those a parked pop took (delivered, not yet
-        // acknowledged): one handed to a waiting pop does not count, as on the built-in engine.
-        let stored = try storedCount(queue)
-        let taken = stored > 0 ? Int(try consumerInfo(queue).numAckPending) : 0
-        let length = max(0, stored - taken)
+        let length = try lengthAfterPush(of: queue, sequence: sequence)
         outbox.publish(.push, key: queue, time: now, id: "push-\(sequence)")
         return .stored(length: length)
     }
@@ -742,6 +738,24 @@ package final class NATSEngine: KeyspaceStore {
         guard try storedCount(queue) > 0 else { return 0 }
         let info = try consumerInfo(queue)
         return Int(info.numPending + info.numAckPending)
+    }
+
+    /// The length of `queue` once the message of sequence `sequence` was pushed: a message
+    /// handed to a parked pop does not count, as on the built-in engine. With no pull request
+    /// waiting, the messages the stream holds (but those a pop is taking); with some, the
+    /// consumer's leader hands the message over a moment later (it learns of it after the
+    /// stream's leader): asked again, for up to 50 ms, until it has, and then what it has yet
+    /// to deliver.
+    private func lengthAfterPush(of queue: Key, sequence: UInt64) throws(KeyspaceError) -> Int {
+        let stored = try storedCount(queue)
+        var info = try consumerInfo(queue)
+        for _ in 0..<50 {
+            if info.delivered.streamSeq >= sequence { return Int(info.numPending) }
+            if info.numWaiting == 0 { break }
+            usleep(1000)
+            info = try consumerInfo(queue)
+        }
+        return max(0, stored - Int(info.numAckPending))
     }
 
     /// The state of `queue`'s consumer (created if need be), from its leader.

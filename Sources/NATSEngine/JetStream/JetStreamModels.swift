@@ -116,12 +116,24 @@ struct StreamInfo: Decodable, Sendable {
 
 /// What a consumer has yet to deliver, and has delivered without an acknowledgement.
 struct ConsumerInfo: Decodable, Sendable {
+    struct Delivered: Decodable, Sendable {
+        var streamSeq: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case streamSeq = "stream_seq"
+        }
+    }
+
     var numPending: UInt64
     var numAckPending: UInt64
+    var numWaiting: UInt64
+    var delivered: Delivered
 
     enum CodingKeys: String, CodingKey {
+        case delivered
         case numPending = "num_pending"
         case numAckPending = "num_ack_pending"
+        case numWaiting = "num_waiting"
     }
 }
 

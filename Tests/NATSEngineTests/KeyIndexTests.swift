@@ -1,0 +1,57 @@
+import Keyspace
+import Testing
+
+@testable import NATSEngine
+
+@Suite struct KeyIndexTests {
+    let now = Timestamp(milliseconds: 1_000_000)
+
+    func record(_ kind: Record.Kind, sequence: UInt64, expiringIn milliseconds: Int64? = nil) -> Record {
+        let deadline = milliseconds.map { Timestamp(milliseconds: now.milliseconds + $0) }
+        return Record(
+            sequence: sequence, headers: Record.headers(kind, at: now, deadline: deadline, expected: 0),
+            body: [])!
+    }
+
+    @Test func laterRecordsWinAndDeletionsRemove() throws {
+        let index = KeyIndex()
+        let key = try Key("k")
+        index.apply(record(.string, sequence: 5), key: key, fromWatch: false)
+        index.apply(record(.string, sequence: 3), key: key, fromWatch: true)
+        #expect(index.entry(key)?.sequence == 5, "an older record from the watch changes nothing")
+        #expect(index.watchedSequence == 3)
+        index.apply(record(.deleted, sequence: 6), key: key, fromWatch: true)
+        #expect(index.entry(key) == nil)
+        #expect(index.stringCount == 0)
+    }
+
+    @Test func keysLeaveAtTheirDeadlineEarliestFirst() throws {
+        let index = KeyIndex()
+        #expect(
+            index.apply(record(.string, sequence: 1, expiringIn: 300), key: try Key("late"), fromWatch: true))
+        #expect(
+            index.apply(record(.string, sequence: 2, expiringIn: 100), key: try Key("early"), fromWatch: true)
+        )
+        #expect(!index.apply(record(.string, sequence: 3), key: try Key("forever"), fromWatch: true))
+        var (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 99), limit: 10)
+        #expect(due.isEmpty && next == Timestamp(milliseconds: now.milliseconds + 100))
+        (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 300), limit: 10)
+        #expect(due.map(\.0.text) == ["early", "late"])
+        #expect(next == nil)
+        #expect(index.stringCount == 1)
+    }
+
+    @Test func listingsAreInByteOrderAfterTheCursorWithoutExpiredKeys() throws {
+        let index = KeyIndex()
+        for (number, text) in ["b", "a/2", "a/1", "a/3", "c"].enumerated() {
+            index.apply(record(.string, sequence: UInt64(number + 1)), key: try Key(text), fromWatch: true)
+        }
+        index.apply(record(.string, sequence: 9, expiringIn: 10), key: try Key("a/0"), fromWatch: true)
+        index.apply(record(.queue, sequence: 10, expiringIn: 1000), key: try Key("a/q"), fromWatch: true)
+        let later = Timestamp(milliseconds: now.milliseconds + 10)
+        let first = index.strings(prefix: Array("a/".utf8), after: nil, limit: 2, now: later)
+        #expect(first.rows.map(\.0.text) == ["a/1", "a/2"] && first.more)
+        let second = index.strings(prefix: Array("a/".utf8), after: try Key("a/2"), limit: 2, now: later)
+        #expect(second.rows.map(\.0.text) == ["a/3"] && !second.more, "queues' records are not strings")
+    }
+}
