@@ -5,7 +5,8 @@ import Glibc
 import Logging
 import MicroHTTPD
 
-/// `keygate`: parses flags, starts the server, and stops it gracefully on SIGINT or SIGTERM.
+/// `keygate`: parses flags, starts the server, reloads what it can on SIGHUP, and stops it
+/// gracefully on SIGINT or SIGTERM.
 @main
 struct KeygateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,7 @@ struct KeygateCommand: ParsableCommand {
         // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)
         let termination = TerminationSignals(SIGINT, SIGTERM)
+        let reloads = ReloadSignal()
 
         let server: KeygateServer
         do {
@@ -40,13 +42,24 @@ struct KeygateCommand: ParsableCommand {
             logger.critical("Keygate could not start: \(error)")
             throw ExitCode.failure
         }
+        let scheme = configuration.http.tls == nil ? "http" : "https"
+        if let certificate = server.certificate {
+            logger.notice(
+                "TLS certificate loaded",
+                metadata: [
+                    "subject": "\(certificate.subject)", "serial": "\(certificate.serialNumber)",
+                    "expires": "\(certificate.expiryText)", "chain": "\(certificate.chainLength)",
+                ])
+        }
         logger.notice(
             "Keygate listening",
             metadata: [
-                "address": "http://\(configuration.http.host):\(server.port)",
+                "address": "\(scheme)://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
             ])
+        reloads.start { server.reload() }
         termination.wait()
+        reloads.stop()
         logger.notice("Stopping")
         server.stop()
         logger.notice("Stopped")

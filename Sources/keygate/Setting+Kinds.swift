@@ -54,6 +54,17 @@ extension Setting {
         }
     }
 
+    /// The path of a file, stored at `keyPath`; none by default.
+    static func file(
+        _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String?> & Sendable,
+        _ summary: String
+    ) -> Setting {
+        Setting(variable, summary: summary, defaultText: "none") { text, source, configuration in
+            guard !text.isEmpty else { throw ValidationError("\(source) cannot be empty.") }
+            configuration[keyPath: keyPath] = text
+        }
+    }
+
     /// One of a closed set of names, case-insensitively, stored at `keyPath`.
     static func choice<Value: RawRepresentable & CaseIterable & Sendable>(
         _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, Value> & Sendable,

@@ -1,7 +1,7 @@
 import CoreMetrics
 package import Keyspace
 package import Logging
-import MicroHTTPD
+package import MicroHTTPD
 import Plumbing
 
 /// A running Keygate: the built-in keyspace, its expirer, and the HTTP API over it.
@@ -11,18 +11,27 @@ package final class KeygateServer: Sendable {
     /// The keyspace behind the API.
     package let keyspace: KeyspaceEngine
     private let gateway: Gateway<KeyspaceEngine>
-    private let http: HTTPServer
+    /// The HTTP server, which `reload()` reaches too.
+    let http: HTTPServer
+    /// Where `reload()` tells what it did.
+    let logger: Logger
     private let deadlines: DeadlineQueue
 
     private init(
         port: Int, keyspace: KeyspaceEngine, gateway: Gateway<KeyspaceEngine>, http: HTTPServer,
-        deadlines: DeadlineQueue
+        deadlines: DeadlineQueue, logger: Logger
     ) {
         self.port = port
         self.keyspace = keyspace
         self.gateway = gateway
         self.http = http
         self.deadlines = deadlines
+        self.logger = logger
+    }
+
+    /// The certificate new TLS handshakes present; `nil` when serving plain HTTP.
+    package var certificate: TLSCertificate.Summary? {
+        http.certificate
     }
 
     /// Starts the keyspace and the API; returns once listening.
@@ -73,7 +82,8 @@ package final class KeygateServer: Sendable {
         gateway.start()
         isStarted = true
         return KeygateServer(
-            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines)
+            port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines,
+            logger: logger)
     }
 
     /// Stops gracefully: parked requests are answered and event streams ended, then
