@@ -19,6 +19,9 @@ extension KeygateServer {
     package func reload() -> ReloadReport {
         var report = ReloadReport()
         report.certificate = reloadCertificate()
+        if report.certificate == nil {
+            logger.notice("Nothing to reload (no TLS pair is configured)")
+        }
         return report
     }
 
