@@ -19,9 +19,9 @@ struct ReloadTests {
         let authority = try TestCertificateAuthority(name: "Keygate Gateway Test CA")
         let live = try authority.issue("keygate-first")
         let next = try authority.issue("keygate-next")
-        try withGateway(configure: {
-            $0.http.tls = TLSConfiguration(certificateFile: live.certificateFile, keyFile: live.keyFile)
-        }) { gateway in
+        let tls = TLSConfiguration(certificateFile: live.certificateFile, keyFile: live.keyFile)
+        let configure: (inout KeygateServer.Configuration) -> Void = { $0.http.tls = tls }
+        try withGateway(configure: configure) { gateway in
             let server = gateway.server
             #expect(server.certificate?.subject == "CN=keygate-first")
             try TestCertificateAuthority.run("/bin/cp", [next.certificateFile, live.certificateFile])

@@ -29,7 +29,8 @@ struct TLSTests {
     /// The error starting a server with `tls` throws.
     private func startFailure(_ tls: TLSConfiguration) -> HTTPServerError? {
         do {
-            try withServer(configure: { $0.tls = tls }) { _, _ in }
+            let configure: (inout HTTPServer.Configuration) -> Void = { $0.tls = tls }
+            try withServer(configure: configure) { _, _ in }
             return nil
         } catch let error as HTTPServerError {
             return error
