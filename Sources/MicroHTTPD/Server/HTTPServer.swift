@@ -153,7 +153,8 @@ package final class HTTPServer: Sendable {
     ///
     /// Closes new connections at once, answers every parked request with the handler's 503,
     /// asks every upgraded socket's handler to say goodbye, waits up to the grace period for
-    /// requests in progress and upgraded sockets, then closes every connection.
+    /// requests in progress and upgraded sockets (over TLS, until libmicrohttpd has forwarded
+    /// their goodbyes and closed their connections), then closes every connection.
     /// libmicrohttpd aborts the process if stopped with a connection suspended, so that is
     /// never done. `MHD_quiesce_daemon` is not used: in 0.9.75 it races with the worker threads
     /// over the listening socket's epoll registration and can abort the process; the accept
