@@ -22,6 +22,10 @@ struct LaunchConfiguration: Sendable {
     var nats = NATSEngine.Configuration()
     /// The servers given with `--nats-url`; the default's when none.
     var natsURLs: [String] = []
+    /// The TLS certificate's file, which takes the key's too. Default none: plain HTTP.
+    var tlsCertificateFile: String?
+    /// The TLS key's file, which takes the certificate's too.
+    var tlsKeyFile: String?
 
     /// The keyspaces the executable can serve.
     enum Engine: String, CaseIterable, Sendable {
@@ -43,6 +47,7 @@ struct LaunchConfiguration: Sendable {
         try checkTargetFitsHead(
             isGiven: options.maxURLBytes != nil || environment[Setting.maxURLBytes.variable] != nil)
         server.keyspace.persistence = isMemoryOnly ? nil : persistence
+        try pairTLSFiles()
         if engine == .nats {
             try checkNATS(options: options, environment: environment)
         }
@@ -77,6 +82,25 @@ struct LaunchConfiguration: Sendable {
 
     /// A configuration with every default.
     init() {}
+
+    /// HTTPS takes a certificate and its key: both files, or neither.
+    private mutating func pairTLSFiles() throws {
+        let certificateFlag = "--\(Setting.tlsCertificate.flag)"
+        let keyFlag = "--\(Setting.tlsKey.flag)"
+        switch (tlsCertificateFile, tlsKeyFile) {
+        case (nil, nil):
+            server.http.tls = nil
+        case (let certificate?, let key?):
+            server.http.tls = TLSConfiguration(certificateFile: certificate, keyFile: key)
+        case (let certificate?, nil):
+            throw ValidationError(
+                "\(certificateFlag) '\(certificate)' needs \(keyFlag) too: HTTPS takes the certificate and its key."
+            )
+        case (nil, let key?):
+            throw ValidationError(
+                "\(keyFlag) '\(key)' needs \(certificateFlag) too: HTTPS takes the certificate and its key.")
+        }
+    }
 
     /// The request target is part of the head: its limit is at most the head's, and follows a
     /// smaller head limit when it was not given.

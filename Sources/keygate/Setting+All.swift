@@ -48,6 +48,14 @@ extension Setting {
     static let maxURLBytes = integer(
         "KEYGATE_MAX_URL_BYTES", \.server.http.maxURLBytes, in: 64...(1 << 20),
         "Longest request target (path and query), at most the head's; longer gets a 414.")
+    /// `--tls-cert`, read again on SIGHUP.
+    static let tlsCertificate = file(
+        "KEYGATE_TLS_CERT", \.tlsCertificateFile,
+        "PEM file of the TLS certificate, its chain after it; with --tls-key the port speaks HTTPS only (TLS 1.2 and 1.3). SIGHUP reloads both files."
+    )
+    /// `--tls-key`, read again on SIGHUP.
+    static let tlsKey = file(
+        "KEYGATE_TLS_KEY", \.tlsKeyFile, "PEM file of the TLS certificate's private key, unencrypted.")
     /// `--ws-send-buffer-bytes`.
     static let webSocketSendBufferBytes = integer(
         "KEYGATE_WS_SEND_BUFFER_BYTES", \.server.http.maxUpgradeBufferedBytes, in: 1024...(1 << 30),
@@ -110,7 +118,7 @@ extension Setting {
         "KEYGATE_METRICS", \.server.gateway.isMetricsEnabled, isInvertible: true,
         "Measure requests and the keyspace, served at /metrics.")
     /// `--auth-tokens`.
-    static let authTokens = path(
+    static let authTokens = file(
         "KEYGATE_AUTH_TOKENS", \.server.gateway.tokenFile,
         "The token file (see `keygate tokens add`): every request to /v1/* and /metrics then needs a token.")
     /// `--ticket-lifetime`.
@@ -179,10 +187,10 @@ extension Setting {
         configuration.natsURLs.append(text)
     }
     /// `--nats-creds`.
-    static let natsCredentials = path(
+    static let natsCredentials = file(
         "KEYGATE_NATS_CREDS", \.nats.credentialsFile, "A NATS credentials file (.creds: JWT and NKey seed).")
     /// `--nats-tls-ca`.
-    static let natsTrustedCertificates = path(
+    static let natsTrustedCertificates = file(
         "KEYGATE_NATS_TLS_CA", \.nats.trustedCertificates,
         "A PEM file of the certificate authorities to trust; connects to the cluster over TLS.")
     /// `--nats-replicas`.

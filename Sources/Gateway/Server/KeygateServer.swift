@@ -1,7 +1,7 @@
 package import CoreMetrics
 package import Keyspace
 package import Logging
-import MicroHTTPD
+package import MicroHTTPD
 import Plumbing
 
 /// A running Keygate: a keyspace (the built-in engine, or another store the executable
@@ -12,9 +12,11 @@ package final class KeygateServer: Sendable {
     private let builtIn: KeyspaceEngine?
     private let store: any ServedKeyspace
     private let gateway: any GatewayLifecycle
-    private let http: HTTPServer
+    /// The HTTP server, which `reload()` reaches too.
+    let http: HTTPServer
+    /// Where `reload()` tells what it did.
+    let logger: Logger
     private let deadlines: DeadlineQueue
-    private let logger: Logger
 
     private init(
         port: Int, builtIn: KeyspaceEngine?, store: any ServedKeyspace, gateway: any GatewayLifecycle,
@@ -35,6 +37,16 @@ package final class KeygateServer: Sendable {
             preconditionFailure("this server runs on another store than the built-in engine")
         }
         return builtIn
+    }
+
+    /// Who may do what, which `reload()` reads again; `nil` when access control is off.
+    var accessControl: AccessControl? {
+        gateway.accessControl
+    }
+
+    /// The certificate new TLS handshakes present; `nil` when serving plain HTTP.
+    package var certificate: TLSCertificate.Summary? {
+        http.certificate
     }
 
     /// Starts the built-in keyspace and the API; returns once listening.
@@ -119,24 +131,6 @@ package final class KeygateServer: Sendable {
             port: http.port, builtIn: builtIn, store: store, gateway: gateway, http: http,
             deadlines: deadlines,
             logger: logger)
-    }
-
-    /// Reads what may change without a restart again (SIGHUP): the token file, whose removed
-    /// tokens' streams and sockets end now. A file that cannot be used changes nothing and is
-    /// logged.
-    package func reload() {
-        guard let accessControl = gateway.accessControl else { return }
-        do {
-            let revoked = try accessControl.reload()
-            logger.notice(
-                "Token file read again",
-                metadata: [
-                    "file": "\(accessControl.path)", "tokens": "\(accessControl.tokenCount)",
-                    "revoked_streams": "\(revoked)",
-                ])
-        } catch {
-            logger.error("The token file was not read again; the tokens stay as they were: \(error)")
-        }
     }
 
     /// Stops gracefully: parked requests are answered and event streams ended, then
