@@ -40,6 +40,9 @@ final class NATSConnection: Sendable {
     /// Every subscription's handler, kept here for the connection's life: the C client holds
     /// them unretained.
     private let handlers = Mutex<[MessageHandler]>([])
+    /// Every subscription of the connection's life, destroyed by `close()`: the C client's
+    /// closing waits for each of its objects to be destroyed.
+    private let lifelongSubscriptions = Mutex<[SendablePointer]>([])
     private let events: Unmanaged<ConnectionEvents>
     private let isClosed = Atomic<Bool>(false)
 
@@ -159,8 +162,7 @@ final class NATSConnection: Sendable {
             natsConnection_Subscribe(&subscription, connection.pointer, subject, onMessage, context),
             "natsConnection_Subscribe")
         guard let subscription else { throw .client(function: "natsConnection_Subscribe", status: "none") }
-        try Self.unlimit(subscription)
-        return Subscription(pointer: SendablePointer(subscription))
+        return try keep(subscription)
     }
 
     /// Calls `handler` with every message on `subject` until `end(_:)`; for a subscription of a
@@ -233,8 +235,15 @@ final class NATSConnection: Sendable {
             throw .client(
                 function: "js_Subscribe(\(stream))", status: "\(Self.text(of: status)) (\(code.rawValue))")
         }
+        return try keep(subscription)
+    }
+
+    /// Keeps `subscription` until `close()`, lifting its limits on pending messages.
+    private func keep(_ subscription: OpaquePointer) throws(NATSError) -> Subscription {
+        let pointer = SendablePointer(subscription)
+        lifelongSubscriptions.withLock { $0.append(pointer) }
         try Self.unlimit(subscription)
-        return Subscription(pointer: SendablePointer(subscription))
+        return Subscription(pointer: pointer)
     }
 
     /// Ends `subscription` now; its handler may still run for a message already taken.
@@ -257,6 +266,10 @@ final class NATSConnection: Sendable {
     func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         natsConnection_Close(connection.pointer)
+        // Without this, nats_CloseAndWait below would wait its whole timeout for them.
+        for subscription in lifelongSubscriptions.withLock({ $0 }) {
+            natsSubscription_Destroy(subscription.pointer)
+        }
         jsCtx_Destroy(jetStream.pointer)
         natsConnection_Destroy(connection.pointer)
         natsOptions_Destroy(options.pointer)
