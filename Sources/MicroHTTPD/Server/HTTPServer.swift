@@ -47,11 +47,11 @@ package final class HTTPServer: Sendable {
         let deadlines = given ?? DeadlineQueue(name: "keygate-timers")
         let ownDeadlines = given == nil ? deadlines : nil
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
-        let upgradeLoop = try UpgradeLoop(
-            maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
+        let upgradeLoops = try UpgradeLoops(
+            count: configuration.threads, maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
         let dispatcher = RequestDispatcher(
-            handler: handler, configuration: configuration, upgradeLoop: upgradeLoop,
+            handler: handler, configuration: configuration, upgradeLoops: upgradeLoops,
             deadlines: deadlines, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
@@ -81,11 +81,11 @@ package final class HTTPServer: Sendable {
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
         deadlines.start()
-        upgradeLoop.start()
+        upgradeLoops.start()
         dispatcher.connections.start()
         let port = Int(cmhd_daemon_port(daemon))
         guard port > 0 else {
-            upgradeLoop.stop()
+            upgradeLoops.stop()
             MHD_stop_daemon(daemon)
             dispatcher.connections.stop()
             ownDeadlines?.stop()
@@ -109,7 +109,7 @@ package final class HTTPServer: Sendable {
 
     /// The upgraded (WebSocket) sockets open now.
     package var upgradedSocketCount: Int {
-        dispatcher.upgradeLoop.openCount.load(ordering: .relaxed)
+        dispatcher.upgradeLoops.openCount
     }
 
     /// Stops gracefully; idempotent.
@@ -130,13 +130,13 @@ package final class HTTPServer: Sendable {
             while ContinuousClock.now < deadline
                 && (dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring) > 0
                     || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0
-                    || dispatcher.upgradeLoop.openCount.load(ordering: .acquiring) > 0)
+                    || dispatcher.upgradeLoops.openCount > 0)
             {
                 usleep(2_000)
             }
             // Upgraded connections are suspended inside libmicrohttpd until their socket is
             // given back: every one must be, before the daemon stops.
-            dispatcher.upgradeLoop.stop()
+            dispatcher.upgradeLoops.stop()
             let stillSuspended = dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring)
             guard stillSuspended == 0 else {
                 logger.critical(

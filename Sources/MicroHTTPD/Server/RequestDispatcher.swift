@@ -26,8 +26,8 @@ final class RequestDispatcher: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let parkingLot: ParkingLot
-    /// Serves the sockets of upgraded connections.
-    let upgradeLoop: UpgradeLoop
+    /// Serve the sockets of upgraded connections.
+    let upgradeLoops: UpgradeLoops
     /// Counts connections against their limits and closes those whose request is late.
     let connections: ConnectionGuard
     /// Requests between their headers and their completion; shutdown waits for zero.
@@ -36,13 +36,13 @@ final class RequestDispatcher: Sendable {
     private let isStopping = Atomic<Bool>(false)
 
     init(
-        handler: any HTTPHandler, configuration: HTTPServer.Configuration, upgradeLoop: UpgradeLoop,
+        handler: any HTTPHandler, configuration: HTTPServer.Configuration, upgradeLoops: UpgradeLoops,
         deadlines: DeadlineQueue, logger: Logger
     ) {
         self.handler = handler
         maxBodyBytes = configuration.maxBodyBytes
         headRules = RequestHeadRules(limits: configuration)
-        self.upgradeLoop = upgradeLoop
+        self.upgradeLoops = upgradeLoops
         self.logger = logger
         parkingLot = ParkingLot(deadlines: deadlines, logger: logger)
         connections = ConnectionGuard(
@@ -129,7 +129,7 @@ final class RequestDispatcher: Sendable {
     }
 
     /// The `101` of an upgrade was sent: `socket` goes to the handler the request was answered
-    /// with. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
+    /// with, on one of the upgrade loops. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
     func upgraded(
         _ context: RequestContext, on open: OpenConnection?, socket: Int32, handle: UpgradeResponseHandle,
         input: [UInt8]
@@ -139,7 +139,7 @@ final class RequestDispatcher: Sendable {
         }
         context.phase = .upgraded
         open?.markUpgraded()
-        upgradeLoop.open(descriptor: socket, handle: handle, handler: handler, input: input)
+        upgradeLoops.open(descriptor: socket, handle: handle, handler: handler, input: input)
     }
 
     /// Whether new connections are let in; not once the server stops.
@@ -152,7 +152,7 @@ final class RequestDispatcher: Sendable {
     func beginStopping() {
         isStopping.store(true, ordering: .sequentiallyConsistent)
         parkingLot.close(answeringWith: shuttingDownResponse())
-        upgradeLoop.beginStopping()
+        upgradeLoops.beginStopping()
     }
 
     private func receive(

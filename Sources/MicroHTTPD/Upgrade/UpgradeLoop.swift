@@ -4,10 +4,10 @@ import Plumbing
 
 import struct Synchronization.Atomic
 
-/// The one thread that serves every upgraded socket of a server, with its own epoll set:
-/// reads what clients send and hands it to their handlers, sends what could not be sent at
-/// once, runs the handlers' service requests and ticks, and closes sockets. No thread per
-/// socket: ten thousand idle sockets cost ten thousand epoll entries and nothing else.
+/// A thread that serves its share of a server's upgraded sockets (see `UpgradeLoops`), with
+/// its own epoll set: reads what clients send and hands it to their handlers, sends what could
+/// not be sent at once, runs the handlers' service requests and ticks, and closes sockets. No
+/// thread per socket: ten thousand idle sockets cost ten thousand epoll entries and nothing else.
 ///
 /// Sockets are watched level-triggered under their unique id, never their descriptor
 /// number. Other threads reach the loop through a short queue and an event descriptor.
@@ -38,7 +38,9 @@ final class UpgradeLoop: Sendable {
     /// Bytes read from a socket at a time.
     private static let readBufferSize = 64 * 1024
 
-    init(maxBufferedBytes: Int, closeTimeout: Duration, logger: Logger) throws(HTTPServerError) {
+    /// A loop whose thread is called `name`, not started.
+    init(name: String, maxBufferedBytes: Int, closeTimeout: Duration, logger: Logger) throws(HTTPServerError)
+    {
         self.maxBufferedBytes = maxBufferedBytes
         self.closeTimeout = closeTimeout
         self.logger = logger
@@ -47,7 +49,7 @@ final class UpgradeLoop: Sendable {
         } catch {
             throw HTTPServerError(error, detail: "Cannot serve upgraded sockets")
         }
-        thread = WorkerThread(name: "keygate-upgraded", interrupt: { [epoll] in epoll.wake() })
+        thread = WorkerThread(name: name, interrupt: { [epoll] in epoll.wake() })
     }
 
     /// Starts the thread.

@@ -211,9 +211,15 @@ package final class UpgradedSocket: Sendable {
         }
     }
 
-    /// Registers the socket with the loop's epoll set; `false` on failure.
+    /// Registers the socket with the loop's epoll set; `false` on failure. Turns Nagle's
+    /// algorithm off first (libmicrohttpd turns it on when it upgrades): every send is a whole
+    /// message or batch of them, which waiting for an acknowledgement could only delay.
     func watch() -> Bool {
-        loop.watch(descriptor, id: id, writable: false, isNew: true)
+        var noDelay: Int32 = 1
+        // Fails only on a socket that is not TCP (a local pair under TLS), which has no Nagle.
+        _ = setsockopt(
+            descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        return loop.watch(descriptor, id: id, writable: false, isNew: true)
     }
 
     // MARK: Writing, under the lock
