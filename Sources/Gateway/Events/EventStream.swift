@@ -95,9 +95,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
             fanOut.metrics?.countGap(lost)
         }
         state.isEnding = read.mustEnd
-        for event in read.events {
-            bytes += fanOut.encoded.serverSentEvent(event)
-        }
+        fanOut.encoded.appendServerSentEvents(read.events, to: &bytes)
         if bytes.isEmpty && state.isHeartbeatDue {
             bytes += ServerSentEvents.comment("heartbeat")
         }

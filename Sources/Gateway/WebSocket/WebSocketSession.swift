@@ -256,28 +256,26 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         return WebSocketReply.success(id, ["subscription": .integer(Int64(subscription.number))])
     }
 
-    /// Sends what each flagged subscription has, a batch at a time; asks to be served again
-    /// while any has more, so that one busy socket does not hold the loop.
+    /// Sends what each flagged subscription has, a batch at a time, every frame in one write;
+    /// asks to be served again while any has more, so that a subscriber that is behind takes
+    /// its turn with the other sockets of the loop instead of holding it.
     private func deliverEvents() {
         let subscriptions = state.withLock { Array($0.subscriptions.values) }
         let store = gateway.store
-        let encoded = gateway.fanOut.encoded
-        var messages: [String] = []
+        var frames: [UInt8] = []
         var hasMore = false
         for subscription in subscriptions {
             guard let read = subscription.read(from: store) else { continue }
             if let lost = read.lost {
-                messages.append(WebSocketReply.gap(subscription: subscription.number, lost: lost))
+                frames += FrameEncoder.text(WebSocketReply.gap(subscription: subscription.number, lost: lost))
                 gateway.metrics?.countGap(lost)
             }
-            for event in read.events {
-                messages.append(
-                    WebSocketReply.event(subscription: subscription.number, json: encoded.json(event)))
-            }
+            gateway.fanOut.encoded.appendWebSocketEvents(
+                read.events, subscription: subscription.number, to: &frames)
             if read.mustEnd {
                 _ = state.withLock { $0.subscriptions.removeValue(forKey: subscription.number) }
                 store.unsubscribe(subscription)
-                messages.append(
+                frames += FrameEncoder.text(
                     WebSocketReply.ended(
                         subscription: subscription.number,
                         reason:
@@ -286,7 +284,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             }
             hasMore = hasMore || read.hasMore
         }
-        guard !messages.isEmpty, send(messages) else { return }
+        guard !frames.isEmpty, send(frame: frames) else { return }
         if hasMore {
             state.withLock { $0.socket }?.requestService()
         }
