@@ -29,7 +29,10 @@ package final class StreamWaker: Sendable {
     }
 
     /// Asks for the source to be read again soon; cheap, any thread, any number of times.
-    package func wake() {
+    /// Returns whether this resumed the connection, so that the source is read at once; `false`
+    /// when it was running (the source is read again once what it gave is sent) or closing.
+    @discardableResult
+    package func wake() -> Bool {
         let mustResume = state.withLock { state in
             switch state {
             case .running:
@@ -45,6 +48,7 @@ package final class StreamWaker: Sendable {
         if mustResume {
             resume()
         }
+        return mustResume
     }
 
     /// Whether the stream must end because the server stops.
