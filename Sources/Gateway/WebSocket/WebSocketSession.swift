@@ -264,8 +264,14 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         let store = gateway.store
         var frames: [UInt8] = []
         var hasMore = false
+        // Let go of once the frames are sent, after this call.
+        var rounds: [NotificationRound] = []
+        defer { rounds.removeAll() }
         for subscription in subscriptions {
-            guard let read = subscription.read(from: store) else { continue }
+            guard let (read, round) = subscription.read(from: store) else { continue }
+            if let round {
+                rounds.append(round)
+            }
             if let lost = read.lost {
                 frames += FrameEncoder.text(WebSocketReply.gap(subscription: subscription.number, lost: lost))
                 gateway.metrics?.countGap(lost)

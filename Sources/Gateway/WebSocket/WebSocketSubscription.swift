@@ -50,16 +50,15 @@ final class WebSocketSubscription: EventSubscriber {
         state.withLock { $0.cursor.skip(after: previous, through: last) }
     }
 
-    /// The next batch, if events may have come since the last read; `nil` otherwise. A whole
-    /// batch leaves the subscription flagged, for the next round.
-    func read(from store: some KeyspaceStore) -> EventCursor.Read? {
-        // The round is dropped here, outside the lock, once the events it was for are read.
-        let (read, _) = state.withLock { state -> (EventCursor.Read?, NotificationRound?) in
-            guard state.hasNews else { return (nil, nil) }
-            let read = state.cursor.read(from: store, matching: filter)
-            state.hasNews = read.hasMore
-            return (read, state.round.take())
+    /// The next batch, if events may have come since the last read, and the round that
+    /// flagged the subscription if it kept one, to let go of once the batch is sent; `nil`
+    /// otherwise. A whole batch leaves the subscription flagged, for the next round.
+    func read(from store: some KeyspaceStore) -> (batch: EventCursor.Read, round: NotificationRound?)? {
+        state.withLock { state in
+            guard state.hasNews else { return nil }
+            let batch = state.cursor.read(from: store, matching: filter)
+            state.hasNews = batch.hasMore
+            return (batch, state.round.take())
         }
-        return read
     }
 }
