@@ -3,6 +3,7 @@
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -109,6 +110,13 @@ cmhd_connection_header_size(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     return NULL == info ? 0 : info->header_size;
+}
+
+/// Whether a connection speaks TLS: only then has it a GnuTLS session.
+static inline bool
+cmhd_connection_is_encrypted(struct MHD_Connection *connection)
+{
+    return NULL != MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 }
 
 /// Hands an upgraded socket back to libmicrohttpd, which closes it

@@ -49,7 +49,8 @@ package final class HTTPServer: Sendable {
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
         let upgradeLoops = try UpgradeLoops(
             count: configuration.threads, maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
-            closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
+            closeTimeout: configuration.upgradeCloseTimeout, stallTimeout: configuration.idleTimeout,
+            logger: logger)
         let dispatcher = RequestDispatcher(
             handler: handler, configuration: configuration, upgradeLoops: upgradeLoops,
             deadlines: deadlines, logger: logger)
@@ -109,7 +110,7 @@ package final class HTTPServer: Sendable {
 
     /// The upgraded (WebSocket) sockets open now.
     package var upgradedSocketCount: Int {
-        dispatcher.upgradeLoops.openCount
+        dispatcher.upgradeLoops.upgradedCount
     }
 
     /// Stops gracefully; idempotent.

@@ -33,6 +33,8 @@ final class RequestDispatcher: Sendable {
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
     private let headRules: RequestHeadRules
+    /// Whether streamed responses are written by the upgrade loops after their first pause.
+    private let streamsOnLoops: Bool
     private let isStopping = Atomic<Bool>(false)
 
     init(
@@ -42,6 +44,7 @@ final class RequestDispatcher: Sendable {
         self.handler = handler
         maxBodyBytes = configuration.maxBodyBytes
         headRules = RequestHeadRules(limits: configuration)
+        streamsOnLoops = configuration.writesStreamsOnLoops
         self.upgradeLoops = upgradeLoops
         self.logger = logger
         parkingLot = ParkingLot(deadlines: deadlines, logger: logger)
@@ -199,8 +202,11 @@ final class RequestDispatcher: Sendable {
             }
             return .send(response)
         case .stream(let stream):
+            // A TLS connection's socket carries records: libmicrohttpd writes all of its body.
             let connectionStream = StreamConnection(
-                source: stream.source, waker: StreamWaker(connection: connection, lot: parkingLot))
+                source: stream.source, waker: StreamWaker(connection: connection, lot: parkingLot),
+                loops: streamsOnLoops && !connection.isEncrypted ? upgradeLoops : nil,
+                descriptor: connection.socket)
             guard parkingLot.register(connectionStream) else {
                 return .send(shuttingDownResponse())
             }
