@@ -11,6 +11,19 @@ import Testing
 /// them, and one that stops reading holds back no other. Nothing here measures time.
 @Suite("Event fan-out")
 struct EventFanOutTests {
+    /// Who writes an event stream's body once it has started: the upgrade loops (without
+    /// TLS), or libmicrohttpd, resumed for each piece (with TLS).
+    enum StreamWriter: String, CaseIterable, CustomTestStringConvertible {
+        case upgradeLoops
+        case libmicrohttpd
+
+        var testDescription: String { rawValue }
+
+        func configure(_ configuration: inout KeygateServer.Configuration) {
+            configuration.http.writesStreamsOnLoops = self == .upgradeLoops
+        }
+    }
+
     /// Room for a thousand subscribers from one address, and more upgrade loops than cores.
     static func configureForAThousand(_ configuration: inout KeygateServer.Configuration) {
         configuration.http.maxConnectionsPerAddress = 2000
@@ -35,8 +48,13 @@ struct EventFanOutTests {
         }
     }
 
-    @Test func aThousandStreamsAllReceiveEveryEventAndTheExpiryInOrder() throws {
-        try withGateway(configure: Self.configureForAThousand) { gateway in
+    @Test(arguments: StreamWriter.allCases)
+    func aThousandStreamsAllReceiveEveryEventAndTheExpiryInOrder(writer: StreamWriter) throws {
+        func configure(_ configuration: inout KeygateServer.Configuration) {
+            Self.configureForAThousand(&configuration)
+            writer.configure(&configuration)
+        }
+        try withGateway(configure: configure) { gateway in
             let streams = try (0..<1000).map { _ in try gateway.subscribe("type=set,expired&key=fan:*") }
             try Self.write(20, prefix: "fan:", on: gateway, lastExpires: true)
             gateway.clock.advance(by: .seconds(1))
@@ -71,8 +89,13 @@ struct EventFanOutTests {
         }
     }
 
-    @Test func aBurstReachesEverySubscriberWholeAndInOrder() throws {
-        try withGateway(configure: Self.configureForAThousand) { gateway in
+    @Test(arguments: StreamWriter.allCases)
+    func aBurstReachesEverySubscriberWholeAndInOrder(writer: StreamWriter) throws {
+        func configure(_ configuration: inout KeygateServer.Configuration) {
+            Self.configureForAThousand(&configuration)
+            writer.configure(&configuration)
+        }
+        try withGateway(configure: configure) { gateway in
             let streams = try (0..<3).map { _ in try gateway.subscribe("key=burst:*") }
             let sockets = try (0..<3).map { _ in
                 let socket = try WebSocketTestClient(port: gateway.port)
@@ -93,8 +116,9 @@ struct EventFanOutTests {
         }
     }
 
-    @Test func aStreamThatStopsReadingHoldsBackNoOtherSubscriber() throws {
-        try withGateway(eventHistory: 100) { gateway in
+    @Test(arguments: StreamWriter.allCases)
+    func aStreamThatStopsReadingHoldsBackNoOtherSubscriber(writer: StreamWriter) throws {
+        try withGateway(eventHistory: 100, configure: writer.configure) { gateway in
             // A small buffer with Ethernet-sized segments, as in EventStreamTests: it fills soon.
             let stalled = try TestHTTPClient(port: gateway.port, receiveBuffer: 65_536, segmentSize: 1460)
             try stalled.send(TestHTTPClient.encode("GET", "/v1/events"))
@@ -103,18 +127,20 @@ struct EventFanOutTests {
             let socket = try WebSocketTestClient(port: gateway.port)
             _ = try socket.subscribe(#""key":"marker:*""#)
             // Many more bytes than the stalled stream's buffers hold, and events than the
-            // history: a marker after each thousand.
+            // history: a marker after each thousand, which the others read before the next.
             let prefix = String(repeating: "k", count: 500)
+            var streamed: [String] = []
+            var received: [Int] = []
             for round in 1...12 {
                 try Self.write(1000, prefix: "\(prefix)\(round)-", on: gateway)
                 try Self.write(1, prefix: "marker:\(round)-", on: gateway)
+                streamed.append(try #require(try markers.nextEvent()?.id))
+                received.append(try #require(try socket.nextEvent().event["id"] as? Int))
             }
             // Each marker came through, in order, with no gap, to both transports.
             let expectedIDs = (1...12).map { $0 * 1001 }
-            let streamed = try (1...12).map { _ in try #require(try markers.nextEvent()) }
-            #expect(streamed.map(\.event) == Array(repeating: "set", count: 12))
-            #expect(streamed.map(\.id) == expectedIDs.map(String.init))
-            #expect(try (1...12).map { _ in try socket.nextEvent().event["id"] as? Int } == expectedIDs)
+            #expect(streamed == expectedIDs.map(String.init))
+            #expect(received == expectedIDs)
             // The stalled stream finds what was buffered, then a gap, then the end.
             var gaps = 0
             let events = ServerSentEventReader(client: stalled)
@@ -122,12 +148,39 @@ struct EventFanOutTests {
                 gaps += block.event == "gap" ? 1 : 0
             }
             #expect(gaps == 1)
+            // The body ended properly: the connection serves the next request.
+            #expect(try stalled.request("GET", "/healthz").status == 200)
+        }
+    }
+
+    @Test func aStreamWhoseClientLeavesEndsWithoutWaitingForAWrite() throws {
+        // No heartbeat would find the client gone: only the loop watching the socket can.
+        try withGateway(heartbeat: .seconds(3600)) { gateway in
+            func openStreams() throws -> Double {
+                try PrometheusSamples(gateway.request("GET", "/metrics").text).value("keygate_event_streams")
+            }
+            var stream: ServerSentEventReader? = try gateway.subscribe()
+            try Self.write(1, prefix: "k", on: gateway)
+            #expect(try stream?.nextEvent()?.id == "1")
+            #expect(try openStreams() == 1)
+            stream = nil
+            let deadline = ContinuousClock.now + TestTiming.scaled(.seconds(10))
+            while try openStreams() > 0, ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            #expect(try openStreams() == 0)
+            // The server goes on streaming to others.
+            let next = try gateway.subscribe("last_event_id=1")
+            try Self.write(1, prefix: "j", on: gateway)
+            #expect(try next.nextEvent()?.id == "2")
         }
     }
 
     @Test func aSocketThatStopsReadingIsClosedWhileTheOthersGetEverything() throws {
         func configure(_ configuration: inout KeygateServer.Configuration) {
             configuration.http.maxUpgradeBufferedBytes = 64 * 1024
+            // The stalled socket is read only after every write: it must wait for that.
+            configuration.http.upgradeCloseTimeout = .seconds(3600)
         }
         try withGateway(eventHistory: 20_000, configure: configure) { gateway in
             // A small buffer with Ethernet-sized segments, as in EventStreamTests.
