@@ -32,9 +32,7 @@ final class StreamPump: UpgradeHandler {
     /// Asks the loop to read the source soon; returns whether it will read it at once, `false`
     /// while the client has not taken the last piece yet. Any thread.
     func wake() -> Bool {
-        guard let socket = state.withLock({ $0.socket }) else { return false }
-        socket.requestService()
-        return socket.bufferedByteCount == 0
+        state.withLock { $0.socket }?.requestService() ?? false
     }
 
     /// Ends the stream: the socket closes once everything read is sent. Any thread.
@@ -99,13 +97,17 @@ final class StreamPump: UpgradeHandler {
     /// `bytes` as one chunk of a chunked body (RFC 9112, section 7.1): its size in hexadecimal,
     /// CRLF, the bytes, CRLF. O(n).
     static func chunk(_ bytes: [UInt8]) -> [UInt8] {
-        let size = Array(String(bytes.count, radix: 16, uppercase: true).utf8)
+        let digits = max(1, (Int.bitWidth - bytes.count.leadingZeroBitCount + 3) / 4)
         var chunk: [UInt8] = []
-        chunk.reserveCapacity(size.count + bytes.count + 4)
-        chunk += size
+        chunk.reserveCapacity(digits + bytes.count + 4)
+        for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+            chunk.append(Self.hexDigits[(bytes.count >> shift) & 0xF])
+        }
         chunk += [0x0D, 0x0A]
         chunk += bytes
         chunk += [0x0D, 0x0A]
         return chunk
     }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 }

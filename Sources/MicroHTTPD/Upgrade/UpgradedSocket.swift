@@ -111,16 +111,21 @@ package final class UpgradedSocket: Sendable {
     }
 
     /// Asks for the handler's `serve()` on the loop thread soon; any thread, cheap, and
-    /// requests made before the call are served by one call.
-    package func requestService() {
-        let isNew = state.withLock { state in
-            guard !state.isServiceRequested, case .open = state.phase else { return false }
+    /// requests made before the call are served by one call. Returns whether nothing waits to
+    /// be sent, so that what the handler sends goes out at once.
+    @discardableResult
+    package func requestService() -> Bool {
+        let (isNew, isDrained) = state.withLock { state -> (Bool, Bool) in
+            guard !state.isServiceRequested, case .open = state.phase else {
+                return (false, state.pendingCount == 0)
+            }
             state.isServiceRequested = true
-            return true
+            return (true, state.pendingCount == 0)
         }
         if isNew {
             loop.schedule(self)
         }
+        return isDrained
     }
 
     /// Whether the socket takes sends: not once closing.
