@@ -177,10 +177,9 @@ final class EventLog: Sendable {
     /// What the notifier does now: wait for the round in progress, tell the events appended
     /// since the last round, or sleep until there are some.
     private func nextStep() -> Step {
-        let now = ContinuousClock.now
-        return state.withLock { state in
+        state.withLock { state in
             if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
-                let waited = now - state.roundStarted
+                let waited = ContinuousClock.now - state.roundStarted
                 if waited < Self.longestRound {
                     return .wait(Self.longestRound - waited)
                 }
@@ -193,7 +192,8 @@ final class EventLog: Sendable {
             // Nobody to tell: nothing is copied, which a writer's wake-up would otherwise cost.
             guard !state.subscribers.isEmpty, fresh > 0 else { return .sleep }
             state.lastRound += 1
-            state.roundStarted = now
+            // Read only when a round starts: a write with nobody to tell costs no clock.
+            state.roundStarted = .now
             // Before any subscriber can let go of it, and before the events are told.
             roundInProgress.store(state.lastRound, ordering: .sequentiallyConsistent)
             return .notify(
