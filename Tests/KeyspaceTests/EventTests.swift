@@ -207,6 +207,25 @@ struct EventTests {
         #expect(subscriber.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
     }
 
+    @Test func aSubscriberWokenAtTheEndOfALargeRoundIsToldToSkipWhatCameBeforeItsEvent() throws {
+        // One round of 500 events it does not want and one it does: told to skip the 500
+        // first, it reads from there, however far the history has moved by then.
+        let small = KeyspaceEngine(clock: clock, eventHistory: 1000)
+        let markers = CountingSubscriber()
+        small.subscribe(markers, filter: EventFilter(patterns: [try KeyPattern("marker:*")]))
+        for index in 1...500 {
+            _ = try small.setValue(
+                Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: nil, condition: .always)
+        }
+        _ = try small.setValue(
+            Payload(bytes: [1]), forKey: Key("marker:1"), timeToLive: nil, condition: .always)
+        small.start(expiring: false)
+        defer { small.stop() }
+        #expect(markers.wakeUps.wait(timeout: .now() + 5) == .success)
+        #expect(markers.skipped.withLock { $0 } == [1...500])
+        #expect(small.events(after: 500, matching: EventFilter(), limit: 10).events.map(\.id) == [501])
+    }
+
     @Test func subscribersOfEqualFiltersAreWokenTogetherAndLeaveOneByOne() throws {
         keyspace.start(expiring: false)
         defer { keyspace.stop() }

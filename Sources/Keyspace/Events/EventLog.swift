@@ -5,6 +5,9 @@ import struct Synchronization.Atomic
 
 /// The keyspace's recent events in a bounded history, and the subscribers told of new ones.
 ///
+/// The history keeps `capacity` events, and while the notifier is behind, the events it has not
+/// looked at yet, up to twice `capacity` in all.
+///
 /// Writers append under the keyspace's lock (so ids follow the order of changes) and only
 /// signal afterwards; a notifier thread then wakes the subscribers whose filters match. A slow
 /// subscriber costs nothing but its cursor: it reads from the shared history, and learns what
@@ -17,7 +20,8 @@ import struct Synchronization.Atomic
 /// the events appended while a round is served gather into the next round's batch, which
 /// each subscriber reads and sends at once: batches grow with the load, by themselves. A
 /// subscriber that is behind is busy, so it is only flagged and holds up no round; and the
-/// notifier waits for a round at most `longestRound`, whatever its subscribers do.
+/// notifier waits for a round at most `longestRound`, whatever its subscribers do, and not at
+/// all once the events waiting for it fill half the history.
 final class EventLog: Sendable {
     private struct State {
         var history: Deque<KeyspaceEvent> = []
@@ -54,6 +58,13 @@ final class EventLog: Sendable {
     private let notifier = WorkerThread(name: "keygate-events")
     /// The round whose subscribers are still reading, 0 when none.
     private let roundInProgress = Atomic<UInt64>(0)
+    /// `State.lastID` and `State.notifiedThrough`, for writers to read without the lock.
+    private let appendedThrough = Atomic<UInt64>(0)
+    private let notifiedThrough = Atomic<UInt64>(0)
+    /// Events waiting for the notifier past which it does not wait for a round in progress:
+    /// it must look at every event before the history drops it, or a subscriber that wants
+    /// none of them could not skip them, and would find a gap.
+    private let pressure: UInt64
 
     /// The longest the notifier waits for the subscribers of a round to read before it starts
     /// the next one anyway: a bound for when something else slows a subscriber's thread, not
@@ -63,6 +74,7 @@ final class EventLog: Sendable {
     init(capacity: Int) {
         precondition(capacity > 0, "an event history holds at least one event")
         self.capacity = capacity
+        pressure = UInt64(max(1, capacity / 2))
     }
 
     /// The id of the newest event, 0 before the first.
@@ -77,6 +89,8 @@ final class EventLog: Sendable {
             precondition(state.history.isEmpty, "ids are resumed before the first event")
             state.lastID = id
             state.notifiedThrough = id
+            appendedThrough.store(id, ordering: .relaxed)
+            notifiedThrough.store(id, ordering: .relaxed)
         }
     }
 
@@ -86,8 +100,17 @@ final class EventLog: Sendable {
     func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
+            appendedThrough.store(state.lastID, ordering: .relaxed)
             state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
-            if state.history.count > capacity {
+            // An event goes once the notifier has looked at it (or nobody listens): until then a
+            // subscriber that wants none of the events before its next one cannot skip them,
+            // and would find a gap only because the notifier was late. At most twice the
+            // capacity is kept for that.
+            while state.history.count > capacity,
+                let oldest = state.history.first,
+                oldest.id <= state.notifiedThrough || state.subscribers.isEmpty
+                    || state.history.count > 2 * capacity
+            {
                 state.history.removeFirst()
             }
             return state.lastID
@@ -134,10 +157,14 @@ final class EventLog: Sendable {
     }
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
-    /// While a round is being read, the end of that round wakes the notifier instead.
+    /// While a round is being read, the end of that round wakes the notifier instead, unless
+    /// the events waiting for it reach `pressure`.
     func notifySubscribers() {
         // Ordered after the append: a round that ends after this load sees the new events.
-        guard roundInProgress.load(ordering: .sequentiallyConsistent) == 0 else { return }
+        if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
+            let waiting = appendedThrough.load(ordering: .relaxed) &- notifiedThrough.load(ordering: .relaxed)
+            guard waiting >= pressure else { return }
+        }
         notifier.wake()
     }
 
@@ -178,17 +205,20 @@ final class EventLog: Sendable {
     /// since the last round, or sleep until there are some.
     private func nextStep() -> Step {
         state.withLock { state in
+            let fresh = state.lastID - state.notifiedThrough
             if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
                 let waited = ContinuousClock.now - state.roundStarted
-                if waited < Self.longestRound {
+                if waited < Self.longestRound && fresh < pressure {
                     return .wait(Self.longestRound - waited)
                 }
                 // Given up on: appends wake the notifier again, and its end changes nothing.
                 roundInProgress.store(0, ordering: .sequentiallyConsistent)
             }
-            let fresh = state.lastID - state.notifiedThrough
             let available = min(fresh, UInt64(state.history.count))
-            defer { state.notifiedThrough = state.lastID }
+            defer {
+                state.notifiedThrough = state.lastID
+                notifiedThrough.store(state.lastID, ordering: .relaxed)
+            }
             // Nobody to tell: nothing is copied, which a writer's wake-up would otherwise cost.
             guard !state.subscribers.isEmpty, fresh > 0 else { return .sleep }
             state.lastRound += 1
@@ -213,14 +243,25 @@ final class EventLog: Sendable {
         for group in round.subscribers.groups {
             // Events the history dropped before this round saw them may have matched: everyone
             // is woken, to read them or learn of the gap.
-            if !round.isComplete || round.events.contains(where: group.filter.matches) {
+            guard round.isComplete else {
                 for subscriber in group.subscribers {
                     subscriber.eventsAvailable(in: notice)
                 }
-            } else {
+                continue
+            }
+            guard let first = round.events.first(where: group.filter.matches) else {
                 for subscriber in group.subscribers {
                     subscriber.nothingMatched(after: round.previous, through: round.last)
                 }
+                continue
+            }
+            // The events before the first match are skipped too: in a large round, reading
+            // from where the last round left could otherwise start where the history ends.
+            for subscriber in group.subscribers {
+                if first.id - 1 > round.previous {
+                    subscriber.nothingMatched(after: round.previous, through: first.id - 1)
+                }
+                subscriber.eventsAvailable(in: notice)
             }
         }
     }
