@@ -137,8 +137,14 @@ struct EventFanOutTests {
             for round in 1...12 {
                 try Self.write(1000, prefix: "\(prefix)\(round)-", on: gateway)
                 try Self.write(1, prefix: "marker:\(round)-", on: gateway)
-                streamed.append(try #require(try markers.nextEvent()?.id))
-                received.append(try #require(try socket.nextEvent().event["id"] as? Int))
+                streamed.append(
+                    try #require(
+                        try Self.labeled("marker \(round) of the stream") { try markers.nextEvent()?.id }))
+                received.append(
+                    try #require(
+                        try Self.labeled("marker \(round) of the socket") {
+                            try socket.nextEvent().event["id"] as? Int
+                        }))
             }
             // Each marker came through, in order, with no gap, to both transports.
             let expectedIDs = (1...12).map { $0 * 1001 }
@@ -147,12 +153,14 @@ struct EventFanOutTests {
             // The stalled stream finds what was buffered, then a gap, then the end.
             var gaps = 0
             let events = ServerSentEventReader(client: stalled)
-            while let block = try events.next() {
+            while let block = try Self.labeled("the stalled stream", { try events.next() }) {
                 gaps += block.event == "gap" ? 1 : 0
             }
             #expect(gaps == 1)
             // The body ended properly: the connection serves the next request.
-            #expect(try stalled.request("GET", "/healthz").status == 200)
+            #expect(
+                try Self.labeled("a request after the stream") { try stalled.request("GET", "/healthz") }
+                    .status == 200)
         }
     }
 
@@ -215,6 +223,15 @@ struct EventFanOutTests {
             let rest = try stalled.connection.readToEnd()
             let close = try #require(Self.lastCloseFrame(in: rest))
             #expect(close.prefix(2) == [0x03, 0xF0])
+        }
+    }
+
+    /// `body`'s result, or its error said to come from `what`.
+    static func labeled<Result>(_ what: String, _ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch {
+            throw TestHTTPClient.Failure(description: "\(what): \(error)")
         }
     }
 

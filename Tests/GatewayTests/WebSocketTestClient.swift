@@ -39,9 +39,13 @@ final class WebSocketTestClient {
 
     /// Sends one text message in one frame, masked as a client must (RFC 6455, section 5.3).
     func send(_ text: String) throws {
-        let payload = Array(text.utf8)
+        try send(opcode: 1, Array(text.utf8))
+    }
+
+    /// Sends one frame, masked as a client must (RFC 6455, section 5.3).
+    private func send(opcode: UInt8, _ payload: [UInt8]) throws {
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
-        var frame: [UInt8] = [0x81]
+        var frame: [UInt8] = [0x80 | opcode]
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
         } else {
@@ -64,16 +68,21 @@ final class WebSocketTestClient {
         return number
     }
 
-    /// The next frame the server sends.
+    /// The next frame the server sends but pings, which are answered: a test that outlasts
+    /// the ping interval (sanitized builds are slow) must not be closed for its silence.
     func next() throws -> Frame {
-        let head = try connection.read(exactly: 2)
-        var length = Int(head[1] & 0x7F)
-        if length == 126 {
-            length = try connection.read(exactly: 2).reduce(0) { $0 << 8 | Int($1) }
-        } else if length == 127 {
-            length = try connection.read(exactly: 8).reduce(0) { $0 << 8 | Int($1) }
+        while true {
+            let head = try connection.read(exactly: 2)
+            var length = Int(head[1] & 0x7F)
+            if length == 126 {
+                length = try connection.read(exactly: 2).reduce(0) { $0 << 8 | Int($1) }
+            } else if length == 127 {
+                length = try connection.read(exactly: 8).reduce(0) { $0 << 8 | Int($1) }
+            }
+            let frame = Frame(opcode: head[0] & 0x0F, payload: try connection.read(exactly: length))
+            guard frame.opcode == 9 else { return frame }
+            try send(opcode: 10, frame.payload)
         }
-        return Frame(opcode: head[0] & 0x0F, payload: try connection.read(exactly: length))
     }
 
     /// The next event of a subscription, as `(subscription, event)`; fails on anything else.
