@@ -9,8 +9,8 @@ import WebSocket
 /// waiting pops, and event subscriptions.
 ///
 /// Requests become operations (`Operations`), as REST requests do; the session only parses
-/// JSON and renders results. They are read and answered on the server's upgrade loop, like
-/// fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or
+/// JSON and renders results. They are read and answered on the upgrade loop serving the socket,
+/// like fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or
 /// a change waiting to be durable) leaves it, answered later from another thread. A reply that
 /// the client's send buffer cannot take closes the socket with 1008: a client that does not
 /// read cannot make the server hold memory.
@@ -30,7 +30,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                     now: .now)))
     }
 
-    // MARK: The socket's events, on the upgrade loop
+    // MARK: The socket's events, on its upgrade loop
 
     func opened(_ socket: UpgradedSocket) {
         state.withLock { $0.socket = socket }

@@ -16,7 +16,7 @@ final class RequestDispatcher: Sendable {
         case send(HTTPResponse)
         /// Queue this streamed response now.
         case stream(HTTPStream, StreamConnection)
-        /// Queue a `101` now; its socket then goes to the upgrade loop.
+        /// Queue a `101` now; its socket then goes to an upgrade loop.
         case upgrade(HTTPUpgrade)
         /// Close the connection without an answer.
         case abort
