@@ -14,6 +14,14 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
         @inlinable init(slot: Int32) {
             self.slot = slot
         }
+
+        /// A handle from the number `rawValue` gave, for an owner that stores it compactly.
+        @inlinable public init(rawValue: Int32) {
+            slot = rawValue
+        }
+
+        /// The handle as a number, never negative.
+        @inlinable public var rawValue: Int32 { slot }
     }
 
     @usableFromInline struct Node {
@@ -54,6 +62,12 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
     @inlinable public var first: (deadline: Deadline, element: Element, handle: Handle)? {
         guard let node = nodes.first, let element = slots[Int(node.slot)].element else { return nil }
         return (node.deadline, element, Handle(slot: node.slot))
+    }
+
+    /// The element at `position` in the heap's storage, positions running from 0 to
+    /// `count - 1` in no useful order: a uniform sample when `position` is random. O(1).
+    @inlinable public func element(atPosition position: Int) -> Element? {
+        slots[Int(nodes[position].slot)].element
     }
 
     /// The deadline of an element.

@@ -146,6 +146,11 @@ struct Problem: Encodable {
                 detail: "The queue '\(queue)' has \(limit) consumers waiting, as many as one queue may; "
                     + "try again later.",
                 headers: [HTTPHeader("Retry-After", "1")])
+        case .memoryFull(let used, let limit, let needed):
+            self.init(
+                slug: "memory-full", status: .insufficientStorage,
+                detail: "The memory limit is \(limit) bytes and \(used) are in use; this change needs \(needed) "
+                    + "more, which the eviction policy cannot free. Nothing was changed.")
         case .unavailable(let failure):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,

@@ -35,31 +35,38 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// `start()` to remove keys at their deadlines and notify subscribers. Expirations are
     /// counted through `metrics`, as `keygate_keys_expired_total` and
     /// `keygate_expiry_lateness_seconds`.
+    ///
+    /// With `memoryLimit`, the keys' bytes (as `MemoryCost` counts them) stay within it: a write
+    /// that needs room evicts keys by `evictionPolicy`, or is refused with `.memoryFull`.
     package convenience init(
         clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory,
+        memoryLimit: Int? = nil, evictionPolicy: EvictionPolicy = .default,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.init(
-            state: KeyspaceState(), log: EventLog(capacity: eventHistory), journal: nil, recovery: nil,
-            clock: clock, metrics: metrics)
+            state: KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy)),
+            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil, clock: clock, metrics: metrics)
     }
 
     /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the
     /// snapshot, redoes the log, and removes (with an `expired` event each) the keys whose
-    /// deadline passed while no server ran. Then as `init(clock:eventHistory:metrics:)`.
+    /// deadline passed while no server ran; then, when the data is over `memoryLimit`, evicts
+    /// down to it (with an `evicted` event each, logged). Then as
+    /// `init(clock:eventHistory:memoryLimit:evictionPolicy:metrics:)`.
     ///
     /// Throws when the directory is locked by another server, or damaged before the end of its
     /// last log (unless `persistence.repair`); a torn last record is cut off, with a warning
     /// in `recovery`. O(size of the files).
     package static func open(
         persistence: PersistenceConfiguration, clock: any KeyspaceClock = SystemClock(),
-        eventHistory: Int = defaultEventHistory, metrics: any MetricsFactory = NOOPMetricsHandler.instance
+        eventHistory: Int = defaultEventHistory, memoryLimit: Int? = nil,
+        evictionPolicy: EvictionPolicy = .default, metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) throws(PersistenceError) -> KeyspaceEngine {
         let started = ContinuousClock.now
         let directory = try DataDirectory(path: persistence.directory)
         let log = EventLog(capacity: eventHistory)
-        var state = KeyspaceState()
-        var recovery = Recovery(directory: directory, repair: persistence.repair)
+        var state = KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy))
+        var recovery = Recovery(directory: directory, repair: persistence.repair, now: clock.now())
         let outcome = try recovery.run(into: &state)
         log.resume(after: state.lastEventID)
         let file: SystemFile
@@ -76,6 +83,9 @@ package final class KeyspaceEngine: KeyspaceStore {
         var report = recovery.report
         let now = clock.now()
         report.expiredKeys = state.expireDue(now: now, limit: .max).expired.count
+        let evictedBefore = state.memory.evicted
+        state.evictToLimit(now: now)
+        report.evictedKeys = Int(state.memory.evicted - evictedBefore)
         // Published like any change, but not counted as expirations: the expirer did not run.
         _ = ChangePublisher(events: log, journal: journal).publish(changesOf: &state, at: now)
         try journal.checkAppended()
@@ -123,13 +133,12 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>? {
-        try withState { state, now throws(KeyspaceError) in
-            guard let entry = state.liveEntry(key, now: now) else { return nil }
-            switch entry.value {
-            case .string(let string): return Versioned(string, version: entry.version)
-            case .queue: throw .wrongType(key: key, actual: .queue)
-            }
+        // The bytes are copied out once the lock is released.
+        let record = try withState { state, now throws(KeyspaceError) in
+            try state.read(key, now: now).map(StringRecord.Handle.init)
         }
+        guard let record = record?.record else { return nil }
+        return Versioned(record.payload, version: Version(record.header.version))
     }
 
     package func setValue(
@@ -138,9 +147,12 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
+        // Made before the lock is taken, so that no writer waits for the copy of a large value.
+        let record = StringRecord.Handle(record: StringRecord.make(key: key, value: value))
         return try change { state, now throws(KeyspaceError) in
             try state.write(
-                value, forKey: key, deadline: timeToLive.map { now + $0 }, condition: condition, now: now)
+                value, record: record.record, forKey: key, deadline: timeToLive.map { now + $0 },
+                condition: condition, now: now)
         }
     }
 
@@ -153,7 +165,9 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func timeToLive(forKey key: Key) -> TimeToLive? {
-        withState { state, now in state.liveEntry(key, now: now)?.timeToLive(at: now) }
+        withState { state, now in
+            state.liveEntry(key, now: now).map { $0.deadline.map { .remaining($0 - now) } ?? .persistent }
+        }
     }
 
     package func setTimeToLive(_ timeToLive: Duration?, forKey key: Key) throws(KeyspaceError)
@@ -255,6 +269,14 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
+    package var memoryStatus: MemoryStatus? {
+        state.withLock { state in
+            MemoryStatus(
+                used: state.memory.used, limit: state.memory.limit, policy: state.memory.policy.rawValue,
+                evicted: state.memory.evicted)
+        }
+    }
+
     package var persistenceStatus: PersistenceStatus? {
         guard let journal else { return nil }
         var status = journal.status
@@ -328,8 +350,13 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let journal, !journal.isAcceptingChanges, let failure = journal.failure {
             throw .unavailable(failure)
         }
-        let (value, failure, signals) = locked(body)
-        let writeFailure = finish(signals)
+        var (value, failure, signals) = locked(body)
+        var writeFailure = finish(signals)
+        // A write that evicted its share under one hold of the lock goes on under the next.
+        while signals.isEvictionInterrupted, writeFailure == nil {
+            (value, failure, signals) = locked(body)
+            writeFailure = finish(signals)
+        }
         if let failure {
             throw failure
         }
@@ -369,7 +396,10 @@ package final class KeyspaceEngine: KeyspaceStore {
                 let value = try body(&state, now)
                 return (Optional(value), Failure?.none, publisher.publish(changesOf: &state, at: now))
             } catch {
-                return (nil, error, publisher.publish(changesOf: &state, at: now))
+                var signals = publisher.publish(changesOf: &state, at: now)
+                signals.isEvictionInterrupted = state.memory.isInterrupted
+                state.memory.isInterrupted = false
+                return (nil, error, signals)
             }
         }
     }

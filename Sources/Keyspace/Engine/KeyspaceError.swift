@@ -14,6 +14,10 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     case invalidPattern(String)
     /// A pop would wait on a queue that already has `limit` consumers waiting.
     case tooManyWaiting(queue: Key, limit: Int)
+    /// The change needs `needed` more bytes than the memory limit leaves, and the eviction
+    /// policy cannot free them (`noeviction`, or nothing left it may evict): `used` of `limit`
+    /// bytes are held.
+    case memoryFull(used: Int, limit: Int, needed: Int)
     /// The change could not be made durable: the log cannot be written or synced. Changes are
     /// refused until it can; one this answers may already be in memory.
     case unavailable(PersistenceError)

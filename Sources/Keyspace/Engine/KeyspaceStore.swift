@@ -78,4 +78,13 @@ package protocol KeyspaceStore: Sendable {
 
     /// What persistence is doing; `nil` when the store keeps nothing across restarts.
     var persistenceStatus: PersistenceStatus? { get }
+
+    /// The memory the store holds, its limit and evictions; `nil` when it does not apply (the
+    /// default: an engine whose data lives elsewhere).
+    var memoryStatus: MemoryStatus? { get }
+}
+
+extension KeyspaceStore {
+    /// Not applicable: the data is not held in this process.
+    package var memoryStatus: MemoryStatus? { nil }
 }

@@ -10,6 +10,8 @@ package enum KeyspaceEventType: String, CaseIterable, Sendable, Hashable {
     case persist
     /// A key reached its deadline and was removed.
     case expired
+    /// A key was evicted to make room under the memory limit (`--max-memory`).
+    case evicted
     /// A message was appended to a queue (or put back at its head).
     case push
     /// A message was taken from a queue.

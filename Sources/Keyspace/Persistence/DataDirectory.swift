@@ -92,24 +92,24 @@ final class DataDirectory: Sendable {
             ).encode(into: &encoder)
         }
         var keyCount = 0
-        func append(_ key: Key, _ entry: Entry) throws(PersistenceError) {
+        func append(_ entry: StoredValue) throws(PersistenceError) {
             keyCount += 1
-            switch entry.value {
-            case .string(let value):
+            switch entry {
+            case .string(let record):
                 RecordFraming.append(to: &buffer) { encoder in
                     SnapshotRecord.string(
-                        key: key, version: entry.version, deadline: entry.deadline, value: value
+                        key: record.key, version: entry.version, deadline: entry.deadline, value: record.payload
                     )
                     .encode(into: &encoder)
                 }
-            case .queue(let queue):
+            case .queue(let record):
                 RecordFraming.append(to: &buffer) { encoder in
                     SnapshotRecord.queue(
-                        key: key, version: entry.version, deadline: entry.deadline,
-                        messageCount: queue.messages.count
+                        key: record.key, version: entry.version, deadline: entry.deadline,
+                        messageCount: record.value.messages.count
                     ).encode(into: &encoder)
                 }
-                for message in queue.messages {
+                for message in record.value.messages {
                     RecordFraming.append(to: &buffer) { SnapshotRecord.message(message).encode(into: &$0) }
                     try flush(ifOver: 1 << 20)
                 }
@@ -117,10 +117,9 @@ final class DataDirectory: Sendable {
             try flush(ifOver: 1 << 20)
         }
         var failure: PersistenceError?
-        capture.order.forEach(from: [], strictly: false) { key in
-            guard let entry = capture.entries[key] else { return true }
+        capture.order.forEach(from: [], strictly: false, in: capture.entries) { index in
             do throws(PersistenceError) {
-                try append(key, entry)
+                try append(capture.entries[index])
                 return true
             } catch {
                 failure = error

@@ -18,13 +18,16 @@ struct Recovery {
 
     private let directory: DataDirectory
     private let repair: Bool
+    /// When the load began: the eviction policy's first access of every key loaded.
+    private let now: Timestamp
     /// What was read and done so far.
     private(set) var report = RecoveryReport()
 
-    /// Prepares to read `directory`.
-    init(directory: DataDirectory, repair: Bool) {
+    /// Prepares to read `directory`, at `now`.
+    init(directory: DataDirectory, repair: Bool, now: Timestamp) {
         self.directory = directory
         self.repair = repair
+        self.now = now
     }
 
     /// Loads the snapshot and redoes the logs into `state`; returns the log to go on with.
@@ -125,13 +128,13 @@ struct Recovery {
                 queue = current
                 if current.left == 0 {
                     state.restore(
-                        current.key, value: .queue(current.value), version: current.version,
-                        deadline: current.deadline)
+                        current.key, queue: current.value, version: current.version,
+                        deadline: current.deadline, now: now)
                     keyCount += 1
                     queue = nil
                 }
             case (.string(let key, let version, let deadline, let value), nil):
-                state.restore(key, value: .string(value), version: version, deadline: deadline)
+                state.restore(key, string: value, version: version, deadline: deadline, now: now)
                 keyCount += 1
             case (.queue(let key, let version, let deadline, let count), nil):
                 queue = (key, version, deadline, QueueValue(), count)
@@ -172,7 +175,7 @@ struct Recovery {
             var decoder = RecordDecoder(bytes, range: range)
             do throws(RecordDecoder.Malformed) {
                 if isHeaderRead {
-                    state.apply(try JournalRecord(decoding: &decoder))
+                    state.apply(try JournalRecord(decoding: &decoder), now: now)
                     report.logRecords += 1
                 } else {
                     let header = try FileHeader(decoding: &decoder)

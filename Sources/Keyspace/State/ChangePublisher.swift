@@ -15,6 +15,9 @@ struct ChangePublisher {
         var expiryLateness: [Int64] = []
         /// Records were appended to the journal.
         var checkJournal = false
+        /// The operation stopped evicting after its share, to be run again once the lock has
+        /// been released.
+        var isEvictionInterrupted = false
     }
 
     /// Where every change is recorded as events.
@@ -59,6 +62,10 @@ struct ChangePublisher {
             record = .set(key: key, value: value, version: version, deadline: deadline)
         case .delete(let key):
             appendEvent(.del, key)
+            record = .delete(key: key)
+        case .evict(let key):
+            // Logged as a delete: a restart does not bring an evicted key back.
+            appendEvent(.evicted, key)
             record = .delete(key: key)
         case .expire(let key, let lateness):
             appendEvent(.expired, key)

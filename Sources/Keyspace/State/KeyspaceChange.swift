@@ -9,6 +9,8 @@ enum KeyspaceChange: Equatable {
     case set(key: Key, value: Payload, version: Version, deadline: Timestamp?)
     /// A key was deleted, string or queue.
     case delete(key: Key)
+    /// A key was evicted to make room under the memory limit.
+    case evict(key: Key)
     /// A key was removed at its deadline, `lateness` milliseconds after it.
     case expire(key: Key, lateness: Int64)
     /// A key's deadline was set or, with `nil`, cleared; `hadDeadline` tells whether it had

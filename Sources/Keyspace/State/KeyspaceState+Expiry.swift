@@ -5,7 +5,7 @@ extension KeyspaceState {
     mutating func setDeadline(_ deadline: Timestamp?, forKey key: Key, now: Timestamp) -> Bool {
         guard let entry = liveEntry(key, now: now) else { return false }
         record(.deadline(key: key, deadline: deadline, hadDeadline: entry.deadline != nil))
-        setDeadline(deadline, of: entry, forKey: key)
+        setDeadline(deadline, at: entry.index)
         return true
     }
 
@@ -14,8 +14,9 @@ extension KeyspaceState {
     /// O(limit × log n). Records the next deadline as the one the expirer will sleep until.
     mutating func expireDue(now: Timestamp, limit: Int) -> ExpiryPass {
         var expired: [Key] = []
-        while expired.count < limit, let (deadline, key, _) = deadlines.first, deadline <= now {
-            expire(key, deadline: deadline, now: now)
+        while expired.count < limit, let (deadline, index, _) = deadlines.first, deadline <= now {
+            let key = entries[index].key
+            expire(index, key: key, deadline: deadline, now: now)
             expired.append(key)
         }
         let next = deadlines.first?.deadline
@@ -24,9 +25,9 @@ extension KeyspaceState {
         return ExpiryPass(expired: expired, nextDeadline: next, hasMoreDue: hasMoreDue)
     }
 
-    /// Removes `key`, found at `now` past its `deadline`. O(log n).
-    mutating func expire(_ key: Key, deadline: Timestamp, now: Timestamp) {
-        remove(key)
+    /// Removes `key`, in slot `index`, found at `now` past its `deadline`. O(log n).
+    mutating func expire(_ index: UInt32, key: Key, deadline: Timestamp, now: Timestamp) {
+        remove(index)
         record(.expire(key: key, lateness: max(now.milliseconds - deadline.milliseconds, 0)))
     }
 }

@@ -25,14 +25,14 @@ extension KeyspaceState {
         from queues: [Key], registering receiver: (any MessageReceiver)?, waitingAtMost limit: Int,
         now: Timestamp
     ) throws(KeyspaceError) -> PopOutcome {
-        var first: Key?
+        var first: (queue: Key, index: UInt32)?
         for queue in queues {
             // Every queue is checked, so a string among them is refused even after a hit.
-            if try queueLength(queue, now: now) != nil, first == nil {
-                first = queue
+            if let found = try findQueue(queue, now: now), first == nil {
+                first = (queue, found.index)
             }
         }
-        guard let queue = first else {
+        guard let (queue, index) = first else {
             guard let receiver else { return .empty }
             try register(receiver, on: queues, waitingAtMost: limit)
             return .waiting
@@ -40,12 +40,12 @@ extension KeyspaceState {
         if let receiver, !receiver.claim() {
             return .gone
         }
-        let (message, remaining) = updateQueue(queue) { value in
+        let (message, remaining) = updateQueue(index) { value in
             (value.removeFirst(), value.messages.count)
         }
         guard let message else { preconditionFailure("a stored queue is never empty") }
         if remaining == 0 {
-            remove(queue)
+            remove(index)
         }
         record(.pop(queue: queue, emptied: remaining == 0))
         return .popped(PoppedMessage(queue: queue, message: message))
@@ -53,23 +53,25 @@ extension KeyspaceState {
 
     /// The length and waiting consumers of `queue`.
     mutating func queueInfo(_ queue: Key, now: Timestamp) throws(KeyspaceError) -> QueueInfo {
-        QueueInfo(length: try queueLength(queue, now: now) ?? 0, consumers: waitingCount(on: queue))
+        QueueInfo(length: try findQueue(queue, now: now)?.length ?? 0, consumers: waitingCount(on: queue))
     }
 
     /// The oldest `limit` messages of `queue`, left in place. O(limit).
     mutating func peek(_ queue: Key, limit: Int, now: Timestamp) throws(KeyspaceError) -> [Payload] {
-        guard try queueLength(queue, now: now) != nil else { return [] }
-        return updateQueue(queue) { Array($0.messages.prefix(limit)) }
+        guard let found = try findQueue(queue, now: now) else { return [] }
+        return updateQueue(found.index) { Array($0.messages.prefix(limit)) }
     }
 
-    /// The number of messages in `queue`, `nil` when absent or expired; a string there is a
-    /// type error.
-    private mutating func queueLength(_ queue: Key, now: Timestamp) throws(KeyspaceError) -> Int? {
+    /// The slot and number of messages of `queue`, `nil` when absent or expired; a string
+    /// there is a type error.
+    private mutating func findQueue(_ queue: Key, now: Timestamp) throws(KeyspaceError)
+        -> (index: UInt32, length: Int)?
+    {
         guard let entry = liveEntry(queue, now: now) else { return nil }
-        guard case .queue(let value) = entry.value else {
-            throw .wrongType(key: queue, actual: entry.value.type)
+        guard case .queue(let record) = entries[entry.index] else {
+            throw .wrongType(key: queue, actual: entry.type)
         }
-        return value.messages.count
+        return (entry.index, record.value.messages.count)
     }
 
     /// Hands a message to the oldest waiting consumer of an empty queue, or stores it at the
@@ -77,19 +79,29 @@ extension KeyspaceState {
     private mutating func place(_ message: Payload, in queue: Key, atHead: Bool, now: Timestamp)
         throws(KeyspaceError) -> PushOutcome
     {
-        guard try queueLength(queue, now: now) != nil else {
+        guard let found = try findQueue(queue, now: now) else {
             if let receiver = claimOldestWaiter(on: queue) {
                 record(.handOff(queue: queue))
                 return .handed(to: receiver)
             }
             var value = QueueValue()
             value.append(message)
+            let stored = QueueRecord(key: queue, version: 0, value: value)
+            if !atHead {
+                // A message given back was held a moment ago: it is never refused for room.
+                _ = try makeRoom(
+                    for: Self.cost(of: .queue(stored)), newKeyHash: nil, keeping: nil, now: now)
+            }
             let version = nextVersion()
-            insert(Entry(value: .queue(value), version: version), forKey: queue)
+            stored.version = version.rawValue
+            insert(.queue(stored), hash: EntryTable.hash(queue), now: now)
             record(.push(queue: queue, message: message, atHead: atHead, created: version))
             return .stored(length: 1)
         }
-        let length = updateQueue(queue) { value in
+        if !atHead {
+            _ = try makeRoom(for: MemoryCost.message(message), newKeyHash: nil, keeping: found.index, now: now)
+        }
+        let length = updateQueue(found.index) { value in
             if atHead {
                 value.prepend(message)
             } else {

@@ -1,7 +1,8 @@
 extension KeyspaceState {
-    /// The keys and counters a snapshot saves, as they are now. O(1): the tables are shared
-    /// until the next change to each, which then copies that one table (a 64th of the keys),
-    /// and the ordered index's chunks likewise (one chunk of at most 1 024 keys).
+    /// The keys and counters a snapshot saves, as they are now. O(1): the slab's pages and the
+    /// hash tables are shared until the next change to each, which then copies that one page
+    /// (4 096 slots) or table (a 64th of the keys), and the ordered index's chunks likewise
+    /// (one chunk of at most 1 024 keys).
     func capture() -> KeyspaceCapture {
         KeyspaceCapture(entries: entries, order: order, lastVersion: lastVersion, lastEventID: lastEventID)
     }
@@ -9,22 +10,27 @@ extension KeyspaceState {
     /// Redoes a change read from the log, as it was made: no change recorded, no clock, no
     /// expiry (deadlines are absolute; keys past theirs are expired once the whole log is
     /// redone). A change that does not fit the state, which only a damaged log could hold, is
-    /// ignored. O(log n).
-    mutating func apply(_ record: JournalRecord) {
+    /// ignored. `now` is when the load began, for the eviction policy's first word of each key.
+    /// O(log n).
+    mutating func apply(_ record: JournalRecord, now: Timestamp) {
         lastEventID = max(lastEventID, record.lastEventID)
         switch record.change {
         case .set(let key, let value, let version, let deadline):
             noteVersion(version.rawValue)
             remove(key)
-            insert(Entry(value: .string(value), version: version, deadline: deadline), forKey: key)
+            let stored = StringRecord.make(key: key, value: value)
+            stored.header.version = version.rawValue
+            stored.header.deadline = deadline?.milliseconds ?? .max
+            insert(.string(stored), hash: EntryTable.hash(key), now: now)
         case .delete(let key), .expire(let key):
             remove(key)
         case .deadline(let key, let deadline):
-            guard let entry = entries[key] else { return }
-            setDeadline(deadline, of: entry, forKey: key)
+            guard let entry = find(key, hash: EntryTable.hash(key)) else { return }
+            setDeadline(deadline, at: entry.index)
         case .push(let queue, let message, let atHead, let created):
-            if case .queue = entries[queue]?.value {
-                updateQueue(queue) { value in
+            let hash = EntryTable.hash(queue)
+            if let entry = find(queue, hash: hash), entry.type == .queue {
+                updateQueue(entry.index) { value in
                     if atHead {
                         value.prepend(message)
                     } else {
@@ -43,24 +49,36 @@ extension KeyspaceState {
             }
             var value = QueueValue()
             value.append(message)
-            insert(Entry(value: .queue(value), version: version), forKey: queue)
+            insert(.queue(QueueRecord(key: queue, version: version.rawValue, value: value)), hash: hash, now: now)
         case .pop(let queue):
-            guard case .queue = entries[queue]?.value else { return }
-            let remaining = updateQueue(queue) { value in
+            guard let entry = find(queue, hash: EntryTable.hash(queue)), entry.type == .queue else { return }
+            let remaining = updateQueue(entry.index) { value in
                 _ = value.removeFirst()
                 return value.messages.count
             }
             if remaining == 0 {
-                remove(queue)
+                remove(entry.index)
             }
         }
     }
 
-    /// Adds a key read from a snapshot. O(log n).
-    mutating func restore(_ key: Key, value: Entry.Value, version: Version, deadline: Timestamp?) {
+    /// Adds a string key read from a snapshot. O(log n).
+    mutating func restore(_ key: Key, string value: Payload, version: Version, deadline: Timestamp?, now: Timestamp) {
         noteVersion(version.rawValue)
         remove(key)
-        insert(Entry(value: value, version: version, deadline: deadline), forKey: key)
+        let stored = StringRecord.make(key: key, value: value)
+        stored.header.version = version.rawValue
+        stored.header.deadline = deadline?.milliseconds ?? .max
+        insert(.string(stored), hash: EntryTable.hash(key), now: now)
+    }
+
+    /// Adds a queue key read from a snapshot. O(log n).
+    mutating func restore(_ key: Key, queue value: QueueValue, version: Version, deadline: Timestamp?, now: Timestamp) {
+        noteVersion(version.rawValue)
+        remove(key)
+        let stored = QueueRecord(key: key, version: version.rawValue, value: value)
+        stored.deadline = deadline?.milliseconds ?? .max
+        insert(.queue(stored), hash: EntryTable.hash(key), now: now)
     }
 
     /// Sets the counters a snapshot saved, before its keys are restored.

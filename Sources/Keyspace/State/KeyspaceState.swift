@@ -3,8 +3,10 @@ import Plumbing
 /// Everything the engine holds, mutated only under the engine's lock: a value, which calls
 /// nothing outside itself but `MessageReceiver.claim()`.
 ///
-/// The three key structures stay in step: every key is in `entries` and `order`; a key with a
-/// deadline is also in `deadlines`, under the handle its entry keeps. Consumers waiting for
+/// The three key structures stay in step: every key is in `entries` (which stores it, in a slot)
+/// and `order`; a key with a deadline is also in `deadlines`, under the handle its record keeps.
+/// `order` and `deadlines` name keys by slot index. `memory` counts the bytes of every key and
+/// evicts under a limit (`+Memory`). Consumers waiting for
 /// messages are kept apart, by queue name, since they may wait on queues that do not exist yet.
 /// A queue that holds messages has no active waiter: a push hands its message to the oldest
 /// waiter instead of storing it.
@@ -16,14 +18,26 @@ import Plumbing
 ///
 /// The operations are split by concern: any key (`+Keys`), strings (`+Strings`), queues
 /// (`+Queues`), waiting consumers (`+Waiters`), deadlines (`+Expiry`), start-up and snapshots
-/// (`+Replay`). This file holds the indexes and the helpers that keep them in step.
+/// (`+Replay`), memory and eviction (`+Memory`). This file holds the indexes and the helpers that keep them in step.
 struct KeyspaceState {
-    /// Every key's entry, expired ones not yet removed included.
+    /// A key found in `entries`: its slot and what the operations check, copied out so that no
+    /// reference to its record is held while the record changes.
+    struct Located {
+        let index: UInt32
+        let hash: UInt32
+        let type: KeyType
+        let version: Version
+        let deadline: Timestamp?
+    }
+
+    /// Every key's value, expired ones not yet removed included.
     private(set) var entries = EntryTable()
     /// The same keys in byte order, for listings.
     private(set) var order = SortedKeyIndex()
     /// The keys with a deadline, earliest first.
     private(set) var deadlines = ExpiryIndex()
+    /// The bytes held, the limit and the eviction policy's state.
+    var memory: MemoryBudget
     /// Every waiting consumer, by receiver: the one record of who still waits. Changed only by
     /// the operations of `+Waiters`, like the next two.
     var waiters: [ObjectIdentifier: Waiter] = [:]
@@ -47,8 +61,10 @@ struct KeyspaceState {
     /// against.
     private(set) var liveBytes = 0
 
-    /// Creates an empty keyspace.
-    init() {}
+    /// Creates an empty keyspace whose memory `memory` counts and bounds.
+    init(memory: MemoryBudget = MemoryBudget()) {
+        self.memory = memory
+    }
 
     /// The number of keys, expired ones not yet removed included.
     var count: Int { entries.count }
@@ -78,70 +94,115 @@ struct KeyspaceState {
         lastVersion = max(lastVersion, version)
     }
 
-    /// Adds an entry for a key that has none, to every index. O(log n).
-    mutating func insert(_ entry: Entry, forKey key: Key) {
-        var entry = entry
-        entry.expiry = entry.deadline.map { deadlines.insert(key, deadline: $0) }
-        entries[key] = entry
-        order.insert(key)
-        if entry.value.type == .queue {
+    /// The slot of `key` with `hash`, expired or not; `nil` when absent. O(1) on average.
+    func find(_ key: Key, hash: UInt32) -> Located? {
+        guard let index = entries.index(of: key, hash: hash) else { return nil }
+        let stored = entries[index]
+        return Located(
+            index: index, hash: hash, type: stored.type, version: stored.version, deadline: stored.deadline)
+    }
+
+    /// The bytes `MemoryCost` counts for a key holding `stored`.
+    static func cost(of stored: borrowing StoredValue) -> Int {
+        stored.allocatedBytes + MemoryCost.keyIndex + (stored.rawDeadline == .max ? 0 : MemoryCost.deadline)
+    }
+
+    /// Adds `stored`, with the version and deadline it carries, for `key`, which has `hash` and
+    /// is absent, to every index. O(log n).
+    @discardableResult
+    mutating func insert(_ stored: consuming StoredValue, hash: UInt32, now: Timestamp) -> UInt32 {
+        let deadline = stored.deadline
+        let isString = stored.type == .string
+        let cost = Self.cost(of: stored)
+        liveBytes += stored.withKeyBytes { $0.count } + stored.bytes
+        let meta = memory.isTracking ? memory.initialMeta(now: now) : 0
+        let index = entries.insert(stored, hash: hash, meta: meta)
+        if let deadline {
+            let handle = deadlines.insert(index, deadline: deadline)
+            entries[index] = entries.take(index).settingDeadline(deadline, expiry: handle)
+        }
+        order.insert(index, in: entries)
+        if !isString {
             queueCount += 1
         }
-        liveBytes += key.bytes.count + entry.value.bytes
+        memory.add(cost, isString: isString, isVolatile: deadline != nil)
+        return index
     }
 
-    /// Gives `entry`, the current entry of `key`, a new value of the same type, version and
-    /// deadline. O(log n) when the deadline changes.
-    mutating func replace(
-        _ entry: consuming Entry, forKey key: Key, with value: Entry.Value, version: Version,
-        deadline: Timestamp?
-    ) {
-        liveBytes += value.bytes - entry.value.bytes
-        entry.value = value
-        entry.version = version
-        moveDeadline(of: &entry, to: deadline, key: key)
-        entries[key] = entry
+    /// Gives the key in slot `index` a new string record (with its version set) and deadline.
+    /// O(log n) when the deadline changes.
+    mutating func replace(_ index: UInt32, with record: StringRecord, deadline: Timestamp?) {
+        let old = entries.take(index)
+        let oldCost = Self.cost(of: old)
+        let oldIsVolatile = old.rawDeadline != .max
+        liveBytes += record.valueCount - old.bytes
+        let expiry = old.expiry
+        memory.add(-oldCost, isString: true, isVolatile: oldIsVolatile)
+        let handle = moveDeadline(index, from: expiry, to: deadline)
+        let stored = StoredValue.string(record).settingDeadline(deadline, expiry: handle)
+        memory.add(Self.cost(of: stored), isString: true, isVolatile: deadline != nil)
+        entries[index] = stored
     }
 
-    /// Sets or clears the deadline of `entry`, the current entry of `key`. O(log n).
-    mutating func setDeadline(_ deadline: Timestamp?, of entry: consuming Entry, forKey key: Key) {
-        moveDeadline(of: &entry, to: deadline, key: key)
-        entries[key] = entry
+    /// Sets or clears the deadline of the key in slot `index`. O(log n).
+    mutating func setDeadline(_ deadline: Timestamp?, at index: UInt32) {
+        let old = entries.take(index)
+        let isString = old.type == .string
+        memory.add(-Self.cost(of: old), isString: isString, isVolatile: old.rawDeadline != .max)
+        let handle = moveDeadline(index, from: old.expiry, to: deadline)
+        let stored = old.settingDeadline(deadline, expiry: handle)
+        memory.add(Self.cost(of: stored), isString: isString, isVolatile: deadline != nil)
+        entries[index] = stored
+    }
+
+    /// Removes the key in slot `index` from every index; returns its value. O(log n).
+    @discardableResult
+    mutating func remove(_ index: UInt32) -> StoredValue {
+        order.remove(index, in: entries)
+        let stored = entries.remove(index)
+        if stored.type == .queue {
+            queueCount -= 1
+        }
+        liveBytes -= stored.withKeyBytes { $0.count } + stored.bytes
+        memory.add(-Self.cost(of: stored), isString: stored.type == .string, isVolatile: stored.rawDeadline != .max)
+        if let expiry = stored.expiry {
+            deadlines.remove(expiry)
+        }
+        return stored
     }
 
     /// Removes `key` from every index, if present. O(log n).
     mutating func remove(_ key: Key) {
-        guard let entry = entries.removeValue(forKey: key) else { return }
-        if entry.value.type == .queue {
-            queueCount -= 1
-        }
-        liveBytes -= key.bytes.count + entry.value.bytes
-        order.remove(key)
-        if let expiry = entry.expiry {
-            deadlines.remove(expiry)
-        }
+        guard let index = entries.index(of: key, hash: EntryTable.hash(key)) else { return }
+        remove(index)
     }
 
-    /// Runs `body` on the messages of an existing queue, in place: the queue's storage is
-    /// detached from the entry first so that it is uniquely referenced and never copied.
+    /// Runs `body` on the messages of the queue in slot `index`, in place: the record is taken
+    /// out of its slot first so that it is uniquely referenced and never copied (but when a
+    /// snapshot being written shares it).
     @discardableResult
-    mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result) -> Result {
-        let result = entries.modify(queue) { entry in
-            guard case .queue(var value) = entry.value else {
-                preconditionFailure("updating a queue that is not there")
-            }
-            entry.value = .queue(QueueValue())
-            let bytesBefore = value.bytes
-            let result = body(&value)
-            liveBytes += value.bytes - bytesBefore
-            entry.value = .queue(value)
-            return result
+    mutating func updateQueue<Result>(_ index: UInt32, _ body: (inout QueueValue) -> Result) -> Result {
+        guard case .queue(var record) = entries.take(index) else {
+            preconditionFailure("updating a queue that is not there")
         }
-        guard let result else { preconditionFailure("updating a queue that is not there") }
+        if !isKnownUniquelyReferenced(&record) {
+            record = record.copy()
+        }
+        let bytesBefore = record.value.bytes
+        let allocatedBefore = record.value.allocatedBytes
+        let result = body(&record.value)
+        liveBytes += record.value.bytes - bytesBefore
+        memory.add(record.value.allocatedBytes - allocatedBefore, isString: false, isVolatile: false)
+        entries[index] = .queue(record)
         return result
     }
 
-    /// Checks that entries, order, deadlines and waiters agree; for tests. O(n).
+    /// Counts an access to the key in slot `index` for the eviction policy.
+    mutating func touch(_ index: UInt32, now: Timestamp) {
+        entries.setMeta(memory.touched(entries.meta(index), now: now), at: index)
+    }
+
+    /// Checks that entries, order, deadlines, waiters and the memory count agree; for tests. O(n).
     var isConsistent: Bool {
         guard deadlines.isConsistent, order.count == entries.count else { return false }
         for (queue, list) in waitersByQueue {
@@ -154,27 +215,45 @@ struct KeyspaceState {
         guard registrations == waitersByQueue.values.reduce(0, { $0 + $1.activeCount }) else {
             return false
         }
-        guard entries.values.count(where: { $0.value.type == .queue }) == queueCount else { return false }
-        let withDeadline = entries.values.filter { $0.deadline != nil }
+        let values = entries.values
+        guard values.count(where: { $0.type == .queue }) == queueCount else { return false }
+        guard values.reduce(0, { $0 + Self.cost(of: $1) }) == memory.used else { return false }
+        let withDeadline = values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
-        return withDeadline.allSatisfy { entry in
-            entry.expiry.map { deadlines.deadline(of: $0) == entry.deadline } ?? false
+        var ordered = 0
+        var previous: [UInt8]?
+        var isSorted = true
+        order.forEach(from: [], strictly: false, in: entries) { index in
+            let key = entries[index].key.bytes
+            if let previous, ByteOrder.compare(previous, key) >= 0 {
+                isSorted = false
+            }
+            previous = key
+            ordered += 1
+            return true
+        }
+        guard isSorted, ordered == entries.count else { return false }
+        return withDeadline.allSatisfy { stored in
+            stored.expiry.map { deadlines.deadline(of: $0) == stored.deadline } ?? false
         }
     }
 
-    /// Moves `entry` of `key` to `deadline` in the expiry index.
-    private mutating func moveDeadline(of entry: inout Entry, to deadline: Timestamp?, key: Key) {
-        switch (entry.expiry, deadline) {
+    /// Moves the key in slot `index` from its place in the expiry index (`expiry`) to
+    /// `deadline`; returns its new handle.
+    private mutating func moveDeadline(_ index: UInt32, from expiry: ExpiryIndex.Handle?, to deadline: Timestamp?)
+        -> ExpiryIndex.Handle?
+    {
+        switch (expiry, deadline) {
         case (nil, nil):
-            break
+            return nil
         case (let expiry?, nil):
             deadlines.remove(expiry)
-            entry.expiry = nil
+            return nil
         case (nil, let deadline?):
-            entry.expiry = deadlines.insert(key, deadline: deadline)
+            return deadlines.insert(index, deadline: deadline)
         case (let expiry?, let deadline?):
             deadlines.update(expiry, deadline: deadline)
+            return expiry
         }
-        entry.deadline = deadline
     }
 }

@@ -37,6 +37,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 499: "Client Closed Request"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
+        case 507: "Insufficient Storage"
         default: "Status \(code)"
         }
     }
@@ -91,4 +92,6 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let internalServerError = HTTPStatus(code: 500)
     /// 503 Service Unavailable.
     package static let serviceUnavailable = HTTPStatus(code: 503)
+    /// 507 Insufficient Storage (RFC 4918): the memory limit leaves no room for the change.
+    package static let insufficientStorage = HTTPStatus(code: 507)
 }

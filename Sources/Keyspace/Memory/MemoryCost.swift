@@ -1,0 +1,39 @@
+/// How the keyspace counts the bytes it holds: the sizes of its allocations as glibc's malloc
+/// rounds them, and the per-key share of its indexes.
+///
+/// The figures are the engine's own accounting, not the process's resident size: they leave out
+/// the allocator's free lists, the event history and the server's buffers (see README,
+/// "Memory").
+enum MemoryCost {
+    /// The bytes of a Swift object's header: its type and reference count.
+    static let objectHeader = 16
+    /// The bytes of a Swift array's header before its elements.
+    static let arrayHeader = 32
+    /// Each key's share of the indexes: a 16-byte slot in the entry slab, a 4-byte place in the
+    /// ordered index and about 8 bytes of hash-table bucket (4 bytes at a load of a half).
+    static let keyIndex = 28
+    /// A deadline's share of the expiry heap: a 16-byte node and a 12-byte handle slot.
+    static let deadline = 28
+    /// A queue message's place in its queue's ring: bytes array reference and media type.
+    static let message = 24
+
+    /// The heap bytes a `malloc(requested)` takes: its 8-byte chunk header, rounded up to 16,
+    /// and at least 32.
+    @inline(__always)
+    static func allocation(_ requested: Int) -> Int {
+        max(32, (requested + 8 + 15) & ~15)
+    }
+
+    /// The heap bytes of a `[UInt8]` of `count` bytes; none when empty (the empty array is shared).
+    @inline(__always)
+    static func array(_ count: Int) -> Int {
+        count == 0 ? 0 : allocation(arrayHeader + count)
+    }
+
+    /// The heap bytes of one queue message: its place in the ring, its bytes, and its media
+    /// type when too long to sit inside the string.
+    static func message(_ message: Payload) -> Int {
+        let type = message.contentType.utf8.count
+        return Self.message + array(message.bytes.count) + (type > 15 ? allocation(arrayHeader + type) : 0)
+    }
+}
