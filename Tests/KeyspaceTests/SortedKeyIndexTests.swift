@@ -8,37 +8,42 @@ struct SortedKeyIndexTests {
     @Test(arguments: [7, 8])
     func agreesWithASortedModelUnderRandomOperations(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
+        var table = EntryTable()
         var index = SortedKeyIndex()
         var model = Set<Key>()
         // Enough keys for many chunk splits and merges.
         for _ in 0..<30_000 {
             let key = try Key("key-\(Int.random(in: 0..<5_000, using: &random))")
             if model.contains(key) {
-                index.remove(key)
+                let slot = try #require(table.index(of: key, hash: EntryTable.hash(key)))
+                index.remove(slot, in: table)
+                table.remove(slot)
                 model.remove(key)
             } else {
-                index.insert(key)
+                index.insert(table.insert(key), in: table)
                 model.insert(key)
             }
         }
         #expect(index.count == model.count)
+        #expect(table.count == model.count)
         var listed: [Key] = []
-        index.forEach(from: [], strictly: false) {
-            listed.append($0)
+        index.forEach(from: [], strictly: false, in: table) {
+            listed.append(table[$0].key)
             return true
         }
         #expect(listed == model.sorted())
     }
 
     @Test func startsAtOrAfterABound() throws {
+        var table = EntryTable()
         var index = SortedKeyIndex()
         for text in ["b", "d", "f"] {
-            index.insert(try Key(text))
+            index.insert(table.insert(try Key(text)), in: table)
         }
         func keys(from start: String, strictly: Bool) -> [String] {
             var found: [String] = []
-            index.forEach(from: Array(start.utf8), strictly: strictly) {
-                found.append($0.text)
+            index.forEach(from: Array(start.utf8), strictly: strictly, in: table) {
+                found.append(table[$0].key.text)
                 return true
             }
             return found

@@ -25,6 +25,13 @@ package final class GatewayMetrics: Sendable {
         package var queues = 0
         /// The id of the newest event, which counts the events published since start-up.
         package var lastEventID: UInt64 = 0
+        /// The bytes the keyspace holds; `nil` when the store does not hold its data in this
+        /// process.
+        package var memoryUsed: Int?
+        /// The memory limit; `nil` for none.
+        package var memoryLimit: Int?
+        /// The keys evicted since start-up.
+        package var evictedKeys: UInt64 = 0
 
         /// Levels of an idle, empty server.
         package init() {}
@@ -54,6 +61,10 @@ package final class GatewayMetrics: Sendable {
         "keygate_events_dropped_total":
             "Events subscribers missed, as announced by gaps (one count per subscriber).",
         "keygate_keys_expired_total": "Keys removed at their deadline.",
+        "keygate_evicted_keys_total": "Keys evicted to make room under the memory limit (--max-memory).",
+        "keygate_memory_used_bytes":
+            "Bytes the keyspace holds, as the engine counts them: records, index shares, queues' messages.",
+        "keygate_memory_limit_bytes": "The memory limit (--max-memory); 0 when there is none.",
         "keygate_auth_failures_total":
             "Requests refused by access control: no token, an unknown token, a token outside its scopes, "
             + "or an unusable ticket.",
@@ -94,12 +105,14 @@ package final class GatewayMetrics: Sendable {
     private struct Scrape {
         var readLevels: (@Sendable () -> Levels)?
         var countedEvents: UInt64 = 0
+        var countedEvictions: UInt64 = 0
     }
 
     /// A gauge per level, and the counter that follows the newest event id.
     private struct LevelGauges {
         let openConnections, webSockets, waitingConsumers, eventStreams, strings, queues: CoreMetrics.Gauge
-        let eventsPublished: CoreMetrics.Counter
+        let memoryUsed, memoryLimit: CoreMetrics.Gauge
+        let eventsPublished, evictedKeys: CoreMetrics.Counter
 
         init(factory: any MetricsFactory) {
             openConnections = CoreMetrics.Gauge(label: "keygate_open_connections", factory: factory)
@@ -111,6 +124,9 @@ package final class GatewayMetrics: Sendable {
             queues = CoreMetrics.Gauge(
                 label: "keygate_keys", dimensions: [("type", "queue")], factory: factory)
             eventsPublished = CoreMetrics.Counter(label: "keygate_events_published_total", factory: factory)
+            memoryUsed = CoreMetrics.Gauge(label: "keygate_memory_used_bytes", factory: factory)
+            memoryLimit = CoreMetrics.Gauge(label: "keygate_memory_limit_bytes", factory: factory)
+            evictedKeys = CoreMetrics.Counter(label: "keygate_evicted_keys_total", factory: factory)
         }
     }
 
@@ -214,6 +230,14 @@ package final class GatewayMetrics: Sendable {
             if now.lastEventID > scrape.countedEvents {
                 levels.eventsPublished.increment(by: Int64(now.lastEventID - scrape.countedEvents))
                 scrape.countedEvents = now.lastEventID
+            }
+            if let used = now.memoryUsed {
+                levels.memoryUsed.record(used)
+                levels.memoryLimit.record(now.memoryLimit ?? 0)
+            }
+            if now.evictedKeys > scrape.countedEvictions {
+                levels.evictedKeys.increment(by: Int64(now.evictedKeys - scrape.countedEvictions))
+                scrape.countedEvictions = now.evictedKeys
             }
         }
         return Self.addingHelp(to: registry.emitToString())

@@ -85,6 +85,11 @@ package final class KeygateServer: Sendable {
                 levels.queues = keyspace.queueCount
                 levels.strings = keyspace.count - levels.queues
                 levels.lastEventID = keyspace.lastEventID
+                if let memory = keyspace.memoryStatus {
+                    levels.memoryUsed = memory.used
+                    levels.memoryLimit = memory.limit
+                    levels.evictedKeys = memory.evicted
+                }
             }
             return levels
         }
@@ -124,6 +129,7 @@ private func openKeyspace(
                 "directory": "\(persistence.directory)", "fsync": "\(persistence.fsync.rawValue)",
                 "keys": "\(keyspace.count)", "snapshot_keys": "\(recovery.snapshotKeys)",
                 "log_records": "\(recovery.logRecords)", "expired_while_down": "\(recovery.expiredKeys)",
+                "evicted_over_limit": "\(recovery.evictedKeys)",
                 "duration_ms": "\(Int(recovery.duration / .milliseconds(1)))",
             ])
     }
