@@ -147,7 +147,8 @@ extension Setting {
     /// `--eviction-policy`.
     static let evictionPolicy = choice(
         "KEYGATE_EVICTION_POLICY", \.server.keyspace.evictionPolicy,
-        "Which keys leave for room under --max-memory (queues never do); noeviction refuses the write with a 507.")
+        "Which keys leave for room under --max-memory (queues never do); noeviction refuses the write with a 507."
+    )
     /// `--memory-only`.
     static let memoryOnly = toggle(
         "KEYGATE_MEMORY_ONLY", \.isMemoryOnly, "Keep the keyspace in memory only: nothing survives a restart."

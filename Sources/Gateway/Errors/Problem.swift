@@ -149,7 +149,8 @@ struct Problem: Encodable {
         case .memoryFull(let used, let limit, let needed):
             self.init(
                 slug: "memory-full", status: .insufficientStorage,
-                detail: "The memory limit is \(limit) bytes and \(used) are in use; this change needs \(needed) "
+                detail:
+                    "The memory limit is \(limit) bytes and \(used) are in use; this change needs \(needed) "
                     + "more, which the eviction policy cannot free. Nothing was changed.")
         case .unavailable(let failure):
             self.init(

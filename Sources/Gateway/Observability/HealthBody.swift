@@ -71,7 +71,9 @@ struct HealthBody: Encodable {
     let memory: Memory?
 
     init(_ status: PersistenceStatus?, memory: MemoryStatus?) {
-        self.memory = memory.map { Memory(used: $0.used, limit: $0.limit, policy: $0.policy, evicted: $0.evicted) }
+        self.memory = memory.map {
+            Memory(used: $0.used, limit: $0.limit, policy: $0.policy, evicted: $0.evicted)
+        }
         guard let status else {
             self.status = "ok"
             persistence = Persistence(enabled: false)

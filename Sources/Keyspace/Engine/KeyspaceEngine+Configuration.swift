@@ -27,12 +27,14 @@ extension KeyspaceEngine {
     ) throws(PersistenceError) -> KeyspaceEngine {
         guard let persistence = configuration.persistence else {
             return KeyspaceEngine(
-                clock: clock, eventHistory: configuration.eventHistory, memoryLimit: configuration.memoryLimit,
+                clock: clock, eventHistory: configuration.eventHistory,
+                memoryLimit: configuration.memoryLimit,
                 evictionPolicy: configuration.evictionPolicy, metrics: metrics)
         }
         return try open(
             persistence: persistence, clock: clock, eventHistory: configuration.eventHistory,
-            memoryLimit: configuration.memoryLimit, evictionPolicy: configuration.evictionPolicy, metrics: metrics
+            memoryLimit: configuration.memoryLimit, evictionPolicy: configuration.evictionPolicy,
+            metrics: metrics
         )
     }
 }

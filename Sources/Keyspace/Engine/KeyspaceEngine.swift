@@ -45,7 +45,8 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) {
         self.init(
             state: KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy)),
-            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil, clock: clock, metrics: metrics)
+            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil, clock: clock, metrics: metrics
+        )
     }
 
     /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the

@@ -97,7 +97,8 @@ struct MemoryBudget {
     /// The policy's word for a key just accessed, from its word `meta`.
     mutating func touched(_ meta: UInt32, now: Timestamp) -> UInt32 {
         switch policy {
-        case .allKeysLFU, .volatileLFU: LogarithmicCounter.incremented(meta, now: now, random: random.nextUnit())
+        case .allKeysLFU, .volatileLFU:
+            LogarithmicCounter.incremented(meta, now: now, random: random.nextUnit())
         default: tick()
         }
     }

@@ -31,9 +31,10 @@ enum MemoryCost {
     }
 
     /// The heap bytes of one queue message: its place in the ring, its bytes, and its media
-    /// type when too long to sit inside the string.
+    /// type when too long to sit inside the string (the default one is a constant).
     static func message(_ message: Payload) -> Int {
         let type = message.contentType.utf8.count
-        return Self.message + array(message.bytes.count) + (type > 15 ? allocation(arrayHeader + type) : 0)
+        let isAllocated = type > 15 && message.contentType != Payload.defaultContentType
+        return Self.message + array(message.bytes.count) + (isAllocated ? allocation(arrayHeader + type) : 0)
     }
 }

@@ -98,7 +98,8 @@ final class DataDirectory: Sendable {
             case .string(let record):
                 RecordFraming.append(to: &buffer) { encoder in
                     SnapshotRecord.string(
-                        key: record.key, version: entry.version, deadline: entry.deadline, value: record.payload
+                        key: record.key, version: entry.version, deadline: entry.deadline,
+                        value: record.payload
                     )
                     .encode(into: &encoder)
                 }

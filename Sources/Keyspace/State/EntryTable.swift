@@ -98,7 +98,8 @@ struct EntryTable {
     /// The value in slot `index`, which must be in use.
     subscript(index: UInt32) -> StoredValue {
         get {
-            guard let stored = pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored else {
+            guard let stored = pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored
+            else {
                 preconditionFailure("reading a free slot")
             }
             return stored
@@ -132,7 +133,8 @@ struct EntryTable {
     /// Takes the value out of slot `index` (left empty until `restore` puts one back), so that
     /// its record is uniquely referenced while it changes.
     mutating func take(_ index: UInt32) -> StoredValue {
-        guard let stored = pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored.take() else {
+        guard let stored = pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored.take()
+        else {
             preconditionFailure("taking a free slot")
         }
         return stored

@@ -52,7 +52,10 @@ extension KeyspaceState {
         order.forEach(from: start, strictly: strictly, in: entries) { index in
             let stored = entries[index]
             let isMatch = stored.withKeyBytes { key in
-                key.count >= prefix.count && prefix.withUnsafeBytes { ByteOrder.equal(UnsafeRawBufferPointer(rebasing: key[..<prefix.count]), $0) }
+                key.count >= prefix.count
+                    && prefix.withUnsafeBytes {
+                        ByteOrder.equal(UnsafeRawBufferPointer(rebasing: key[..<prefix.count]), $0)
+                    }
             }
             guard isMatch else { return false }
             guard keys.count < limit, budget > 0 else {

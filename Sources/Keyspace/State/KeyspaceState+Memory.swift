@@ -65,7 +65,9 @@ extension KeyspaceState {
 
     /// Whether the policy may evict the key in slot `index`.
     private func isEvictable(_ index: UInt32?) -> Bool {
-        guard let index, let stored = entries.storedValue(at: index), stored.type == .string else { return false }
+        guard let index, let stored = entries.storedValue(at: index), stored.type == .string else {
+            return false
+        }
         return !memory.policy.isVolatileOnly || stored.rawDeadline != .max
     }
 

@@ -99,7 +99,8 @@ extension KeyspaceState {
             return .stored(length: 1)
         }
         if !atHead {
-            _ = try makeRoom(for: MemoryCost.message(message), newKeyHash: nil, keeping: found.index, now: now)
+            _ = try makeRoom(
+                for: MemoryCost.message(message), newKeyHash: nil, keeping: found.index, now: now)
         }
         let length = updateQueue(found.index) { value in
             if atHead {

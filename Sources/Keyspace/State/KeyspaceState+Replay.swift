@@ -49,7 +49,9 @@ extension KeyspaceState {
             }
             var value = QueueValue()
             value.append(message)
-            insert(.queue(QueueRecord(key: queue, version: version.rawValue, value: value)), hash: hash, now: now)
+            insert(
+                .queue(QueueRecord(key: queue, version: version.rawValue, value: value)), hash: hash, now: now
+            )
         case .pop(let queue):
             guard let entry = find(queue, hash: EntryTable.hash(queue)), entry.type == .queue else { return }
             let remaining = updateQueue(entry.index) { value in
@@ -63,7 +65,9 @@ extension KeyspaceState {
     }
 
     /// Adds a string key read from a snapshot. O(log n).
-    mutating func restore(_ key: Key, string value: Payload, version: Version, deadline: Timestamp?, now: Timestamp) {
+    mutating func restore(
+        _ key: Key, string value: Payload, version: Version, deadline: Timestamp?, now: Timestamp
+    ) {
         noteVersion(version.rawValue)
         remove(key)
         let stored = StringRecord.make(key: key, value: value)
@@ -73,7 +77,9 @@ extension KeyspaceState {
     }
 
     /// Adds a queue key read from a snapshot. O(log n).
-    mutating func restore(_ key: Key, queue value: QueueValue, version: Version, deadline: Timestamp?, now: Timestamp) {
+    mutating func restore(
+        _ key: Key, queue value: QueueValue, version: Version, deadline: Timestamp?, now: Timestamp
+    ) {
         noteVersion(version.rawValue)
         remove(key)
         let stored = QueueRecord(key: key, version: version.rawValue, value: value)

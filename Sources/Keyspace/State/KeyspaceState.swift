@@ -164,7 +164,8 @@ struct KeyspaceState {
             queueCount -= 1
         }
         liveBytes -= stored.withKeyBytes { $0.count } + stored.bytes
-        memory.add(-Self.cost(of: stored), isString: stored.type == .string, isVolatile: stored.rawDeadline != .max)
+        memory.add(
+            -Self.cost(of: stored), isString: stored.type == .string, isVolatile: stored.rawDeadline != .max)
         if let expiry = stored.expiry {
             deadlines.remove(expiry)
         }
@@ -240,7 +241,9 @@ struct KeyspaceState {
 
     /// Moves the key in slot `index` from its place in the expiry index (`expiry`) to
     /// `deadline`; returns its new handle.
-    private mutating func moveDeadline(_ index: UInt32, from expiry: ExpiryIndex.Handle?, to deadline: Timestamp?)
+    private mutating func moveDeadline(
+        _ index: UInt32, from expiry: ExpiryIndex.Handle?, to deadline: Timestamp?
+    )
         -> ExpiryIndex.Handle?
     {
         switch (expiry, deadline) {

@@ -31,6 +31,7 @@ final class QueueRecord {
     /// The bytes the queue takes on the heap: this object, its key, its ring of messages and
     /// each message's bytes, as glibc's malloc rounds them.
     var allocatedBytes: Int {
-        MemoryCost.allocation(MemoryCost.objectHeader + 48) + MemoryCost.array(key.bytes.count) + value.allocatedBytes
+        MemoryCost.allocation(MemoryCost.objectHeader + 48) + MemoryCost.array(key.bytes.count)
+            + value.allocatedBytes
     }
 }

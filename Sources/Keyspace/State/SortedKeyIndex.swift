@@ -17,7 +17,9 @@ struct SortedKeyIndex {
 
     /// The heap bytes of the chunks.
     var indexBytes: Int {
-        chunks.reduce(lastKeys.capacity * 4) { $0 + MemoryCost.allocation(MemoryCost.arrayHeader + $1.capacity * 4) }
+        chunks.reduce(lastKeys.capacity * 4) {
+            $0 + MemoryCost.allocation(MemoryCost.arrayHeader + $1.capacity * 4)
+        }
     }
 
     /// Adds the key of slot `index` of `table`, which is not in the index.
@@ -36,7 +38,8 @@ struct SortedKeyIndex {
                 chunk = chunks.count - 1
                 position = chunks[chunk].count
             } else {
-                chunk = min(Self.firstIndex(in: lastKeys, atOrAfter: key, strictly: false, table), chunks.count - 1)
+                chunk = min(
+                    Self.firstIndex(in: lastKeys, atOrAfter: key, strictly: false, table), chunks.count - 1)
                 position = Self.firstIndex(in: chunks[chunk], atOrAfter: key, strictly: false, table)
             }
             chunks[chunk].insert(index, at: position)

@@ -43,12 +43,15 @@ final class StringRecord: ManagedBuffer<StringRecord.Header, UInt8> {
             create(minimumCapacity: total) { _ in
                 Header(
                     version: 0, deadline: .max, expirySlot: -1, valueCount: UInt32(value.bytes.count),
-                    keyCount: UInt16(key.bytes.count), contentTypeCount: isDefaultType ? .max : UInt16(typeCount))
+                    keyCount: UInt16(key.bytes.count),
+                    contentTypeCount: isDefaultType ? .max : UInt16(typeCount))
             }, to: StringRecord.self)
         record.withUnsafeMutablePointerToElements { tail in
             var offset = 0
             for part in [key.bytes, type] where !part.isEmpty {
-                part.withUnsafeBufferPointer { (tail + offset).initialize(from: $0.baseAddress!, count: $0.count) }
+                part.withUnsafeBufferPointer {
+                    (tail + offset).initialize(from: $0.baseAddress!, count: $0.count)
+                }
                 offset += part.count
             }
             value.bytes.withUnsafeBufferPointer { bytes in
@@ -109,7 +112,8 @@ final class StringRecord: ManagedBuffer<StringRecord.Header, UInt8> {
                 contentType = Payload.defaultContentType
             } else {
                 let count = Int(fields.contentTypeCount)
-                contentType = String(decoding: UnsafeBufferPointer(start: tail + offset, count: count), as: UTF8.self)
+                contentType = String(
+                    decoding: UnsafeBufferPointer(start: tail + offset, count: count), as: UTF8.self)
                 offset += count
             }
             let bytes = Array(UnsafeBufferPointer(start: tail + offset, count: Int(fields.valueCount)))
