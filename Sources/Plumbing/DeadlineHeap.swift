@@ -89,6 +89,11 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
         return Handle(slot: slot)
     }
 
+    /// Replaces the element of `handle`, keeping its deadline. O(1).
+    @inlinable public mutating func setElement(_ element: Element, of handle: Handle) {
+        slots[Int(handle.slot)].element = element
+    }
+
     /// Moves an element to a new deadline. O(log n).
     @inlinable public mutating func update(_ handle: Handle, deadline: Deadline) {
         let position = Int(slots[Int(handle.slot)].position)

@@ -17,6 +17,11 @@ struct SortedKeyIndexTests {
             if model.contains(key) {
                 let slot = try #require(table.index(of: key, hash: EntryTable.hash(key)))
                 index.remove(slot, in: table)
+                // The last slot moves into the one freed, as the keyspace renumbers it.
+                let last = UInt32(table.count - 1)
+                if last != slot {
+                    index.renumber(last, to: slot, in: table)
+                }
                 table.remove(slot)
                 model.remove(key)
             } else {

@@ -3,7 +3,9 @@
 ///
 /// A slot is 16 bytes: the record's reference, the key's hash and 32 bits kept for the eviction
 /// policy. The other indexes (ordered index, expiry heap) name keys by slot index, 4 bytes, so
-/// that a key's bytes are stored once, in its record. Slots are reused once freed.
+/// that a key's bytes are stored once, in its record. The slab has no holes: removing a key
+/// moves the last slot into its place (its owner renumbers it in the other indexes first), so
+/// that a random index below `count` is a uniformly sampled key.
 ///
 /// The slab is split in pages of 4 096 slots and the hash table in 64, so that a snapshot can
 /// share both copy-on-write and a writer then copies one page or one table, never the whole;
@@ -14,7 +16,7 @@ struct EntryTable {
     struct Slot {
         /// The value; `nil` when the slot is free.
         var stored: StoredValue?
-        /// The key's hash; in a free slot, the index of the next free slot.
+        /// The key's hash.
         var hash: UInt32
         /// What the eviction policy keeps for the key (an access time or a frequency).
         var meta: UInt32
@@ -29,17 +31,13 @@ struct EntryTable {
     private static let pageShift = 12
     private static let pageSize = 1 << pageShift
     private static let tableShift = 26
-    private static let noSlot = UInt32.max
     private static let seed = UInt64.random(in: .min ... .max)
 
     private var pages: [[Slot]] = []
     private var tables = [Table](repeating: Table(), count: 1 << (32 - tableShift))
-    private var firstFree = noSlot
 
     /// The number of keys. O(1).
     private(set) var count = 0
-    /// The number of slots ever used: indexes run below it.
-    private(set) var slotCount = 0
     /// The heap bytes of the slab and hash tables' buckets.
     var indexBytes: Int {
         pages.count * Self.pageSize * MemoryLayout<Slot>.stride
@@ -109,9 +107,9 @@ struct EntryTable {
         }
     }
 
-    /// The value in slot `index`, `nil` when it is free or beyond the slab.
+    /// The value in slot `index`, `nil` beyond the slab.
     func storedValue(at index: UInt32) -> StoredValue? {
-        guard Int(index) < slotCount else { return nil }
+        guard Int(index) < count else { return nil }
         return pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored
     }
 
@@ -145,26 +143,17 @@ struct EntryTable {
         self[index].withKeyBytes(body)
     }
 
-    /// Adds `stored` for a key that is absent, with its `hash`; returns its slot index. O(1)
-    /// on average; a table that grows rehashes its keys, a 64th of them.
+    /// Adds `stored` for a key that is absent, with its `hash`, in the slot after the last;
+    /// returns its index. O(1) on average; a table that grows rehashes its keys, a 64th of them.
     mutating func insert(_ stored: consuming StoredValue, hash: UInt32, meta: UInt32) -> UInt32 {
-        let index: UInt32
-        if firstFree != Self.noSlot {
-            index = firstFree
-            firstFree = pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].hash
-            pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)] = Slot(
-                stored: stored, hash: hash, meta: meta)
-        } else {
-            precondition(slotCount < Int(Self.noSlot), "more keys than a 32-bit index can name")
-            index = UInt32(slotCount)
-            if slotCount & (Self.pageSize - 1) == 0 {
-                var page: [Slot] = []
-                page.reserveCapacity(Self.pageSize)
-                pages.append(page)
-            }
-            pages[pages.count - 1].append(Slot(stored: stored, hash: hash, meta: meta))
-            slotCount += 1
+        precondition(count < Int(UInt32.max), "more keys than a 32-bit index can name")
+        let index = UInt32(count)
+        if count & (Self.pageSize - 1) == 0 {
+            var page: [Slot] = []
+            page.reserveCapacity(Self.pageSize)
+            pages.append(page)
         }
+        pages[pages.count - 1].append(Slot(stored: stored, hash: hash, meta: meta))
         let table = Int(hash >> Self.tableShift)
         if (tables[table].count + 1) * 4 > tables[table].buckets.count * 3 {
             grow(table)
@@ -175,9 +164,40 @@ struct EntryTable {
         return index
     }
 
-    /// Removes the key in slot `index` and frees the slot; returns its value. O(1) on average.
+    /// Removes the key in slot `index` and moves the last slot's key into it (renumber that
+    /// key from `count - 1` to `index` in other indexes first); returns the value removed.
+    /// O(1) on average.
     @discardableResult
     mutating func remove(_ index: UInt32) -> StoredValue {
+        unlink(index)
+        let last = UInt32(count - 1)
+        if last != index {
+            // The last key's bucket now names its new slot.
+            let lastHash = slotHash(last)
+            let table = Int(lastHash >> Self.tableShift)
+            tables[table].buckets.withUnsafeMutableBufferPointer { buckets in
+                let mask = buckets.count - 1
+                var position = Int(lastHash) & mask
+                while buckets[position] != last + 1 {
+                    position = (position + 1) & mask
+                }
+                buckets[position] = index + 1
+            }
+        }
+        count -= 1
+        let stored = take(index)
+        let moved = pages[pages.count - 1].removeLast()
+        if pages[pages.count - 1].isEmpty {
+            pages.removeLast()
+        }
+        if last != index {
+            pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)] = moved
+        }
+        return stored
+    }
+
+    /// Takes slot `index` out of its hash table.
+    private mutating func unlink(_ index: UInt32) {
         let hash = slotHash(index)
         let table = Int(hash >> Self.tableShift)
         // Taken out while it changes, so that the slots' hashes can be read meanwhile.
@@ -205,12 +225,6 @@ struct EntryTable {
         }
         tables[table].buckets = taken
         tables[table].count -= 1
-        count -= 1
-        let stored = take(index)
-        pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)] = Slot(
-            stored: nil, hash: firstFree, meta: 0)
-        firstFree = index
-        return stored
     }
 
     /// Every value, in slot order; for tests. O(n).

@@ -143,15 +143,14 @@ extension KeyspaceState {
         }
     }
 
-    /// A random key's slot: among all slots for the allkeys policies (`nil` when the slot
-    /// drawn is free), among the keys with a deadline for the volatile ones.
+    /// A random key's slot: among all keys for the allkeys policies (the slab has no holes),
+    /// among the keys with a deadline for the volatile ones; `nil` when there is none.
     private mutating func sample() -> UInt32? {
         if memory.policy.isVolatileOnly {
             guard !deadlines.isEmpty else { return nil }
             return deadlines.element(atPosition: memory.randomIndex(below: deadlines.count))
         }
-        guard entries.slotCount > 0 else { return nil }
-        let index = UInt32(memory.randomIndex(below: entries.slotCount))
-        return entries.storedValue(at: index) == nil ? nil : index
+        guard entries.count > 0 else { return nil }
+        return UInt32(memory.randomIndex(below: entries.count))
     }
 }

@@ -155,10 +155,18 @@ struct KeyspaceState {
         entries[index] = stored
     }
 
-    /// Removes the key in slot `index` from every index; returns its value. O(log n).
+    /// Removes the key in slot `index` from every index; returns its value. The key of the
+    /// last slot moves into `index`. O(log n).
     @discardableResult
     mutating func remove(_ index: UInt32) -> StoredValue {
         order.remove(index, in: entries)
+        let last = UInt32(entries.count - 1)
+        if last != index {
+            order.renumber(last, to: index, in: entries)
+            if let expiry = entries[last].expiry {
+                deadlines.setElement(index, of: expiry)
+            }
+        }
         let stored = entries.remove(index)
         if stored.type == .queue {
             queueCount -= 1

@@ -75,6 +75,20 @@ struct SortedKeyIndex {
         }
     }
 
+    /// Names the key of slot `old` of `table`, which is in the index, by `new` instead: its
+    /// slot is about to move. O(log n).
+    mutating func renumber(_ old: UInt32, to new: UInt32, in table: EntryTable) {
+        table.withKeyBytes(old) { key in
+            let chunk = Self.firstIndex(in: lastKeys, atOrAfter: key, strictly: false, table)
+            let position = Self.firstIndex(in: chunks[chunk], atOrAfter: key, strictly: false, table)
+            precondition(chunks[chunk][position] == old, "renumbering a key that is not indexed")
+            chunks[chunk][position] = new
+            if lastKeys[chunk] == old {
+                lastKeys[chunk] = new
+            }
+        }
+    }
+
     /// Calls `body` with the slot index of each key from the first one after `start`, in
     /// order, until `body` returns `false`. O(log n) to start, O(1) per key.
     ///
