@@ -51,7 +51,7 @@ from openapi_spec_validator import validate as validate_openapi
 from requests.structures import CaseInsensitiveDict
 
 from access_tokens import bearer, write_token_file
-from keygate_server import BINARY, REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server
+from keygate_server import BINARY, REPO, SPEC_FILE, STOP_TIMEOUT, RunningServer, start_server, supports_persistence
 from openapi_document import SPEC, dereference, escape_pointer_token, lookup, schema_errors
 
 PUBLIC = REPO / "public"
@@ -1800,7 +1800,8 @@ def test_every_change_emits_one_event_of_its_type(
         events = stream.expect(*expected)
         brackets.append((brackets[-1][0] + 50, unix_milliseconds()))
     seen = {event.type for event in events}
-    assert seen == set(EVENT_TYPES), f"every type is emitted: {sorted(set(EVENT_TYPES) - seen)} missing"
+    # `evicted` needs a memory limit: the memory tests below check it.
+    assert seen == set(EVENT_TYPES) - {"evicted"}, f"every type is emitted: {sorted(set(EVENT_TYPES) - seen)} missing"
     for event, (before, after) in zip(events, brackets):
         assert before <= event.data["time"] <= after, f"{event} is not timed by the clock of its change"
 
@@ -2970,6 +2971,220 @@ def test_auth_failures_are_counted_and_the_access_log_names_the_token(
     assert any("token=reader" in line for line in lines), lines
     secrets = [*tokens.values(), ticket]
     assert not [line for line in server.log if any(secret in line for secret in secrets)]
+
+
+# --- Memory limit and eviction ----------------------------------------------------------
+
+# The values the memory tests write: 100 bytes, so that a key costs some 190 bytes by the
+# engine's count, and 120 KiB hold some 600 of them.
+MEMORY_VALUE = b"x" * 100
+MEMORY_LIMIT = 120 * 1024
+EVICTING_POLICIES = ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "volatile-ttl",
+                     "allkeys-random", "allkeys-tinylfu")
+
+
+def memory_server(request: pytest.FixtureRequest, policy: str | None, *more: str) -> Client:
+    """A client of a new memory-only server limited to MEMORY_LIMIT bytes (none for `None`)."""
+    arguments = ["--memory-only", *more]
+    if policy is not None:
+        arguments += ["--max-memory", "120KiB", "--eviction-policy", policy]
+    return server_of_its_own(request, *arguments)
+
+
+def memory_health(api: Client) -> dict[str, Any]:
+    return api.call("GET", "/healthz", status=200).json()["memory"]
+
+
+def held_keys(api: Client, prefix: str = "") -> set[str]:
+    keys, _ = list_all(api, prefix, 1000)
+    return {entry["key"] for entry in keys}
+
+
+def read_events(stream: EventStream, count: int) -> list[StreamEvent]:
+    """The next `count` events of `stream`."""
+    return [stream.next_event() for _ in range(count)]
+
+
+@pytest.mark.parametrize("policy", EVICTING_POLICIES)
+def test_filling_past_the_limit_evicts_by_the_policy(request: pytest.FixtureRequest, policy: str) -> None:
+    api = memory_server(request, policy)
+    assert memory_health(api) == {"used": 0, "limit": MEMORY_LIMIT, "policy": policy, "evicted": 0}
+    with open_events(api.server, {"type": "evicted"}) as stream:
+        # A queue, persistent keys, hot keys with a TTL, then a stream of keys with a TTL
+        # whose deadlines come in the order they are written.
+        push(api, "memory-jobs", b"a job")
+        persistent = [f"persistent-{index}" for index in range(10)]
+        for key in persistent:
+            api.call("PUT", "/v1/cache/{key}", path={"key": key}, body=MEMORY_VALUE, status=201)
+        hot = [f"hot-{index}" for index in range(5)]
+        for key in hot:
+            api.call("PUT", "/v1/cache/{key}", path={"key": key}, query={"ttl": "100000"},
+                     body=MEMORY_VALUE, status=201)
+        written = persistent + hot
+        for index in range(1500):
+            key = f"stream-{index:05d}"
+            if policy != "allkeys-tinylfu" or index % 10 == 0:
+                for hot_key in hot:
+                    # A random policy may take a hot key too.
+                    api.call("GET", "/v1/cache/{key}", path={"key": hot_key},
+                             status=(200, 404) if policy == "allkeys-random" else 200)
+            answer = api.call("PUT", "/v1/cache/{key}", path={"key": key},
+                              query={"ttl": str(1000 + index)}, body=MEMORY_VALUE, status=201)
+            assert answer.status == 201
+            written.append(key)
+            if index % 100 == 0:
+                memory = memory_health(api)
+                # Never over the limit by more than one value's size (it is never over at all).
+                assert memory["used"] <= MEMORY_LIMIT + len(MEMORY_VALUE), memory
+        memory = memory_health(api)
+        assert memory["used"] <= MEMORY_LIMIT and memory["evicted"] > 500, memory
+        held = held_keys(api)
+        gone = set(written) - held
+        # An `evicted` event for exactly the keys gone, once each.
+        events = read_events(stream, memory["evicted"])
+        assert all(event.type == "evicted" for event in events)
+        assert [event.key for event in events if event.key in held] == []
+        assert {event.key for event in events} == gone
+        assert len(events) == len(gone)
+    assert "memory-jobs" in held
+    assert queue_state(api, "memory-jobs")["length"] == 1
+    if policy.startswith("volatile-"):
+        assert set(persistent) <= held
+    if policy in ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-tinylfu"):
+        assert set(hot) <= held, f"{policy} evicted hot keys: {set(hot) - held}"
+    if policy == "volatile-ttl":
+        # The nearest deadline first: hot keys (far deadlines) stay, the stream goes in order.
+        stream_keys = [event.key for event in events]
+        assert stream_keys == sorted(stream_keys)
+        assert set(hot) <= held
+
+
+@pytest.mark.parametrize("policy", ("noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl"))
+def test_a_write_with_nothing_to_evict_is_507_and_changes_nothing(
+    request: pytest.FixtureRequest, policy: str
+) -> None:
+    api = memory_server(request, policy)
+    push(api, "memory-work", b"m")
+    index = 0
+    while True:
+        answer = api.call("PUT", "/v1/cache/{key}", path={"key": f"full-{index}"}, body=MEMORY_VALUE,
+                          status=(201, 507))
+        if answer.status == 507:
+            break
+        index += 1
+        assert index < 5000, "the limit was never reached"
+    problem = answer.json()
+    assert problem["type"] == "/problems/memory-full" and problem["title"] == "Insufficient Storage"
+    memory = memory_health(api)
+    assert str(MEMORY_LIMIT) in problem["detail"] and str(memory["used"]) in problem["detail"], problem
+    assert memory["evicted"] == 0 and memory["used"] <= MEMORY_LIMIT
+    # Nothing changed: the key is absent, the usage and the last event are the same.
+    api.call("GET", "/v1/cache/{key}", path={"key": f"full-{index}"}, status=404)
+    api.call("PUT", "/v1/cache/{key}", path={"key": f"full-{index}"}, body=MEMORY_VALUE, status=507,
+             slugs=("memory-full",))
+    api.call("POST", "/v1/queues/{name}", path={"name": "memory-work"}, body=MEMORY_VALUE * 10, status=507,
+             slugs=("memory-full",))
+    assert memory_health(api) == memory
+    # Reads, deletes and pops go on, and free room.
+    api.call("GET", "/v1/cache/{key}", path={"key": "full-0"}, status=200)
+    api.call("DELETE", "/v1/cache/{key}", path={"key": "full-0"}, status=204)
+    api.call("POST", "/v1/queues/{name}/pop", path={"name": "memory-work"}, status=200)
+    assert memory_health(api)["used"] < memory["used"]
+    api.call("PUT", "/v1/cache/{key}", path={"key": f"full-{index}"}, body=MEMORY_VALUE, status=201)
+
+
+@pytest.mark.parametrize("policy", EVICTING_POLICIES)
+def test_queues_survive_every_policy_and_a_push_with_only_queues_left_is_507(
+    request: pytest.FixtureRequest, policy: str
+) -> None:
+    api = memory_server(request, policy)
+    for index in range(3):
+        push(api, f"memory-queue-{index}", b"first")
+        put_ttl(api, f"memory-queue-{index}", "100000")
+    for index in range(800):
+        api.call("PUT", "/v1/cache/{key}", path={"key": f"filler-{index}"}, query={"ttl": "100000"},
+                 body=MEMORY_VALUE, status=201)
+    assert memory_health(api)["evicted"] > 0
+    for index in range(3):
+        assert queue_state(api, f"memory-queue-{index}")["length"] == 1
+    # Only queues: once the strings are all evicted, a push is refused. (A message costs less
+    # than a filler key, so that a push is refused only once no filler is left.)
+    index = 0
+    while True:
+        answer = api.call("POST", "/v1/queues/{name}", path={"name": "memory-queue-0"},
+                          body=MEMORY_VALUE, status=(201, 507))
+        if answer.status == 507:
+            break
+        index += 1
+        assert index < 5000
+    check_problem(answer, "MemoryFull", ("memory-full",))
+    assert held_keys(api, "filler-") == set()
+    assert queue_state(api, "memory-queue-0")["length"] == index + 1
+
+
+def test_memory_figures_in_metrics_and_healthz_move_as_keys_come_and_go(request: pytest.FixtureRequest) -> None:
+    unlimited = memory_server(request, None)
+    start = memory_health(unlimited)
+    assert start["limit"] is None and start["policy"] == "allkeys-tinylfu" and start["evicted"] == 0
+    for index in range(100):
+        put_value(unlimited, f"figure-{index}")
+    grown = memory_health(unlimited)
+    assert grown["used"] > start["used"] + 100 * 64
+    samples = prometheus_samples(unlimited.call("GET", "/metrics", status=200).body.decode())
+    assert metric(samples, "keygate_memory_used_bytes") == grown["used"]
+    assert metric(samples, "keygate_memory_limit_bytes") == 0
+    assert metric(samples, "keygate_evicted_keys_total") == 0
+    for index in range(100):
+        unlimited.call("DELETE", "/v1/cache/{key}", path={"key": f"figure-{index}"}, status=204)
+    assert memory_health(unlimited)["used"] == start["used"]
+
+    limited = memory_server(request, "allkeys-lru")
+    for index in range(1000):
+        limited.call("PUT", "/v1/cache/{key}", path={"key": f"figure-{index}"}, body=MEMORY_VALUE, status=201)
+    memory = memory_health(limited)
+    samples = prometheus_samples(limited.call("GET", "/metrics", status=200).body.decode())
+    assert metric(samples, "keygate_memory_limit_bytes") == MEMORY_LIMIT
+    assert metric(samples, "keygate_memory_used_bytes") == memory["used"] <= MEMORY_LIMIT
+    assert metric(samples, "keygate_evicted_keys_total") == memory["evicted"] > 0
+    assert len(held_keys(limited, "figure-")) == 1000 - memory["evicted"]
+
+
+def test_restart_with_a_lower_limit_evicts_while_loading(request: pytest.FixtureRequest) -> None:
+    if not supports_persistence():
+        pytest.skip("the binary has no persistence")
+    first = start_server(request, PUBLIC)
+    api = Client(first)
+    request.addfinalizer(api.session.close)
+    for index in range(1000):
+        api.call("PUT", "/v1/cache/{key}", path={"key": f"restart-{index:04d}"}, body=MEMORY_VALUE, status=201)
+    push(api, "restart-queue", b"kept")
+    used = memory_health(api)["used"]
+    assert used > MEMORY_LIMIT
+    with open_events(first) as stream:
+        put_value(api, "restart-last")
+        last_id = stream.next_event().id
+    first.stop()
+
+    second = Client(start_server(request, PUBLIC, ("--max-memory", "120KiB", "--eviction-policy", "allkeys-lru"),
+                                 data_dir=first.data_dir))
+    request.addfinalizer(second.session.close)
+    second.server.wait_for_log(r"evicted_over_limit=[1-9]")
+    memory = memory_health(second)
+    assert memory["used"] <= MEMORY_LIMIT and memory["evicted"] > 0, memory
+    held = held_keys(second)
+    assert "restart-queue" in held
+    # The evictions are events after the last one before the restart.
+    with open_events(second.server, headers={"Last-Event-ID": str(last_id)}) as stream:
+        events = read_events(stream, memory["evicted"])
+    assert all(event.type == "evicted" for event in events)
+    assert {event.key for event in events}.isdisjoint(held)
+    assert len(held) + len(events) == 1002
+    second.server.stop()
+
+    # The evictions were logged: without a limit, the evicted keys stay gone.
+    third = Client(start_server(request, PUBLIC, data_dir=first.data_dir))
+    request.addfinalizer(third.session.close)
+    assert held_keys(third) == held
 
 
 # --- Coverage: keep this last -----------------------------------------------------------

@@ -77,7 +77,7 @@ def bounded() -> Iterator[None]:
 def server(request: pytest.FixtureRequest) -> RunningServer:
     """A server of the test's own, so that its page shows only its own keys (and the
     screenshot only what its test made)."""
-    return start_server(request, PUBLIC)
+    return start_server(request, PUBLIC, getattr(request, "param", ()))
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +201,26 @@ def test_a_key_with_a_ttl_counts_down_then_its_row_vanishes_on_its_expired_event
     assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
 
 
+@pytest.mark.parametrize("server", [("--memory-only", "--max-memory", "64KiB", "--eviction-policy", "allkeys-lru")],
+                         indirect=True)
+def test_an_evicted_key_leaves_the_list_and_shows_in_the_feed(page: WebDriver, server: RunningServer) -> None:
+    first = unique("a-evicted")
+    api(server, "PUT", f"/v1/cache/{first}", data=b"first")
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{first}"]'), "the row never came")
+    # Keys listed after it, until the memory limit makes room by evicting it (the oldest).
+    for index in range(2000):
+        api(server, "PUT", f"/v1/cache/z-filler-{index:04d}", data=b"v" * 100)
+        # Listing does not count as a use of the key, as a read would.
+        if api(server, "GET", "/v1/keys", params={"prefix": first}).json()["keys"] == []:
+            break
+    else:
+        pytest.fail(f"{first} was never evicted")
+    entry = wait(page, lambda _: one(page, f'#feed li[data-type="evicted"][data-key="{first}"]'),
+                 "no evicted event in the feed")
+    assert "evicted" in entry.text
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{first}"]') is None, "the evicted key's row stayed")
+
+
 def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: RunningServer) -> None:
     name = unique("jobs")
     message = "job 42 ✓"
@@ -271,7 +291,7 @@ def test_the_feed_follows_its_filters_and_explains_a_refused_one(page: WebDriver
 
     prefix = unique("only")
     fill(page, "feed-key", f"{prefix}:*")
-    for type_ in ("del", "expire", "persist", "expired", "push", "pop"):
+    for type_ in ("del", "expire", "persist", "expired", "evicted", "push", "pop"):
         page.find_element(By.ID, f"feed-type-{type_}").click()
     click(page, "feed-apply")
     wait(page, lambda _: state(page, "feed-state") == "live", "the filtered stream did not come up")

@@ -424,6 +424,33 @@ def test_expiry_is_delivered_on_time(session: Session) -> None:
     assert -0.05 < lateness < 0.5, f"expired {lateness:.3f} s after its deadline"
 
 
+def test_evictions_are_delivered_and_a_full_memory_is_507(request: pytest.FixtureRequest) -> None:
+    limited = start_server(request, PUBLIC, ("--memory-only", "--max-memory", "32KiB", "--eviction-policy", "allkeys-lru"))
+    with open_session(limited) as session:
+        number = session.ok(op="subscribe", key="ws-evict-*", type=["evicted"])["subscription"]
+        written = 0
+        while True:
+            session.ok(op="set", key=f"ws-evict-{written:04d}", value="v" * 100)
+            written += 1
+            health = rest(limited, "GET", "/healthz").json()["memory"]
+            if health["evicted"] > 0:
+                break
+            assert written < 2000, "nothing was ever evicted"
+        event = session.receive()
+        assert event["subscription"] == number and event["event"]["type"] == "evicted"
+        session.error(404, "not-found", op="get", key=event["event"]["key"])
+    full = start_server(request, PUBLIC, ("--memory-only", "--max-memory", "32KiB", "--eviction-policy", "noeviction"))
+    with open_session(full) as session:
+        for index in range(2000):
+            reply = session.request(op="set", key=f"ws-full-{index:04d}", value="v" * 100)
+            if not reply["ok"]:
+                break
+        else:
+            pytest.fail("the limit was never reached")
+        assert reply["error"]["status"] == 507 and reply["error"]["type"] == "/problems/memory-full", reply
+        session.error(404, "not-found", op="get", key=f"ws-full-{index:04d}")
+
+
 def test_subscriptions_resume_after_last_event_id(server: RunningServer, session: Session) -> None:
     key = unique("ws-replay")
     first = session.ok(op="subscribe", key=key)["subscription"]
