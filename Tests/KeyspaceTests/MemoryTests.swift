@@ -77,9 +77,9 @@ struct MemoryTests {
 
     @Test func aStringKeyCostsOneAllocationAndItsIndexes() throws {
         // A 10-byte key and a 32-byte value: 27 bytes of header and 16 of object header, one
-        // 96-byte chunk; 28 bytes of indexes; 28 more with a deadline.
+        // 96-byte chunk; 28 bytes of indexes; 20 more with a deadline.
         #expect(try Self.cost(key: "key:000001") == 96 + 28)
-        #expect(try Self.cost(key: "key:000001", deadline: true) == 96 + 56)
+        #expect(try Self.cost(key: "key:000001", deadline: true) == 96 + 48)
     }
 
     @Test func noEvictionRefusesTheWriteAndChangesNothing() throws {

@@ -39,6 +39,22 @@ struct SortedKeyIndexTests {
         #expect(listed == model.sorted())
     }
 
+    @Test func keysLoadedInOrderFillTheirChunks() throws {
+        var table = EntryTable()
+        var index = SortedKeyIndex()
+        for number in 0..<20_000 {
+            index.insert(table.insert(try Key("key:\(100_000 + number)")), in: table)
+        }
+        // Full chunks, 4 bytes a key, and a little for the headers and the last chunk.
+        #expect(index.indexBytes < 20_000 * 5)
+        var listed = 0
+        index.forEach(from: [], strictly: false, in: table) { _ in
+            listed += 1
+            return true
+        }
+        #expect(listed == 20_000)
+    }
+
     @Test func startsAtOrAfterABound() throws {
         var table = EntryTable()
         var index = SortedKeyIndex()

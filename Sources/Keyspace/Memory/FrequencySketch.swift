@@ -3,7 +3,8 @@
 ///
 /// A key's hash picks one 64-bit word and four of its sixteen counters; its estimate is the
 /// smallest of the four. Every `period` increments all counters are halved, so that the
-/// sketch forgets the past at the pace of the keyspace's turnover. Keys that are not held count
+/// sketch forgets the past; Caffeine's period, ten times the keys the cache holds, is what
+/// lets the tail of a skewed popularity build counts before they are halved. Keys that are not held count
 /// too, which is what lets a new key prove it is worth keeping.
 struct FrequencySketch {
     private var words: [UInt64]
@@ -11,15 +12,16 @@ struct FrequencySketch {
     private let period: Int
     private var increments = 0
 
-    /// A sketch of `wordCount` words (rounded up to a power of two), 8 bytes each.
-    init(wordCount: Int) {
+    /// A sketch of `wordCount` words (rounded up to a power of two), 8 bytes each, halved
+    /// after every `period` counted reads.
+    init(wordCount: Int, period: Int) {
         var count = 64
         while count < wordCount {
             count *= 2
         }
         words = [UInt64](repeating: 0, count: count)
         mask = count - 1
-        period = count * 16 / 2
+        self.period = max(period, 1024)
     }
 
     /// The heap bytes of the table.

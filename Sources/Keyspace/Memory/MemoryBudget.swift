@@ -54,8 +54,10 @@ struct MemoryBudget {
         self.limit = limit
         self.policy = policy
         if let limit, policy == .allKeysTinyLFU {
-            // About one word per 512 bytes of limit: 8 counters for a key of some 150 bytes.
-            sketch = FrequencySketch(wordCount: limit / 512)
+            // About one word per 512 bytes of limit, 4 counters for a key of some 128 bytes,
+            // and halved after ten reads per key the limit holds (Caffeine's period): a
+            // shorter period forgets the tail of a Zipf popularity before it can count.
+            sketch = FrequencySketch(wordCount: limit / 512, period: limit / 128 * 10)
         }
     }
 

@@ -12,8 +12,8 @@ enum MemoryCost {
     /// Each key's share of the indexes: a 16-byte slot in the entry slab, a 4-byte place in the
     /// ordered index and about 8 bytes of hash-table bucket (4 bytes at a load of a half).
     static let keyIndex = 28
-    /// A deadline's share of the expiry heap: a 16-byte node and a 12-byte handle slot.
-    static let deadline = 28
+    /// A deadline's share of the expiry heap: a 16-byte node and a 4-byte handle slot.
+    static let deadline = 20
     /// A queue message's place in its queue's ring: bytes array reference and media type.
     static let message = 24
 

@@ -35,6 +35,18 @@ struct SortedKeyIndex {
             let position: Int
             // Keys coming in order (a snapshot or a log being loaded) go at the end: one comparison.
             if let last = lastKeys.last, table.withKeyBytes(last, { ByteOrder.compare($0, key) }) < 0 {
+                if chunks[chunks.count - 1].count >= 2 * Self.chunkSize {
+                    // A full last chunk stays full: keys loaded in order fill chunks to the
+                    // brim, 4 bytes a key, instead of leaving each half empty by a split.
+                    var next: [UInt32] = []
+                    // Room for the whole chunk at once: growing by doubling would leave it
+                    // half empty when full.
+                    next.reserveCapacity(2 * Self.chunkSize)
+                    next.append(index)
+                    chunks.append(next)
+                    lastKeys.append(index)
+                    return
+                }
                 chunk = chunks.count - 1
                 position = chunks[chunk].count
             } else {
@@ -46,7 +58,8 @@ struct SortedKeyIndex {
             lastKeys[chunk] = chunks[chunk][chunks[chunk].count - 1]
             if chunks[chunk].count > 2 * Self.chunkSize {
                 let upper = Array(chunks[chunk][Self.chunkSize...])
-                chunks[chunk].removeSubrange(Self.chunkSize...)
+                // A new array, not `removeSubrange`, which would keep the whole capacity.
+                chunks[chunk] = Array(chunks[chunk][..<Self.chunkSize])
                 chunks.insert(upper, at: chunk + 1)
                 lastKeys[chunk] = chunks[chunk][chunks[chunk].count - 1]
                 lastKeys.insert(upper[upper.count - 1], at: chunk + 1)
