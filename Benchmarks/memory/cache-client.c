@@ -5,7 +5,9 @@
  * Usage:
  *   cache-client load http|redis PORT KEYS VALUE_BYTES TTL_SECONDS
  *       Stores the keys k0000000 .. k<KEYS-1> with VALUE_BYTES-byte values and a TTL (none for
- *       0), 64 writes pipelined at a time. Prints keys=… seconds=….
+ *       0), 64 writes pipelined at a time. Prints keys=… seconds=…. Values go to Keygate as
+ *       application/octet-stream, its default media type, which a record does not store: both
+ *       servers then hold the same bytes.
  *   cache-client trace http|redis PORT SHAPE KEYS REQUESTS VALUE_BYTES
  *       Replays a request trace as a cache's client does: GET, then on a miss a PUT (SET) of the
  *       value, one request at a time. SHAPE is `zipf:ALPHA` (keys drawn from a Zipf
@@ -138,7 +140,7 @@ format_request(bool is_redis, char kind, long key, long ttl, char *out)
     if (ttl > 0)
         snprintf(query, sizeof query, "?ttl=%ld", ttl);
     length = sprintf(out,
-                     "PUT /v1/cache/%s%s HTTP/1.1\r\nHost: bench\r\nContent-Type: text/plain\r\n"
+                     "PUT /v1/cache/%s%s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/octet-stream\r\n"
                      "Content-Length: %zu\r\n\r\n%s",
                      name, query, value_bytes, value);
     return (size_t) length;
