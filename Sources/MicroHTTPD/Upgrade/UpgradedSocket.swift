@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Glibc
 import Logging
 import Plumbing
@@ -391,7 +392,14 @@ package final class UpgradedSocket: Sendable {
                 "Cannot bound the close of an upgraded TLS connection; it is shut down",
                 metadata: ["errno": "\(errno)"])
             _ = shutdown(transport, Int32(SHUT_RDWR))
+            return
         }
+        // Nothing the client sends now is read: libmicrohttpd sees its end of input at once, so
+        // it is done forwarding as soon as what this socket sent is out, without needing to see
+        // the socket given back. libmicrohttpd 0.9.75 shuts the pair before it marks the socket
+        // given back, and when its thread handled the pair's hang-up in between, it noticed
+        // nothing more until the client closed (1 close in 15 waited the client's 5 s).
+        _ = shutdown(transport, Int32(SHUT_RD))
     }
 
     // MARK: Writing, under the lock
