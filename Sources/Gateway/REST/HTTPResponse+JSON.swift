@@ -20,4 +20,11 @@ extension HTTPResponse {
             status: status, headers: [HTTPHeader("Content-Type", contentType)] + headers,
             body: Array(body))
     }
+
+    /// A response whose body is `value`, written by hand (members in the order of their names).
+    static func json(_ value: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [HTTPHeader("Content-Type", "application/json")],
+            body: Array(value.text.utf8))
+    }
 }

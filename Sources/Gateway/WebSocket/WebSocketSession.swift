@@ -186,6 +186,51 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                 popped.map { WebSocketReply.message(id, $0.message, from: $0.queue) }
                     ?? WebSocketReply.noMessage(id)
             }
+        case .move(let move):
+            if move.wait > .zero {
+                try checkWaitingPops()
+            }
+            return try reply(to: id, operations.perform(move, by: caller), isPop: true) { popped in
+                popped.map { WebSocketReply.message(id, $0.message, from: $0.queue) }
+                    ?? WebSocketReply.noMessage(id)
+            }
+        case .receive(let receive):
+            if receive.wait > .zero {
+                try checkWaitingPops()
+            }
+            return try reply(to: id, operations.perform(receive, by: caller), isPop: true) { messages in
+                WebSocketReply.success(
+                    id, ["queue": .string(receive.queue.text), "messages": QueueJSON.leased(messages)])
+            }
+        case .acknowledge(let acknowledge, let isBatch):
+            return try reply(to: id, operations.perform(acknowledge, by: caller)) { statuses in
+                guard !isBatch else {
+                    guard
+                        case .object(let lists) = QueueJSON.acknowledged(
+                            acknowledge.receipts, statuses: statuses)
+                    else { preconditionFailure("the statuses are an object") }
+                    return WebSocketReply.success(
+                        id,
+                        [
+                            "acked": lists["acked"] ?? .null, "expired": lists["expired"] ?? .null,
+                            "unknown": lists["unknown"] ?? .null,
+                        ])
+                }
+                switch statuses.first {
+                case .acknowledged?:
+                    return WebSocketReply.success(id)
+                case .expired?:
+                    return WebSocketReply.failure(
+                        id, Problem(KeyspaceError.leaseExpired(queue: acknowledge.queue)))
+                case .unknown?, nil:
+                    return WebSocketReply.failure(
+                        id, Problem(KeyspaceError.unknownReceipt(queue: acknowledge.queue)))
+                }
+            }
+        case .extend(let change):
+            return try reply(to: id, operations.perform(change, by: caller)) { visibleUntil in
+                WebSocketReply.success(id, ["visibleUntil": .integer(visibleUntil.milliseconds)])
+            }
         case .subscribe(let subscribe):
             return try self.subscribe(subscribe, id: id)
         case .unsubscribe(let number):

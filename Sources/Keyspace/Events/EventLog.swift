@@ -48,10 +48,11 @@ final class EventLog: Sendable {
     /// Records an event with the next id and returns that id; O(1). Called under the
     /// keyspace's lock.
     @discardableResult
-    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) -> UInt64 {
+    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
-            state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
+            state.history.append(
+                KeyspaceEvent(id: state.lastID, type: type, key: key, time: time, reason: reason))
             if state.history.count > capacity {
                 state.history.removeFirst()
             }

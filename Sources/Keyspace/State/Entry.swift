@@ -26,7 +26,7 @@ struct Entry {
         var length: Int? {
             switch self {
             case .string: nil
-            case .queue(let queue): queue.messages.count
+            case .queue(let queue): queue.count
             }
         }
     }

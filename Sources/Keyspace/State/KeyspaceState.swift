@@ -4,19 +4,25 @@ import Plumbing
 /// nothing outside itself but `MessageReceiver.claim()`.
 ///
 /// The three key structures stay in step: every key is in `entries` and `order`; a key with a
-/// deadline is also in `deadlines`, under the handle its entry keeps. Consumers waiting for
-/// messages are kept apart, by queue name, since they may wait on queues that do not exist yet.
-/// A queue that holds messages has no active waiter: a push hands its message to the oldest
-/// waiter instead of storing it.
+/// deadline is also in `deadlines`, under the handle its entry keeps; every leased or delayed
+/// message is in `messageTimers`, under the handle it keeps. Consumers waiting for messages
+/// are kept apart, by queue name, since they may wait on queues that do not exist yet, and so
+/// are the queues' policies, which outlive their queues. A queue with a visible message has
+/// no active waiter: a message that becomes visible goes to the oldest waiter instead of
+/// staying in line.
 ///
 /// Every mutation records one `KeyspaceChange`; the engine takes them under the same lock
 /// (`takeChange()`) and turns each into its events and its journal record, so that the log's
 /// order is the order of changes. On start-up the log is redone through `apply(_:)`, which
 /// changes the same structures and records nothing.
 ///
+/// A consumer claimed under the lock is owed what it got (`HandOff`); the engine takes those
+/// with the changes and delivers them once the lock is released.
+///
 /// The operations are split by concern: any key (`+Keys`), strings (`+Strings`), queues
-/// (`+Queues`), waiting consumers (`+Waiters`), deadlines (`+Expiry`), start-up and snapshots
-/// (`+Replay`). This file holds the indexes and the helpers that keep them in step.
+/// (`+Queues`), leases (`+Leases`), policies (`+Policies`), waiting consumers (`+Waiters`),
+/// deadlines (`+Expiry`), start-up and snapshots (`+Replay`). This file holds the indexes and
+/// the helpers that keep them in step.
 struct KeyspaceState {
     /// Every key's entry, expired ones not yet removed included.
     private(set) var entries = EntryTable()
@@ -24,6 +30,12 @@ struct KeyspaceState {
     private(set) var order = SortedKeyIndex()
     /// The keys with a deadline, earliest first.
     private(set) var deadlines = ExpiryIndex()
+    /// The leases and delays of every queue, earliest first.
+    var messageTimers = MessageTimers()
+    /// The policies of queues, by name, whether or not the queue holds messages.
+    var policies: [Key: QueuePolicy] = [:]
+    /// The messages of every queue, by state.
+    private(set) var messageCounts = MessageCounts()
     /// Every waiting consumer, by receiver: the one record of who still waits. Changed only by
     /// the operations of `+Waiters`, like the next two.
     var waiters: [ObjectIdentifier: Waiter] = [:]
@@ -39,6 +51,8 @@ struct KeyspaceState {
     var lastEventID: UInt64 = 0
     /// The changes made that the engine has not yet taken.
     private var changes = ChangeList()
+    /// The consumers claimed and not yet handed what they got.
+    private var handOffs: [HandOff] = []
     /// The newest version given out.
     private(set) var lastVersion: UInt64 = 0
     /// The number of keys holding a queue; the others hold strings.
@@ -67,10 +81,28 @@ struct KeyspaceState {
         changes.removeFirst()
     }
 
+    /// Notes that a claimed consumer is owed `handed`, for the engine to deliver.
+    mutating func handOff(_ handed: Handed, to receiver: any MessageReceiver) {
+        handOffs.append(HandOff(receiver: receiver, handed: handed))
+    }
+
+    /// The hand-offs the engine has not yet taken, which it then forgets.
+    mutating func takeHandOffs() -> [HandOff] {
+        guard !handOffs.isEmpty else { return [] }
+        defer { handOffs = [] }
+        return handOffs
+    }
+
     /// A new version, later than every one given out.
     mutating func nextVersion() -> Version {
         lastVersion += 1
         return Version(lastVersion)
+    }
+
+    /// A new number from the version counter, later than every version given out: the ids of
+    /// messages, their places in line, and the numbers of leases.
+    mutating func nextNumber() -> UInt64 {
+        nextVersion().rawValue
     }
 
     /// Makes later versions follow `version`, one read from a snapshot or the log.
@@ -82,11 +114,14 @@ struct KeyspaceState {
     mutating func insert(_ entry: Entry, forKey key: Key) {
         var entry = entry
         entry.expiry = entry.deadline.map { deadlines.insert(key, deadline: $0) }
+        if case .queue(var queue) = entry.value {
+            queueCount += 1
+            messageCounts += queue.counts
+            armTimers(of: &queue, key: key)
+            entry.value = .queue(queue)
+        }
         entries[key] = entry
         order.insert(key)
-        if entry.value.type == .queue {
-            queueCount += 1
-        }
         liveBytes += key.bytes.count + entry.value.bytes
     }
 
@@ -112,8 +147,12 @@ struct KeyspaceState {
     /// Removes `key` from every index, if present. O(log n).
     mutating func remove(_ key: Key) {
         guard let entry = entries.removeValue(forKey: key) else { return }
-        if entry.value.type == .queue {
+        if case .queue(let queue) = entry.value {
             queueCount -= 1
+            messageCounts -= queue.counts
+            for timer in queue.timers {
+                messageTimers.remove(timer)
+            }
         }
         liveBytes -= key.bytes.count + entry.value.bytes
         order.remove(key)
@@ -131,9 +170,11 @@ struct KeyspaceState {
                 preconditionFailure("updating a queue that is not there")
             }
             entry.value = .queue(QueueValue())
-            let bytesBefore = value.bytes
+            let (bytesBefore, countsBefore) = (value.bytes, value.counts)
             let result = body(&value)
             liveBytes += value.bytes - bytesBefore
+            messageCounts -= countsBefore
+            messageCounts += value.counts
             entry.value = .queue(value)
             return result
         }
@@ -155,10 +196,55 @@ struct KeyspaceState {
             return false
         }
         guard entries.values.count(where: { $0.value.type == .queue }) == queueCount else { return false }
+        guard messageTimersAreConsistent else { return false }
         let withDeadline = entries.values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
         return withDeadline.allSatisfy { entry in
             entry.expiry.map { deadlines.deadline(of: $0) == entry.deadline } ?? false
+        }
+    }
+
+    /// Whether every leased and delayed message has its timer, at its deadline, and the counts
+    /// add up. O(messages).
+    private var messageTimersAreConsistent: Bool {
+        guard messageTimers.isConsistent else { return false }
+        var counts = MessageCounts()
+        var timers = 0
+        for entry in entries.values {
+            guard case .queue(let queue) = entry.value else { continue }
+            guard queue.count > 0 else { return false }
+            counts += queue.counts
+            for lease in queue.leases.values {
+                guard let timer = lease.timer, messageTimers.deadline(of: timer) == lease.deadline,
+                    messageTimers.element(of: timer)?.id == lease.message.id
+                else { return false }
+                timers += 1
+            }
+            for delayed in queue.delayed.values {
+                guard let timer = delayed.timer, messageTimers.deadline(of: timer) == delayed.until,
+                    messageTimers.element(of: timer)?.id == delayed.message.id
+                else { return false }
+                timers += 1
+            }
+            guard zip(queue.visible, queue.visible.dropFirst()).allSatisfy({ $0.place <= $1.place }) else {
+                return false
+            }
+        }
+        return counts == messageCounts && timers == messageTimers.count
+    }
+
+    /// Arms the timers of the leased and delayed messages of `queue`, a value being inserted
+    /// under `key` (read from a snapshot). O(those messages × log n).
+    private mutating func armTimers(of queue: inout QueueValue, key: Key) {
+        for lease in queue.leases.values {
+            let timer = messageTimers.insert(
+                MessageTimer(queue: key, id: lease.message.id), deadline: lease.deadline)
+            queue.setTimer(timer, of: lease.message.id)
+        }
+        for delayed in queue.delayed.values {
+            let timer = messageTimers.insert(
+                MessageTimer(queue: key, id: delayed.message.id), deadline: delayed.until)
+            queue.setTimer(timer, of: delayed.message.id)
         }
     }
 
