@@ -78,7 +78,7 @@ enum LeaseInput {
                 "Unknown member '\(unknown)'; a policy has 'visibility', 'maxReceives' and 'deadLetter'.")
         }
         var policy = QueuePolicy()
-        if let visibility = members["visibility"], visibility != .null {
+        if let visibility = members["visibility"] {
             policy.visibility = try Self.visibility(visibility, allowsZero: false)
         }
         switch members["maxReceives"] {
