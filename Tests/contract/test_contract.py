@@ -1821,6 +1821,23 @@ def test_bad_lease_input_is_a_problem_and_changes_nothing(api: Client) -> None:
     acknowledge(api, name, leased["receipt"])
 
 
+def test_a_receive_whose_client_left_leases_nothing(api: Client) -> None:
+    name = unique("receive-hang-up")
+    connection = api.connect()
+    try:
+        target = build_target("/v1/queues/{name}/receive", {"name": name}, {"wait": "10"})
+        connection.request("POST", target, body=b"")
+        await_consumers(api, [name], 1)
+    finally:
+        connection.close()
+    await_consumers(api, [name], 0)
+    push(api, name, b"kept")
+    assert counts(api, name) == (1, 1, 0, 0), "no lease for a consumer that left"
+    received = receive(api, name)["messages"][0]
+    assert (text_of(received), received["attempts"]) == ("kept", 1)
+    acknowledge(api, name, received["receipt"])
+
+
 def test_lease_metrics_count_states_redeliveries_and_dead_letters(request: pytest.FixtureRequest) -> None:
     api = server_of_its_own(request)
     name, dead = "metered", "metered-dead"
