@@ -1,45 +1,67 @@
 import Plumbing
 
 extension KeyspaceState {
-    /// Leases the head of `queue`'s line until `deadline`: it leaves the line, stays in the
-    /// queue, and counts one more attempt. O(log n).
-    mutating func leaseFirstVisible(of queue: Key, until deadline: Timestamp) -> LeaseGrant {
-        guard let head = firstVisibleID(of: queue) else {
-            preconditionFailure("leasing from a queue with no visible message")
-        }
-        let number = nextNumber()
-        let timer = messageTimers.insert(MessageTimer(queue: queue, id: head), deadline: deadline)
-        let message = updateQueue(queue) { value -> QueueMessage in
-            guard var message = value.removeFirstVisible() else { preconditionFailure("the head vanished") }
+    /// Leases up to `limit` messages at the head of `queue`'s line until `deadline`: they leave
+    /// the line, stay in the queue, and count one more attempt each. Two lookups of the queue,
+    /// and O(log n) per message.
+    mutating func leaseFirstVisible(_ limit: Int, of queue: Key, until deadline: Timestamp) -> [LeaseGrant] {
+        let taken = updateQueue(queue) { $0.removeFirstVisible(upTo: limit) }
+        var leases: [QueueValue.Lease] = []
+        leases.reserveCapacity(taken.count)
+        for var message in taken {
             message.attempts += 1
-            value.addLease(
-                QueueValue.Lease(message: message, number: number, deadline: deadline, timer: timer))
-            return message
+            let timer = messageTimers.insert(MessageTimer(queue: queue, id: message.id), deadline: deadline)
+            leases.append(
+                QueueValue.Lease(message: message, number: nextNumber(), deadline: deadline, timer: timer))
         }
-        record(
-            .lease(
-                queue: queue, id: message.id, number: number, deadline: deadline, attempts: message.attempts))
-        return LeaseGrant(message: message, number: number, deadline: deadline)
+        updateQueue(queue) { value in
+            for lease in leases {
+                value.addLease(lease)
+            }
+        }
+        return leases.map { lease in
+            record(
+                .lease(
+                    queue: queue, id: lease.message.id, number: lease.number, deadline: deadline,
+                    attempts: lease.message.attempts))
+            return LeaseGrant(message: lease.message, number: lease.number, deadline: deadline)
+        }
     }
 
     /// Acknowledges the leases named by `references` (`nil`: a receipt never given out for this
     /// queue): each one current is removed with its message. A lease past its deadline is
-    /// ended as its timer would have, and reported expired. O(references × log n).
+    /// ended as its timer would have, and reported expired. One lookup of the queue per
+    /// reference, O(log n) each.
     mutating func acknowledge(_ references: [LeaseReference?], in queue: Key, now: Timestamp)
         throws(KeyspaceError) -> [LeaseStatus]
     {
         _ = try visibleLength(queue, now: now)
         return references.map { reference in
             guard let reference else { return .unknown }
-            guard let lease = currentLease(reference, in: queue) else { return .expired }
-            guard lease.deadline > now else {
+            let step = updateQueueIfPresent(queue) { value -> AcknowledgeStep in
+                guard let lease = value.leases[reference.message], lease.number == reference.lease else {
+                    return .ended
+                }
+                guard lease.deadline > now else { return .due }
+                _ = value.removeLease(reference.message)
+                return .removed(timer: lease.timer, emptied: value.count == 0)
+            }
+            switch step {
+            case nil, .ended?:
+                return .expired
+            case .due?:
                 endLease(of: reference.message, in: queue, reason: .expired, now: now)
                 return .expired
+            case .removed(let timer, let emptied)?:
+                if let timer {
+                    messageTimers.remove(timer)
+                }
+                if emptied {
+                    remove(queue)
+                }
+                record(.acknowledge(queue: queue, id: reference.message, emptied: emptied))
+                return .acknowledged
             }
-            removeLease(reference.message, from: queue)
-            let emptied = removeIfEmpty(queue)
-            record(.acknowledge(queue: queue, id: reference.message, emptied: emptied))
-            return .acknowledged
         }
     }
 
@@ -72,7 +94,7 @@ extension KeyspaceState {
     /// Puts back the leases of a receive whose consumer never got them: each still current
     /// goes back in line at its place, its attempt not counted.
     mutating func giveBack(_ references: [LeaseReference], in queue: Key, now: Timestamp) {
-        guard case .queue? = liveEntry(queue, now: now)?.value else { return }
+        guard liveEntry(queue, now: now) != nil, holdsQueue(queue) else { return }
         for reference in references {
             guard currentLease(reference, in: queue) != nil,
                 var message = removeLease(reference.message, from: queue)
@@ -122,13 +144,6 @@ extension KeyspaceState {
         serveWaiters(of: queue, now: now)
     }
 
-    /// The id of the head of `queue`'s line. (Reading the queue in a function of its own lets
-    /// the copy go before the queue changes, which would otherwise copy it whole.)
-    private func firstVisibleID(of queue: Key) -> UInt64? {
-        guard case .queue(let value)? = entries[queue]?.value else { return nil }
-        return value.visible.first?.id
-    }
-
     /// The lease `reference` names, if it is the current lease of its message in `queue`.
     private func currentLease(_ reference: LeaseReference, in queue: Key) -> QueueValue.Lease? {
         guard case .queue(let value)? = entries[queue]?.value, let lease = value.leases[reference.message],
@@ -141,7 +156,7 @@ extension KeyspaceState {
     /// the caller puts somewhere (the queue may be left empty for a moment).
     @discardableResult
     mutating func removeLease(_ id: UInt64, from queue: Key) -> QueueMessage? {
-        guard case .queue? = entries[queue]?.value, let lease = updateQueue(queue, { $0.removeLease(id) })
+        guard holdsQueue(queue), let lease = updateQueue(queue, { $0.removeLease(id) })
         else {
             return nil
         }
@@ -150,4 +165,14 @@ extension KeyspaceState {
         }
         return lease.message
     }
+}
+
+/// What an acknowledgement found of its lease.
+private enum AcknowledgeStep {
+    /// The lease is no longer current.
+    case ended
+    /// The lease is current but past its deadline: it ends now.
+    case due
+    /// The lease was current: its message is removed; `emptied` when it was the queue's last.
+    case removed(timer: MessageTimers.Handle?, emptied: Bool)
 }

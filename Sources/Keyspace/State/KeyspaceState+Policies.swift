@@ -1,7 +1,8 @@
 extension KeyspaceState {
     /// The policy of `queue`: the one set, or the standard one.
     func policy(of queue: Key) -> QueuePolicy {
-        policies[queue] ?? .standard
+        // Most keyspaces set no policy: no key hashed then.
+        policies.isEmpty ? .standard : policies[queue] ?? .standard
     }
 
     /// The policy of `queue`; a string there is a type error.

@@ -163,11 +163,7 @@ extension KeyspaceState {
             return .popped(queue: queue, message: message)
         case .receive(let visibility, let limit):
             let deadline = now + (visibility ?? policy(of: queue).visibility)
-            var grants: [LeaseGrant] = []
-            while grants.count < limit, visibleLengthIfQueue(queue) ?? 0 > 0 {
-                grants.append(leaseFirstVisible(of: queue, until: deadline))
-            }
-            return .received(queue: queue, leases: grants)
+            return .received(queue: queue, leases: leaseFirstVisible(limit, of: queue, until: deadline))
         case .move(let destination):
             if holdsString(destination, now: now) {
                 return .failed(.wrongType(key: destination, actual: .string))
@@ -205,9 +201,7 @@ extension KeyspaceState {
             }
         }
         // A queue found past its deadline is removed first, so that nothing arrives in it.
-        while liveEntry(target, now: now) == nil || visibleLengthIfQueue(target) == 0,
-            let waiter = claimOldestWaiter(on: target)
-        {
+        while hasNoVisibleMessage(target, now: now), let waiter = claimOldestWaiter(on: target) {
             switch waiter.consumption {
             case .pop:
                 recordLeaving(arrival, message: message)
@@ -217,8 +211,9 @@ extension KeyspaceState {
             case .receive(let visibility, _):
                 store(message, in: target, from: arrival)
                 let deadline = now + (visibility ?? policy(of: target).visibility)
-                let grant = leaseFirstVisible(of: target, until: deadline)
-                handOff(.received(queue: target, leases: [grant]), to: waiter.receiver)
+                handOff(
+                    .received(queue: target, leases: leaseFirstVisible(1, of: target, until: deadline)),
+                    to: waiter.receiver)
                 return target
             case .move(let destination):
                 if holdsString(destination, now: now) {
@@ -241,6 +236,12 @@ extension KeyspaceState {
         return value.visible.first?.place
     }
 
+    /// Whether `queue` has no message in line (absent, or found past its deadline and removed,
+    /// included).
+    private mutating func hasNoVisibleMessage(_ queue: Key, now: Timestamp) -> Bool {
+        liveEntry(queue, now: now) == nil || visibleLengthIfQueue(queue) == 0
+    }
+
     /// The number of messages of `queue`, whatever their state; 0 when absent.
     func length(of queue: Key) -> Int {
         guard case .queue(let value)? = entries[queue]?.value else { return 0 }
@@ -259,6 +260,14 @@ extension KeyspaceState {
     mutating func removeIfEmpty(_ queue: Key) -> Bool {
         guard case .queue(let value)? = entries[queue]?.value, value.count == 0 else { return false }
         remove(queue)
+        return true
+    }
+
+    /// Whether `key` holds a queue (expired or not). A function, so that the copy of the entry
+    /// it reads is gone when it returns: a copy alive while the queue changes would make the
+    /// change copy the whole queue.
+    func holdsQueue(_ key: Key) -> Bool {
+        guard case .queue? = entries[key]?.value else { return false }
         return true
     }
 

@@ -41,7 +41,7 @@ extension KeyspaceState {
                 }
             }
         case .pop(let queue):
-            guard case .queue? = entries[queue]?.value else { return }
+            guard holdsQueue(queue) else { return }
             _ = updateQueue(queue) { $0.removeFirstVisible() }
             _ = removeIfEmpty(queue)
         case .enqueue(let queue, let message, let created, let until):
@@ -57,7 +57,7 @@ extension KeyspaceState {
             }
         case .lease(let queue, let id, let number, let deadline, let attempts):
             noteVersion(number)
-            guard case .queue? = entries[queue]?.value,
+            guard holdsQueue(queue),
                 var message = updateQueue(queue, { $0.removeVisible(id) })
             else { return }
             message.attempts = attempts
@@ -74,14 +74,14 @@ extension KeyspaceState {
             message.attempts = attempts
             updateQueue(queue) { $0.putInLine(message) }
         case .extend(let queue, let id, let deadline):
-            guard case .queue? = entries[queue]?.value, let timer = leaseTimer(of: id, in: queue) else {
+            guard holdsQueue(queue), let timer = leaseTimer(of: id, in: queue) else {
                 return
             }
             messageTimers.update(timer, deadline: deadline)
             updateQueue(queue) { _ = $0.moveLease(id, to: deadline) }
         case .reveal(let queue, let id, let place):
             noteVersion(place)
-            guard case .queue? = entries[queue]?.value,
+            guard holdsQueue(queue),
                 let delayed = updateQueue(queue, { $0.removeDelayed(id) })
             else { return }
             if let timer = delayed.timer {
@@ -125,7 +125,7 @@ extension KeyspaceState {
     /// (with `created`, or a new version) in place of what it held. `false` only for a log
     /// that does not fit the state.
     private mutating func prepareQueue(_ queue: Key, created: Version?) -> Bool {
-        if case .queue? = entries[queue]?.value { return true }
+        if holdsQueue(queue) { return true }
         remove(queue)
         let version: Version
         if let created {
@@ -147,7 +147,7 @@ extension KeyspaceState {
     /// Removes message `id` from `queue` whatever its state there, with its timer; the queue
     /// may be left empty.
     private mutating func removeAnywhere(_ id: UInt64, from queue: Key) -> QueueMessage? {
-        guard case .queue? = entries[queue]?.value else { return nil }
+        guard holdsQueue(queue) else { return nil }
         if let message = updateQueue(queue, { $0.removeVisible(id) }) {
             return message
         }

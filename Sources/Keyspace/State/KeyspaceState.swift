@@ -165,10 +165,18 @@ struct KeyspaceState {
     /// detached from the entry first so that it is uniquely referenced and never copied.
     @discardableResult
     mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result) -> Result {
-        let result = entries.modify(queue) { entry in
-            guard case .queue(var value) = entry.value else {
-                preconditionFailure("updating a queue that is not there")
-            }
+        guard let result = updateQueueIfPresent(queue, body) else {
+            preconditionFailure("updating a queue that is not there")
+        }
+        return result
+    }
+
+    /// Runs `body` like `updateQueue(_:_:)` when `queue` holds a queue; `nil` otherwise. One
+    /// lookup of the key.
+    mutating func updateQueueIfPresent<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result) -> Result?
+    {
+        let result = entries.modify(queue) { entry -> Result? in
+            guard case .queue(var value) = entry.value else { return nil }
             entry.value = .queue(QueueValue())
             let (bytesBefore, countsBefore) = (value.bytes, value.counts)
             let result = body(&value)
@@ -178,8 +186,7 @@ struct KeyspaceState {
             entry.value = .queue(value)
             return result
         }
-        guard let result else { preconditionFailure("updating a queue that is not there") }
-        return result
+        return result ?? nil
     }
 
     /// Checks that entries, order, deadlines and waiters agree; for tests. O(n).

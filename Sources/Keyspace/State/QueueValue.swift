@@ -86,6 +86,16 @@ struct QueueValue {
         return message
     }
 
+    /// Removes and returns the `limit` messages at the head of the line, or as many as there
+    /// are. O(limit).
+    mutating func removeFirstVisible(upTo limit: Int) -> [QueueMessage] {
+        var taken: [QueueMessage] = []
+        while taken.count < limit, let message = removeFirstVisible() {
+            taken.append(message)
+        }
+        return taken
+    }
+
     /// Removes and returns the visible message `id`. O(1) at the head, O(n) elsewhere (only
     /// a damaged or foreign log asks for that).
     mutating func removeVisible(_ id: UInt64) -> QueueMessage? {
