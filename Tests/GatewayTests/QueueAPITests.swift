@@ -94,9 +94,9 @@ struct QueueAPITests {
             #expect(peek.status == 200)
             #expect(
                 peek.text
-                    == #"{"length":3,"messages":[{"attempts":0,"bytes":5,"contentType":"text/plain","#
-                    + #""enqueuedAt":1700000000000,"id":"1","text":"hello"},{"attempts":0,"base64":"/wA=","bytes":2,"#
-                    + #""contentType":"application/octet-stream","enqueuedAt":1700000000000,"id":"3"}],"name":"q"}"#
+                    == #"{"name":"q","length":3,"messages":[{"id":"1","text":"hello","contentType":"text/plain","#
+                    + #""bytes":5,"attempts":0,"enqueuedAt":1700000000000},{"id":"3","base64":"/wA=","#
+                    + #""contentType":"application/octet-stream","bytes":2,"attempts":0,"enqueuedAt":1700000000000}]}"#
             )
             #expect(try gateway.request("GET", "/v1/queues/q").jsonObject?["length"] as? Int == 3)
             expectProblem(try gateway.request("GET", "/v1/queues/q/messages?limit=0"), status: 400)

@@ -76,7 +76,8 @@ extension Gateway {
             queue: queue, visibility: visibility, limit: limit, wait: try wait(parameters))
         return try answer(operations.perform(receive, by: caller)) { messages in
             messages.isEmpty
-                ? HTTPResponse(status: .noContent) : .json(.object(["messages": QueueJSON.leased(messages)]))
+                ? HTTPResponse(status: .noContent)
+                : .json(bytes: QueueJSON.received(messages))
         }
     }
 
@@ -115,7 +116,9 @@ extension Gateway {
             operations.perform(Leases.Acknowledge(queue: queue, receipts: receipts), by: caller)
         ) {
             statuses in
-            .json(QueueJSON.acknowledged(receipts, statuses: statuses))
+            var writer = JSONWriter()
+            QueueJSON.acknowledged(receipts, statuses: statuses).writeObject(to: &writer)
+            return .json(bytes: writer.bytes)
         }
     }
 
@@ -153,11 +156,15 @@ extension Gateway {
             operations.perform(Queues.Peek(queue: queue, limit: limit), by: caller), with: queue.text
         ) {
             found, name in
-            .json(
-                .object([
-                    "name": .string(name), "length": .integer(Int64(found.info.length)),
-                    "messages": .array(found.messages.map { .object(QueueJSON.message($0)) }),
-                ]))
+            var writer = JSONWriter()
+            writer.append(raw: #"{"name":"#)
+            writer.appendString(name)
+            writer.append(raw: #","length":"#)
+            writer.appendInteger(Int64(found.info.length))
+            writer.append(raw: #","messages":"#)
+            QueueJSON.appendQueued(found.messages, to: &writer)
+            writer.append(raw: "}")
+            return .json(bytes: writer.bytes)
         }
     }
 

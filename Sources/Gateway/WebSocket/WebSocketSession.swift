@@ -199,22 +199,13 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                 try checkWaitingPops()
             }
             return try reply(to: id, operations.perform(receive, by: caller), isPop: true) { messages in
-                WebSocketReply.success(
-                    id, ["queue": .string(receive.queue.text), "messages": QueueJSON.leased(messages)])
+                WebSocketReply.received(id, messages, from: receive.queue)
             }
         case .acknowledge(let acknowledge, let isBatch):
             return try reply(to: id, operations.perform(acknowledge, by: caller)) { statuses in
                 guard !isBatch else {
-                    guard
-                        case .object(let lists) = QueueJSON.acknowledged(
-                            acknowledge.receipts, statuses: statuses)
-                    else { preconditionFailure("the statuses are an object") }
                     return WebSocketReply.success(
-                        id,
-                        [
-                            "acked": lists["acked"] ?? .null, "expired": lists["expired"] ?? .null,
-                            "unknown": lists["unknown"] ?? .null,
-                        ])
+                        id, QueueJSON.acknowledged(acknowledge.receipts, statuses: statuses))
                 }
                 switch statuses.first {
                 case .acknowledged?:
