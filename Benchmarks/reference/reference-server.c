@@ -4,7 +4,10 @@
  * thread pool of one thread per core, suspend/resume allowed). Like Keygate it answers on the
  * second call of the access handler, which keeps HTTP/1.1 connections alive on 0.9.75.
  *
- * Usage: reference-server PORT THREADS
+ * With CERT and KEY (PEM files) it speaks HTTPS only, through libmicrohttpd's GnuTLS, with the
+ * priorities Keygate uses (TLS 1.3 and 1.2): the reference of the TLS phase.
+ *
+ * Usage: reference-server PORT THREADS [CERT KEY]
  */
 #include <microhttpd.h>
 #include <signal.h>
@@ -12,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Keygate's GnuTLS priorities (Sources/MicroHTTPD/TLS/TLSConfiguration.swift). */
+static const char priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
 
 static const char body[] = "hello";
 static int first_call_marker;
@@ -36,22 +42,66 @@ answer(void *cls, struct MHD_Connection *connection, const char *url, const char
     return result;
 }
 
+/* The whole file at `path`, NUL-terminated, or NULL (with a message) when it cannot be read. */
+static char *
+read_file(const char *path)
+{
+    FILE *file = fopen(path, "rb");
+    if (NULL == file) {
+        perror(path);
+        return NULL;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    char chunk[4096];
+    size_t count;
+    while ((count = fread(chunk, 1, sizeof(chunk), file)) > 0) {
+        char *grown = realloc(text, size + count + 1);
+        if (NULL == grown) {
+            free(text);
+            fclose(file);
+            return NULL;
+        }
+        text = grown;
+        memcpy(text + size, chunk, count);
+        size += count;
+    }
+    fclose(file);
+    if (NULL != text)
+        text[size] = '\0';
+    return text;
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s PORT THREADS\n", argv[0]);
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: %s PORT THREADS [CERT KEY]\n", argv[0]);
         return 2;
     }
     unsigned int threads = (unsigned int) atoi(argv[2]);
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+        | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (argc == 5) {
+        tls[0].ptr_value = read_file(argv[3]);
+        tls[1].ptr_value = read_file(argv[4]);
+        if (NULL == tls[0].ptr_value || NULL == tls[1].ptr_value)
+            return 1;
+        flags |= MHD_USE_TLS;
+    }
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
-            | MHD_USE_ERROR_LOG,
-        (uint16_t) atoi(argv[1]), NULL, NULL, &answer, NULL,
+        flags, (uint16_t) atoi(argv[1]), NULL, NULL, &answer, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, 10000u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 16 * 1024,
+        MHD_OPTION_ARRAY, argc == 5 ? tls : &tls[3],
         MHD_OPTION_END);
     if (NULL == daemon) {
         perror("MHD_start_daemon");

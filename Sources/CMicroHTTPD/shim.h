@@ -1,5 +1,7 @@
-// Fixed-argument wrappers for the variadic parts of libmicrohttpd, which Swift cannot call.
-// Every function here is a thin `static inline` forwarder; no logic lives in C.
+// Fixed-argument wrappers for the variadic parts of libmicrohttpd, which Swift cannot call, and
+// the GnuTLS declarations its TLS needs (certificates and keys are loaded from Swift). Every
+// function here is a thin `static inline` forwarder; no logic lives in C beyond choosing
+// whether the TLS options are passed.
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
@@ -7,9 +9,24 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
 
 /// `MHD_SIZE_UNKNOWN` is a macro of a cast expression, which Swift does not import.
 static const uint64_t cmhd_size_unknown = MHD_SIZE_UNKNOWN;
+
+/// What a daemon speaking TLS is started with (`MHD_USE_TLS` must be among the flags).
+struct cmhd_tls_settings {
+    /// GnuTLS priorities: the protocol versions and ciphers offered.
+    const char *priorities;
+    /// Gives each handshake the certificate chain and key to present.
+    gnutls_certificate_retrieve_function2 *certificate;
+};
+
+/// `POLLRDHUP` (the peer shut its side of the connection), which <poll.h> declares only under
+/// `_GNU_SOURCE`, as Swift's Glibc module is not built; Linux's value.
+static const short cmhd_poll_read_hang_up = 0x2000;
 
 /// Everything `cmhd_start_daemon` passes to `MHD_start_daemon` besides the callbacks.
 struct cmhd_daemon_settings {
@@ -21,6 +38,8 @@ struct cmhd_daemon_settings {
     unsigned int connection_timeout_seconds;
     size_t connection_memory_limit;
     unsigned int listen_backlog;
+    /// TLS, or NULL for plain HTTP.
+    const struct cmhd_tls_settings *tls;
 };
 
 /// The callbacks `cmhd_start_daemon` registers; each receives `context` as its first argument.
@@ -40,6 +59,14 @@ static inline struct MHD_Daemon *
 cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
                   const struct cmhd_daemon_callbacks *callbacks)
 {
+    // A function pointer travels in `ptr_value` as `void *`, as MHD_OPTION_ARRAY documents.
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_PRIORITIES, 0,
+         NULL == settings->tls ? NULL : (void *) settings->tls->priorities},
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+         NULL == settings->tls ? NULL : (void *) settings->tls->certificate},
+        {MHD_OPTION_END, 0, NULL},
+    };
     return MHD_start_daemon(
         settings->flags, 0, callbacks->accept, callbacks->context, callbacks->access,
         callbacks->context,
@@ -55,6 +82,9 @@ cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
         MHD_OPTION_UNESCAPE_CALLBACK, callbacks->unescape, callbacks->context,
         MHD_OPTION_NOTIFY_CONNECTION, callbacks->connection, callbacks->context,
         MHD_OPTION_URI_LOG_CALLBACK, callbacks->request_line, callbacks->context,
+        // The TLS options go through an array, so that a plain daemon is given none: its list
+        // starts at the end marker.
+        MHD_OPTION_ARRAY, NULL == settings->tls ? &tls_options[2] : tls_options,
         MHD_OPTION_END);
 }
 
@@ -109,6 +139,14 @@ cmhd_connection_header_size(struct MHD_Connection *connection)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     return NULL == info ? 0 : info->header_size;
+}
+
+/// The libmicrohttpd connection a TLS session belongs to (libmicrohttpd stores it as the
+/// session's pointer).
+static inline struct MHD_Connection *
+cmhd_tls_session_connection(gnutls_session_t session)
+{
+    return (struct MHD_Connection *) gnutls_session_get_ptr(session);
 }
 
 /// Hands an upgraded socket back to libmicrohttpd, which closes it

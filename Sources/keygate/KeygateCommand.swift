@@ -34,7 +34,7 @@ struct KeygateCommand: ParsableCommand {
         // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)
         let termination = TerminationSignals(SIGINT, SIGTERM)
-        let reload = ReloadSignal(SIGHUP)
+        let reloads = ReloadSignal()
 
         let server: KeygateServer
         do {
@@ -43,15 +43,24 @@ struct KeygateCommand: ParsableCommand {
             logger.critical("Keygate could not start: \(error)")
             throw ExitCode.failure
         }
-        reload.run { server.reload() }
+        reloads.start { server.reload() }
+        let scheme = configuration.http.tls == nil ? "http" : "https"
+        if let certificate = server.certificate {
+            logger.notice(
+                "TLS certificate loaded",
+                metadata: [
+                    "subject": "\(certificate.subject)", "serial": "\(certificate.serialNumber)",
+                    "expires": "\(certificate.expiryText)", "chain": "\(certificate.chainLength)",
+                ])
+        }
         logger.notice(
             "Keygate listening",
             metadata: [
-                "address": "http://\(configuration.http.host):\(server.port)",
+                "address": "\(scheme)://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
             ])
         termination.wait()
-        reload.cancel()
+        reloads.stop()
         logger.notice("Stopping")
         server.stop()
         logger.notice("Stopped")

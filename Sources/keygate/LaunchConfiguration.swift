@@ -15,6 +15,10 @@ struct LaunchConfiguration: Sendable {
     var persistence = PersistenceConfiguration(directory: "./keygate-data")
     /// The lowest level of the lines logged. Default `info`.
     var logLevel = Logger.Level.info
+    /// The TLS certificate's file, which takes the key's too. Default none: plain HTTP.
+    var tlsCertificateFile: String?
+    /// The TLS key's file, which takes the certificate's too.
+    var tlsKeyFile: String?
 
     /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
     init(options: Options, environment: Environment) throws {
@@ -24,10 +28,30 @@ struct LaunchConfiguration: Sendable {
         try checkTargetFitsHead(
             isGiven: options.maxURLBytes != nil || environment[Setting.maxURLBytes.variable] != nil)
         server.keyspace.persistence = isMemoryOnly ? nil : persistence
+        try pairTLSFiles()
     }
 
     /// A configuration with every default.
     init() {}
+
+    /// HTTPS takes a certificate and its key: both files, or neither.
+    private mutating func pairTLSFiles() throws {
+        let certificateFlag = "--\(Setting.tlsCertificate.flag)"
+        let keyFlag = "--\(Setting.tlsKey.flag)"
+        switch (tlsCertificateFile, tlsKeyFile) {
+        case (nil, nil):
+            server.http.tls = nil
+        case (let certificate?, let key?):
+            server.http.tls = TLSConfiguration(certificateFile: certificate, keyFile: key)
+        case (let certificate?, nil):
+            throw ValidationError(
+                "\(certificateFlag) '\(certificate)' needs \(keyFlag) too: HTTPS takes the certificate and its key."
+            )
+        case (nil, let key?):
+            throw ValidationError(
+                "\(keyFlag) '\(key)' needs \(certificateFlag) too: HTTPS takes the certificate and its key.")
+        }
+    }
 
     /// The request target is part of the head: its limit is at most the head's, and follows a
     /// smaller head limit when it was not given.

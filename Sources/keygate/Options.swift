@@ -15,6 +15,8 @@ struct Options: ParsableArguments {
     @Option(name: Setting.readTimeout.name, help: Setting.readTimeout.help) var readTimeout: String?
     @Option(name: Setting.maxHeaderBytes.name, help: Setting.maxHeaderBytes.help) var maxHeaderBytes: String?
     @Option(name: Setting.maxURLBytes.name, help: Setting.maxURLBytes.help) var maxURLBytes: String?
+    @Option(name: Setting.tlsCertificate.name, help: Setting.tlsCertificate.help) var tlsCertificate: String?
+    @Option(name: Setting.tlsKey.name, help: Setting.tlsKey.help) var tlsKey: String?
     @Option(name: Setting.webSocketSendBufferBytes.name, help: Setting.webSocketSendBufferBytes.help)
     var webSocketSendBufferBytes: String?
     @Option(name: Setting.maxKeyBytes.name, help: Setting.maxKeyBytes.help) var maxKeyBytes: String?
@@ -59,6 +61,7 @@ struct Options: ParsableArguments {
             (.listenBacklog, given(listenBacklog)),
             (.idleTimeout, given(idleTimeout)), (.readTimeout, given(readTimeout)),
             (.maxHeaderBytes, given(maxHeaderBytes)), (.maxURLBytes, given(maxURLBytes)),
+            (.tlsCertificate, given(tlsCertificate)), (.tlsKey, given(tlsKey)),
             (.webSocketSendBufferBytes, given(webSocketSendBufferBytes)), (.maxKeyBytes, given(maxKeyBytes)),
             (.maxWait, given(maxWait)), (.maxWaitingPerQueue, given(maxWaitingPerQueue)),
             (.heartbeat, given(heartbeat)), (.webSocketMaxMessageBytes, given(webSocketMaxMessageBytes)),

@@ -1,29 +1,29 @@
 import Dispatch
 import Glibc
 
-/// Runs an action each time a signal arrives (SIGHUP: read the token file again), through a
-/// dispatch source rather than a handler that could run anywhere.
+/// Calls an action on each SIGHUP, delivered through a dispatch source rather than a handler.
 ///
-/// Made before the server starts, so that the signal's default action (for SIGHUP, to end the
-/// process) is off and the source is listening by the time the server says it is; the action
-/// comes once there is a server to act on.
+/// Made before the server starts: the signal's default action, ending the process, is disabled
+/// from creation on, and the source is listening by the time the server says it is. A SIGHUP
+/// that comes before `start` is received and dropped.
 final class ReloadSignal {
     private let source: any DispatchSourceSignal
 
-    /// Takes `signal`, disabling its default action; until `run` it is received and dropped.
-    init(_ signal: Int32) {
-        Glibc.signal(signal, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+    /// Takes SIGHUP, ignoring it until `start`.
+    init() {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(
+            signal: SIGHUP, queue: DispatchQueue(label: "keygate-reload"))
         source.resume()
     }
 
-    /// Runs `action` on each signal from now on.
-    func run(_ action: @escaping @Sendable () -> Void) {
+    /// Calls `action` on each SIGHUP from now on, one call at a time, on a queue of its own.
+    func start(_ action: @escaping @Sendable () -> Void) {
         source.setEventHandler(handler: action)
     }
 
-    /// Stops running the action.
-    func cancel() {
+    /// Stops calling the action; SIGHUP stays ignored.
+    func stop() {
         source.cancel()
     }
 }

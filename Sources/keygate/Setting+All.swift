@@ -47,6 +47,14 @@ extension Setting {
     static let maxURLBytes = integer(
         "KEYGATE_MAX_URL_BYTES", \.server.http.maxURLBytes, in: 64...(1 << 20),
         "Longest request target (path and query), at most the head's; longer gets a 414.")
+    /// `--tls-cert`, read again on SIGHUP.
+    static let tlsCertificate = file(
+        "KEYGATE_TLS_CERT", \.tlsCertificateFile,
+        "PEM file of the TLS certificate, its chain after it; with --tls-key the port speaks HTTPS only (TLS 1.2 and 1.3). SIGHUP reloads both files."
+    )
+    /// `--tls-key`, read again on SIGHUP.
+    static let tlsKey = file(
+        "KEYGATE_TLS_KEY", \.tlsKeyFile, "PEM file of the TLS certificate's private key, unencrypted.")
     /// `--ws-send-buffer-bytes`.
     static let webSocketSendBufferBytes = integer(
         "KEYGATE_WS_SEND_BUFFER_BYTES", \.server.http.maxUpgradeBufferedBytes, in: 1024...(1 << 30),
@@ -109,7 +117,7 @@ extension Setting {
         "KEYGATE_METRICS", \.server.gateway.isMetricsEnabled, isInvertible: true,
         "Measure requests and the keyspace, served at /metrics.")
     /// `--auth-tokens`.
-    static let authTokens = path(
+    static let authTokens = file(
         "KEYGATE_AUTH_TOKENS", \.server.gateway.tokenFile,
         "The token file (see `keygate tokens add`): every request to /v1/* and /metrics then needs a token.")
     /// `--ticket-lifetime`.

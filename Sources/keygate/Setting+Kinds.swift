@@ -54,8 +54,8 @@ extension Setting {
         }
     }
 
-    /// A path, stored at `keyPath`; not given by default.
-    static func path(
+    /// The path of a file, stored at `keyPath`; none by default.
+    static func file(
         _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String?> & Sendable,
         _ summary: String
     ) -> Setting {

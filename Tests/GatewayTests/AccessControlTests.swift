@@ -209,6 +209,9 @@ struct AccessControlTests {
         #expect(revoked.withLock { $0 } == ["writer"])
         #expect(access.tokenCount == 3)
         #expect(try access.authenticate(authorization: "Bearer token-n").name == "new")
+        // An accepted field is remembered, but not past a reload: the writer's new scopes hold.
+        let rewritten = try access.authenticate(authorization: "Bearer token-w")
+        #expect(rewritten.token?.scopes.map(\.description) == ["write:*"])
         #expect(unauthorized { try access.redeem(ticket: ticket) })
 
         // Once unwatched, a stream's revocation is not called.

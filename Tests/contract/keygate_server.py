@@ -32,7 +32,7 @@ BINARY = REPO / os.environ.get("KEYGATE_BINARY", ".build/debug/keygate")
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-LISTENING = re.compile(r"address=(http://[^\s:]+:(\d+))")
+LISTENING = re.compile(r"address=(https?://[^\s:]+:(\d+))")
 
 
 @dataclass
@@ -49,6 +49,23 @@ class RunningServer:
     data_dir: Path | None = None
     # Set by `kill`: the finalizer then expects the process to have died of SIGKILL.
     killed: bool = field(default=False)
+    # Notified whenever a line is added to `log`.
+    logged: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for_log(self, pattern: str, *, after: int = 0, timeout: float = STARTUP_TIMEOUT) -> str:
+        """The first line of the log from index `after` on that matches the regular expression
+        `pattern`, waiting up to `timeout` seconds for it to be written."""
+        expression = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.logged:
+            while True:
+                for line in self.log[after:]:
+                    if expression.search(line):
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    pytest.fail(f"keygate logged no line matching {pattern!r} within {timeout} s:\n{''.join(self.log[-30:])}")
+                self.logged.wait(remaining)
 
     def kill(self) -> None:
         """Kills the process with SIGKILL (no chance to flush or clean up) and waits for it."""
@@ -118,13 +135,16 @@ def start_server(
         text=True, encoding="utf-8", errors="replace", env=variables,
     )
     log: list[str] = []
+    logged = threading.Condition()
     lines: queue.Queue[str | None] = queue.Queue()
 
     def drain() -> None:
         # Reads stderr to its end so the server never blocks on a full pipe.
         assert process.stderr is not None
         for line in process.stderr:
-            log.append(line)
+            with logged:
+                log.append(line)
+                logged.notify_all()
             lines.put(line)
         lines.put(None)
 
@@ -166,6 +186,6 @@ def start_server(
         if match := LISTENING.search(line):
             parsed = urllib.parse.urlsplit(match.group(1))
             assert parsed.hostname and parsed.port
-            server = RunningServer(process, match.group(1), parsed.hostname, parsed.port, log, data_dir)
+            server = RunningServer(process, match.group(1), parsed.hostname, parsed.port, log, data_dir, logged=logged)
             started.append(server)
             return server

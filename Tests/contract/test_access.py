@@ -29,6 +29,8 @@ from keygate_server import BINARY, REPO, STOP_TIMEOUT, RunningServer, start_serv
 from test_websocket import REPLY_TIMEOUT, Session
 
 PUBLIC = REPO / "public"
+# The bound: the streams and sockets of a revoked token end within a second of SIGHUP.
+REVOCATION_BOUND = 1.0
 SCOPES = {
     "root": ["*:*", "admin"],
     "outsider": ["push:elsewhere:*"],
@@ -150,6 +152,7 @@ def test_revoking_a_token_ends_its_streams_and_sockets(
         # The file without `reader`; root stays.
         entries = json.loads(file.read_text())["tokens"]
         file.write_text(json.dumps({"tokens": [entry for entry in entries if entry["name"] != "reader"]}))
+        signalled = time.monotonic()
         server.process.send_signal(signal.SIGHUP)
         with pytest.raises(ConnectionClosed) as closed:
             while True:
@@ -162,6 +165,8 @@ def test_revoking_a_token_ends_its_streams_and_sockets(
             chunk = stream.recv(4096)
             assert chunk, received
             received += chunk
+        ended = time.monotonic() - signalled
+        assert ended < REVOCATION_BOUND, f"the socket and the stream ended {ended:.3f} s after SIGHUP"
         # root's socket goes on; the revoked token is refused from now on.
         root.ok(op="set", key=unique("still"), value="v")
         refused = requests.get(f"{server.base_url}/v1/cache/team-x", headers=bearer(tokens["reader"]),

@@ -365,7 +365,7 @@ def test_document_is_valid_openapi_3_1() -> None:
     assert SPEC["info"]["title"] == "Keygate"
     assert SPEC["info"]["version"] == "0.1.0"
     assert SPEC["info"].get("description")
-    assert [server["url"] for server in SPEC["servers"]] == ["http://127.0.0.1:8080"]
+    assert [server["url"] for server in SPEC["servers"]] == ["http://127.0.0.1:8080", "https://127.0.0.1:8080"]
 
 
 # The limits every operation may answer, before the request reaches its route.

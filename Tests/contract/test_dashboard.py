@@ -5,7 +5,9 @@ buttons — and checks what the page then shows, waiting for explicit conditions
 never for a fixed time. The REST API is used only to set up data and to check the result.
 Chromium and its driver come from Debian (`chromium`, `chromium-driver`; `.ci/setup test`
 installs them); without them the tests fail, they do not skip. The screenshot goes to
-`Tests/out/dashboard.png`.
+`Tests/out/dashboard.png`. One test serves the page over HTTPS, its test CA trusted by the browser
+through an NSS database (`certutil`, from Debian's `libnss3-tools`): no certificate error is
+ignored.
 
 Run from the repository root after `swift build`:
 
@@ -14,9 +16,12 @@ Run from the repository root after `swift build`:
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import subprocess
 import uuid
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from access_tokens import bearer, write_token_file
 from keygate_server import REPO, RunningServer, start_server
 from png_pixels import decode_png
+from tls_certificates import Authority, ServerPair
 
 PUBLIC = REPO / "public"
 OUT = REPO / "Tests" / "out"
@@ -77,6 +83,14 @@ def server(request: pytest.FixtureRequest) -> RunningServer:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium, from Debian's packages; a missing browser fails the tests."""
+    session = launch_chromium()
+    yield session
+    session.quit()
+
+
+def launch_chromium(home: Path | None = None) -> WebDriver:
+    """Headless Chromium through its driver; with `home`, as the HOME it reads its NSS
+    certificate database from (`home/.pki/nssdb`)."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or driver is None:
         pytest.fail("chromium and chromedriver are needed: run `.ci/setup test` (apt-get install chromium chromium-driver).")
@@ -86,12 +100,12 @@ def browser() -> Iterator[WebDriver]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    environment = None if home is None else {**os.environ, "HOME": str(home)}
     # Naming the driver keeps Selenium Manager from looking for one on the network.
-    session = webdriver.Chrome(options=options, service=Service(driver))
+    session = webdriver.Chrome(options=options, service=Service(driver, env=environment))
     session.set_page_load_timeout(WAIT)
     session.set_script_timeout(WAIT)
-    yield session
-    session.quit()
+    return session
 
 
 @pytest.fixture
@@ -451,3 +465,63 @@ def assert_not_blank(browser: WebDriver, path: Any, size: tuple[int, int]) -> No
     commonest = colours.most_common(1)[0][1]
     assert len(colours) > 100, f"{path.name} has only {len(colours)} colours"
     assert commonest < 0.9 * image.width * image.height, f"{path.name} is mostly one colour"
+
+
+# --- Over HTTPS -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_authority(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    return Authority.make(tmp_path_factory.mktemp("dashboard-ca"), "Keygate Dashboard Test CA")
+
+
+@pytest.fixture(scope="module")
+def trusting_browser(tmp_path_factory: pytest.TempPathFactory, tls_authority: Authority) -> Iterator[WebDriver]:
+    """Headless Chromium whose certificate store trusts `tls_authority`: an NSS database in a
+    HOME of its own, where Chromium on Linux looks for the user's trusted authorities."""
+    if shutil.which("certutil") is None:
+        pytest.fail("certutil is needed: run `.ci/setup test` (apt-get install libnss3-tools).")
+    home = tmp_path_factory.mktemp("chromium-home")
+    database = home / ".pki" / "nssdb"
+    database.mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{database}", "--empty-password"], check=True, timeout=WAIT)
+    # Trusted to issue server certificates (C), for this database only.
+    subprocess.run(["certutil", "-A", "-d", f"sql:{database}", "-n", tls_authority.name, "-t", "C,,",
+                    "-i", str(tls_authority.path)], check=True, timeout=WAIT)
+    session = launch_chromium(home)
+    yield session
+    session.quit()
+
+
+def test_the_dashboard_over_https_with_its_ca_trusted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                                                      tls_authority: Authority, trusting_browser: WebDriver) -> None:
+    certificate, key = tls_authority.issue("keygate-dashboard")
+    pair = ServerPair.write(tmp_path_factory.mktemp("dashboard-tls"), "server", certificate, key)
+    server = start_server(request, PUBLIC, ("--tls-cert", str(pair.certificate_path), "--tls-key", str(pair.key_path)))
+    assert server.base_url.startswith("https://")
+    browser = trusting_browser
+    set_viewport(browser, *LAPTOP)
+    browser.get(server.base_url + "/")
+    try:
+        # The page loaded as itself, not as a certificate warning, and its streams are live.
+        wait(browser, lambda _: state(browser, "sync-state") == "live" and state(browser, "feed-state") == "live")
+        assert browser.execute_script("return location.protocol") == "https:"
+        assert browser.execute_script("return window.isSecureContext") is True
+
+        key = unique("tls")
+        create_key(browser, key, "over TLS", "600")
+        wait(browser, lambda _: one(browser, f'#key-rows tr[data-key="{key}"]'), "the key's row never came")
+        wait(browser, lambda _: one(browser, f'#feed li[data-type="set"][data-key="{key}"]'), "no set event in the feed")
+        stored = requests.get(f"{server.base_url}/v1/cache/{key}", verify=str(tls_authority.path), timeout=WAIT)
+        assert stored.content == b"over TLS"
+        OUT.mkdir(parents=True, exist_ok=True)
+        assert_not_blank(browser, OUT / "dashboard-tls.png", LAPTOP)
+
+        logged = browser.get_log("browser")
+        errors = [entry["message"] for entry in logged if entry["level"] == "SEVERE"]
+        assert errors == [], f"the page logged errors: {errors}"
+        resources = browser.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
+        assert [name for name in resources if not name.startswith(server.base_url + "/")] == []
+    finally:
+        # Leave before the server stops, so that no reconnecting stream logs errors.
+        browser.get("about:blank")

@@ -1,7 +1,7 @@
 import CoreMetrics
 package import Keyspace
 package import Logging
-import MicroHTTPD
+package import MicroHTTPD
 import Plumbing
 
 /// A running Keygate: the built-in keyspace, its expirer, and the HTTP API over it.
@@ -11,9 +11,11 @@ package final class KeygateServer: Sendable {
     /// The keyspace behind the API.
     package let keyspace: KeyspaceEngine
     private let gateway: Gateway<KeyspaceEngine>
-    private let http: HTTPServer
+    /// The HTTP server, which `reload()` reaches too.
+    let http: HTTPServer
+    /// Where `reload()` tells what it did.
+    let logger: Logger
     private let deadlines: DeadlineQueue
-    private let logger: Logger
 
     private init(
         port: Int, keyspace: KeyspaceEngine, gateway: Gateway<KeyspaceEngine>, http: HTTPServer,
@@ -25,6 +27,16 @@ package final class KeygateServer: Sendable {
         self.http = http
         self.deadlines = deadlines
         self.logger = logger
+    }
+
+    /// Who may do what, which `reload()` reads again; `nil` when access control is off.
+    var accessControl: AccessControl? {
+        gateway.accessControl
+    }
+
+    /// The certificate new TLS handshakes present; `nil` when serving plain HTTP.
+    package var certificate: TLSCertificate.Summary? {
+        http.certificate
     }
 
     /// Starts the keyspace and the API; returns once listening.
@@ -83,24 +95,6 @@ package final class KeygateServer: Sendable {
         return KeygateServer(
             port: http.port, keyspace: keyspace, gateway: gateway, http: http, deadlines: deadlines,
             logger: logger)
-    }
-
-    /// Reads what may change without a restart again (SIGHUP): the token file, whose removed
-    /// tokens' streams and sockets end now. A file that cannot be used changes nothing and is
-    /// logged.
-    package func reload() {
-        guard let accessControl = gateway.accessControl else { return }
-        do {
-            let revoked = try accessControl.reload()
-            logger.notice(
-                "Token file read again",
-                metadata: [
-                    "file": "\(accessControl.path)", "tokens": "\(accessControl.tokenCount)",
-                    "revoked_streams": "\(revoked)",
-                ])
-        } catch {
-            logger.error("The token file was not read again; the tokens stay as they were: \(error)")
-        }
     }
 
     /// Stops gracefully: parked requests are answered and event streams ended, then

@@ -4,7 +4,8 @@ import Plumbing
 import struct Synchronization.Atomic
 
 /// Keeps count of the open connections, in all and per client address; lets new ones in or
-/// refuses them; and closes, with a 408, those whose request is not read in time.
+/// refuses them; and closes, with a 408, those whose request is not read in time (over TLS,
+/// without the 408: see `closeLateConnections`).
 ///
 /// libmicrohttpd's own per-address limit closes a connection without a word, and its timeout
 /// only measures silence, which a client sending a byte now and then never lets pass. So each
@@ -29,6 +30,9 @@ final class ConnectionGuard: Sendable {
     /// The bytes of the 408 written to a connection whose request is late.
     private let timeoutAnswer: [UInt8]
     private let thread = WorkerThread(name: "keygate-deadlines")
+    /// Upgraded connections libmicrohttpd has not closed yet. Over TLS it goes on forwarding
+    /// what their sockets sent after they are given back, so stopping waits for none.
+    let upgradedCount = Atomic<Int>(0)
 
     /// A guard enforcing `limits`, answering late requests with `timeoutResponse`.
     init(limits: HTTPServer.Configuration, timeoutResponse: HTTPResponse) {
@@ -58,8 +62,9 @@ final class ConnectionGuard: Sendable {
     }
 
     /// Counts a new connection in, deciding whether it is served or refused with a 503; its
-    /// first request must arrive within the read timeout.
-    func opened(socket: Int32, peer: PeerAddress) -> OpenConnection {
+    /// first request must arrive within the read timeout (its TLS handshake included), and its
+    /// handshake presents `certificate`.
+    func opened(socket: Int32, peer: PeerAddress, certificate: TLSCertificate?) -> OpenConnection {
         let deadline = deadline(after: limits.readTimeout)
         return state.withLock { state in
             let fromPeer = state.perAddress[peer, default: 0] + 1
@@ -72,7 +77,8 @@ final class ConnectionGuard: Sendable {
                 } else {
                     nil
                 }
-            let connection = OpenConnection(socket: socket, peer: peer, refusal: refusal, deadline: deadline)
+            let connection = OpenConnection(
+                socket: socket, peer: peer, certificate: certificate, refusal: refusal, deadline: deadline)
             state.open[ObjectIdentifier(connection)] = connection
             return connection
         }
@@ -83,9 +89,18 @@ final class ConnectionGuard: Sendable {
     func closed(_ connection: OpenConnection) {
         state.withLock { state in
             state.open[ObjectIdentifier(connection)] = nil
+            if connection.isUpgraded {
+                upgradedCount.subtract(1, ordering: .releasing)
+            }
             let left = state.perAddress[connection.peer, default: 1] - 1
             state.perAddress[connection.peer] = left > 0 ? left : nil
         }
+    }
+
+    /// The connection was upgraded: no request is read on it any more.
+    func upgraded(_ connection: OpenConnection) {
+        connection.markUpgraded()
+        upgradedCount.add(1, ordering: .relaxed)
     }
 
     /// A request line was read: the rest of its request must follow within the read timeout.
@@ -105,14 +120,24 @@ final class ConnectionGuard: Sendable {
 
     /// Writes the 408 to each connection past its deadline and shuts its socket down, which
     /// libmicrohttpd then sees and closes the connection. O(open connections), under the lock.
+    ///
+    /// Over TLS the 408 is not written: the socket carries TLS records that only
+    /// libmicrohttpd's thread may write, and bytes written beside them would break the stream
+    /// (or be read as a plaintext answer by no one). The connection is only shut down, which
+    /// the client sees as the connection closing; libmicrohttpd 0.9.75 cannot be asked to
+    /// answer from another thread a connection that is not suspended.
     private func closeLateConnections() {
         let current = now.load(ordering: .relaxed)
+        let isAnswered = limits.tls == nil
         state.withLock { state in
             for connection in state.open.values where connection.timeOut(ifDueAt: current) {
                 // Best effort: a client that reads nothing misses the answer, not the close.
-                _ = timeoutAnswer.withUnsafeBytes { bytes in
-                    send(
-                        connection.socket, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                if isAnswered {
+                    _ = timeoutAnswer.withUnsafeBytes { bytes in
+                        send(
+                            connection.socket, bytes.baseAddress, bytes.count,
+                            Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                    }
                 }
                 // It fails only for a socket the client already shut down, which libmicrohttpd
                 // is closing anyway.

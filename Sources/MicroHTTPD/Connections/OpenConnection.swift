@@ -7,6 +7,9 @@ final class OpenConnection: Sendable {
     let socket: Int32
     /// The client's address.
     let peer: PeerAddress
+    /// The certificate its TLS handshake presents, the one current when it opened; `nil` for
+    /// plain HTTP. Held for the connection's life, which outlasts the handshake's use of it.
+    let certificate: TLSCertificate?
     /// Why the connection came in past a limit, answered to its first request; `nil` when it is
     /// within every limit.
     let refusal: HTTPError?
@@ -22,9 +25,12 @@ final class OpenConnection: Sendable {
     private static let upgraded = Int64.max
 
     /// A connection whose first request must be read by `deadline`.
-    init(socket: Int32, peer: PeerAddress, refusal: HTTPError?, deadline: Int64) {
+    init(
+        socket: Int32, peer: PeerAddress, certificate: TLSCertificate?, refusal: HTTPError?, deadline: Int64
+    ) {
         self.socket = socket
         self.peer = peer
+        self.certificate = certificate
         self.refusal = refusal
         readDeadline = Atomic(deadline)
     }
@@ -58,6 +64,11 @@ final class OpenConnection: Sendable {
             current = original
         }
         return false
+    }
+
+    /// Whether the connection was upgraded.
+    var isUpgraded: Bool {
+        readDeadline.load(ordering: .acquiring) == Self.upgraded
     }
 
     /// The connection is upgraded: no read deadline applies any more.

@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Glibc
 import Plumbing
 
@@ -48,9 +49,19 @@ package final class ParkedRequest: Sendable {
     /// Whether the client still has its end of the connection open, by a non-blocking peek at
     /// the socket: end of file or an error means it left. Only for a claimed request, whose
     /// connection is still suspended.
+    ///
+    /// Over TLS a client that leaves usually sends a close-notify alert before its end of file,
+    /// so the peek finds a byte: there the socket is asked whether the client shut its side
+    /// (TLS has no half-closed connection a client could still read from).
     package var isClientConnected: Bool {
         let socket = connection.socket
         guard socket >= 0 else { return false }
+        if lot.speaksTLS {
+            var watched = pollfd(fd: socket, events: cmhd_poll_read_hang_up, revents: 0)
+            let ready = poll(&watched, 1, 0)
+            if ready < 0 { return errno == EINTR }
+            return watched.revents & (cmhd_poll_read_hang_up | Int16(POLLHUP | POLLERR | POLLNVAL)) == 0
+        }
         var byte: UInt8 = 0
         let count = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         if count > 0 { return true }

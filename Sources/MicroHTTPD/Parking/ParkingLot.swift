@@ -30,10 +30,14 @@ final class ParkingLot: Sendable {
     private let logger: Logger
     /// Connections suspended and not yet back on their thread; shutdown waits for zero.
     let suspendedCount = Atomic<Int>(0)
+    /// Whether the connections carry TLS, whose clients' leaving shows differently on their
+    /// sockets (see `ParkedRequest.isClientConnected`).
+    let speaksTLS: Bool
 
     /// A lot whose requests' deadlines are kept in `deadlines`.
-    init(deadlines: DeadlineQueue, logger: Logger) {
+    init(deadlines: DeadlineQueue, speaksTLS: Bool, logger: Logger) {
         self.deadlines = deadlines
+        self.speaksTLS = speaksTLS
         self.logger = logger
         do {
             watcher = try HangUpWatcher()

@@ -13,7 +13,8 @@ import CMicroHTTPD
 import Glibc
 import Logging
 
-/// Starts a daemon whose callbacks all lead to `dispatcher`.
+/// Starts a daemon whose callbacks all lead to `dispatcher`; one speaking TLS when the
+/// dispatcher has credentials.
 func startDaemon(settings: cmhd_daemon_settings, dispatcher: RequestDispatcher) -> OpaquePointer? {
     var settings = settings
     var callbacks = cmhd_daemon_callbacks(
@@ -26,7 +27,17 @@ func startDaemon(settings: cmhd_daemon_settings, dispatcher: RequestDispatcher) 
         request_line: requestLineRead,
         // Unretained: HTTPServer owns the dispatcher and stops the daemon before releasing it.
         context: Unmanaged.passUnretained(dispatcher).toOpaque())
-    return cmhd_start_daemon(&settings, &callbacks)
+    guard dispatcher.credentials != nil else {
+        return cmhd_start_daemon(&settings, &callbacks)
+    }
+    // libmicrohttpd parses the priorities while it starts: the text need not outlive the call.
+    return TLSConfiguration.priorities.withCString { priorities in
+        var tls = cmhd_tls_settings(priorities: priorities, certificate: presentCertificate)
+        return withUnsafePointer(to: &tls) { tls in
+            settings.tls = tls
+            return cmhd_start_daemon(&settings, &callbacks)
+        }
+    }
 }
 
 /// The slot value of a request whose headers were seen and that holds no context. Never
@@ -63,6 +74,26 @@ private func acceptPolicy(
     return dispatcher.connections.admits(PeerAddress(address)) ? .YES : .NO
 }
 
+/// `gnutls_certificate_retrieve_function2`: the chain and key a TLS handshake presents, those of
+/// the certificate its connection was opened with. GnuTLS does not free them; the connection's
+/// `OpenConnection` keeps them alive until it closes, which is after its session's last use of
+/// them. Returns -1, failing the handshake, for a connection the server does not count.
+private func presentCertificate(
+    _ session: gnutls_session_t?, _: UnsafePointer<gnutls_datum_t>?, _: Int32,
+    _: UnsafePointer<gnutls_pk_algorithm_t>?, _: Int32,
+    _ chain: UnsafeMutablePointer<UnsafeMutablePointer<gnutls_pcert_st>?>?,
+    _ chainLength: UnsafeMutablePointer<UInt32>?, _ key: UnsafeMutablePointer<gnutls_privkey_t?>?
+) -> Int32 {
+    guard let session, let chain, let chainLength, let key,
+        let open = openConnection(of: cmhd_tls_session_connection(session)),
+        let certificate = open.certificate
+    else { return -1 }
+    chain.pointee = certificate.chain
+    chainLength.pointee = UInt32(certificate.chainLength)
+    key.pointee = certificate.key
+    return 0
+}
+
 /// `MHD_NotifyConnectionCallback`: a connection opened or closed; the guard counts it.
 private func connectionChanged(
     _ context: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
@@ -70,12 +101,15 @@ private func connectionChanged(
     _ change: MHD_ConnectionNotificationCode
 ) {
     guard let connection, let socketContext else { return }
-    let connections = dispatcher(from: context).connections
+    let dispatcher = dispatcher(from: context)
+    let connections = dispatcher.connections
     switch change {
     case .CONNECTION_NOTIFY_STARTED:
         guard let address = cmhd_connection_client_address(connection) else { return }
+        // Before the TLS handshake, which presents this certificate.
         let open = connections.opened(
-            socket: cmhd_connection_socket(connection), peer: PeerAddress(address))
+            socket: cmhd_connection_socket(connection), peer: PeerAddress(address),
+            certificate: dispatcher.credentials?.certificate)
         // Retained: libmicrohttpd keeps it until the closed notice.
         socketContext.pointee = Unmanaged.passRetained(open).toOpaque()
     case .CONNECTION_NOTIFY_CLOSED:

@@ -36,6 +36,9 @@ extension HTTPServer {
         /// Pending connections the kernel queues before `accept` (capped by the system's
         /// `net.core.somaxconn`); a burst past it makes new clients retry their connect.
         package var listenBacklog = 1024
+        /// The certificate and key to speak HTTPS with; `nil` (the default) for plain HTTP. With
+        /// them the port speaks TLS 1.2 and 1.3 only.
+        package var tls: TLSConfiguration?
 
         /// A configuration with every default.
         package init() {}

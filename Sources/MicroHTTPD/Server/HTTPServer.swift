@@ -47,18 +47,24 @@ package final class HTTPServer: Sendable {
         let deadlines = given ?? DeadlineQueue(name: "keygate-timers")
         let ownDeadlines = given == nil ? deadlines : nil
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let credentials = try configuration.tls.map { tls throws(HTTPServerError) in
+            try loadCredentials(tls)
+        }
         let upgradeLoop = try UpgradeLoop(
             maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
         let dispatcher = RequestDispatcher(
-            handler: handler, configuration: configuration, upgradeLoop: upgradeLoop,
-            deadlines: deadlines, logger: logger)
+            handler: handler, configuration: configuration, credentials: credentials,
+            upgradeLoop: upgradeLoop, deadlines: deadlines, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
             | MHD_USE_ERROR_LOG.rawValue
         if address.isIPv6 {
             flags |= MHD_USE_IPv6.rawValue
+        }
+        if credentials != nil {
+            flags |= MHD_USE_TLS.rawValue
         }
         let daemon = address.withSocketAddress { socketAddress in
             let settings = cmhd_daemon_settings(
@@ -72,7 +78,9 @@ package final class HTTPServer: Sendable {
                 connection_timeout_seconds: UInt32(
                     clamping: configuration.idleTimeout.components.seconds),
                 connection_memory_limit: configuration.connectionMemoryBytes,
-                listen_backlog: UInt32(clamping: configuration.listenBacklog))
+                listen_backlog: UInt32(clamping: configuration.listenBacklog),
+                // Set by `startDaemon` when the server speaks TLS.
+                tls: nil)
             return startDaemon(settings: settings, dispatcher: dispatcher)
         }
         guard let daemon else {
@@ -97,6 +105,19 @@ package final class HTTPServer: Sendable {
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
     }
 
+    /// The certificate new TLS handshakes present; `nil` for a server of plain HTTP.
+    package var certificate: TLSCertificate.Summary? {
+        dispatcher.credentials?.certificate.summary
+    }
+
+    /// Reads the TLS certificate and key again from their files: new handshakes present the
+    /// new pair, connections already open carry on with theirs. A pair that cannot be used
+    /// leaves the current one in place, and the error says why. Returns the new certificate's
+    /// summary, or `nil` for a server of plain HTTP. O(file sizes); any thread.
+    package func reloadCertificate() throws(TLSError) -> TLSCertificate.Summary? {
+        try dispatcher.credentials?.reload()
+    }
+
     /// The connections open now, suspended ones included; 0 once stopping.
     package var openConnectionCount: Int {
         // Never waits: `stop()` holds the lock for its grace period, and this is read on
@@ -112,11 +133,28 @@ package final class HTTPServer: Sendable {
         dispatcher.upgradeLoop.openCount.load(ordering: .relaxed)
     }
 
+    /// The credentials of `configuration`, when this libmicrohttpd can serve them.
+    private static func loadCredentials(_ configuration: TLSConfiguration) throws(HTTPServerError)
+        -> TLSCredentials
+    {
+        guard MHD_is_feature_supported(.FEATURE_TLS) == .YES,
+            MHD_is_feature_supported(.FEATURE_HTTPS_CERT_CALLBACK) == .YES
+        else {
+            throw HTTPServerError(TLSError(file: configuration.certificateFile, reason: .unsupported))
+        }
+        do {
+            return try TLSCredentials(configuration: configuration)
+        } catch {
+            throw HTTPServerError(error)
+        }
+    }
+
     /// Stops gracefully; idempotent.
     ///
     /// Closes new connections at once, answers every parked request with the handler's 503,
     /// asks every upgraded socket's handler to say goodbye, waits up to the grace period for
-    /// requests in progress and upgraded sockets, then closes every connection.
+    /// requests in progress and upgraded sockets (over TLS, until libmicrohttpd has forwarded
+    /// their goodbyes and closed their connections), then closes every connection.
     /// libmicrohttpd aborts the process if stopped with a connection suspended, so that is
     /// never done. `MHD_quiesce_daemon` is not used: in 0.9.75 it races with the worker threads
     /// over the listening socket's epoll registration and can abort the process; the accept
@@ -130,7 +168,8 @@ package final class HTTPServer: Sendable {
             while ContinuousClock.now < deadline
                 && (dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring) > 0
                     || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0
-                    || dispatcher.upgradeLoop.openCount.load(ordering: .acquiring) > 0)
+                    || dispatcher.upgradeLoop.openCount.load(ordering: .acquiring) > 0
+                    || dispatcher.connections.upgradedCount.load(ordering: .acquiring) > 0)
             {
                 usleep(2_000)
             }

@@ -22,9 +22,15 @@ package struct HTTPServerError: Error, Sendable, CustomStringConvertible {
         self.init(function: error.function, code: error.code, detail: detail)
     }
 
+    /// The TLS certificate or key could not be used; the detail says why and names the file.
+    init(_ error: TLSError) {
+        self.init(function: "", code: 0, detail: error.description)
+    }
+
     /// The detail, the function and the system's explanation of the code.
     package var description: String {
-        code == 0
+        if function.isEmpty { return detail }
+        return code == 0
             ? "\(detail) (\(function) failed)"
             : "\(detail) (\(function): \(String(cString: strerror(code))))"
     }

@@ -30,21 +30,24 @@ final class RequestDispatcher: Sendable {
     let upgradeLoop: UpgradeLoop
     /// Counts connections against their limits and closes those whose request is late.
     let connections: ConnectionGuard
+    /// The certificate TLS handshakes present; `nil` for plain HTTP.
+    let credentials: TLSCredentials?
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
     private let headRules: RequestHeadRules
     private let isStopping = Atomic<Bool>(false)
 
     init(
-        handler: any HTTPHandler, configuration: HTTPServer.Configuration, upgradeLoop: UpgradeLoop,
-        deadlines: DeadlineQueue, logger: Logger
+        handler: any HTTPHandler, configuration: HTTPServer.Configuration, credentials: TLSCredentials?,
+        upgradeLoop: UpgradeLoop, deadlines: DeadlineQueue, logger: Logger
     ) {
         self.handler = handler
+        self.credentials = credentials
         maxBodyBytes = configuration.maxBodyBytes
         headRules = RequestHeadRules(limits: configuration)
         self.upgradeLoop = upgradeLoop
         self.logger = logger
-        parkingLot = ParkingLot(deadlines: deadlines, logger: logger)
+        parkingLot = ParkingLot(deadlines: deadlines, speaksTLS: credentials != nil, logger: logger)
         connections = ConnectionGuard(
             limits: configuration,
             timeoutResponse: handler.response(for: .requestTimeout(configuration.readTimeout)))
@@ -138,8 +141,14 @@ final class RequestDispatcher: Sendable {
             preconditionFailure("libmicrohttpd upgraded a request that was not answered with an upgrade")
         }
         context.phase = .upgraded
-        open?.markUpgraded()
-        upgradeLoop.open(descriptor: socket, handle: handle, handler: handler, input: input)
+        if let open {
+            connections.upgraded(open)
+        }
+        // Over TLS, `socket` is libmicrohttpd's end of a socket pair it forwards through; the
+        // client's own socket is watched for hang-up, which libmicrohttpd does not pass on.
+        upgradeLoop.open(
+            descriptor: socket, transport: credentials == nil ? nil : open?.socket, handle: handle,
+            handler: handler, input: input)
     }
 
     /// Whether new connections are let in; not once the server stops.

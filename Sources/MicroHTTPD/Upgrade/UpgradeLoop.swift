@@ -63,12 +63,16 @@ final class UpgradeLoop: Sendable {
     /// Takes over an upgraded connection, on libmicrohttpd's thread; `input` holds bytes the
     /// client sent after its request, which libmicrohttpd had already read. Once the loop has
     /// stopped, the socket is closed at once.
+    ///
+    /// - Parameter transport: over TLS, the client's own socket, which libmicrohttpd forwards
+    ///   to and from `descriptor` (one end of a socket pair); `nil` when `descriptor` is it.
     func open(
-        descriptor: Int32, handle: UpgradeResponseHandle, handler: any UpgradeHandler, input: [UInt8]
+        descriptor: Int32, transport: Int32?, handle: UpgradeResponseHandle, handler: any UpgradeHandler,
+        input: [UInt8]
     ) {
         let socket = UpgradedSocket(
-            id: lastID.add(1, ordering: .relaxed).newValue, descriptor: descriptor, handle: handle,
-            handler: handler, loop: self)
+            id: lastID.add(1, ordering: .relaxed).newValue, descriptor: descriptor, transport: transport,
+            handle: handle, handler: handler, loop: self)
         let isTaken = inbox.withLock { inbox in
             guard inbox.isRunning else { return false }
             openCount.add(1, ordering: .relaxed)
@@ -129,10 +133,26 @@ final class UpgradeLoop: Sendable {
         }
     }
 
+    /// Watches `transport`, the client's socket under a TLS forwarding, for its hang-up, once,
+    /// under `id` marked as a transport's. Any thread.
+    func watchTransport(_ transport: Int32, id: UInt64) -> Bool {
+        do {
+            try epoll.watch(transport, id: id | Self.transportMark, for: [.hangUp, .oneShot])
+            return true
+        } catch {
+            logger.error("Cannot watch an upgraded TLS connection", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
     /// Stops watching `descriptor`, before it is closed.
     func unwatch(_ descriptor: Int32) {
         epoll.unwatch(descriptor)
     }
+
+    /// The bit that tells a transport's hang-up from its socket's events: socket ids count up
+    /// from 1 and never reach it, and the wake-up id is checked first.
+    private static let transportMark: UInt64 = 1 << 62
 
     private func signal() {
         epoll.wake()
@@ -168,6 +188,10 @@ final class UpgradeLoop: Sendable {
             for id in ids {
                 guard id != EpollSet.wakeUpID else {
                     isSignalled = true
+                    continue
+                }
+                if id & Self.transportMark != 0 {
+                    sockets[id & ~Self.transportMark]?.transportHungUp()
                     continue
                 }
                 guard let socket = sockets[id] else { continue }

@@ -13,6 +13,13 @@ import Plumbing
 /// The descriptor is used under the socket's lock only while the socket is not finished, and
 /// it is finished (libmicrohttpd closes the descriptor) under the same lock, so no thread can
 /// write to a descriptor that was closed and reused.
+///
+/// Over TLS the descriptor is one end of a socket pair, and libmicrohttpd's thread forwards
+/// between its other end and the client's TLS connection (the transport). libmicrohttpd 0.9.75
+/// does not tell the pair when the client leaves, nor close the client's connection when the
+/// pair's writes are shut: the transport is watched for hang-up here, and a closing socket is
+/// given back as soon as all it sends is in the pair, since libmicrohttpd then forwards the rest
+/// and ends the TLS session itself.
 package final class UpgradedSocket: Sendable {
     private enum Phase {
         case open
@@ -32,6 +39,14 @@ package final class UpgradedSocket: Sendable {
         var isServiceRequested = false
         /// A write failed (the client reset the connection): the loop finishes the socket.
         var hasFailed = false
+        /// Over TLS: the client's connection hung up, and this end's writes are shut.
+        var isTransportGone = false
+        /// Over TLS: closing, everything is in the pair and its writes are shut, so the socket
+        /// is given back at once; libmicrohttpd forwards what it holds, then closes.
+        var isHandedOver = false
+
+        /// Whether the loop must finish the socket now.
+        var mustFinish: Bool { hasFailed || isHandedOver }
 
         var pendingCount: Int { pending.count - sent }
     }
@@ -41,16 +56,20 @@ package final class UpgradedSocket: Sendable {
     /// What serves the socket.
     let handler: any UpgradeHandler
     private let descriptor: Int32
+    /// Over TLS, the client's socket, which libmicrohttpd forwards to and from `descriptor`;
+    /// open until the socket is given back, and only watched and shut down here.
+    private let transport: Int32?
     private let handle: UpgradeResponseHandle
     private let loop: UpgradeLoop
     private let state = Mutex(State())
 
     init(
-        id: UInt64, descriptor: Int32, handle: UpgradeResponseHandle, handler: any UpgradeHandler,
-        loop: UpgradeLoop
+        id: UInt64, descriptor: Int32, transport: Int32?, handle: UpgradeResponseHandle,
+        handler: any UpgradeHandler, loop: UpgradeLoop
     ) {
         self.id = id
         self.descriptor = descriptor
+        self.transport = transport
         self.handle = handle
         self.handler = handler
         self.loop = loop
@@ -85,7 +104,7 @@ package final class UpgradedSocket: Sendable {
             guard case .open = state.phase else { return false }
             state.phase = .closing(deadline: .now + loop.closeTimeout)
             enqueue(farewell, in: &state)
-            return state.hasFailed
+            return state.mustFinish
         }
         if mustAttend {
             loop.schedule(self)
@@ -154,29 +173,46 @@ package final class UpgradedSocket: Sendable {
         return .drained
     }
 
-    /// Sends what waits, now that the socket may be writable; `false` if the socket failed.
+    /// Sends what waits, now that the socket may be writable; `false` if the socket failed or
+    /// must be given back.
     func flush() -> Bool {
         state.withLock { state in
-            guard !state.hasFailed else { return false }
+            guard !state.mustFinish else { return false }
             if case .finished = state.phase { return true }
             writePending(&state)
-            return !state.hasFailed
+            return !state.mustFinish
         }
     }
 
-    /// Serves a request for attention; `false` if the socket failed and must be finished.
+    /// Over TLS, the client's connection reported a hang-up, which libmicrohttpd does not pass
+    /// on to the pair. Shutting this end's writes tells libmicrohttpd that nothing more comes
+    /// from here; it then breaks the pair once it has forwarded all the client sent, so the loop
+    /// reads all of it and then the end of file, as from a plain socket. Sends fail from now on.
+    /// (TLS has no half-closed connection a client could still read from.)
+    func transportHungUp() {
+        state.withLock { state in
+            if case .finished = state.phase { return }
+            guard !state.isTransportGone else { return }
+            state.isTransportGone = true
+            // It fails only if the pair is already broken, which the loop reads as the end.
+            _ = shutdown(descriptor, Int32(SHUT_WR))
+        }
+    }
+
+    /// Serves a request for attention; `false` if the socket failed or must be given back, and
+    /// must be finished.
     func attend() -> Bool {
-        let (isServiceDue, hasFailed) = state.withLock { state in
+        let (isServiceDue, mustFinish) = state.withLock { state in
             defer { state.isServiceRequested = false }
             if case .open = state.phase {
-                return (state.isServiceRequested, state.hasFailed)
+                return (state.isServiceRequested, state.mustFinish)
             }
-            return (false, state.hasFailed)
+            return (false, state.mustFinish)
         }
-        if isServiceDue && !hasFailed {
+        if isServiceDue && !mustFinish {
             handler.serve()
         }
-        return !hasFailed
+        return !mustFinish
     }
 
     /// Whether the socket is closing and its close timeout has passed.
@@ -200,10 +236,15 @@ package final class UpgradedSocket: Sendable {
     func finish() -> Bool {
         state.withLock { state in
             if case .finished = state.phase { return false }
+            let isHandedOver = state.isHandedOver
             state.phase = .finished
             state.pending = []
             state.sent = 0
             loop.unwatch(descriptor)
+            if let transport {
+                loop.unwatch(transport)
+                release(transport, isHandedOver: isHandedOver)
+            }
             if !handle.close() {
                 loop.logger.error("libmicrohttpd refused to close an upgraded socket")
             }
@@ -211,9 +252,39 @@ package final class UpgradedSocket: Sendable {
         }
     }
 
-    /// Registers the socket with the loop's epoll set; `false` on failure.
+    /// Registers the socket, and over TLS its transport, with the loop's epoll set; `false` on
+    /// failure.
     func watch() -> Bool {
-        loop.watch(descriptor, id: id, writable: false, isNew: true)
+        guard loop.watch(descriptor, id: id, writable: false, isNew: true) else { return false }
+        guard let transport else { return true }
+        guard loop.watchTransport(transport, id: id) else {
+            loop.unwatch(descriptor)
+            return false
+        }
+        return true
+    }
+
+    /// Over TLS, bounds how long libmicrohttpd keeps the client's connection once given back:
+    /// it forwards what it holds before closing, with no timeout of its own, so a client that
+    /// stops reading would keep it forever. A socket handed over gracefully gets the kernel's
+    /// user timeout (unacknowledged or unsendable data for that long ends the connection); any
+    /// other is shut down at once, as its client is gone or failed. The transport is open here:
+    /// libmicrohttpd closes it only after the socket is given back.
+    private func release(_ transport: Int32, isHandedOver: Bool) {
+        guard isHandedOver else {
+            // It fails only for a connection already shut, which is what is wanted.
+            _ = shutdown(transport, Int32(SHUT_RDWR))
+            return
+        }
+        var timeout = UInt32(clamping: loop.closeTimeout.wholeMilliseconds)
+        let isSet = setsockopt(
+            transport, Int32(IPPROTO_TCP), TCP_USER_TIMEOUT, &timeout, socklen_t(MemoryLayout<UInt32>.size))
+        if isSet != 0 {
+            loop.logger.debug(
+                "Cannot bound the close of an upgraded TLS connection; it is shut down",
+                metadata: ["errno": "\(errno)"])
+            _ = shutdown(transport, Int32(SHUT_RDWR))
+        }
     }
 
     // MARK: Writing, under the lock
@@ -264,6 +335,10 @@ package final class UpgradedSocket: Sendable {
         if case .closing = state.phase, state.pendingCount == 0, !state.hasShutDownWrites {
             state.hasShutDownWrites = true
             _ = shutdown(descriptor, Int32(SHUT_WR))
+            // Over TLS the client never sees this end of file: libmicrohttpd closes its
+            // connection only once the socket is given back, so that is done now, rather than
+            // after waiting for a client that waits for the server to close first (RFC 6455).
+            state.isHandedOver = transport != nil && !state.isTransportGone
         }
     }
 
