@@ -3274,6 +3274,23 @@ def test_a_move_needs_pop_on_its_source_and_push_on_its_destination(
     assert client.call("GET", "/v1/queues/{name}", path={"name": "jobs-done"}, headers=root).json()["length"] == 1
 
 
+def test_a_dead_letter_policy_needs_push_on_its_dead_letter_queue(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    file = tmp_path / "tokens.json"
+    tokens = write_token_file(file, {"owner": ["write:jobs", "read:*", "push:jobs-dead"]})
+    client = Client(start_server(request, PUBLIC, ("--auth-tokens", str(file))))
+    owner = bearer(tokens["owner"])
+    refused = client.call("PUT", "/v1/queues/{name}/policy", path={"name": "jobs"},
+                          body=b'{"maxReceives": 2, "deadLetter": "elsewhere"}', headers=owner, status=403,
+                          slugs=("forbidden",))
+    assert "may not push 'elsewhere'" in refused.json()["detail"], str(refused)
+    assert client.call("GET", "/v1/queues/{name}/policy", path={"name": "jobs"}, headers=owner).json() == {
+        "visibility": 30, "maxReceives": None, "deadLetter": None}
+    client.call("PUT", "/v1/queues/{name}/policy", path={"name": "jobs"},
+                body=b'{"maxReceives": 2, "deadLetter": "jobs-dead"}', headers=owner, status=200)
+
+
 def test_a_pop_over_several_queues_needs_pop_on_each(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -23,7 +23,12 @@ enum Policies {
         /// The new policy; `nil` for the standard one.
         let policy: QueuePolicy?
 
-        var requirement: Requirement { .on(.write, queue) }
+        /// `write` on the queue, and `push` on its dead-letter queue when it names one: the
+        /// policy sends messages there, which a caller who may not push there must not arrange.
+        var requirement: Requirement {
+            guard let deadLetter = policy?.deadLetter else { return .on(.write, queue) }
+            return .all([.on(.write, queue), .on(.push, deadLetter)])
+        }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<QueuePolicy> {
             .now(try operations.store.setPolicy(policy, of: queue))
