@@ -4,16 +4,20 @@
  * how late a message comes back once its lease ends. Loopback only.
  *
  * Usage:
- *   leases-client throughput MODE PORT CONNECTIONS SECONDS MESSAGES QUEUE
+ *   leases-client preload MODE PORT MESSAGES QUEUE
+ *       Stores MESSAGES messages of 5 bytes in QUEUE for MODE (below): pipelined pushes, or
+ *       XADDs and the consumer group. Run apart, so that the server's CPU time can be read
+ *       around the consumption alone.
+ *   leases-client throughput MODE PORT CONNECTIONS SECONDS QUEUE
  *       MODE is `pop` (Keygate: POST /v1/queues/QUEUE/pop), `lease` (Keygate: POST
  *       /v1/queues/QUEUE/receive, then DELETE /v1/queues/QUEUE/leases/RECEIPT) or `streams`
  *       (Redis: XREADGROUP GROUP g c<n> COUNT 1 STREAMS QUEUE >, then XACK QUEUE g ID).
- *       First stores MESSAGES messages of 5 bytes in QUEUE (pipelined pushes, or XADDs and the
- *       group), then runs CONNECTIONS connections, each one request at a time, for SECONDS, in
- *       one epoll loop (so the client costs the same little CPU for every mode). Prints
+ *       Consumes what `preload` stored on CONNECTIONS connections, each one request at a
+ *       time, for SECONDS, in one epoll loop (so the client costs the same little CPU for
+ *       every mode). Prints
  *       `consumed=… seconds=… rate=… dry=…`: messages consumed (popped, or received and
  *       acknowledged) per second, and the answers that found the queue empty (0 unless
- *       MESSAGES was too few).
+ *       preload stored too few).
  *   leases-client redelivery PORT SAMPLES VISIBILITY_MS
  *       For each sample, on a queue of its own: pushes a message, receives it on a lease of
  *       VISIBILITY_MS (plus a few ms that vary, so the leases end at every phase of a
@@ -21,6 +25,13 @@
  *       ends. Runs the samples 25 at a time. Prints the lateness of the second receive's answer
  *       after the first lease's end (`visibleUntil`, the server's wall-clock milliseconds), read
  *       on the client's wall clock: `samples=… lateness_p50_ms=… lateness_p99_ms=… …`.
+ *   leases-client delay PORT SAMPLES DELAY_MS
+ *       For each sample, on a queue of its own: parks a receive (wait=10), then pushes a message
+ *       with delay=DELAY_MS; the receive takes it when the delay ends. The server's moment is its
+ *       clock's millisecond when it stored the push (read between the push's sending and its
+ *       answer) plus the delay: a sample whose push was sent and answered in two different
+ *       milliseconds, whose moment is then uncertain by one, is left out (`skipped=`). Prints
+ *       the lateness of the receive's answer after that moment, as `redelivery` does.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
@@ -288,9 +299,8 @@ preload(enum mode mode, long messages)
 /* --- Throughput -------------------------------------------------------------------------- */
 
 static void
-throughput(enum mode mode, int connections, double seconds, long messages)
+throughput(enum mode mode, int connections, double seconds)
 {
-    preload(mode, messages);
     static struct connection pool[MAX_CONNECTIONS];
     int epoll = epoll_create1(0);
     if (epoll < 0)
@@ -411,8 +421,57 @@ exchange(int fd, const char *request, char *body, size_t capacity)
     }
 }
 
+/* What becomes visible in a lateness run: a message whose lease ends, or a delayed message. */
+enum moment { LEASE_END, DELAY_END };
+
+/* Prepares sample SAMPLE of a lateness run on its own queue, and parks a receive for it on a
+ * new connection added to EPOLL as INDEX; returns that connection, and the moment the message
+ * becomes visible (Unix microseconds) in *DUE, or -1 when it is uncertain. */
+static int
+prepare_sample(enum moment kind, int control, int epoll, long long run, int sample, int index, int milliseconds,
+               int64_t *due)
+{
+    char request[REQUEST_CAPACITY], body[8192];
+    char queue[96];
+    snprintf(queue, sizeof queue, "bench-%s-%lld-%d", kind == LEASE_END ? "redeliver" : "delay", run, sample);
+    const char *parked_format = "POST /v1/queues/%s/receive?wait=10&visibility=600 HTTP/1.1\r\n"
+                                "Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+    if (kind == DELAY_END) {
+        int waiting = add_to_epoll(epoll, connect_to(port), (uint32_t) index);
+        snprintf(request, sizeof request, parked_format, queue);
+        send_text(waiting, request);
+        snprintf(request, sizeof request,
+                 "POST /v1/queues/%s?delay=%.3f HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\njob", queue,
+                 milliseconds / 1e3);
+        int64_t sent = unix_us();
+        if (exchange(control, request, body, sizeof body) != 201)
+            failf("a delayed push failed: %s", body);
+        int64_t answered = unix_us();
+        // The server stored it at its clock's millisecond, between these two readings.
+        *due = sent / 1000 == answered / 1000 ? (sent / 1000 + milliseconds) * 1000 : -1;
+        return waiting;
+    }
+    snprintf(request, sizeof request,
+             "POST /v1/queues/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\njob", queue);
+    if (exchange(control, request, body, sizeof body) != 201)
+        failf("a push failed: %s", body);
+    // Leases of every length modulo a millisecond's phase: 0 to 6.3 ms more than asked.
+    snprintf(request, sizeof request,
+             "POST /v1/queues/%s/receive?visibility=%.4f HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+             queue, milliseconds / 1e3 + (sample % 64) * 0.0001);
+    if (exchange(control, request, body, sizeof body) != 200)
+        failf("a receive failed: %s", body);
+    *due = json_number(body, strlen(body), "visibleUntil") * 1000;
+    int waiting = add_to_epoll(epoll, connect_to(port), (uint32_t) index);
+    snprintf(request, sizeof request, parked_format, queue);
+    send_text(waiting, request);
+    return waiting;
+}
+
+/* The lateness of SAMPLES messages becoming visible after MILLISECONDS (a lease's end or a
+ * delay's), each taken by a receive parked for it, BATCH at a time. */
 static void
-redelivery(int samples, int visibility_ms)
+lateness_run(enum moment kind, int samples, int milliseconds)
 {
     struct histogram lateness;
     histogram_init(&lateness);
@@ -420,33 +479,14 @@ redelivery(int samples, int visibility_ms)
     int epoll = epoll_create1(0);
     if (epoll < 0)
         fail("epoll_create1");
-    char request[REQUEST_CAPACITY], body[8192];
     long long run = unix_us();
+    int skipped = 0;
     for (int first = 0; first < samples; first += BATCH) {
         int count = samples - first < BATCH ? samples - first : BATCH;
         int waiting[BATCH];
-        long long visible_until[BATCH];
-        for (int index = 0; index < count; index++) {
-            int sample = first + index;
-            // Leases of every length modulo a millisecond's phase: 0 to 6.3 ms more than asked.
-            double visibility = visibility_ms / 1e3 + (sample % 64) * 0.0001;
-            snprintf(request, sizeof request,
-                     "POST /v1/queues/bench-redeliver-%lld-%d HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     "Content-Length: 3\r\n\r\njob", run, sample);
-            if (exchange(control, request, body, sizeof body) != 201)
-                failf("a push failed: %s", body);
-            snprintf(request, sizeof request,
-                     "POST /v1/queues/bench-redeliver-%lld-%d/receive?visibility=%.4f HTTP/1.1\r\n"
-                     "Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", run, sample, visibility);
-            if (exchange(control, request, body, sizeof body) != 200)
-                failf("a receive failed: %s", body);
-            visible_until[index] = json_number(body, strlen(body), "visibleUntil");
-            waiting[index] = add_to_epoll(epoll, connect_to(port), (uint32_t) index);
-            snprintf(request, sizeof request,
-                     "POST /v1/queues/bench-redeliver-%lld-%d/receive?wait=10&visibility=600 HTTP/1.1\r\n"
-                     "Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", run, sample);
-            send_text(waiting[index], request);
-        }
+        int64_t due[BATCH];
+        for (int index = 0; index < count; index++)
+            waiting[index] = prepare_sample(kind, control, epoll, run, first + index, index, milliseconds, &due[index]);
         int answered = 0;
         static char buffers[BATCH][4096];
         size_t lengths[BATCH] = { 0 };
@@ -454,58 +494,81 @@ redelivery(int samples, int visibility_ms)
             struct epoll_event events[BATCH];
             int ready = epoll_wait(epoll, events, BATCH, 15000);
             if (ready <= 0)
-                failf("no redelivery within 15 s");
+                failf("no message became visible within 15 s");
             int64_t arrived = unix_us();
             for (int event = 0; event < ready; event++) {
                 int index = (int) events[event].data.u32;
                 ssize_t got = recv(waiting[index], buffers[index] + lengths[index],
                                    sizeof buffers[index] - 1 - lengths[index], MSG_DONTWAIT);
                 if (got <= 0)
-                    fail("recv of a redelivery");
+                    fail("recv of a parked receive's answer");
                 lengths[index] += (size_t) got;
                 int status;
                 const char *answer;
                 size_t answer_length;
                 if (http_answer(buffers[index], lengths[index], &status, &answer, &answer_length) == 0)
                     continue;
-                if (status != 200 || json_number(answer, answer_length, "attempts") != 2)
-                    failf("the redelivery was answered %d: %.*s", status, (int) answer_length, answer);
-                histogram_add(&lateness, arrived - visible_until[index] * 1000);
+                long long attempts = kind == LEASE_END ? 2 : 1;
+                if (status != 200 || json_number(answer, answer_length, "attempts") != attempts)
+                    failf("the parked receive was answered %d: %.*s", status, (int) answer_length, answer);
+                if (due[index] >= 0)
+                    histogram_add(&lateness, arrived - due[index]);
+                else
+                    skipped++;
                 epoll_ctl(epoll, EPOLL_CTL_DEL, waiting[index], NULL);
                 close(waiting[index]);
+                lengths[index] = 0;
                 answered++;
             }
         }
     }
     close(control);
-    printf("samples=%d visibility_ms=%d", samples, visibility_ms);
+    printf("samples=%d skipped=%d milliseconds=%d", samples - skipped, skipped, milliseconds);
     print_histogram("lateness", &lateness);
     printf(" lateness_min_ms=%.2f\n", (double) lateness.minimum_us / 1e3);
+}
+
+static enum mode
+mode_named(const char *name)
+{
+    if (strcmp(name, "pop") == 0)
+        return POP;
+    if (strcmp(name, "lease") == 0)
+        return LEASE;
+    if (strcmp(name, "streams") == 0)
+        return STREAMS;
+    failf("unknown mode %s", name);
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc == 8 && strcmp(argv[1], "throughput") == 0) {
-        enum mode mode = strcmp(argv[2], "pop") == 0 ? POP : strcmp(argv[2], "lease") == 0 ? LEASE
-                       : strcmp(argv[2], "streams") == 0                              ? STREAMS
-                                                                                       : (failf("unknown mode %s", argv[2]), POP);
+    if (argc == 6 && strcmp(argv[1], "preload") == 0) {
+        port = atoi(argv[3]);
+        queue_name = argv[5];
+        preload(mode_named(argv[2]), atol(argv[4]));
+        printf("stored=%ld\n", atol(argv[4]));
+        return 0;
+    }
+    if (argc == 7 && strcmp(argv[1], "throughput") == 0) {
         port = atoi(argv[3]);
         int connections = atoi(argv[4]);
         if (connections < 1 || connections > MAX_CONNECTIONS)
             failf("1 to %d connections", MAX_CONNECTIONS);
-        queue_name = argv[7];
-        throughput(mode, connections, atof(argv[5]), atol(argv[6]));
+        queue_name = argv[6];
+        throughput(mode_named(argv[2]), connections, atof(argv[5]));
         return 0;
     }
-    if (argc == 5 && strcmp(argv[1], "redelivery") == 0) {
+    if (argc == 5 && (strcmp(argv[1], "redelivery") == 0 || strcmp(argv[1], "delay") == 0)) {
         port = atoi(argv[2]);
-        redelivery(atoi(argv[3]), atoi(argv[4]));
+        lateness_run(strcmp(argv[1], "delay") == 0 ? DELAY_END : LEASE_END, atoi(argv[3]), atoi(argv[4]));
         return 0;
     }
     fprintf(stderr,
-            "usage: %s throughput pop|lease|streams PORT CONNECTIONS SECONDS MESSAGES QUEUE\n"
-            "       %s redelivery PORT SAMPLES VISIBILITY_MS\n",
-            argv[0], argv[0]);
+            "usage: %s preload pop|lease|streams PORT MESSAGES QUEUE\n"
+            "       %s throughput pop|lease|streams PORT CONNECTIONS SECONDS QUEUE\n"
+            "       %s redelivery PORT SAMPLES VISIBILITY_MS\n"
+            "       %s delay PORT SAMPLES DELAY_MS\n",
+            argv[0], argv[0], argv[0], argv[0]);
     return 2;
 }
