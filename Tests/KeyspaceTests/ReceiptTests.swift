@@ -43,7 +43,7 @@ struct ReceiptTests {
             })
         #expect(try signer.lease(of: receipt, in: queue) == lease)
         // Another queue, another signer, or any one character changed: not a receipt of this
-        // server for this queue (refused as malformed when the change hits the format byte).
+        // server for this queue.
         #expect(try signer.lease(of: receipt, in: Key("jobs2")) == nil)
         #expect(try ReceiptSigner(key: ReceiptSigner.makeKey()).lease(of: receipt, in: queue) == nil)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -51,13 +51,13 @@ struct ReceiptTests {
             var characters = Array(receipt)
             let index = alphabet.firstIndex(of: characters[position]) ?? 0
             characters[position] = alphabet[(index + 1) % alphabet.count]
-            #expect((try? signer.lease(of: String(characters), in: queue)) == nil, "position \(position)")
+            #expect(try signer.lease(of: String(characters), in: queue) == nil, "position \(position)")
         }
     }
 
     @Test(arguments: [
         "", "short", String(repeating: "*", count: 44), String(repeating: "A", count: 43),
-        String(repeating: "A", count: 45), String(repeating: "A", count: 44),
+        String(repeating: "A", count: 45),
     ])
     func somethingElseThanAReceiptIsRefused(text: String) {
         let signer = ReceiptSigner(key: ReceiptSigner.makeKey())

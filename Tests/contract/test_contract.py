@@ -1784,9 +1784,12 @@ def test_bad_lease_input_is_a_problem_and_changes_nothing(api: Client) -> None:
     move(api, name, name, status=400, slugs=("bad-request",))
     move(api, name, string, status=409, slugs=("wrong-type",))
     receive(api, string, status=409, slugs=("wrong-type",))
-    for malformed in ("short", "A" * 44, "*" * 44, "A" * 45):
+    for malformed in ("short", "*" * 44, "A" * 45):
         acknowledge(api, name, malformed, status=400, slugs=("invalid-receipt",))
         extend(api, name, malformed, 5, status=400, slugs=("invalid-receipt",))
+    # In the form of a receipt, but none this server gave out: unknown.
+    acknowledge(api, name, "A" * 44, status=404, slugs=("not-found",))
+    extend(api, name, "A" * 44, 5, status=404, slugs=("not-found",))
     assert counts(api, name) == (1, 1, 0, 0), "refused requests take nothing"
     leased = receive(api, name, {"visibility": "30"})["messages"][0]
     # A receipt given out for another queue is unknown here, whatever that queue holds.

@@ -454,8 +454,8 @@ def test_a_pop_with_to_moves_the_message(server: RunningServer, session: Session
     session.error(400, "bad-request", op="pop", queues=[source, destination], to=unique("x"))
 
 
-# In the form of a receipt (format byte 1, 44 characters of base64url) but signed by no one:
-# unknown, where text out of that form is malformed.
+# In the form of a receipt (44 characters of base64url) but signed by no one: unknown, where
+# text out of that form is malformed.
 FORGED_RECEIPT = "AQ" + "A" * 42
 
 
