@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "Keyspace",
+                "WebSocket",
                 "KeygateTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,6 +7,7 @@
 #define KEYGATE_BENCH_CLIENT_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -129,6 +130,37 @@ rss_kib(long pid)
     return kib;
 }
 
+/* The CPU time all threads of process PID have run so far, in microseconds: the sum of the
+   first field of each /proc/PID/task/TID/schedstat (nanoseconds on a CPU, user and system together),
+   which unlike /proc/PID/stat is not rounded to clock ticks. A thread that ended is no longer
+   counted, so take both readings while the server's threads live. */
+static inline int64_t
+cpu_us(long pid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL)
+        fail("open the server's /proc tasks");
+    int64_t total_ns = 0;
+    struct dirent *task;
+    while ((task = readdir(tasks)) != NULL) {
+        if (task->d_name[0] == '.')
+            continue;
+        char stat_path[64];
+        snprintf(stat_path, sizeof stat_path, "/proc/%ld/task/%.20s/schedstat", pid, task->d_name);
+        FILE *schedstat = fopen(stat_path, "r");
+        if (schedstat == NULL)
+            continue; /* the thread ended meanwhile */
+        long long ns;
+        if (fgets(line, sizeof line, schedstat) != NULL && sscanf(line, "%lld", &ns) == 1)
+            total_ns += ns;
+        fclose(schedstat);
+    }
+    closedir(tasks);
+    return total_ns / 1000;
+}
+
 /* --- HTTP answers ------------------------------------------------------------------------- */
 
 /* The value of header NAME in the response head HEAD (LENGTH bytes, lines ending in CRLF), or
@@ -223,6 +255,22 @@ print_histogram(const char *name, const struct histogram *histogram)
            histogram_percentile_ms(histogram, 0.50), name,
            histogram_percentile_ms(histogram, 0.99), name,
            (double) histogram->maximum_us / 1e3);
+}
+
+/* Prints " server_cpu_ms=… cpu_per_delivery_us=…" for CPU_US microseconds of server CPU spent
+   on DELIVERIES, or nulls when the CPU was not read (CPU_US < 0). */
+static inline void
+print_server_cpu(int64_t cpu_us, long deliveries)
+{
+    if (cpu_us < 0) {
+        printf(" server_cpu_ms=null cpu_per_delivery_us=null");
+        return;
+    }
+    printf(" server_cpu_ms=%.1f", (double) cpu_us / 1e3);
+    if (deliveries > 0)
+        printf(" cpu_per_delivery_us=%.3f", (double) cpu_us / (double) deliveries);
+    else
+        printf(" cpu_per_delivery_us=null");
 }
 
 #endif

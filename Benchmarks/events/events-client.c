@@ -17,11 +17,13 @@
  *       those whose deadlines fall in a window of MEASURE_MS that starts at the first deadline,
  *       or SETTLE_MS after loading ends if that is later; their notifications are awaited until
  *       GRACE_MS after the window's end, and any still missing then count as missing.
- *   events-client fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS
+ *   events-client fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS [SERVER_PID]
  *       Opens SUBSCRIBERS streams of GET /v1/events?type=set&key=fan:*, then writes RATE new
  *       keys per second for SECONDS on one connection, and times each event from its `time`
  *       (the server's clock, Unix ms) to its arrival at each subscriber. Deliveries still
- *       missing DRAIN_MS after the last write count as lost.
+ *       missing DRAIN_MS after the last write count as lost. With SERVER_PID, also the CPU
+ *       time the server's threads ran from the first write to the last delivery (writes and
+ *       deliveries together), in all and per delivery.
  *
  * Prints one line of key=value figures (times in ms); a figure with no sample is `null`.
  */
@@ -868,10 +870,12 @@ read_subscriber(struct fanout *fanout, int fd, long index)
 static int
 run_fanout(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS [SERVER_PID]\n",
+                argv[0]);
         return 2;
     }
+    long server_pid = argc == 8 ? atol(argv[7]) : 0;
     int port = atoi(argv[2]);
     static struct fanout fanout;
     fanout.subscribers = atol(argv[3]);
@@ -916,6 +920,7 @@ run_fanout(int argc, char **argv)
         failf("%ld event streams ended at once", fanout.ended);
     double connecting_seconds = (double) (monotonic_us() - connecting_started) / 1e6;
 
+    int64_t cpu_before_us = server_pid > 0 ? cpu_us(server_pid) : 0;
     static struct producer producer;
     producer.port = port;
     producer.rate = rate;
@@ -941,6 +946,7 @@ run_fanout(int argc, char **argv)
             read_subscriber(&fanout, sockets[subscriber], subscriber);
         }
     }
+    int64_t server_cpu_us = server_pid > 0 ? cpu_us(server_pid) - cpu_before_us : -1;
     /* A producer still blocked in send() when the time is up is left to exit() with us. */
     if (atomic_load(&producer.done))
         pthread_join(thread, NULL);
@@ -966,6 +972,7 @@ run_fanout(int argc, char **argv)
            events * fanout.subscribers, fanout.delivered, complete, fewest, fanout.ended,
            fanout.gaps, fanout.lost);
     print_histogram("latency", &fanout.latency);
+    print_server_cpu(server_cpu_us, fanout.delivered);
     printf("\n");
     return 0;
 }
@@ -980,7 +987,7 @@ main(int argc, char **argv)
     fprintf(stderr,
             "usage: %s expiry keygate|redis PORT KEYS LEAD_MS SPREAD_MS SETTLE_MS MEASURE_MS "
             "GRACE_MS CONNECTIONS DEPTH\n"
-            "       %s fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS\n",
+            "       %s fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS [SERVER_PID]\n",
             argv[0], argv[0]);
     return 2;
 }

@@ -15,7 +15,9 @@
  *       each key is wsfan:<deadline, Unix ms>:<n>. Every delivery of an `expired` event is
  *       timed twice: from the key's deadline (lateness: expiry and delivery together), and from
  *       the event's `time`, the server's clock in whole ms (delivery alone, give or take 1 ms).
- *       Deliveries still missing 10 s after the last deadline count as missing.
+ *       Deliveries still missing 10 s after the last deadline count as missing. The server's
+ *       CPU time (all its threads) from the first write to the last delivery is printed in all
+ *       and per delivery.
  *
  * Prints one line of key=value figures; a figure with no sample is `null`.
  */
@@ -401,6 +403,7 @@ fanout(int port, long sockets, long keys, long server_pid)
     long rss_subscribed = rss_kib(server_pid);
 
     /* The writer: one more socket, whose replies are read at once. */
+    int64_t cpu_before_us = cpu_us(server_pid);
     size_t used = 0;
     int writer = open_websocket(port, buffer, sizeof buffer, &used);
     int64_t first_deadline_ms = unix_us() / 1000 + 1000, last_deadline_ms = first_deadline_ms;
@@ -418,6 +421,7 @@ fanout(int port, long sockets, long keys, long server_pid)
     }
     expected_deliveries = sockets * keys;
     fanout_serve(&fanout, epoll, all_delivered, (last_deadline_ms + DRAIN_MS) * 1000);
+    int64_t server_cpu_us = cpu_us(server_pid) - cpu_before_us;
     long rss_after = rss_kib(server_pid);
 
     printf("sockets=%ld keys=%ld expected=%ld delivered=%ld missing=%ld open_seconds=%.2f "
@@ -429,6 +433,7 @@ fanout(int port, long sockets, long keys, long server_pid)
            (double) (rss_after - rss_before) / (double) sockets);
     print_histogram("lateness", &fanout.lateness);
     print_histogram("delivery", &fanout.delivery);
+    print_server_cpu(server_cpu_us, fanout.delivered);
     printf("\n");
     close(writer);
     for (long index = 0; index < sockets; index++)

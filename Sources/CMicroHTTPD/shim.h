@@ -5,6 +5,7 @@
 #ifndef CMICROHTTPD_SHIM_H
 #define CMICROHTTPD_SHIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -147,6 +148,13 @@ static inline struct MHD_Connection *
 cmhd_tls_session_connection(gnutls_session_t session)
 {
     return (struct MHD_Connection *) gnutls_session_get_ptr(session);
+}
+
+/// Whether a connection speaks TLS: only then has it a GnuTLS session.
+static inline bool
+cmhd_connection_is_encrypted(struct MHD_Connection *connection)
+{
+    return NULL != MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 }
 
 /// Hands an upgraded socket back to libmicrohttpd, which closes it

@@ -19,16 +19,12 @@ package final class WorkerThread: Sendable {
         case untilWoken
         /// Until `wake()` is called or `duration` has passed, whichever comes first.
         case untilWokenOrAfter(Duration)
-        /// Until `wake()` is called, but not before `duration` has passed: wake-ups meanwhile
-        /// are kept for then, so that a burst of them costs one round.
-        case untilWokenNotBefore(Duration)
     }
 
     /// The thread's name, as `top -H` and debuggers show it.
     package let name: String
     private let interrupt: (@Sendable () -> Void)?
     private let wakeups = DispatchSemaphore(value: 0)
-    private let stopSignal = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let isWakePending = Atomic<Bool>(false)
     private let phase = Atomic<UInt8>(Phase.idle.rawValue)
@@ -83,7 +79,6 @@ package final class WorkerThread: Sendable {
         let previous = phase.exchange(Phase.stopped.rawValue, ordering: .acquiringAndReleasing)
         guard previous == Phase.running.rawValue else { return }
         wakeups.signal()
-        stopSignal.signal()
         interrupt?()
         finished.wait()
     }
@@ -96,10 +91,6 @@ package final class WorkerThread: Sendable {
             wakeups.wait()
         case .untilWokenOrAfter(let duration):
             _ = wakeups.wait(timeout: Self.deadline(after: duration))
-        case .untilWokenNotBefore(let duration):
-            _ = stopSignal.wait(timeout: Self.deadline(after: duration))
-            guard !isStopping else { return }
-            wakeups.wait()
         }
         // Acquires what the wakers wrote before their wake-up, which this round is for.
         _ = isWakePending.exchange(false, ordering: .acquiringAndReleasing)

@@ -13,6 +13,14 @@ package enum FrameEncoder {
         return frame
     }
 
+    /// Appends the header of a text message in one frame whose payload, `payloadCount` bytes of
+    /// UTF-8, the caller appends next: for building many frames into one buffer, which is then
+    /// sent in one write. O(1).
+    package static func appendTextHeader(payloadCount: Int, to frames: inout [UInt8]) {
+        frames.append(0x80 | Opcode.text.rawValue)
+        appendLength(payloadCount, maskBit: 0, to: &frames)
+    }
+
     /// A pong answering a ping with `payload`.
     package static func pong(_ payload: [UInt8]) -> [UInt8] {
         frame(opcode: Opcode.pong.rawValue, payload: payload)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Gateway
 import Glibc
 import Logging
@@ -21,6 +20,8 @@ struct KeygateCommand: ParsableCommand {
     @OptionGroup var options: Options
 
     mutating func run() throws {
+        // Before anything starts a thread.
+        let signals = ProcessSignals()
         let launch = try LaunchConfiguration(options: options, environment: .current)
         let configuration = launch.server
         LoggingSystem.bootstrap { label in
@@ -31,10 +32,7 @@ struct KeygateCommand: ParsableCommand {
         let logger = Logger(label: "keygate")
         FileDescriptorLimit.raise(toAtLeast: configuration.http.acceptedConnections + 64, logger: logger)
 
-        // Signals are taken by dispatch sources, not by handlers that could run anywhere.
         signal(SIGPIPE, SIG_IGN)
-        let termination = TerminationSignals(SIGINT, SIGTERM)
-        let reloads = ReloadSignal()
 
         let server: KeygateServer
         do {
@@ -43,7 +41,6 @@ struct KeygateCommand: ParsableCommand {
             logger.critical("Keygate could not start: \(error)")
             throw ExitCode.failure
         }
-        reloads.start { server.reload() }
         let scheme = configuration.http.tls == nil ? "http" : "https"
         if let certificate = server.certificate {
             logger.notice(
@@ -59,8 +56,7 @@ struct KeygateCommand: ParsableCommand {
                 "address": "\(scheme)://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
             ])
-        termination.wait()
-        reloads.stop()
+        signals.waitForTermination { server.reload() }
         logger.notice("Stopping")
         server.stop()
         logger.notice("Stopped")

@@ -14,7 +14,7 @@ extension Setting {
     /// `--threads`.
     static let threads = integer(
         "KEYGATE_THREADS", \.server.http.threads, in: 1...1024,
-        "HTTP worker threads (default: the number of cores).")
+        "HTTP worker threads, and as many loops serving WebSockets (default: the number of cores).")
     /// `--max-body-bytes`.
     static let maxBodyBytes = integer(
         "KEYGATE_MAX_BODY_BYTES", \.server.http.maxBodyBytes, in: 0...(1 << 30),

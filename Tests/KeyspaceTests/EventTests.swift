@@ -8,7 +8,7 @@ import Testing
 final class CountingSubscriber: EventSubscriber {
     let wakeUps = DispatchSemaphore(value: 0)
 
-    func eventsAvailable() {
+    func eventsAvailable(in round: NotificationRound) {
         wakeUps.signal()
     }
 
@@ -169,25 +169,93 @@ struct EventTests {
         #expect(users.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
     }
 
-    @Test func stopsWhileTheNotifierPausesBetweenRounds() throws {
+    @Test func stopsWhileTheNotifierWakesManySubscribers() throws {
         keyspace.start(expiring: false)
-        // Waking 2 500 subscribers makes the notifier pause 50 ms before its next round.
         let subscribers = (0..<2500).map { _ in CountingSubscriber() }
         for subscriber in subscribers {
             keyspace.subscribe(subscriber, filter: EventFilter())
         }
         try set("first")
         #expect(subscribers.last?.wakeUps.wait(timeout: .now() + 5) == .success)
-        try set("second")
-        // Stop during that pause: the notifier must not sleep through the stop signal.
-        Thread.sleep(forTimeInterval: 0.01)
+        // Stop while rounds keep coming: the notifier must finish its round and end.
         let stopped = DispatchSemaphore(value: 0)
         let keyspace = keyspace
         DispatchQueue.global().async {
             keyspace.stop()
             stopped.signal()
         }
+        for index in 0..<100 {
+            try set("more\(index)")
+        }
         #expect(stopped.wait(timeout: .now() + 5) == .success)
+    }
+
+    @Test func aRoundWakesEachSubscriberOnceForEveryEventAppendedBeforeIt() throws {
+        // Appended before the notifier starts: one round finds all three.
+        let subscriber = CountingSubscriber()
+        keyspace.subscribe(subscriber, filter: EventFilter())
+        for index in 1...3 {
+            try set("k\(index)")
+        }
+        keyspace.start(expiring: false)
+        defer { keyspace.stop() }
+        #expect(subscriber.wakeUps.wait(timeout: .now() + 5) == .success)
+        // The wake-up is for the whole batch, which one read returns in order.
+        #expect(events() == ["set k1", "set k2", "set k3"])
+        try set("k4")
+        #expect(subscriber.wakeUps.wait(timeout: .now() + 5) == .success)
+        #expect(subscriber.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
+    }
+
+    @Test func aSubscriberWokenAtTheEndOfALargeRoundIsToldToSkipWhatCameBeforeItsEvent() throws {
+        // One round of 500 events it does not want and one it does: told to skip the 500
+        // first, it reads from there, however far the history has moved by then.
+        let small = KeyspaceEngine(clock: clock, eventHistory: 1000)
+        let markers = CountingSubscriber()
+        small.subscribe(markers, filter: EventFilter(patterns: [try KeyPattern("marker:*")]))
+        for index in 1...500 {
+            _ = try small.setValue(
+                Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: nil, condition: .always)
+        }
+        _ = try small.setValue(
+            Payload(bytes: [1]), forKey: Key("marker:1"), timeToLive: nil, condition: .always)
+        small.start(expiring: false)
+        defer { small.stop() }
+        #expect(markers.wakeUps.wait(timeout: .now() + 5) == .success)
+        #expect(markers.skipped.withLock { $0 } == [1...500])
+        #expect(small.events(after: 500, matching: EventFilter(), limit: 10).events.map(\.id) == [501])
+    }
+
+    @Test func subscribersOfEqualFiltersAreWokenTogetherAndLeaveOneByOne() throws {
+        keyspace.start(expiring: false)
+        defer { keyspace.stop() }
+        let filter = EventFilter(patterns: [try KeyPattern("user:*")], types: [.set])
+        let same = (0..<5).map { _ in CountingSubscriber() }
+        let other = CountingSubscriber()
+        for subscriber in same {
+            keyspace.subscribe(subscriber, filter: filter)
+        }
+        keyspace.subscribe(other, filter: EventFilter(types: [.del]))
+        try set("user:1")
+        for subscriber in same {
+            #expect(subscriber.wakeUps.wait(timeout: .now() + 5) == .success)
+        }
+        #expect(other.skips.wait(timeout: .now() + 5) == .success)
+        // Leaving from the middle and the start of the group keeps the others in it.
+        keyspace.unsubscribe(same[2])
+        keyspace.unsubscribe(same[0])
+        keyspace.unsubscribe(other)
+        try set("user:2")
+        for subscriber in [same[1], same[3], same[4]] {
+            #expect(subscriber.wakeUps.wait(timeout: .now() + 5) == .success)
+        }
+        // The filter of the group that emptied can come back as a group of its own.
+        keyspace.subscribe(other, filter: EventFilter(types: [.del]))
+        _ = try keyspace.removeValue(forKey: Key("user:1"), condition: .always)
+        #expect(other.wakeUps.wait(timeout: .now() + 5) == .success)
+        for subscriber in [same[0], same[2]] {
+            #expect(subscriber.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
+        }
     }
 }
 

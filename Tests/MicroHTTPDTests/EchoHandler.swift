@@ -8,6 +8,8 @@ import MicroHTTPD
 /// - `/park?timeout=MS`: parks; the parked request is handed to `parked` for the test to answer.
 /// - `/header`: 200 with the values of `X-Test` joined by `|`.
 /// - `/upgrade`: 101 with `Upgrade: echo`; the socket then goes to `upgrade`.
+/// - `/upgrade-thread`: 101 with `Upgrade: thread`; a handler of its own then sends the
+///   socket the number of the thread serving it, as 8 bytes, and keeps it open.
 final class EchoHandler: HTTPHandler {
     /// Parked requests, in arrival order, for the test to answer.
     let parked = TestLock<[ParkedRequest]>([])
@@ -36,6 +38,9 @@ final class EchoHandler: HTTPHandler {
                     onAbandon: { [self] in abandonedSignal.signal() }))
         case "/upgrade":
             return .upgrade(HTTPUpgrade(headers: [HTTPHeader("Upgrade", "echo")], handler: upgrade))
+        case "/upgrade-thread":
+            return .upgrade(
+                HTTPUpgrade(headers: [HTTPHeader("Upgrade", "thread")], handler: ThreadReportingUpgrade()))
         case "/header":
             let values = request.headerValues("X-Test").joined(separator: "|")
             return .respond(HTTPResponse(status: .ok, body: Array(values.utf8)))

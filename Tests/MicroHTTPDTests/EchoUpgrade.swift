@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import KeygateTestSupport
 import MicroHTTPD
 import Synchronization
@@ -49,4 +50,23 @@ final class EchoUpgrade: UpgradeHandler {
         socket.withLock { $0 = nil }
         closedSignal.signal()
     }
+}
+
+/// An upgrade handler that tells its client which thread serves the socket: the number of the
+/// thread (`pthread_self`) in 8 bytes, as soon as the socket is open.
+final class ThreadReportingUpgrade: UpgradeHandler {
+    func opened(_ socket: UpgradedSocket) {
+        let thread = UInt64(pthread_self())
+        _ = socket.send((0..<8).map { UInt8(truncatingIfNeeded: thread >> (8 * $0)) })
+    }
+
+    func received(_ bytes: Span<UInt8>) {}
+
+    func serve() {}
+
+    func tick(now: ContinuousClock.Instant) {}
+
+    func serverStopping() {}
+
+    func closed() {}
 }

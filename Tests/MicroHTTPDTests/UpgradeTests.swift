@@ -57,6 +57,30 @@ struct UpgradeTests {
         }
     }
 
+    @Test func spreadsSocketsOverOneLoopPerWorkerThread() throws {
+        func threeThreads(_ configuration: inout HTTPServer.Configuration) {
+            configuration.threads = 3
+        }
+        try withServer(configure: threeThreads) { server, _ in
+            // Held open: each socket goes to the loop serving the fewest.
+            var clients: [TestHTTPClient] = []
+            var threads: [[UInt8]] = []
+            for _ in 0..<6 {
+                let client = try TestHTTPClient(port: server.port)
+                try client.send(
+                    TestHTTPClient.encode(
+                        "GET", "/upgrade-thread", headers: [("Connection", "Upgrade"), ("Upgrade", "thread")])
+                )
+                #expect(try client.readResponse().status == 101)
+                threads.append(try client.read(exactly: 8))
+                clients.append(client)
+            }
+            #expect(Set(threads).count == 3)
+            #expect(Array(threads[3...]) == Array(threads[..<3]))
+            #expect(server.upgradedSocketCount == clients.count)
+        }
+    }
+
     @Test func saysGoodbyeToOpenSocketsWhenTheServerStops() throws {
         try withServer { server, handler in
             let client = try TestHTTPClient(port: server.port)

@@ -26,6 +26,15 @@ struct FrameEncoderTests {
                 == FrameEncoder.frame(opcode: Opcode.text.rawValue, payload: Array(text.utf8)))
     }
 
+    @Test(arguments: [0, 125, 126, 65_536])
+    func aTextHeaderFollowedByItsPayloadIsTheTextFrame(byteCount: Int) {
+        let text = String(repeating: "a", count: byteCount)
+        var frames: [UInt8] = [9]
+        FrameEncoder.appendTextHeader(payloadCount: byteCount, to: &frames)
+        frames += text.utf8
+        #expect(frames == [9] + FrameEncoder.text(text))
+    }
+
     @Test func cutsACloseReasonWithoutSplittingACharacter() throws {
         let frame = FrameEncoder.close(.policyViolation, reason: String(repeating: "é", count: 100))
         #expect(frame.count <= 127)

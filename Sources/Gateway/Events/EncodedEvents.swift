@@ -1,54 +1,104 @@
-import DequeModule
 import Keyspace
 import Plumbing
+import WebSocket
 
 /// Recent events in their wire forms, shared by every stream and WebSocket subscription: an
-/// event going out to a thousand subscribers is encoded once, not a thousand times.
+/// event going out to a thousand subscribers is encoded once, not a thousand times, and a
+/// subscriber's batch is looked up under one lock.
+///
+/// The forms sit in a ring indexed by event id, so that finding one costs no hashing; an event
+/// whose slot a newer one took is encoded again (the ring holds far more events than
+/// subscribers read at a time).
 final class EncodedEvents: Sendable {
     /// One event's wire forms.
     private struct Forms {
         /// The server-sent event block.
         let serverSent: [UInt8]
-        /// The JSON object.
-        let json: String
-    }
+        /// The JSON object, UTF-8.
+        let json: [UInt8]
 
-    private struct State {
-        var encoded: [UInt64: Forms] = [:]
-        var ids: Deque<UInt64> = []
-    }
-
-    /// How many encoded events are kept; more than a subscriber reads at a time.
-    private let capacity: Int
-    private let state = Mutex(State())
-
-    init(capacity: Int = 4096) {
-        self.capacity = capacity
-    }
-
-    /// The server-sent event block of `event`, encoded on first use. O(1).
-    func serverSentEvent(_ event: KeyspaceEvent) -> [UInt8] {
-        forms(of: event).serverSent
-    }
-
-    /// The JSON object of `event`, encoded on first use. O(1).
-    func json(_ event: KeyspaceEvent) -> String {
-        forms(of: event).json
-    }
-
-    private func forms(of event: KeyspaceEvent) -> Forms {
-        if let cached = state.withLock({ $0.encoded[event.id] }) {
-            return cached
+        init(_ event: KeyspaceEvent) {
+            json = Array(event.json.utf8)
+            serverSent = ServerSentEvents.event(event, json: json)
         }
-        let json = event.json
-        let forms = Forms(serverSent: ServerSentEvents.event(event, json: json), json: json)
-        state.withLock { state in
-            guard state.encoded.updateValue(forms, forKey: event.id) == nil else { return }
-            state.ids.append(event.id)
-            if state.ids.count > capacity, let oldest = state.ids.popFirst() {
-                state.encoded[oldest] = nil
+
+        private init() {
+            serverSent = []
+            json = []
+        }
+
+        /// A placeholder, replaced before it is read.
+        static let placeholder = Forms()
+    }
+
+    private struct Slot {
+        var id: UInt64 = 0
+        var forms: Forms?
+    }
+
+    private let capacity: Int
+    private let slots: Mutex<[Slot]>
+
+    /// A ring of `capacity` events.
+    init(capacity: Int = 4096) {
+        precondition(capacity > 0, "the ring holds at least one event")
+        self.capacity = capacity
+        slots = Mutex([Slot](repeating: Slot(), count: capacity))
+    }
+
+    /// Appends the server-sent event block of each of `events`, in order. O(bytes).
+    func appendServerSentEvents(_ events: [KeyspaceEvent], to bytes: inout [UInt8]) {
+        for forms in forms(of: events) {
+            bytes += forms.serverSent
+        }
+    }
+
+    /// Appends, for each of `events` in order, a WebSocket text frame of the message
+    /// `{"subscription":…,"event":…}` (`WebSocketReply.event`). O(bytes).
+    func appendWebSocketEvents(_ events: [KeyspaceEvent], subscription: Int, to frames: inout [UInt8]) {
+        let prefix = Array(#"{"subscription":\#(subscription),"event":"#.utf8)
+        for forms in forms(of: events) {
+            FrameEncoder.appendTextHeader(payloadCount: prefix.count + forms.json.count + 1, to: &frames)
+            frames += prefix
+            frames += forms.json
+            frames.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The forms of `events`, encoding those not in the ring outside the lock. O(events).
+    private func forms(of events: [KeyspaceEvent]) -> [Forms] {
+        var (forms, missing) = slots.withLock { slots in
+            var forms: [Forms] = []
+            forms.reserveCapacity(events.count)
+            var missing: [Int] = []
+            for event in events {
+                let slot = slots[index(of: event.id)]
+                if slot.id == event.id, let cached = slot.forms {
+                    forms.append(cached)
+                } else {
+                    missing.append(forms.count)
+                    forms.append(.placeholder)
+                }
+            }
+            return (forms, missing)
+        }
+        guard !missing.isEmpty else { return forms }
+        for position in missing {
+            forms[position] = Forms(events[position])
+        }
+        slots.withLock { slots in
+            for position in missing {
+                let id = events[position].id
+                // A newer event may have taken the slot meanwhile: it keeps it.
+                if slots[index(of: id)].id <= id {
+                    slots[index(of: id)] = Slot(id: id, forms: forms[position])
+                }
             }
         }
         return forms
+    }
+
+    private func index(of id: UInt64) -> Int {
+        Int(id % UInt64(capacity))
     }
 }

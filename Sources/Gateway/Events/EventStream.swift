@@ -16,6 +16,10 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
     private struct State {
         var waker: StreamWaker?
         var cursor: EventCursor
+        /// The notifier's round that woke the stream from suspension, kept until it reads.
+        var round: NotificationRound?
+        /// That round once read, kept until what was read is sent.
+        var sendingRound: NotificationRound?
         var pending: ArraySlice<UInt8> = []
         var hasSentRetry = false
         var isHeartbeatDue = false
@@ -57,24 +61,30 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
     }
 
     func next(limit: Int) -> StreamChunk {
-        state.withLock { state in
-            if state.pending.isEmpty {
-                fill(&state)
-            }
+        // The rounds let go of are dropped here, outside the lock: their events went out, or
+        // there were none.
+        let (chunk, _, _) = state.withLock {
+            state -> (StreamChunk, NotificationRound?, NotificationRound?) in
+            guard state.pending.isEmpty else { return (take(limit, from: &state), nil, nil) }
+            // Asked again with the last chunk taken whole: libmicrohttpd has sent it.
+            let sent = state.sendingRound.take()
+            let woken = state.round.take()
+            fill(&state)
             guard !state.pending.isEmpty else {
-                return state.isEnding ? .end : .pause
+                return (state.isEnding ? .end : .pause, sent, woken)
             }
-            let chunk = state.pending.prefix(limit)
-            state.pending.removeFirst(chunk.count)
-            fanOut.metrics?.count(sent: chunk.count, over: .eventStream)
-            return .bytes(Array(chunk))
+            state.sendingRound = woken
+            return (take(limit, from: &state), sent, nil)
         }
+        return chunk
     }
 
     func finish() {
         store.unsubscribe(self)
         fanOut.remove(self)
-        if let watch = state.withLock({ $0.watch.take() }) {
+        // Dropped outside the lock.
+        let (watch, _, _) = state.withLock { ($0.watch.take(), $0.round.take(), $0.sendingRound.take()) }
+        if let watch {
             accessControl?.unwatch(watch)
         }
     }
@@ -88,9 +98,18 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
         waker?.wake()
     }
 
-    /// New matching events: wake the connection to read them.
-    func eventsAvailable() {
-        state.withLock { $0.waker }?.wake()
+    /// New matching events: wake the connection to read them. The round is kept only when
+    /// this resumes the connection, which then reads at once, until what it read is sent; a
+    /// running stream may be waiting for its client to take what it was sent.
+    func eventsAvailable(in round: NotificationRound) {
+        let waker = state.withLock { state in
+            state.round = round
+            return state.waker
+        }
+        if waker?.wake() != true {
+            // Dropped outside the lock.
+            _ = state.withLock { $0.round.take() }
+        }
     }
 
     /// Events it does not want went by: skip them if everything before was read.
@@ -105,6 +124,14 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
             return state.waker
         }
         waker?.wake()
+    }
+
+    /// The next chunk of `state.pending`, at most `limit` bytes.
+    private func take(_ limit: Int, from state: inout State) -> StreamChunk {
+        let chunk = state.pending.prefix(limit)
+        state.pending.removeFirst(chunk.count)
+        fanOut.metrics?.count(sent: chunk.count, over: .eventStream)
+        return .bytes(Array(chunk))
     }
 
     /// Encodes what is to be sent next into `state.pending`: the reconnection delay first, then
@@ -122,9 +149,7 @@ final class EventStream: HTTPStreamSource, EventSubscriber {
             fanOut.metrics?.countGap(lost)
         }
         state.isEnding = read.mustEnd
-        for event in read.events {
-            bytes += fanOut.encoded.serverSentEvent(event)
-        }
+        fanOut.encoded.appendServerSentEvents(read.events, to: &bytes)
         if bytes.isEmpty && state.isHeartbeatDue {
             bytes += ServerSentEvents.comment("heartbeat")
         }

@@ -9,8 +9,8 @@ import WebSocket
 /// waiting pops, and event subscriptions.
 ///
 /// Requests become operations (`Operations`), as REST requests do; the session only parses
-/// JSON and renders results. They are read and answered on the server's upgrade loop, like
-/// fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or
+/// JSON and renders results. They are read and answered on the upgrade loop serving the socket,
+/// like fast REST requests on libmicrohttpd's threads; only an operation that must wait (a pop, or
 /// a change waiting to be durable) leaves it, answered later from another thread. A reply that
 /// the client's send buffer cannot take closes the socket with 1008: a client that does not
 /// read cannot make the server hold memory.
@@ -33,7 +33,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                     now: .now)))
     }
 
-    // MARK: The socket's events, on the upgrade loop
+    // MARK: The socket's events, on its upgrade loop
 
     func opened(_ socket: UpgradedSocket) {
         let watch = gateway.accessControl?.watch(caller) { [weak self] in
@@ -304,28 +304,32 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
         return WebSocketReply.success(id, ["subscription": .integer(Int64(subscription.number))])
     }
 
-    /// Sends what each flagged subscription has, a batch at a time; asks to be served again
-    /// while any has more, so that one busy socket does not hold the loop.
+    /// Sends what each flagged subscription has, a batch at a time, every frame in one write;
+    /// asks to be served again while any has more, so that a subscriber that is behind takes
+    /// its turn with the other sockets of the loop instead of holding it.
     private func deliverEvents() {
         let subscriptions = state.withLock { Array($0.subscriptions.values) }
         let store = gateway.store
-        let encoded = gateway.fanOut.encoded
-        var messages: [String] = []
+        var frames: [UInt8] = []
         var hasMore = false
+        // Let go of once the frames are sent, after this call.
+        var rounds: [NotificationRound] = []
+        defer { rounds.removeAll() }
         for subscription in subscriptions {
-            guard let read = subscription.read(from: store) else { continue }
+            guard let (read, round) = subscription.read(from: store) else { continue }
+            if let round {
+                rounds.append(round)
+            }
             if let lost = read.lost {
-                messages.append(WebSocketReply.gap(subscription: subscription.number, lost: lost))
+                frames += FrameEncoder.text(WebSocketReply.gap(subscription: subscription.number, lost: lost))
                 gateway.metrics?.countGap(lost)
             }
-            for event in read.events {
-                messages.append(
-                    WebSocketReply.event(subscription: subscription.number, json: encoded.json(event)))
-            }
+            gateway.fanOut.encoded.appendWebSocketEvents(
+                read.events, subscription: subscription.number, to: &frames)
             if read.mustEnd {
                 _ = state.withLock { $0.subscriptions.removeValue(forKey: subscription.number) }
                 store.unsubscribe(subscription)
-                messages.append(
+                frames += FrameEncoder.text(
                     WebSocketReply.ended(
                         subscription: subscription.number,
                         reason:
@@ -334,7 +338,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             }
             hasMore = hasMore || read.hasMore
         }
-        guard !messages.isEmpty, send(messages) else { return }
+        guard !frames.isEmpty, send(frame: frames) else { return }
         if hasMore {
             state.withLock { $0.socket }?.requestService()
         }

@@ -1,6 +1,10 @@
 /// Which events a subscriber wants: keys matching any of its patterns (all keys when it has
 /// none), of any of its types; and, whatever it wants, only keys it may hear of.
-package struct EventFilter: Sendable, Equatable {
+///
+/// `matches` is where an event is accepted for a subscriber, live or replayed. Hashable, so
+/// that the notifier matches each event once for every subscriber of equal filters: anything
+/// added to what decides `matches` must take part in equality (`permitted` does).
+package struct EventFilter: Sendable, Hashable {
     /// Key patterns; an event's key must match one. Empty: every key.
     package var patterns: [KeyPattern]
     /// Event types wanted.

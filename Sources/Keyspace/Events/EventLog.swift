@@ -1,33 +1,80 @@
 import DequeModule
 import Plumbing
 
+import struct Synchronization.Atomic
+
 /// The keyspace's recent events in a bounded history, and the subscribers told of new ones.
+///
+/// The history keeps `capacity` events, and while the notifier is behind, the events it has not
+/// looked at yet, up to twice `capacity` in all.
 ///
 /// Writers append under the keyspace's lock (so ids follow the order of changes) and only
 /// signal afterwards; a notifier thread then wakes the subscribers whose filters match. A slow
 /// subscriber costs nothing but its cursor: it reads from the shared history, and learns what
 /// it missed if the history moved past it. Appending and locating a cursor are O(1).
+///
+/// The notifier never pauses for a fixed time. A round takes every event appended since the
+/// last one and wakes each subscriber that wants one of them, once; the subscribers it woke
+/// from idle hold the round (`NotificationRound`) until they have read, and the next round
+/// starts when they all have. So with no backlog each event is told at once, and under load
+/// the events appended while a round is served gather into the next round's batch, which
+/// each subscriber reads and sends at once: batches grow with the load, by themselves. A
+/// subscriber that is behind is busy, so it is only flagged and holds up no round; and the
+/// notifier waits for a round at most `longestRound`, whatever its subscribers do, and not at
+/// all once the events waiting for it fill half the history.
 final class EventLog: Sendable {
-    private struct Subscription {
-        let subscriber: any EventSubscriber
-        let filter: EventFilter
-    }
-
     private struct State {
         var history: Deque<KeyspaceEvent> = []
         var lastID: UInt64 = 0
         var notifiedThrough: UInt64 = 0
-        var subscriptions: [ObjectIdentifier: Subscription] = [:]
+        var subscribers = SubscriberGroups()
+        /// The number of the last round, and when it started.
+        var lastRound: UInt64 = 0
+        var roundStarted = ContinuousClock.now
+    }
+
+    /// What one round tells, taken under the lock.
+    private struct Round {
+        var events: [KeyspaceEvent]
+        var previous: UInt64
+        var last: UInt64
+        var subscribers: SubscriberGroups
+        /// Whether `events` holds every event after `previous`: not when the history dropped
+        /// some before the round saw them.
+        var isComplete: Bool
+        var number: UInt64
+    }
+
+    /// What the notifier does next.
+    private enum Step {
+        case notify(Round)
+        case wait(Duration)
+        case sleep
     }
 
     /// The number of events kept.
     let capacity: Int
     private let state = Mutex(State())
     private let notifier = WorkerThread(name: "keygate-events")
+    /// The round whose subscribers are still reading, 0 when none.
+    private let roundInProgress = Atomic<UInt64>(0)
+    /// `State.lastID` and `State.notifiedThrough`, for writers to read without the lock.
+    private let appendedThrough = Atomic<UInt64>(0)
+    private let notifiedThrough = Atomic<UInt64>(0)
+    /// Events waiting for the notifier past which it does not wait for a round in progress:
+    /// it must look at every event before the history drops it, or a subscriber that wants
+    /// none of them could not skip them, and would find a gap.
+    private let pressure: UInt64
+
+    /// The longest the notifier waits for the subscribers of a round to read before it starts
+    /// the next one anyway: a bound for when something else slows a subscriber's thread, not
+    /// a pause, since a round ends as soon as its subscribers have read.
+    private static let longestRound = Duration.milliseconds(10)
 
     init(capacity: Int) {
         precondition(capacity > 0, "an event history holds at least one event")
         self.capacity = capacity
+        pressure = UInt64(max(1, capacity / 2))
     }
 
     /// The id of the newest event, 0 before the first.
@@ -42,6 +89,8 @@ final class EventLog: Sendable {
             precondition(state.history.isEmpty, "ids are resumed before the first event")
             state.lastID = id
             state.notifiedThrough = id
+            appendedThrough.store(id, ordering: .relaxed)
+            notifiedThrough.store(id, ordering: .relaxed)
         }
     }
 
@@ -51,9 +100,18 @@ final class EventLog: Sendable {
     func append(_ type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
+            appendedThrough.store(state.lastID, ordering: .relaxed)
             state.history.append(
                 KeyspaceEvent(id: state.lastID, type: type, key: key, time: time, reason: reason))
-            if state.history.count > capacity {
+            // An event goes once the notifier has looked at it (or nobody listens): until then a
+            // subscriber that wants none of the events before its next one cannot skip them,
+            // and would find a gap only because the notifier was late. At most twice the
+            // capacity is kept for that.
+            while state.history.count > capacity,
+                let oldest = state.history.first,
+                oldest.id <= state.notifiedThrough || state.subscribers.isEmpty
+                    || state.history.count > 2 * capacity
+            {
                 state.history.removeFirst()
             }
             return state.lastID
@@ -89,31 +147,42 @@ final class EventLog: Sendable {
         }
     }
 
-    /// Starts telling `subscriber` of new events matching `filter`.
+    /// Starts telling `subscriber` of new events matching `filter`. O(1) amortized.
     func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
-        state.withLock { state in
-            state.subscriptions[ObjectIdentifier(subscriber)] = Subscription(
-                subscriber: subscriber, filter: filter)
-        }
+        state.withLock { $0.subscribers.insert(subscriber, filter: filter) }
     }
 
-    /// Stops telling `subscriber` of new events.
+    /// Stops telling `subscriber` of new events. O(1) amortized.
     func unsubscribe(_ subscriber: any EventSubscriber) {
-        _ = state.withLock { $0.subscriptions.removeValue(forKey: ObjectIdentifier(subscriber)) }
+        state.withLock { $0.subscribers.remove(subscriber) }
     }
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
+    /// While a round is being read, the end of that round wakes the notifier instead, unless
+    /// the events waiting for it reach `pressure`.
     func notifySubscribers() {
+        // Ordered after the append: a round that ends after this load sees the new events.
+        if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
+            let waiting = appendedThrough.load(ordering: .relaxed) &- notifiedThrough.load(ordering: .relaxed)
+            guard waiting >= pressure else { return }
+        }
         notifier.wake()
     }
 
     /// Starts the notifier thread; idempotent. The thread keeps the log alive until `stop()`.
     func start() {
         notifier.start { [self] in
-            let woken = notifyRound()
-            // Wake-ups during the pause are served together by the next round.
-            let pause = min(Self.longestPause, Self.pausePerWokenSubscriber * woken)
-            return pause > .zero ? .untilWokenNotBefore(pause) : .untilWoken
+            switch nextStep() {
+            case .notify(let round):
+                notify(round)
+                // The round's end wakes the thread, and appends do once it has ended; if it
+                // does not end in time, the thread looks again then.
+                return .untilWokenOrAfter(Self.longestRound)
+            case .wait(let duration):
+                return .untilWokenOrAfter(duration)
+            case .sleep:
+                return .untilWoken
+            }
         }
     }
 
@@ -122,40 +191,79 @@ final class EventLog: Sendable {
         notifier.stop()
     }
 
-    /// The pause between two rounds of wake-ups, for each subscriber woken in the last one:
-    /// waking many subscribers for every event would cost more than serving them, while
-    /// waking them at most once per pause lets each take several events at a time. With few
-    /// subscribers the pause is negligible and every event goes out at once.
-    private static let pausePerWokenSubscriber = Duration.microseconds(20)
-    private static let longestPause = Duration.milliseconds(50)
+    /// A round's subscribers have all let go of it; any thread.
+    func roundEnded(_ number: UInt64) {
+        // Only the round in progress: one that outlived `longestRound` was already replaced.
+        guard
+            roundInProgress.compareExchange(
+                expected: number, desired: 0, ordering: .sequentiallyConsistent
+            ).exchanged
+        else { return }
+        notifier.wake()
+    }
 
-    /// Wakes the subscribers that want one of the events appended since the last round, and
-    /// tells the others they may skip them; returns how many were woken.
-    private func notifyRound() -> Int {
-        let (events, previous, last, subscriptions, isComplete) = state.withLock { state in
+    /// What the notifier does now: wait for the round in progress, tell the events appended
+    /// since the last round, or sleep until there are some.
+    private func nextStep() -> Step {
+        state.withLock { state in
             let fresh = state.lastID - state.notifiedThrough
+            if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
+                let waited = ContinuousClock.now - state.roundStarted
+                if waited < Self.longestRound && fresh < pressure {
+                    return .wait(Self.longestRound - waited)
+                }
+                // Given up on: appends wake the notifier again, and its end changes nothing.
+                roundInProgress.store(0, ordering: .sequentiallyConsistent)
+            }
             let available = min(fresh, UInt64(state.history.count))
-            defer { state.notifiedThrough = state.lastID }
+            defer {
+                state.notifiedThrough = state.lastID
+                notifiedThrough.store(state.lastID, ordering: .relaxed)
+            }
             // Nobody to tell: nothing is copied, which a writer's wake-up would otherwise cost.
-            guard !state.subscriptions.isEmpty else {
-                return ([KeyspaceEvent](), UInt64(0), UInt64(0), [Subscription](), true)
-            }
-            return (
-                Array(state.history.suffix(Int(available))), state.notifiedThrough, state.lastID,
-                Array(state.subscriptions.values), available == fresh
-            )
+            guard !state.subscribers.isEmpty, fresh > 0 else { return .sleep }
+            state.lastRound += 1
+            // Read only when a round starts: a write with nobody to tell costs no clock.
+            state.roundStarted = .now
+            // Before any subscriber can let go of it, and before the events are told.
+            roundInProgress.store(state.lastRound, ordering: .sequentiallyConsistent)
+            return .notify(
+                Round(
+                    events: Array(state.history.suffix(Int(available))), previous: state.notifiedThrough,
+                    last: state.lastID, subscribers: state.subscribers, isComplete: available == fresh,
+                    number: state.lastRound))
         }
-        guard last > previous else { return 0 }
-        var woken = 0
-        // Outside the lock: filters cost O(events × subscribers) here, never to a writer.
-        for subscription in subscriptions {
-            if !isComplete || events.contains(where: subscription.filter.matches) {
-                subscription.subscriber.eventsAvailable()
-                woken += 1
-            } else {
-                subscription.subscriber.nothingMatched(after: previous, through: last)
+    }
+
+    /// Wakes the subscribers that want one of the round's events, and tells the others they
+    /// may skip them. O(events × distinct filters + subscribers). The round ends when the
+    /// subscribers that kept it have let go, at the latest when this returns.
+    private func notify(_ round: Round) {
+        let notice = NotificationRound(log: self, number: round.number)
+        // Outside the lock: filters cost O(events × filters) here, never to a writer.
+        for group in round.subscribers.groups {
+            // Events the history dropped before this round saw them may have matched: everyone
+            // is woken, to read them or learn of the gap.
+            guard round.isComplete else {
+                for subscriber in group.subscribers {
+                    subscriber.eventsAvailable(in: notice)
+                }
+                continue
+            }
+            guard let first = round.events.first(where: group.filter.matches) else {
+                for subscriber in group.subscribers {
+                    subscriber.nothingMatched(after: round.previous, through: round.last)
+                }
+                continue
+            }
+            // The events before the first match are skipped too: in a large round, reading
+            // from where the last round left could otherwise start where the history ends.
+            for subscriber in group.subscribers {
+                if first.id - 1 > round.previous {
+                    subscriber.nothingMatched(after: round.previous, through: first.id - 1)
+                }
+                subscriber.eventsAvailable(in: notice)
             }
         }
-        return woken
     }
 }

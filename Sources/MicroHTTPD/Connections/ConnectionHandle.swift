@@ -73,4 +73,9 @@ struct ConnectionHandle: @unchecked Sendable {
     var socket: Int32 {
         cmhd_connection_socket(pointer)
     }
+
+    /// Whether the connection speaks TLS, so that its socket carries records, not our bytes.
+    var isEncrypted: Bool {
+        cmhd_connection_is_encrypted(pointer)
+    }
 }

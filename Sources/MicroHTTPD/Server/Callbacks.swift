@@ -234,6 +234,7 @@ private func readStream(
     case .bytes(let count): return count
     case .suspended: return 0
     case .end: return endOfStream
+    case .failed: return endWithError
     }
 }
 

@@ -7,7 +7,8 @@ extension HTTPServer {
         package var host = "127.0.0.1"
         /// The TCP port; 0 binds any free port, which `HTTPServer.port` then reports.
         package var port = 8080
-        /// Worker threads, each with its own epoll loop; defaults to the number of cores.
+        /// Worker threads, each with its own epoll loop, and as many loops serving upgraded
+        /// sockets (WebSockets); defaults to the number of cores.
         package var threads = Configuration.onlineCores
         /// The largest request body accepted; a larger one gets a 413 and is not read.
         package var maxBodyBytes = 8 * 1024 * 1024
@@ -18,6 +19,7 @@ extension HTTPServer {
         /// Open connections served per client address, counted the same way.
         package var maxConnectionsPerAddress = 1024
         /// A connection idle (nothing read or written) this long is closed; parked ones are not.
+        /// A stream's client that takes none of what waits for it this long is closed too.
         package var idleTimeout = Duration.seconds(60)
         /// How long a request's line, header fields and body may take to arrive, however
         /// slowly they trickle in; a late one gets a 408 and its connection is closed.
@@ -33,6 +35,11 @@ extension HTTPServer {
         package var maxUpgradeBufferedBytes = 256 * 1024
         /// How long a closing upgraded socket waits for its client to close its side.
         package var upgradeCloseTimeout = Duration.seconds(5)
+        /// Whether the loops serving upgraded sockets also write streamed responses (server-sent
+        /// events) once they first pause, rather than libmicrohttpd's threads, resumed for each
+        /// piece; never on TLS connections. Default on: waking a stream then costs no resume and
+        /// suspension of its connection, and its sends leave libmicrohttpd's threads to requests.
+        package var writesStreamsOnLoops = true
         /// Pending connections the kernel queues before `accept` (capped by the system's
         /// `net.core.somaxconn`); a burst past it makes new clients retry their connect.
         package var listenBacklog = 1024

@@ -50,12 +50,13 @@ package final class HTTPServer: Sendable {
         let credentials = try configuration.tls.map { tls throws(HTTPServerError) in
             try loadCredentials(tls)
         }
-        let upgradeLoop = try UpgradeLoop(
-            maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
-            closeTimeout: configuration.upgradeCloseTimeout, logger: logger)
+        let upgradeLoops = try UpgradeLoops(
+            count: configuration.threads, maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
+            closeTimeout: configuration.upgradeCloseTimeout, stallTimeout: configuration.idleTimeout,
+            logger: logger)
         let dispatcher = RequestDispatcher(
             handler: handler, configuration: configuration, credentials: credentials,
-            upgradeLoop: upgradeLoop, deadlines: deadlines, logger: logger)
+            upgradeLoops: upgradeLoops, deadlines: deadlines, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
@@ -89,11 +90,11 @@ package final class HTTPServer: Sendable {
                 detail: "Cannot listen on \(configuration.host):\(configuration.port)")
         }
         deadlines.start()
-        upgradeLoop.start()
+        upgradeLoops.start()
         dispatcher.connections.start()
         let port = Int(cmhd_daemon_port(daemon))
         guard port > 0 else {
-            upgradeLoop.stop()
+            upgradeLoops.stop()
             MHD_stop_daemon(daemon)
             dispatcher.connections.stop()
             ownDeadlines?.stop()
@@ -130,7 +131,7 @@ package final class HTTPServer: Sendable {
 
     /// The upgraded (WebSocket) sockets open now.
     package var upgradedSocketCount: Int {
-        dispatcher.upgradeLoop.openCount.load(ordering: .relaxed)
+        dispatcher.upgradeLoops.upgradedCount
     }
 
     /// The credentials of `configuration`, when this libmicrohttpd can serve them.
@@ -168,14 +169,14 @@ package final class HTTPServer: Sendable {
             while ContinuousClock.now < deadline
                 && (dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring) > 0
                     || dispatcher.requestsInFlight.load(ordering: .acquiring) > 0
-                    || dispatcher.upgradeLoop.openCount.load(ordering: .acquiring) > 0
+                    || dispatcher.upgradeLoops.openCount > 0
                     || dispatcher.connections.upgradedCount.load(ordering: .acquiring) > 0)
             {
                 usleep(2_000)
             }
             // Upgraded connections are suspended inside libmicrohttpd until their socket is
             // given back: every one must be, before the daemon stops.
-            dispatcher.upgradeLoop.stop()
+            dispatcher.upgradeLoops.stop()
             let stillSuspended = dispatcher.parkingLot.suspendedCount.load(ordering: .acquiring)
             guard stillSuspended == 0 else {
                 logger.critical(

@@ -16,7 +16,7 @@ final class RequestDispatcher: Sendable {
         case send(HTTPResponse)
         /// Queue this streamed response now.
         case stream(HTTPStream, StreamConnection)
-        /// Queue a `101` now; its socket then goes to the upgrade loop.
+        /// Queue a `101` now; its socket then goes to an upgrade loop.
         case upgrade(HTTPUpgrade)
         /// Close the connection without an answer.
         case abort
@@ -26,8 +26,8 @@ final class RequestDispatcher: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let parkingLot: ParkingLot
-    /// Serves the sockets of upgraded connections.
-    let upgradeLoop: UpgradeLoop
+    /// Serve the sockets of upgraded connections.
+    let upgradeLoops: UpgradeLoops
     /// Counts connections against their limits and closes those whose request is late.
     let connections: ConnectionGuard
     /// The certificate TLS handshakes present; `nil` for plain HTTP.
@@ -35,17 +35,20 @@ final class RequestDispatcher: Sendable {
     /// Requests between their headers and their completion; shutdown waits for zero.
     let requestsInFlight = Atomic<Int>(0)
     private let headRules: RequestHeadRules
+    /// Whether streamed responses are written by the upgrade loops after their first pause.
+    private let streamsOnLoops: Bool
     private let isStopping = Atomic<Bool>(false)
 
     init(
         handler: any HTTPHandler, configuration: HTTPServer.Configuration, credentials: TLSCredentials?,
-        upgradeLoop: UpgradeLoop, deadlines: DeadlineQueue, logger: Logger
+        upgradeLoops: UpgradeLoops, deadlines: DeadlineQueue, logger: Logger
     ) {
         self.handler = handler
         self.credentials = credentials
         maxBodyBytes = configuration.maxBodyBytes
         headRules = RequestHeadRules(limits: configuration)
-        self.upgradeLoop = upgradeLoop
+        streamsOnLoops = configuration.writesStreamsOnLoops
+        self.upgradeLoops = upgradeLoops
         self.logger = logger
         parkingLot = ParkingLot(deadlines: deadlines, speaksTLS: credentials != nil, logger: logger)
         connections = ConnectionGuard(
@@ -132,7 +135,7 @@ final class RequestDispatcher: Sendable {
     }
 
     /// The `101` of an upgrade was sent: `socket` goes to the handler the request was answered
-    /// with. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
+    /// with, on one of the upgrade loops. On libmicrohttpd's thread; `input` holds bytes the client sent after its request.
     func upgraded(
         _ context: RequestContext, on open: OpenConnection?, socket: Int32, handle: UpgradeResponseHandle,
         input: [UInt8]
@@ -146,7 +149,7 @@ final class RequestDispatcher: Sendable {
         }
         // Over TLS, `socket` is libmicrohttpd's end of a socket pair it forwards through; the
         // client's own socket is watched for hang-up, which libmicrohttpd does not pass on.
-        upgradeLoop.open(
+        upgradeLoops.open(
             descriptor: socket, transport: credentials == nil ? nil : open?.socket, handle: handle,
             handler: handler, input: input)
     }
@@ -161,7 +164,7 @@ final class RequestDispatcher: Sendable {
     func beginStopping() {
         isStopping.store(true, ordering: .sequentiallyConsistent)
         parkingLot.close(answeringWith: shuttingDownResponse())
-        upgradeLoop.beginStopping()
+        upgradeLoops.beginStopping()
     }
 
     private func receive(
@@ -208,8 +211,11 @@ final class RequestDispatcher: Sendable {
             }
             return .send(response)
         case .stream(let stream):
+            // A TLS connection's socket carries records: libmicrohttpd writes all of its body.
             let connectionStream = StreamConnection(
-                source: stream.source, waker: StreamWaker(connection: connection, lot: parkingLot))
+                source: stream.source, waker: StreamWaker(connection: connection, lot: parkingLot),
+                loops: streamsOnLoops && !connection.isEncrypted ? upgradeLoops : nil,
+                descriptor: connection.socket)
             guard parkingLot.register(connectionStream) else {
                 return .send(shuttingDownResponse())
             }

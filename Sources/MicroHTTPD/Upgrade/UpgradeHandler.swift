@@ -1,9 +1,10 @@
 /// The application's side of a connection taken over from HTTP (a WebSocket): what it does
 /// with the bytes a client sends, and when.
 ///
-/// Every method runs on the server's upgrade loop thread, one call at a time for all sockets,
-/// so a handler's own state needs no lock for these calls; each must return quickly (no
-/// blocking, no waiting), since every upgraded socket of the server waits for it.
+/// Every method runs on the thread of the upgrade loop that serves the socket, one call at a
+/// time, so a handler's own state needs no lock for these calls; handlers of sockets on other
+/// loops run at the same time. Each must return quickly (no blocking, no waiting), since every
+/// socket of its loop waits for it.
 package protocol UpgradeHandler: AnyObject, Sendable {
     /// The `101` went out and `socket` is the handler's; the first call.
     func opened(_ socket: UpgradedSocket)

@@ -4,10 +4,10 @@ import Plumbing
 
 import struct Synchronization.Atomic
 
-/// The one thread that serves every upgraded socket of a server, with its own epoll set:
-/// reads what clients send and hands it to their handlers, sends what could not be sent at
-/// once, runs the handlers' service requests and ticks, and closes sockets. No thread per
-/// socket: ten thousand idle sockets cost ten thousand epoll entries and nothing else.
+/// A thread that serves its share of a server's upgraded sockets (see `UpgradeLoops`), with
+/// its own epoll set: reads what clients send and hands it to their handlers, sends what could
+/// not be sent at once, runs the handlers' service requests and ticks, and closes sockets. No
+/// thread per socket: ten thousand idle sockets cost ten thousand epoll entries and nothing else.
 ///
 /// Sockets are watched level-triggered under their unique id, never their descriptor
 /// number. Other threads reach the loop through a short queue and an event descriptor.
@@ -25,9 +25,13 @@ final class UpgradeLoop: Sendable {
     let maxBufferedBytes: Int
     /// How long a closing socket waits for its client to close before it is closed anyway.
     let closeTimeout: Duration
+    /// How long a stream's socket may hold bytes its client takes none of before it is closed.
+    let stallTimeout: Duration
     let logger: Logger
     /// Sockets handed to the loop and not yet finished; shutdown waits for zero.
     let openCount = Atomic<Int>(0)
+    /// Those of them that are streamed responses rather than upgraded connections.
+    let streamCount = Atomic<Int>(0)
     private let epoll: EpollSet
     private let thread: WorkerThread
     private let inbox = Mutex(Inbox())
@@ -38,16 +42,20 @@ final class UpgradeLoop: Sendable {
     /// Bytes read from a socket at a time.
     private static let readBufferSize = 64 * 1024
 
-    init(maxBufferedBytes: Int, closeTimeout: Duration, logger: Logger) throws(HTTPServerError) {
+    /// A loop whose thread is called `name`, not started.
+    init(
+        name: String, maxBufferedBytes: Int, closeTimeout: Duration, stallTimeout: Duration, logger: Logger
+    ) throws(HTTPServerError) {
         self.maxBufferedBytes = maxBufferedBytes
         self.closeTimeout = closeTimeout
+        self.stallTimeout = stallTimeout
         self.logger = logger
         do {
             epoll = try EpollSet()
         } catch {
             throw HTTPServerError(error, detail: "Cannot serve upgraded sockets")
         }
-        thread = WorkerThread(name: "keygate-upgraded", interrupt: { [epoll] in epoll.wake() })
+        thread = WorkerThread(name: name, interrupt: { [epoll] in epoll.wake() })
     }
 
     /// Starts the thread.
@@ -70,12 +78,32 @@ final class UpgradeLoop: Sendable {
         descriptor: Int32, transport: Int32?, handle: UpgradeResponseHandle, handler: any UpgradeHandler,
         input: [UInt8]
     ) {
-        let socket = UpgradedSocket(
-            id: lastID.add(1, ordering: .relaxed).newValue, descriptor: descriptor, transport: transport,
-            handle: handle, handler: handler, loop: self)
+        take(
+            UpgradedSocket(
+                id: lastID.add(1, ordering: .relaxed).newValue, descriptor: descriptor, transport: transport,
+                release: .upgrade(handle), handler: handler, loop: self),
+            input: input)
+    }
+
+    /// Takes over writing a streamed response whose connection libmicrohttpd has suspended,
+    /// on the connection's thread; `handler` pumps the body. Once the loop has stopped, the
+    /// connection is handed back at once. Only for connections without TLS, whose socket is
+    /// the client's.
+    func adopt(descriptor: Int32, connection: StreamConnection, handler: any UpgradeHandler) {
+        take(
+            UpgradedSocket(
+                id: lastID.add(1, ordering: .relaxed).newValue, descriptor: descriptor, transport: nil,
+                release: .stream(connection), handler: handler, loop: self),
+            input: [])
+    }
+
+    private func take(_ socket: UpgradedSocket, input: [UInt8]) {
         let isTaken = inbox.withLock { inbox in
             guard inbox.isRunning else { return false }
             openCount.add(1, ordering: .relaxed)
+            if socket.isStream {
+                streamCount.add(1, ordering: .relaxed)
+            }
             inbox.opening.append((socket, input))
             return true
         }
@@ -116,10 +144,9 @@ final class UpgradeLoop: Sendable {
         thread.stop()
     }
 
-    /// Watches `descriptor` for input and hang-up, and for room to write when `writable`;
-    /// `isNew` adds it, otherwise its watch is changed. Any thread.
-    func watch(_ descriptor: Int32, id: UInt64, writable: Bool, isNew: Bool) -> Bool {
-        let interest: EpollSet.Interest = writable ? [.readable, .hangUp, .writable] : [.readable, .hangUp]
+    /// Watches `descriptor` for `interest`; `isNew` adds it, otherwise its watch is changed.
+    /// Any thread.
+    func watch(_ descriptor: Int32, id: UInt64, for interest: EpollSet.Interest, isNew: Bool) -> Bool {
         do {
             if isNew {
                 try epoll.watch(descriptor, id: id, for: interest)
@@ -170,6 +197,9 @@ final class UpgradeLoop: Sendable {
         func finish(_ socket: UpgradedSocket) {
             guard socket.finish() else { return }
             sockets[socket.id] = nil
+            if socket.isStream {
+                streamCount.subtract(1, ordering: .relaxed)
+            }
             openCount.subtract(1, ordering: .releasing)
             socket.handler.closed()
         }
@@ -209,6 +239,9 @@ final class UpgradeLoop: Sendable {
                 }
                 for (socket, input) in inbox.opening {
                     guard socket.watch() else {
+                        if socket.isStream {
+                            streamCount.subtract(1, ordering: .relaxed)
+                        }
                         openCount.subtract(1, ordering: .releasing)
                         _ = socket.finish()
                         continue
@@ -240,7 +273,7 @@ final class UpgradeLoop: Sendable {
             if now >= nextTick {
                 nextTick = now + Self.tickInterval
                 for socket in sockets.values {
-                    if socket.isPastCloseDeadline(now) {
+                    if socket.isPastDeadline(now) {
                         finish(socket)
                     } else if socket.isServed {
                         socket.handler.tick(now: now)

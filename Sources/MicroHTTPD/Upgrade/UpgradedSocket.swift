@@ -1,9 +1,10 @@
+import CMicroHTTPD
 import Glibc
 import Logging
 import Plumbing
 
-/// The socket of an upgraded connection: sends bytes from any thread, through a bounded buffer,
-/// and closes gracefully.
+/// The socket of an upgraded connection, or of a streamed response an upgrade loop writes:
+/// sends bytes from any thread, through a bounded buffer, and closes gracefully.
 ///
 /// A send writes straight to the socket when nothing is waiting before it; what the kernel
 /// does not take waits in the buffer until the loop sees the socket writable. A client that
@@ -11,15 +12,19 @@ import Plumbing
 /// whoever sends learns at once that the client is not keeping up.
 ///
 /// The descriptor is used under the socket's lock only while the socket is not finished, and
-/// it is finished (libmicrohttpd closes the descriptor) under the same lock, so no thread can
-/// write to a descriptor that was closed and reused.
+/// it is finished (libmicrohttpd closes the descriptor, or takes the stream's connection back)
+/// under the same lock, so no thread can write to a descriptor that was closed and reused.
+///
+/// A stream's socket is not read: the loop only watches it for the client hanging up, and
+/// once it is closing and everything is sent, it goes back to libmicrohttpd, which writes the
+/// end of the chunked body itself.
 ///
 /// Over TLS the descriptor is one end of a socket pair, and libmicrohttpd's thread forwards
 /// between its other end and the client's TLS connection (the transport). libmicrohttpd 0.9.75
 /// does not tell the pair when the client leaves, nor close the client's connection when the
 /// pair's writes are shut: the transport is watched for hang-up here, and a closing socket is
 /// given back as soon as all it sends is in the pair, since libmicrohttpd then forwards the rest
-/// and ends the TLS session itself.
+/// and ends the TLS session itself. (Streams over TLS stay with libmicrohttpd.)
 package final class UpgradedSocket: Sendable {
     private enum Phase {
         case open
@@ -44,9 +49,18 @@ package final class UpgradedSocket: Sendable {
         /// Over TLS: closing, everything is in the pair and its writes are shut, so the socket
         /// is given back at once; libmicrohttpd forwards what it holds, then closes.
         var isHandedOver = false
+        /// A stream's socket was closing and has sent everything: the loop gives it back.
+        var isComplete = false
+        /// Serve the handler once everything waiting is sent.
+        var isServiceDueWhenDrained = false
+        /// A stream's client has sent nothing, so the socket is watched for its hanging up;
+        /// one that sent bytes is watched for failures only (its input stays unread).
+        var isPeerQuiet = true
+        /// Since when bytes have waited without the client taking any; `nil` while none wait.
+        var stalledSince: ContinuousClock.Instant?
 
         /// Whether the loop must finish the socket now.
-        var mustFinish: Bool { hasFailed || isHandedOver }
+        var mustFinish: Bool { hasFailed || isComplete || isHandedOver }
 
         var pendingCount: Int { pending.count - sent }
     }
@@ -59,20 +73,26 @@ package final class UpgradedSocket: Sendable {
     /// Over TLS, the client's socket, which libmicrohttpd forwards to and from `descriptor`;
     /// open until the socket is given back, and only watched and shut down here.
     private let transport: Int32?
-    private let handle: UpgradeResponseHandle
+    private let release: SocketRelease
     private let loop: UpgradeLoop
     private let state = Mutex(State())
 
     init(
-        id: UInt64, descriptor: Int32, transport: Int32?, handle: UpgradeResponseHandle,
-        handler: any UpgradeHandler, loop: UpgradeLoop
+        id: UInt64, descriptor: Int32, transport: Int32?, release: SocketRelease, handler: any UpgradeHandler,
+        loop: UpgradeLoop
     ) {
         self.id = id
         self.descriptor = descriptor
         self.transport = transport
-        self.handle = handle
+        self.release = release
         self.handler = handler
         self.loop = loop
+    }
+
+    /// Whether this is a streamed response's socket rather than an upgraded connection's.
+    var isStream: Bool {
+        if case .stream = release { return true }
+        return false
     }
 
     /// Sends `bytes` after everything sent before; any thread.
@@ -112,16 +132,21 @@ package final class UpgradedSocket: Sendable {
     }
 
     /// Asks for the handler's `serve()` on the loop thread soon; any thread, cheap, and
-    /// requests made before the call are served by one call.
-    package func requestService() {
-        let isNew = state.withLock { state in
-            guard !state.isServiceRequested, case .open = state.phase else { return false }
+    /// requests made before the call are served by one call. Returns whether nothing waits to
+    /// be sent, so that what the handler sends goes out at once.
+    @discardableResult
+    package func requestService() -> Bool {
+        let (isNew, isDrained) = state.withLock { state -> (Bool, Bool) in
+            guard !state.isServiceRequested, case .open = state.phase else {
+                return (false, state.pendingCount == 0)
+            }
             state.isServiceRequested = true
-            return true
+            return (true, state.pendingCount == 0)
         }
         if isNew {
             loop.schedule(self)
         }
+        return isDrained
     }
 
     /// Whether the socket takes sends: not once closing.
@@ -135,6 +160,18 @@ package final class UpgradedSocket: Sendable {
     /// Bytes waiting for the client to read them.
     package var bufferedByteCount: Int {
         state.withLock { $0.pendingCount }
+    }
+
+    /// Asks for the handler's `serve()` once everything waiting is sent: at once when nothing
+    /// waits. Any thread.
+    package func requestServiceWhenDrained() {
+        let isDrained = state.withLock { state in
+            state.isServiceDueWhenDrained = state.pendingCount > 0
+            return state.pendingCount == 0
+        }
+        if isDrained {
+            requestService()
+        }
     }
 
     // MARK: The loop's side, on its thread
@@ -151,6 +188,9 @@ package final class UpgradedSocket: Sendable {
     /// open and dropping it once closing. Reads at most a few buffers, so that one busy client
     /// does not hold the loop; the loop comes back while input is left.
     func readAvailable(into buffer: UnsafeMutableBufferPointer<UInt8>) -> ReadOutcome {
+        if isStream {
+            return checkPeer()
+        }
         for _ in 0..<4 {
             let count = recv(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
             if count == 0 {
@@ -173,15 +213,50 @@ package final class UpgradedSocket: Sendable {
         return .drained
     }
 
-    /// Sends what waits, now that the socket may be writable; `false` if the socket failed or
-    /// must be given back.
-    func flush() -> Bool {
-        state.withLock { state in
-            guard !state.mustFinish else { return false }
-            if case .finished = state.phase { return true }
-            writePending(&state)
-            return !state.mustFinish
+    /// For a stream's socket, which is not read: whether its client hung up, looking at its
+    /// input without taking it.
+    private func checkPeer() -> ReadOutcome {
+        var byte: UInt8 = 0
+        while true {
+            let count = recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if count == 0 {
+                return .ended
+            }
+            if count > 0 {
+                // The client sent bytes, which stay for libmicrohttpd: from now on only a
+                // failure of the socket is watched for, or the watch would fire without end.
+                state.withLock { state in
+                    guard state.isPeerQuiet else { return }
+                    state.isPeerQuiet = false
+                    _ = loop.watch(descriptor, id: id, for: interest(state), isNew: false)
+                }
+                return .drained
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .drained
+            default: return .ended
+            }
         }
+    }
+
+    /// Sends what waits, now that the socket may be writable; `false` if the socket failed, or
+    /// must be given back (a stream's that is complete, a TLS socket handed over).
+    func flush() -> Bool {
+        let (isDone, mustServe) = state.withLock { state -> (Bool, Bool) in
+            guard !state.mustFinish else { return (true, false) }
+            if case .finished = state.phase { return (false, false) }
+            writePending(&state)
+            let mustServe = state.isServiceDueWhenDrained && state.pendingCount == 0
+            if mustServe {
+                state.isServiceDueWhenDrained = false
+            }
+            return (state.mustFinish, mustServe)
+        }
+        if mustServe {
+            requestService()
+        }
+        return !isDone
     }
 
     /// Over TLS, the client's connection reported a hang-up, which libmicrohttpd does not pass
@@ -202,24 +277,27 @@ package final class UpgradedSocket: Sendable {
     /// Serves a request for attention; `false` if the socket failed or must be given back, and
     /// must be finished.
     func attend() -> Bool {
-        let (isServiceDue, mustFinish) = state.withLock { state in
+        let (isServiceDue, isDone) = state.withLock { state in
             defer { state.isServiceRequested = false }
             if case .open = state.phase {
                 return (state.isServiceRequested, state.mustFinish)
             }
             return (false, state.mustFinish)
         }
-        if isServiceDue && !mustFinish {
+        if isServiceDue && !isDone {
             handler.serve()
         }
-        return !mustFinish
+        return !isDone
     }
 
-    /// Whether the socket is closing and its close timeout has passed.
-    func isPastCloseDeadline(_ now: ContinuousClock.Instant) -> Bool {
+    /// Whether the socket is closing and its close timeout has passed, or is a stream's whose
+    /// client has taken none of what waits for the loop's stall timeout (as libmicrohttpd
+    /// closes a connection idle that long): either way the loop finishes it.
+    func isPastDeadline(_ now: ContinuousClock.Instant) -> Bool {
         state.withLock { state in
-            if case .closing(let deadline) = state.phase { return now >= deadline }
-            return false
+            if case .closing(let deadline) = state.phase, now >= deadline { return true }
+            guard isStream, let stalledSince = state.stalledSince else { return false }
+            return now - stalledSince >= loop.stallTimeout
         }
     }
 
@@ -231,31 +309,45 @@ package final class UpgradedSocket: Sendable {
         }
     }
 
-    /// Stops watching the socket and gives it back to libmicrohttpd, which closes it; `false`
-    /// if it was already finished.
+    /// Stops watching the socket and gives it back to libmicrohttpd, which closes it (or
+    /// takes the stream's connection back); `false` if it was already finished.
     func finish() -> Bool {
         state.withLock { state in
             if case .finished = state.phase { return false }
             let isHandedOver = state.isHandedOver
+            let isComplete = state.isComplete && !state.hasFailed
             state.phase = .finished
             state.pending = []
             state.sent = 0
             loop.unwatch(descriptor)
             if let transport {
                 loop.unwatch(transport)
-                release(transport, isHandedOver: isHandedOver)
+                releaseTransport(transport, isHandedOver: isHandedOver)
             }
-            if !handle.close() {
-                loop.logger.error("libmicrohttpd refused to close an upgraded socket")
+            switch release {
+            case .upgrade(let handle):
+                if !handle.close() {
+                    loop.logger.error("libmicrohttpd refused to close an upgraded socket")
+                }
+            case .stream(let connection):
+                connection.handBack(isComplete: isComplete)
             }
             return true
         }
     }
 
     /// Registers the socket, and over TLS its transport, with the loop's epoll set; `false` on
-    /// failure.
+    /// failure. Turns Nagle's algorithm off first (libmicrohttpd turns it on when it upgrades):
+    /// every send is a whole message or batch of them, which waiting for an acknowledgement
+    /// could only delay.
     func watch() -> Bool {
-        guard loop.watch(descriptor, id: id, writable: false, isNew: true) else { return false }
+        var noDelay: Int32 = 1
+        // Fails only on a socket that is not TCP (a local pair under TLS), which has no Nagle.
+        _ = setsockopt(
+            descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        guard loop.watch(descriptor, id: id, for: state.withLock { interest($0) }, isNew: true) else {
+            return false
+        }
         guard let transport else { return true }
         guard loop.watchTransport(transport, id: id) else {
             loop.unwatch(descriptor)
@@ -264,13 +356,29 @@ package final class UpgradedSocket: Sendable {
         return true
     }
 
+    /// What the loop watches the socket for: input and hang-up (a stream's: hang-up while its
+    /// client is quiet), and room to write while anything waits.
+    private func interest(_ state: State) -> EpollSet.Interest {
+        var interest: EpollSet.Interest =
+            switch (isStream, state.isPeerQuiet) {
+            case (false, _): [.readable, .hangUp]
+            case (true, true): [.hangUp]
+            // Failures are reported whatever is asked.
+            case (true, false): []
+            }
+        if state.isWatchingWrites {
+            interest.insert(.writable)
+        }
+        return interest
+    }
+
     /// Over TLS, bounds how long libmicrohttpd keeps the client's connection once given back:
     /// it forwards what it holds before closing, with no timeout of its own, so a client that
     /// stops reading would keep it forever. A socket handed over gracefully gets the kernel's
     /// user timeout (unacknowledged or unsendable data for that long ends the connection); any
     /// other is shut down at once, as its client is gone or failed. The transport is open here:
     /// libmicrohttpd closes it only after the socket is given back.
-    private func release(_ transport: Int32, isHandedOver: Bool) {
+    private func releaseTransport(_ transport: Int32, isHandedOver: Bool) {
         guard isHandedOver else {
             // It fails only for a connection already shut, which is what is wanted.
             _ = shutdown(transport, Int32(SHUT_RDWR))
@@ -284,7 +392,14 @@ package final class UpgradedSocket: Sendable {
                 "Cannot bound the close of an upgraded TLS connection; it is shut down",
                 metadata: ["errno": "\(errno)"])
             _ = shutdown(transport, Int32(SHUT_RDWR))
+            return
         }
+        // Nothing the client sends now is read: libmicrohttpd sees its end of input at once, so
+        // it is done forwarding as soon as what this socket sent is out, without needing to see
+        // the socket given back. libmicrohttpd 0.9.75 shuts the pair before it marks the socket
+        // given back, and when its thread handled the pair's hang-up in between, it noticed
+        // nothing more until the client closed (1 close in 15 waited the client's 5 s).
+        _ = shutdown(transport, Int32(SHUT_RD))
     }
 
     // MARK: Writing, under the lock
@@ -304,6 +419,9 @@ package final class UpgradedSocket: Sendable {
             state.pending.removeAll(keepingCapacity: state.pending.capacity <= Self.keptCapacity)
             state.sent = 0
             state.pending += bytes[written...]
+            if written < bytes.count {
+                state.stalledSince = .now
+            }
         } else {
             state.pending += bytes
         }
@@ -322,17 +440,27 @@ package final class UpgradedSocket: Sendable {
             if state.pendingCount == 0 {
                 state.pending.removeAll(keepingCapacity: state.pending.capacity <= Self.keptCapacity)
                 state.sent = 0
-            } else if state.sent >= state.pending.count / 2 {
-                state.pending.removeFirst(state.sent)
-                state.sent = 0
+                state.stalledSince = nil
+            } else {
+                if written > 0 {
+                    state.stalledSince = .now
+                }
+                if state.sent >= state.pending.count / 2 {
+                    state.pending.removeFirst(state.sent)
+                    state.sent = 0
+                }
             }
         }
         let mustWatchWrites = state.pendingCount > 0
         if mustWatchWrites != state.isWatchingWrites {
             state.isWatchingWrites = mustWatchWrites
-            _ = loop.watch(descriptor, id: id, writable: mustWatchWrites, isNew: false)
+            _ = loop.watch(descriptor, id: id, for: interest(state), isNew: false)
         }
-        if case .closing = state.phase, state.pendingCount == 0, !state.hasShutDownWrites {
+        guard case .closing = state.phase, state.pendingCount == 0 else { return }
+        if isStream {
+            // libmicrohttpd ends the body and keeps the connection: the loop gives it back.
+            state.isComplete = true
+        } else if !state.hasShutDownWrites {
             state.hasShutDownWrites = true
             _ = shutdown(descriptor, Int32(SHUT_WR))
             // Over TLS the client never sees this end of file: libmicrohttpd closes its
