@@ -62,17 +62,73 @@ struct MemoryTests {
         #expect(state.memory.used == (try Self.cost(key: "a", size: 100, deadline: true)))
         _ = state.setDeadline(nil, forKey: try Key("a"), now: now)
         #expect(state.memory.used == (try Self.cost(key: "a", size: 100)))
-        _ = try state.push(Self.value(10), to: Key("q"), now: now)
-        _ = try state.push(Self.value(2000), to: Key("q"), now: now)
+        _ = try state.push(Self.value(10), to: Key("q"), delay: nil, now: now)
+        _ = try state.push(Self.value(2000), to: Key("q"), delay: nil, now: now)
         #expect(state.isConsistent)
         let withQueue = state.memory.used
-        _ = try state.pop(from: [Key("q")], registering: nil, waitingAtMost: 1, now: now)
+        _ = try state.consume(.pop, from: [Key("q")], registering: nil, waitingAtMost: 1, now: now)
         #expect(state.memory.used == withQueue - MemoryCost.message(Self.value(10)))
         #expect(state.isConsistent)
-        _ = try state.pop(from: [Key("q")], registering: nil, waitingAtMost: 1, now: now)
+        _ = try state.consume(.pop, from: [Key("q")], registering: nil, waitingAtMost: 1, now: now)
         _ = try state.delete(Key("a"), ofType: .string, condition: .always, now: now)
         #expect(state.memory.used == 0)
         #expect(state.count == 0)
+    }
+
+    @Test func leasedAndDelayedMessagesAreCountedUntilTheyLeave() throws {
+        var state = KeyspaceState()
+        let now = Self.start
+        let queue = try Key("jobs")
+        _ = try state.push(Self.value(10), to: queue, delay: nil, now: now)
+        let visible = state.memory.used
+        #expect(visible == KeyspaceState.emptyQueueCost(queue) + MemoryCost.message(Self.value(10)))
+        // A lease counts its entry and its timer instead of its place in line.
+        let grants = state.leaseFirstVisible(1, of: queue, until: now + .seconds(30))
+        #expect(grants.count == 1)
+        #expect(
+            state.memory.used == visible - MemoryCost.message(Self.value(10))
+                + MemoryCost.leased(Self.value(10)))
+        #expect(state.isConsistent)
+        // A delayed message counts its entry and its timer.
+        _ = try state.push(Self.value(100), to: queue, delay: .seconds(5), now: now)
+        let withDelayed = state.memory.used
+        #expect(
+            withDelayed == KeyspaceState.emptyQueueCost(queue) + MemoryCost.leased(Self.value(10))
+                + MemoryCost.delayed(Self.value(100)))
+        #expect(state.isConsistent)
+        // The delay ends: the message is in line.
+        _ = state.expireDue(now: now + .seconds(6), limit: 10)
+        #expect(
+            state.memory.used == withDelayed - MemoryCost.delayed(Self.value(100))
+                + MemoryCost.message(Self.value(100)))
+        #expect(state.isConsistent)
+        _ = try state.consume(.pop, from: [queue], registering: nil, waitingAtMost: 1, now: now + .seconds(6))
+        let statuses = try state.acknowledge(
+            grants.map { LeaseReference(message: $0.message.id, lease: $0.number) }, in: queue,
+            now: now + .seconds(6))
+        #expect(statuses == [.acknowledged])
+        #expect(state.memory.used == 0)
+        #expect(state.count == 0)
+        #expect(state.isConsistent)
+    }
+
+    @Test func aPushIsRefusedWhenOnlyQueuesHoldTheMemoryEvenWithMessagesLeased() throws {
+        let queue = try Key("jobs")
+        let limit = KeyspaceState.emptyQueueCost(queue) + 3 * MemoryCost.leased(Self.value())
+        var state = KeyspaceState(memory: MemoryBudget(limit: limit, policy: .allKeysLRU))
+        for _ in 0..<3 {
+            _ = try state.push(Self.value(), to: queue, delay: nil, now: Self.start)
+        }
+        _ = state.leaseFirstVisible(3, of: queue, until: Self.start + .seconds(30))
+        #expect(state.memory.used == limit)
+        #expect(throws: KeyspaceError.self) {
+            _ = try state.push(Self.value(), to: queue, delay: nil, now: Self.start)
+        }
+        #expect(throws: KeyspaceError.self) {
+            _ = try state.push(Self.value(), to: queue, delay: .seconds(1), now: Self.start)
+        }
+        #expect(state.length(of: queue) == 3)
+        #expect(state.isConsistent)
     }
 
     @Test func aStringKeyCostsOneAllocationAndItsIndexes() throws {
@@ -134,7 +190,7 @@ struct MemoryTests {
     func queuesAreNeverEvicted(policy: EvictionPolicy) throws {
         var state = try Self.state(holding: 40, policy, deadline: true)
         for index in 0..<5 {
-            _ = try state.push(Self.value(), to: Key("queue\(index)"), now: Self.start)
+            _ = try state.push(Self.value(), to: Key("queue\(index)"), delay: nil, now: Self.start)
             _ = state.setDeadline(Self.start + .seconds(1), forKey: try Key("queue\(index)"), now: Self.start)
         }
         for index in 0..<200 {
@@ -146,11 +202,11 @@ struct MemoryTests {
         #expect((0..<5).allSatisfy { Self.keys(state).contains("queue\($0)") })
         // With nothing left but queues, a push is refused like any write.
         var full = try Self.state(holding: 3, policy)
-        _ = try full.push(Self.value(), to: Key("jobs"), now: Self.start)
-        _ = try full.push(Self.value(), to: Key("jobs"), now: Self.start)
+        _ = try full.push(Self.value(), to: Key("jobs"), delay: nil, now: Self.start)
+        _ = try full.push(Self.value(), to: Key("jobs"), delay: nil, now: Self.start)
         #expect(throws: KeyspaceError.self) {
             for _ in 0..<20 {
-                _ = try full.push(Self.value(), to: Key("jobs"), now: Self.start)
+                _ = try full.push(Self.value(), to: Key("jobs"), delay: nil, now: Self.start)
             }
         }
         #expect(full.isConsistent)

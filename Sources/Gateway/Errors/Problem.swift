@@ -152,6 +152,19 @@ struct Problem: Encodable {
                 detail:
                     "The memory limit is \(limit) bytes and \(used) are in use; this change needs \(needed) "
                     + "more, which the eviction policy cannot free. Nothing was changed.")
+        case .invalidArgument(let reason):
+            self.init(slug: "bad-request", status: .badRequest, detail: reason)
+        case .invalidReceipt(let reason):
+            self.init(slug: "invalid-receipt", status: .badRequest, detail: reason)
+        case .unknownReceipt(let queue):
+            self.init(
+                slug: "not-found", status: .notFound,
+                detail: "No lease of the queue '\(queue)' has this receipt; nothing was changed.")
+        case .leaseExpired(let queue):
+            self.init(
+                slug: "lease-expired", status: .gone,
+                detail: "The lease of this receipt on the queue '\(queue)' has ended: the message may be "
+                    + "with another consumer now. Nothing was changed.")
         case .unavailable(let failure):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,

@@ -1,5 +1,5 @@
 import CoreMetrics
-import Keyspace
+package import Keyspace
 import MicroHTTPD
 import Plumbing
 package import Prometheus
@@ -23,6 +23,8 @@ package final class GatewayMetrics: Sendable {
         package var strings = 0
         /// Keys holding a queue.
         package var queues = 0
+        /// The messages of every queue, by state.
+        package var messages = MessageCounts()
         /// The id of the newest event, which counts the events published since start-up.
         package var lastEventID: UInt64 = 0
         /// The bytes the keyspace holds; `nil` when the store does not hold its data in this
@@ -70,6 +72,13 @@ package final class GatewayMetrics: Sendable {
             + "or an unusable ticket.",
         KeyspaceEngine.expiryLatenessLabel:
             "How long after its deadline a key was removed and its expired event published.",
+        "keygate_queue_messages":
+            "Messages in every queue, by state: visible (in line), in_flight (leased), delayed.",
+        "keygate_redeliveries_total": "Messages received again after an earlier lease ended unacknowledged.",
+        "keygate_dead_lettered_total":
+            "Messages moved to a dead-letter queue after their last allowed lease.",
+        KeyspaceEngine.visibilityLatenessLabel:
+            "How long after its moment a lease or a delay ended and its message became visible again.",
     ]
     private static let requestsLabel = "keygate_http_requests_total"
     /// The request-duration histogram, which carries its own help.
@@ -112,6 +121,7 @@ package final class GatewayMetrics: Sendable {
     private struct LevelGauges {
         let openConnections, webSockets, waitingConsumers, eventStreams, strings, queues: CoreMetrics.Gauge
         let memoryUsed, memoryLimit: CoreMetrics.Gauge
+        let visibleMessages, inFlightMessages, delayedMessages: CoreMetrics.Gauge
         let eventsPublished, evictedKeys: CoreMetrics.Counter
 
         init(factory: any MetricsFactory) {
@@ -123,6 +133,13 @@ package final class GatewayMetrics: Sendable {
                 label: "keygate_keys", dimensions: [("type", "string")], factory: factory)
             queues = CoreMetrics.Gauge(
                 label: "keygate_keys", dimensions: [("type", "queue")], factory: factory)
+            func messages(_ state: String) -> CoreMetrics.Gauge {
+                CoreMetrics.Gauge(
+                    label: "keygate_queue_messages", dimensions: [("state", state)], factory: factory)
+            }
+            visibleMessages = messages("visible")
+            inFlightMessages = messages("in_flight")
+            delayedMessages = messages("delayed")
             eventsPublished = CoreMetrics.Counter(label: "keygate_events_published_total", factory: factory)
             memoryUsed = CoreMetrics.Gauge(label: "keygate_memory_used_bytes", factory: factory)
             memoryLimit = CoreMetrics.Gauge(label: "keygate_memory_limit_bytes", factory: factory)
@@ -138,9 +155,11 @@ package final class GatewayMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[KeyspaceEngine.expiryLatenessLabel] = [
-            1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000,
-        ].map { .milliseconds($0) }
+        let latenessBuckets: [Duration] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000].map {
+            .milliseconds($0)
+        }
+        factory.durationHistogramBuckets[KeyspaceEngine.expiryLatenessLabel] = latenessBuckets
+        factory.durationHistogramBuckets[KeyspaceEngine.visibilityLatenessLabel] = latenessBuckets
         self.factory = factory
         requests = RequestCounters(label: Self.requestsLabel, routeLabels: routeLabels, factory: factory)
         durations = routeLabels.map {
@@ -227,6 +246,9 @@ package final class GatewayMetrics: Sendable {
             levels.eventStreams.record(eventStreams)
             levels.strings.record(now.strings)
             levels.queues.record(now.queues)
+            levels.visibleMessages.record(now.messages.visible)
+            levels.inFlightMessages.record(now.messages.inFlight)
+            levels.delayedMessages.record(now.messages.delayed)
             if now.lastEventID > scrape.countedEvents {
                 levels.eventsPublished.increment(by: Int64(now.lastEventID - scrape.countedEvents))
                 scrape.countedEvents = now.lastEventID

@@ -83,6 +83,7 @@ package final class KeygateServer: Sendable {
             if let keyspace {
                 levels.waitingConsumers = keyspace.waitingCount
                 levels.queues = keyspace.queueCount
+                levels.messages = keyspace.messageCounts
                 levels.strings = keyspace.count - levels.queues
                 levels.lastEventID = keyspace.lastEventID
                 if let memory = keyspace.memoryStatus {

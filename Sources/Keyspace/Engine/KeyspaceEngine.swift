@@ -26,6 +26,12 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// How late keys are removed after their deadline: the product's key figure.
     private let expiryLateness: Timer
     private let expirations: Counter
+    /// How late leases and delays end after their moment: the promise of on-time redelivery.
+    private let visibilityLateness: Timer
+    private let redeliveries: Counter
+    private let deadLettered: Counter
+    /// Makes and reads the receipts of leases.
+    private let signer: ReceiptSigner
     /// The log of changes; `nil` in memory only.
     private let journal: Journal?
     /// What start-up read from the data directory; `nil` in memory only.
@@ -45,8 +51,8 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) {
         self.init(
             state: KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy)),
-            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil, clock: clock, metrics: metrics
-        )
+            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil,
+            receiptKey: ReceiptSigner.makeKey(), clock: clock, metrics: metrics)
     }
 
     /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the
@@ -65,6 +71,7 @@ package final class KeyspaceEngine: KeyspaceStore {
     ) throws(PersistenceError) -> KeyspaceEngine {
         let started = ContinuousClock.now
         let directory = try DataDirectory(path: persistence.directory)
+        let receiptKey = try directory.receiptKey()
         let log = EventLog(capacity: eventHistory)
         var state = KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy))
         var recovery = Recovery(directory: directory, repair: persistence.repair, now: clock.now())
@@ -92,12 +99,13 @@ package final class KeyspaceEngine: KeyspaceStore {
         try journal.checkAppended()
         report.duration = ContinuousClock.now - started
         return KeyspaceEngine(
-            state: state, log: log, journal: journal, recovery: report, clock: clock, metrics: metrics)
+            state: state, log: log, journal: journal, recovery: report, receiptKey: receiptKey, clock: clock,
+            metrics: metrics)
     }
 
     private init(
         state: sending KeyspaceState, log: EventLog, journal: Journal?, recovery: RecoveryReport?,
-        clock: any KeyspaceClock, metrics: any MetricsFactory
+        receiptKey: [UInt8], clock: any KeyspaceClock, metrics: any MetricsFactory
     ) {
         self.clock = clock
         self.log = log
@@ -107,10 +115,18 @@ package final class KeyspaceEngine: KeyspaceStore {
         self.recovery = recovery
         expiryLateness = Timer(label: Self.expiryLatenessLabel, factory: metrics)
         expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
+        visibilityLateness = Timer(label: Self.visibilityLatenessLabel, factory: metrics)
+        redeliveries = Counter(label: "keygate_redeliveries_total", factory: metrics)
+        deadLettered = Counter(label: "keygate_dead_lettered_total", factory: metrics)
+        signer = ReceiptSigner(key: receiptKey)
     }
 
     /// The label of the expiry lateness timer, for a factory that wants its own buckets.
     package static let expiryLatenessLabel = "keygate_expiry_lateness_seconds"
+
+    /// The label of the timer of leases and delays that end, for a factory that wants its own
+    /// buckets.
+    package static let visibilityLatenessLabel = "keygate_visibility_lateness_seconds"
 
     /// The number of keys held, including expired ones not yet removed.
     package var count: Int {
@@ -121,6 +137,11 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// removed included.
     package var queueCount: Int {
         state.withLock { $0.queueCount }
+    }
+
+    /// The messages of every queue, by state.
+    package var messageCounts: MessageCounts {
+        state.withLock { $0.messageCounts }
     }
 
     /// Checks that the internal indexes agree; for tests. O(n).
@@ -190,23 +211,30 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
-    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try change { state, now throws(KeyspaceError) in
-            try state.push(message, to: queue, now: now)
-        }
-    }
-
-    package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
-        try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: nil, waitingAtMost: .max, now: now)
-        }
-    }
-
-    package func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
-        throws(KeyspaceError) -> PopOutcome
+    package func push(_ message: Payload, to queue: Key, delay: Duration?) throws(KeyspaceError)
+        -> PushOutcome
     {
-        try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: receiver, waitingAtMost: limit, now: now)
+        if let delay {
+            try QueueLimits.validateDelay(delay)
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.push(message, to: queue, delay: delay, now: now)
+        }
+    }
+
+    package func consume(
+        _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome {
+        let consumed = try change { state, now throws(KeyspaceError) in
+            try state.consume(
+                consumption, from: queues, registering: receiver, waitingAtMost: limit, now: now)
+        }
+        switch consumed {
+        case .handed(let handed): return .delivered(handover(of: handed))
+        case .empty: return .empty
+        case .waiting: return .waiting
+        case .gone: return .gone
         }
     }
 
@@ -214,17 +242,50 @@ package final class KeyspaceEngine: KeyspaceStore {
         withState { state, _ in state.cancelWait(receiver) }
     }
 
-    package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try withState { state, now throws(KeyspaceError) in
-            try state.giveBack(message, to: queue, now: now)
+    package func giveBack(_ handover: Handover) throws(KeyspaceError) {
+        switch handover {
+        case .popped(let popped):
+            try withState { state, now throws(KeyspaceError) in try state.giveBack(popped, now: now) }
+        case .received(let queue, let messages):
+            withState { state, now in state.giveBack(messages.compactMap(\.lease), in: queue, now: now) }
+        case .moved, .failed:
+            break
         }
+    }
+
+    package func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus] {
+        let references = try receipts.map { receipt throws(KeyspaceError) in
+            try signer.lease(of: receipt, in: queue)
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.acknowledge(references, in: queue, now: now)
+        }
+    }
+
+    package func changeVisibility(of receipt: String, in queue: Key, to visibility: Duration)
+        throws(KeyspaceError) -> Timestamp
+    {
+        guard let reference = try signer.lease(of: receipt, in: queue) else {
+            throw .unknownReceipt(queue: queue)
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.changeVisibility(of: reference, in: queue, to: visibility, now: now)
+        }
+    }
+
+    package func policy(of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        try withState { state, now throws(KeyspaceError) in try state.readPolicy(of: queue, now: now) }
+    }
+
+    package func setPolicy(_ policy: QueuePolicy?, of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        try change { state, now throws(KeyspaceError) in try state.setPolicy(policy, of: queue, now: now) }
     }
 
     package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
         try withState { state, now throws(KeyspaceError) in try state.queueInfo(queue, now: now) }
     }
 
-    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
+    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage] {
         try withState { state, now throws(KeyspaceError) in
             try state.peek(queue, limit: limit, now: now)
         }
@@ -405,9 +466,33 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
-    /// Acts on the signals once the lock is released; returns why the journaled changes are
-    /// not in the log, if they are not.
+    /// Acts on the signals once the lock is released: delivers to the consumers claimed (and
+    /// puts back what one that left could not take, which may claim others), wakes the expirer
+    /// and the subscribers, counts. Returns why the journaled changes are not in the log, if
+    /// they are not.
     private func finish(_ signals: ChangePublisher.Signals) -> PersistenceError? {
+        var writeFailure: PersistenceError?
+        var pending = [signals]
+        while let signals = pending.popLast() {
+            if let failure = act(on: signals), writeFailure == nil {
+                writeFailure = failure
+            }
+            guard !signals.handOffs.isEmpty else { continue }
+            // Consumers wait for the changes that served them to be durable, when they were
+            // journaled (a push straight to a waiting pop changes nothing on disk).
+            let ticket = signals.checkJournal ? journal?.pendingDurability() : nil
+            for handOff in signals.handOffs
+            where !handOff.receiver.deliver(handover(of: handOff.handed), durableAfter: ticket) {
+                let (_, _, more) = locked { state, now in state.putBack(handOff.handed, now: now) }
+                pending.append(more)
+            }
+        }
+        return writeFailure
+    }
+
+    /// Acts on the signals but for hand-offs; returns why the journaled changes are not in the
+    /// log, if they are not.
+    private func act(on signals: ChangePublisher.Signals) -> PersistenceError? {
         var writeFailure: PersistenceError?
         if signals.checkJournal, let journal {
             do {
@@ -428,6 +513,36 @@ package final class KeyspaceEngine: KeyspaceStore {
                 expiryLateness.recordMilliseconds(lateness)
             }
         }
+        for lateness in signals.visibilityLateness {
+            visibilityLateness.recordMilliseconds(lateness)
+        }
+        if signals.redeliveries > 0 {
+            redeliveries.increment(by: signals.redeliveries)
+        }
+        if signals.deadLettered > 0 {
+            deadLettered.increment(by: signals.deadLettered)
+        }
         return writeFailure
+    }
+
+    /// What a consumer sees of what it got: receipts signed for its leases.
+    private func handover(of handed: Handed) -> Handover {
+        switch handed {
+        case .popped(let queue, let message):
+            return .popped(PoppedMessage(queue: queue, stored: message, message: message.payload))
+        case .received(let queue, let leases):
+            let messages = leases.map { grant in
+                let reference = LeaseReference(message: grant.message.id, lease: grant.number)
+                return LeasedMessage(
+                    queued: grant.message.queued, receipt: signer.receipt(for: reference, in: queue),
+                    visibleUntil: grant.deadline, lease: reference)
+            }
+            return .received(queue: queue, messages: messages)
+        case .moved(let source, let message, let destination):
+            return .moved(
+                PoppedMessage(queue: source, stored: nil, message: message.payload), to: destination)
+        case .failed(let error):
+            return .failed(error)
+        }
     }
 }

@@ -18,6 +18,16 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     /// policy cannot free them (`noeviction`, or nothing left it may evict): `used` of `limit`
     /// bytes are held.
     case memoryFull(used: Int, limit: Int, needed: Int)
+    /// An argument is out of its bounds (a visibility timeout, a delay, a policy); the detail
+    /// says which.
+    case invalidArgument(String)
+    /// A receipt is not one in the form the keyspace gives out.
+    case invalidReceipt(String)
+    /// A well-formed receipt that was never given out for this queue.
+    case unknownReceipt(queue: Key)
+    /// A receipt given out for this queue whose lease has ended: its message may be with
+    /// another consumer now.
+    case leaseExpired(queue: Key)
     /// The change could not be made durable: the log cannot be written or synced. Changes are
     /// refused until it can; one this answers may already be in memory.
     case unavailable(PersistenceError)

@@ -97,11 +97,12 @@ final class EventLog: Sendable {
     /// Records an event with the next id and returns that id; O(1). Called under the
     /// keyspace's lock.
     @discardableResult
-    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) -> UInt64 {
+    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
             appendedThrough.store(state.lastID, ordering: .relaxed)
-            state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
+            state.history.append(
+                KeyspaceEvent(id: state.lastID, type: type, key: key, time: time, reason: reason))
             // An event goes once the notifier has looked at it (or nobody listens): until then a
             // subscriber that wants none of the events before its next one cannot skip them,
             // and would find a gap only because the notifier was late. At most twice the

@@ -14,8 +14,19 @@ enum MemoryCost {
     static let keyIndex = 28
     /// A deadline's share of the expiry heap: a 16-byte node and a 4-byte handle slot.
     static let deadline = 20
-    /// A queue message's place in its queue's ring: bytes array reference and media type.
-    static let message = 24
+    /// A queue message's place in its queue's line: its id, place, bytes reference, media type,
+    /// time pushed and attempts.
+    static let message = 56
+    /// A leased message's entry among its queue's leases instead of its place in line: its id
+    /// as key, the message, the lease's number, deadline and timer handle, at a hash table's
+    /// load of about three quarters.
+    static let lease = 128
+    /// A delayed message's entry among its queue's delayed ones instead of its place in line:
+    /// its id as key, the message, its moment and timer handle, at a load of three quarters.
+    static let delayedMessage = 120
+    /// A lease's or a delay's node in the message timers' heap (queue, id, deadline) and its
+    /// handle's slot.
+    static let messageTimer = 32
 
     /// The heap bytes a `malloc(requested)` takes: its 8-byte chunk header, rounded up to 16,
     /// and at least 32.
@@ -36,5 +47,15 @@ enum MemoryCost {
         let type = message.contentType.utf8.count
         let isAllocated = type > 15 && message.contentType != Payload.defaultContentType
         return Self.message + array(message.bytes.count) + (isAllocated ? allocation(arrayHeader + type) : 0)
+    }
+
+    /// The heap bytes of one leased message: its payload's, its lease entry and its timer.
+    static func leased(_ message: Payload) -> Int {
+        Self.message(message) - Self.message + lease + messageTimer
+    }
+
+    /// The heap bytes of one delayed message: its payload's, its entry and its timer.
+    static func delayed(_ message: Payload) -> Int {
+        Self.message(message) - Self.message + delayedMessage + messageTimer
     }
 }

@@ -6,19 +6,25 @@ import Plumbing
 /// The three key structures stay in step: every key is in `entries` (which stores it, in a slot)
 /// and `order`; a key with a deadline is also in `deadlines`, under the handle its record keeps.
 /// `order` and `deadlines` name keys by slot index. `memory` counts the bytes of every key and
-/// evicts under a limit (`+Memory`). Consumers waiting for
-/// messages are kept apart, by queue name, since they may wait on queues that do not exist yet.
-/// A queue that holds messages has no active waiter: a push hands its message to the oldest
-/// waiter instead of storing it.
+/// evicts under a limit (`+Memory`); a queue's bytes count all its messages, visible, leased
+/// and delayed, with their leases' bookkeeping. Every leased or delayed message is in
+/// `messageTimers`, under the handle it keeps. Consumers waiting for messages are kept apart,
+/// by queue name, since they may wait on queues that do not exist yet, and so are the queues'
+/// policies, which outlive their queues. A queue with a visible message has no active waiter:
+/// a message that becomes visible goes to the oldest waiter instead of staying in line.
 ///
 /// Every mutation records one `KeyspaceChange`; the engine takes them under the same lock
 /// (`takeChange()`) and turns each into its events and its journal record, so that the log's
 /// order is the order of changes. On start-up the log is redone through `apply(_:)`, which
 /// changes the same structures and records nothing.
 ///
+/// A consumer claimed under the lock is owed what it got (`HandOff`); the engine takes those
+/// with the changes and delivers them once the lock is released.
+///
 /// The operations are split by concern: any key (`+Keys`), strings (`+Strings`), queues
-/// (`+Queues`), waiting consumers (`+Waiters`), deadlines (`+Expiry`), start-up and snapshots
-/// (`+Replay`), memory and eviction (`+Memory`). This file holds the indexes and the helpers that keep them in step.
+/// (`+Queues`), leases (`+Leases`), policies (`+Policies`), waiting consumers (`+Waiters`),
+/// deadlines (`+Expiry`), start-up and snapshots (`+Replay`), memory and eviction (`+Memory`).
+/// This file holds the indexes and the helpers that keep them in step.
 struct KeyspaceState {
     /// A key found in `entries`: its slot and what the operations check, copied out so that no
     /// reference to its record is held while the record changes.
@@ -36,6 +42,12 @@ struct KeyspaceState {
     private(set) var order = SortedKeyIndex()
     /// The keys with a deadline, earliest first.
     private(set) var deadlines = ExpiryIndex()
+    /// The leases and delays of every queue, earliest first.
+    var messageTimers = MessageTimers()
+    /// The policies of queues, by name, whether or not the queue holds messages.
+    var policies: [Key: QueuePolicy] = [:]
+    /// The messages of every queue, by state.
+    private(set) var messageCounts = MessageCounts()
     /// The bytes held, the limit and the eviction policy's state.
     var memory: MemoryBudget
     /// Every waiting consumer, by receiver: the one record of who still waits. Changed only by
@@ -53,6 +65,8 @@ struct KeyspaceState {
     var lastEventID: UInt64 = 0
     /// The changes made that the engine has not yet taken.
     private var changes = ChangeList()
+    /// The consumers claimed and not yet handed what they got.
+    private var handOffs: [HandOff] = []
     /// The newest version given out.
     private(set) var lastVersion: UInt64 = 0
     /// The number of keys holding a queue; the others hold strings.
@@ -83,10 +97,28 @@ struct KeyspaceState {
         changes.removeFirst()
     }
 
+    /// Notes that a claimed consumer is owed `handed`, for the engine to deliver.
+    mutating func handOff(_ handed: Handed, to receiver: any MessageReceiver) {
+        handOffs.append(HandOff(receiver: receiver, handed: handed))
+    }
+
+    /// The hand-offs the engine has not yet taken, which it then forgets.
+    mutating func takeHandOffs() -> [HandOff] {
+        guard !handOffs.isEmpty else { return [] }
+        defer { handOffs = [] }
+        return handOffs
+    }
+
     /// A new version, later than every one given out.
     mutating func nextVersion() -> Version {
         lastVersion += 1
         return Version(lastVersion)
+    }
+
+    /// A new number from the version counter, later than every version given out: the ids of
+    /// messages, their places in line, and the numbers of leases.
+    mutating func nextNumber() -> UInt64 {
+        nextVersion().rawValue
     }
 
     /// Makes later versions follow `version`, one read from a snapshot or the log.
@@ -108,9 +140,14 @@ struct KeyspaceState {
     }
 
     /// Adds `stored`, with the version and deadline it carries, for `key`, which has `hash` and
-    /// is absent, to every index. O(log n).
+    /// is absent, to every index; the timers of a queue's leased and delayed messages (read
+    /// from a snapshot) are armed. O(log n + those messages × log m).
     @discardableResult
     mutating func insert(_ stored: consuming StoredValue, hash: UInt32, now: Timestamp) -> UInt32 {
+        if case .queue(let record) = stored {
+            messageCounts += record.value.counts
+            armTimers(of: &record.value, key: record.key)
+        }
         let deadline = stored.deadline
         let isString = stored.type == .string
         let cost = Self.cost(of: stored)
@@ -168,8 +205,12 @@ struct KeyspaceState {
             }
         }
         let stored = entries.remove(index)
-        if stored.type == .queue {
+        if case .queue(let record) = stored {
             queueCount -= 1
+            messageCounts -= record.value.counts
+            for timer in record.value.timers {
+                messageTimers.remove(timer)
+            }
         }
         liveBytes -= stored.withKeyBytes { $0.count } + stored.bytes
         memory.add(
@@ -199,11 +240,44 @@ struct KeyspaceState {
         }
         let bytesBefore = record.value.bytes
         let allocatedBefore = record.value.allocatedBytes
+        let countsBefore = record.value.counts
         let result = body(&record.value)
         liveBytes += record.value.bytes - bytesBefore
+        messageCounts -= countsBefore
+        messageCounts += record.value.counts
         memory.add(record.value.allocatedBytes - allocatedBefore, isString: false, isVolatile: false)
         entries[index] = .queue(record)
         return result
+    }
+
+    /// Runs `body` on the messages of the existing queue `queue`, in place, like
+    /// `updateQueue(_:_:)` on its slot.
+    @discardableResult
+    mutating func updateQueue<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result) -> Result {
+        guard let result = updateQueueIfPresent(queue, body) else {
+            preconditionFailure("updating a queue that is not there")
+        }
+        return result
+    }
+
+    /// The messages of the queue at `key` (expired or not); `nil` when `key` holds none. A
+    /// function, so that the copy it returns is gone before the queue next changes: a copy
+    /// alive then would make the change copy the whole queue.
+    func queueValue(_ key: Key) -> QueueValue? {
+        guard let index = entries.index(of: key, hash: EntryTable.hash(key)),
+            case .queue(let record) = entries[index]
+        else { return nil }
+        return record.value
+    }
+
+    /// Runs `body` like `updateQueue(_:_:)` when `queue` holds a queue; `nil` otherwise. One
+    /// lookup of the key.
+    mutating func updateQueueIfPresent<Result>(_ queue: Key, _ body: (inout QueueValue) -> Result) -> Result?
+    {
+        guard let index = entries.index(of: queue, hash: EntryTable.hash(queue)),
+            entries[index].type == .queue
+        else { return nil }
+        return updateQueue(index, body)
     }
 
     /// Counts an access to the key in slot `index` for the eviction policy.
@@ -226,6 +300,7 @@ struct KeyspaceState {
         }
         let values = entries.values
         guard values.count(where: { $0.type == .queue }) == queueCount else { return false }
+        guard messageTimersAreConsistent else { return false }
         guard values.reduce(0, { $0 + Self.cost(of: $1) }) == memory.used else { return false }
         let withDeadline = values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
@@ -244,6 +319,51 @@ struct KeyspaceState {
         guard isSorted, ordered == entries.count else { return false }
         return withDeadline.allSatisfy { stored in
             stored.expiry.map { deadlines.deadline(of: $0) == stored.deadline } ?? false
+        }
+    }
+
+    /// Whether every leased and delayed message has its timer, at its deadline, and the counts
+    /// add up. O(messages).
+    private var messageTimersAreConsistent: Bool {
+        guard messageTimers.isConsistent else { return false }
+        var counts = MessageCounts()
+        var timers = 0
+        for stored in entries.values {
+            guard case .queue(let record) = stored else { continue }
+            let queue = record.value
+            guard queue.count > 0, queue.isAccountedFor else { return false }
+            counts += queue.counts
+            for lease in queue.leases.values {
+                guard let timer = lease.timer, messageTimers.deadline(of: timer) == lease.deadline,
+                    messageTimers.element(of: timer)?.id == lease.message.id
+                else { return false }
+                timers += 1
+            }
+            for delayed in queue.delayed.values {
+                guard let timer = delayed.timer, messageTimers.deadline(of: timer) == delayed.until,
+                    messageTimers.element(of: timer)?.id == delayed.message.id
+                else { return false }
+                timers += 1
+            }
+            guard zip(queue.visible, queue.visible.dropFirst()).allSatisfy({ $0.place <= $1.place }) else {
+                return false
+            }
+        }
+        return counts == messageCounts && timers == messageTimers.count
+    }
+
+    /// Arms the timers of the leased and delayed messages of `queue`, a value being inserted
+    /// under `key` (read from a snapshot). O(those messages × log n).
+    private mutating func armTimers(of queue: inout QueueValue, key: Key) {
+        for lease in queue.leases.values {
+            let timer = messageTimers.insert(
+                MessageTimer(queue: key, id: lease.message.id), deadline: lease.deadline)
+            queue.setTimer(timer, of: lease.message.id)
+        }
+        for delayed in queue.delayed.values {
+            let timer = messageTimers.insert(
+                MessageTimer(queue: key, id: delayed.message.id), deadline: delayed.until)
+            queue.setTimer(timer, of: delayed.message.id)
         }
     }
 

@@ -57,7 +57,7 @@ enum StoredValue {
     var length: Int? {
         switch self {
         case .string: nil
-        case .queue(let record): record.value.messages.count
+        case .queue(let record): record.value.count
         }
     }
 

@@ -27,6 +27,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
         case 409: "Conflict"
+        case 410: "Gone"
         case 412: "Precondition Failed"
         case 413: "Content Too Large"
         case 414: "URI Too Long"
@@ -71,6 +72,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let requestTimeout = HTTPStatus(code: 408)
     /// 409 Conflict.
     package static let conflict = HTTPStatus(code: 409)
+    /// 410 Gone.
+    package static let gone = HTTPStatus(code: 410)
     /// 412 Precondition Failed.
     package static let preconditionFailed = HTTPStatus(code: 412)
     /// 413 Content Too Large.
