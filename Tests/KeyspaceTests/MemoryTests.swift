@@ -201,7 +201,7 @@ struct MemoryTests {
         }
         #expect((0..<5).allSatisfy { Self.keys(state).contains("queue\($0)") })
         // With nothing left but queues, a push is refused like any write.
-        var full = try Self.state(holding: 3, policy)
+        var full = try Self.state(holding: 4, policy)
         _ = try full.push(Self.value(), to: Key("jobs"), delay: nil, now: Self.start)
         _ = try full.push(Self.value(), to: Key("jobs"), delay: nil, now: Self.start)
         #expect(throws: KeyspaceError.self) {

@@ -14,18 +14,23 @@ extension KeyspaceState {
     /// Appends a new message to `queue`, or hands it to the oldest waiting consumer; with a
     /// positive `delay`, stores it invisible until then. O(log n) when it creates the queue.
     ///
-    /// Like any write, a push makes room for its message (and the queue it creates) under the
-    /// memory limit first, evicting strings by the policy, or is refused with `.memoryFull`:
-    /// queues themselves are never evicted.
+    /// Like any write, a push that stores its message makes room for it (and the queue it
+    /// creates) under the memory limit first, evicting strings by the policy, or is refused
+    /// with `.memoryFull`: queues themselves are never evicted. A message that goes straight to
+    /// a waiting consumer is not refused: consumers are never refused for room.
     mutating func push(_ payload: Payload, to queue: Key, delay: Duration?, now: Timestamp)
         throws(KeyspaceError) -> PushOutcome
     {
-        let isPresent = try visibleLength(queue, now: now) != nil
+        let visible = try visibleLength(queue, now: now)
+        let isPresent = visible != nil
         let isDelayed = delay.map { $0 > .zero } ?? false
-        let messageCost = isDelayed ? MemoryCost.delayed(payload) : MemoryCost.message(payload)
-        _ = try makeRoom(
-            for: messageCost + (isPresent ? 0 : Self.emptyQueueCost(queue)), newKeyHash: nil, keeping: nil,
-            now: now)
+        let goesToConsumer = !isDelayed && visible ?? 0 == 0 && waitingCount(on: queue) > 0
+        if !goesToConsumer {
+            let messageCost = isDelayed ? MemoryCost.delayed(payload) : MemoryCost.message(payload)
+            _ = try makeRoom(
+                for: messageCost + (isPresent ? 0 : Self.emptyQueueCost(queue)), newKeyHash: nil,
+                keeping: nil, now: now)
+        }
         let id = nextNumber()
         let message = QueueMessage(id: id, place: id, payload: payload, enqueuedAt: now, attempts: 0)
         if let delay, delay > .zero {
