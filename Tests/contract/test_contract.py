@@ -3530,6 +3530,40 @@ def test_a_write_with_nothing_to_evict_is_507_and_changes_nothing(
     api.call("PUT", "/v1/cache/{key}", path={"key": f"full-{index}"}, body=MEMORY_VALUE, status=201)
 
 
+def test_leased_and_delayed_messages_count_as_memory_and_consumers_go_on_when_full(
+    request: pytest.FixtureRequest,
+) -> None:
+    api = memory_server(request, "noeviction")
+    name = "memory-leased"
+    push(api, name, MEMORY_VALUE)
+    visible = memory_health(api)["used"]
+    lease = receive(api, name, {"visibility": "60"})["messages"][0]
+    # A leased message is still held, with its lease's bookkeeping.
+    leased = memory_health(api)["used"]
+    assert leased > visible
+    api.call("POST", "/v1/queues/{name}", path={"name": name}, query={"delay": "60"}, body=MEMORY_VALUE,
+             status=201)
+    assert memory_health(api)["used"] > leased
+    index = 0
+    while True:
+        answer = api.call("POST", "/v1/queues/{name}", path={"name": name}, body=MEMORY_VALUE, status=(201, 507))
+        if answer.status == 507:
+            break
+        index += 1
+        assert index < 5000, "the limit was never reached"
+    assert answer.json()["type"] == "/problems/memory-full"
+    api.call("POST", "/v1/queues/{name}", path={"name": name}, query={"delay": "60"}, body=MEMORY_VALUE,
+             status=507, slugs=("memory-full",))
+    memory = memory_health(api)
+    assert memory["used"] <= MEMORY_LIMIT and memory["evicted"] == 0
+    # Consumers go on when full: a receive, an acknowledgement, which frees room.
+    second = receive(api, name, {"visibility": "60"})["messages"][0]
+    acknowledge(api, name, lease["receipt"])
+    acknowledge(api, name, second["receipt"])
+    assert memory_health(api)["used"] < memory["used"]
+    push(api, name, MEMORY_VALUE)
+
+
 @pytest.mark.parametrize("policy", EVICTING_POLICIES)
 def test_queues_survive_every_policy_and_a_push_with_only_queues_left_is_507(
     request: pytest.FixtureRequest, policy: str
