@@ -9,6 +9,20 @@ extension KeyspaceState {
         case moved(from: Key, emptied: Bool)
         /// Dead-lettered from `source`; `emptied` when it was the last message there.
         case deadLettered(from: Key, emptied: Bool)
+
+        /// The transfer that brought `message` to `destination` (`nil`: to a consumer), when it
+        /// came from another queue; `nil` for a push.
+        func transfer(of message: QueueMessage, to destination: Key?, created: Version?) -> Transfer? {
+            let (kind, source, emptied): (Transfer.Kind, Key, Bool)
+            switch self {
+            case .pushed: return nil
+            case .moved(let from, let wasLast): (kind, source, emptied) = (.move, from, wasLast)
+            case .deadLettered(let from, let wasLast): (kind, source, emptied) = (.deadLetter, from, wasLast)
+            }
+            return Transfer(
+                kind: kind, source: source, id: message.id, emptied: emptied, destination: destination,
+                place: message.place, created: created)
+        }
     }
 
     /// Appends a new message to `queue`, or hands it to the oldest waiting consumer; with a
@@ -305,43 +319,18 @@ extension KeyspaceState {
         let isAbsent = entries.index(of: queue, hash: EntryTable.hash(queue)) == nil
         let created: Version? = isAbsent ? createQueue(queue, now: now) : nil
         updateQueue(queue) { $0.putInLine(message) }
-        switch arrival {
-        case .pushed:
+        if let transfer = arrival.transfer(of: message, to: queue, created: created) {
+            record(.transfer(transfer))
+        } else {
             record(.push(queue: queue, message: message, created: created, until: nil))
-        case .moved(let source, let emptied):
-            record(
-                .transfer(
-                    Transfer(
-                        kind: .move, source: source, id: message.id, emptied: emptied, destination: queue,
-                        place: message.place, created: created)))
-        case .deadLettered(let source, let emptied):
-            record(
-                .transfer(
-                    Transfer(
-                        kind: .deadLetter, source: source, id: message.id, emptied: emptied,
-                        destination: queue,
-                        place: message.place, created: created)))
         }
     }
 
     /// Records that an arriving message left the queue it came from for a consumer, when it
     /// came from one.
     private mutating func recordLeaving(_ arrival: Arrival, message: QueueMessage) {
-        switch arrival {
-        case .pushed:
-            break
-        case .moved(let source, let emptied):
-            record(
-                .transfer(
-                    Transfer(
-                        kind: .move, source: source, id: message.id, emptied: emptied, destination: nil,
-                        place: message.place, created: nil)))
-        case .deadLettered(let source, let emptied):
-            record(
-                .transfer(
-                    Transfer(
-                        kind: .deadLetter, source: source, id: message.id, emptied: emptied, destination: nil,
-                        place: message.place, created: nil)))
+        if let transfer = arrival.transfer(of: message, to: nil, created: nil) {
+            record(.transfer(transfer))
         }
     }
 
