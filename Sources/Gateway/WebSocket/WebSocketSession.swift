@@ -97,6 +97,8 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                 send(frame: frame)
             case .close(let frame):
                 state.withLock { $0.socket }?.close(sending: frame)
+            case .answerClose(let frame):
+                state.withLock { $0.socket }?.close(sending: frame, isPeerFinished: true)
             }
         }
     }
