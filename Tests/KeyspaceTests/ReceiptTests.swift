@@ -31,6 +31,23 @@ struct ReceiptTests {
         #expect(hex.joined() == Self.vectors[length])
     }
 
+    /// A number is absorbed as its 8 bytes, little-endian, after any number of bytes.
+    @Test(arguments: 0..<8)
+    func aNumberIsAbsorbedAsItsBytes(after count: Int) {
+        let key = (UInt64(0x0706_0504_0302_0100), UInt64(0x0f0e_0d0c_0b0a_0908))
+        let number: UInt64 = 0x8877_6655_4433_2211
+        var whole = SipHasher(key: key)
+        var bytewise = SipHasher(key: key)
+        for byte in 0..<UInt8(count) {
+            whole.combine(byte)
+            bytewise.combine(byte)
+        }
+        whole.combine(number)
+        whole.combine(UInt8(0xAB))
+        bytewise.combine((0..<8).map { UInt8(truncatingIfNeeded: number >> (8 * $0)) } + [0xAB])
+        #expect(whole.finalize() == bytewise.finalize())
+    }
+
     @Test func aReceiptNamesItsLeaseInItsQueueOnly() throws {
         let signer = ReceiptSigner(key: ReceiptSigner.makeKey())
         let lease = LeaseReference(message: 12, lease: 1 << 40)
@@ -53,6 +70,14 @@ struct ReceiptTests {
             characters[position] = alphabet[(index + 1) % alphabet.count]
             #expect(try signer.lease(of: String(characters), in: queue) == nil, "position \(position)")
         }
+    }
+
+    /// Receipts outlive restarts and upgrades: the same key, lease and queue give the same
+    /// receipt as the first signer's.
+    @Test func aReceiptIsTheSameAcrossVersions() throws {
+        let signer = ReceiptSigner(key: Array(0..<UInt8(ReceiptSigner.keyLength)))
+        let lease = LeaseReference(message: 0x0102_0304_0506_0708, lease: 77)
+        #expect(signer.receipt(for: lease, in: try Key("a-queue")) == "AQgHBgUEAwIBTQAAAAAAAAD9C2ysb57X_GONiVqUPRkM")
     }
 
     @Test(arguments: [

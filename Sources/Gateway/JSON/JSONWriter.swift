@@ -109,20 +109,19 @@ struct JSONWriter {
         }
     }
 
-    /// Appends the digits of `value`, most significant first: room for them, filled from the
-    /// end. O(its digits).
+    /// Appends the digits of `value`, most significant first: written from the last into a
+    /// buffer on the stack, then appended at once. O(its digits).
     private mutating func appendDigits(of value: UInt64) {
-        var count = 1
-        var rest = value / 10
-        while rest > 0 {
-            count += 1
-            rest /= 10
-        }
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-        var remaining = value
-        for index in stride(from: bytes.count - 1, through: bytes.count - count, by: -1) {
-            bytes[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
+        // UInt64.max has 20 digits.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            var remaining = value
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining % 10)
+                remaining /= 10
+            } while remaining > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 

@@ -37,11 +37,18 @@ struct SipHasher {
         }
     }
 
-    /// Absorbs a number as its 8 bytes, little-endian.
+    /// Absorbs a number as its 8 bytes, little-endian: one compression, whatever the bytes
+    /// absorbed before.
     mutating func combine(_ number: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) {
-            combine(UInt8(truncatingIfNeeded: number >> UInt64(shift)))
+        let held = UInt64(8 * (length & 7))
+        length += 8
+        guard held > 0 else {
+            compress(number)
+            return
         }
+        // The number's low bytes complete the word held; its high ones are held next.
+        compress(tail | number << held)
+        tail = number >> (64 - held)
     }
 
     /// The output, two words; as bytes, the first then the second, each little-endian.
