@@ -77,7 +77,9 @@ struct ReceiptTests {
     @Test func aReceiptIsTheSameAcrossVersions() throws {
         let signer = ReceiptSigner(key: Array(0..<UInt8(ReceiptSigner.keyLength)))
         let lease = LeaseReference(message: 0x0102_0304_0506_0708, lease: 77)
-        #expect(signer.receipt(for: lease, in: try Key("a-queue")) == "AQgHBgUEAwIBTQAAAAAAAAD9C2ysb57X_GONiVqUPRkM")
+        #expect(
+            signer.receipt(for: lease, in: try Key("a-queue"))
+                == "AQgHBgUEAwIBTQAAAAAAAAD9C2ysb57X_GONiVqUPRkM")
     }
 
     @Test(arguments: [

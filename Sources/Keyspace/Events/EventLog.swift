@@ -61,6 +61,9 @@ final class EventLog: Sendable {
     /// `State.lastID` and `State.notifiedThrough`, for writers to read without the lock.
     private let appendedThrough = Atomic<UInt64>(0)
     private let notifiedThrough = Atomic<UInt64>(0)
+    /// Whether anyone subscribes, for writers to read without the lock: with nobody to tell,
+    /// they do not wake the notifier.
+    private let hasSubscribers = Atomic<Bool>(false)
     /// Events waiting for the notifier past which it does not wait for a round in progress:
     /// it must look at every event before the history drops it, or a subscriber that wants
     /// none of them could not skip them, and would find a gap.
@@ -148,19 +151,34 @@ final class EventLog: Sendable {
     }
 
     /// Starts telling `subscriber` of new events matching `filter`. O(1) amortized.
+    /// The events appended while nobody subscribed were never told: the first subscriber
+    /// reads its own from its cursor, and rounds start after them.
     func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
-        state.withLock { $0.subscribers.insert(subscriber, filter: filter) }
+        state.withLock { state in
+            if state.subscribers.isEmpty {
+                state.notifiedThrough = state.lastID
+                notifiedThrough.store(state.lastID, ordering: .relaxed)
+            }
+            state.subscribers.insert(subscriber, filter: filter)
+            hasSubscribers.store(true, ordering: .relaxed)
+        }
     }
 
     /// Stops telling `subscriber` of new events. O(1) amortized.
     func unsubscribe(_ subscriber: any EventSubscriber) {
-        state.withLock { $0.subscribers.remove(subscriber) }
+        state.withLock { state in
+            state.subscribers.remove(subscriber)
+            hasSubscribers.store(!state.subscribers.isEmpty, ordering: .relaxed)
+        }
     }
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
-    /// While a round is being read, the end of that round wakes the notifier instead, unless
-    /// the events waiting for it reach `pressure`.
+    /// Not with nobody subscribed (a subscriber that came after the append reads it from its
+    /// cursor; one that came before is seen, by the log's lock). While a round is being read,
+    /// the end of that round wakes the notifier instead, unless the events waiting for it
+    /// reach `pressure`.
     func notifySubscribers() {
+        guard hasSubscribers.load(ordering: .relaxed) else { return }
         // Ordered after the append: a round that ends after this load sees the new events.
         if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
             let waiting = appendedThrough.load(ordering: .relaxed) &- notifiedThrough.load(ordering: .relaxed)

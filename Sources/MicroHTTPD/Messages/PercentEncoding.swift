@@ -54,7 +54,9 @@ package enum PercentEncoding {
     /// Whether `component` holds a `%`, or a `+` when it stands for a space, or with
     /// `orNonASCII` a byte over 127: whether it is not its own decoding (as ASCII text). O(n),
     /// a few instructions a byte.
-    private static func hasEscapes(_ component: ArraySlice<UInt8>, plusIsSpace: Bool, orNonASCII: Bool) -> Bool {
+    private static func hasEscapes(_ component: ArraySlice<UInt8>, plusIsSpace: Bool, orNonASCII: Bool)
+        -> Bool
+    {
         let plusMark = plusIsSpace ? plus : percent
         let highest: UInt8 = orNonASCII ? 0x7F : 0xFF
         return component.withUnsafeBufferPointer { bytes in
