@@ -8,7 +8,7 @@
 struct MemoryBudget {
     /// A candidate of the pool: a slot, and the hash of the key it held when sampled, which
     /// tells whether the slot still holds that key.
-    struct Candidate {
+    struct Candidate: Equatable {
         var index: UInt32
         var hash: UInt32
     }

@@ -78,20 +78,17 @@ extension KeyspaceState {
     /// volatile policies, from the expiry heap's storage) into the pool of candidates and take
     /// the pool's worst by the policy's score, read again now. O(samples + pool).
     private mutating func chooseVictim(keeping: UInt32?, now: Timestamp) -> UInt32? {
-        func isCandidate(_ index: UInt32) -> Bool {
-            index != keeping && isEvictable(index)
-        }
         switch memory.policy {
         case .noEviction:
             return nil
         case .volatileTTL:
-            if let first = deadlines.first?.element, isCandidate(first) {
+            if let first = deadlines.first?.element, isCandidate(first, keeping: keeping) {
                 return first
             }
             // The nearest is a queue or the key being written: the nearest of a sample.
             var best: (index: UInt32, deadline: Int64)?
             for _ in 0..<(MemoryBudget.samples * 4) {
-                guard let index = sample(), isCandidate(index) else { continue }
+                guard let index = sample(), isCandidate(index, keeping: keeping) else { continue }
                 let deadline = entries[index].rawDeadline
                 if best.map({ deadline < $0.deadline }) ?? true {
                     best = (index, deadline)
@@ -100,47 +97,61 @@ extension KeyspaceState {
             return best?.index
         case .allKeysRandom:
             for _ in 0..<64 {
-                if let index = sample(), isCandidate(index) {
+                if let index = sample(), isCandidate(index, keeping: keeping) {
                     return index
                 }
             }
             return nil
         case .allKeysLRU, .volatileLRU, .allKeysLFU, .volatileLFU, .allKeysTinyLFU:
-            var found = 0
-            var tries = 0
-            while found < MemoryBudget.samples && tries < 16 * MemoryBudget.samples {
-                tries += 1
-                guard let index = sample(), isCandidate(index) else { continue }
-                found += 1
-                let hash = entries.slotHash(index)
-                if !memory.pool.contains(where: { $0.index == index && $0.hash == hash }) {
-                    memory.pool.append(MemoryBudget.Candidate(index: index, hash: hash))
-                }
-            }
-            // Candidates whose slot now holds another key, or one no longer evictable, leave.
-            var pool = memory.pool
-            pool.removeAll { candidate in
-                !isCandidate(candidate.index) || entries.slotHash(candidate.index) != candidate.hash
-            }
-            memory.pool = pool
-            guard !memory.pool.isEmpty else { return nil }
-            let scores = memory.pool.map { candidate in
-                memory.badness(meta: entries.meta(candidate.index), hash: candidate.hash, now: now)
-            }
-            var worst = 0
-            for position in scores.indices where scores[position] > scores[worst] {
-                worst = position
-            }
-            let victim = memory.pool.remove(at: worst).index
-            if memory.pool.count > MemoryBudget.poolSize {
-                // Keep the worst: drop the best-scored candidates beyond the pool's size.
-                let kept = zip(memory.pool, scores.enumerated().filter { $0.offset != worst }.map(\.element))
-                    .sorted { $0.1 > $1.1 }
-                    .prefix(MemoryBudget.poolSize)
-                memory.pool = kept.map(\.0)
-            }
-            return victim
+            return choosePooledVictim(keeping: keeping, now: now)
         }
+    }
+
+    /// The sampling policies' victim: `MemoryBudget.samples` keys join the pool of candidates,
+    /// and the pool's worst by the policy's score, read again now, is taken. Plain loops over
+    /// the pool: a closure reading the state would copy all of it. O(samples + pool).
+    private mutating func choosePooledVictim(keeping: UInt32?, now: Timestamp) -> UInt32? {
+        var pool = memory.pool
+        memory.pool = []
+        var found = 0
+        var tries = 0
+        while found < MemoryBudget.samples && tries < 16 * MemoryBudget.samples {
+            tries += 1
+            guard let index = sample(), isCandidate(index, keeping: keeping) else { continue }
+            found += 1
+            let candidate = MemoryBudget.Candidate(index: index, hash: entries.slotHash(index))
+            if !pool.contains(candidate) {
+                pool.append(candidate)
+            }
+        }
+        // Candidates whose slot now holds another key, or one no longer evictable, leave.
+        var scored: [(candidate: MemoryBudget.Candidate, badness: UInt64)] = []
+        scored.reserveCapacity(pool.count)
+        for candidate in pool
+        where isCandidate(candidate.index, keeping: keeping)
+            && entries.slotHash(candidate.index) == candidate.hash
+        {
+            let badness = memory.badness(meta: entries.meta(candidate.index), hash: candidate.hash, now: now)
+            scored.append((candidate, badness))
+        }
+        guard !scored.isEmpty else { return nil }
+        var worst = 0
+        for position in scored.indices where scored[position].badness > scored[worst].badness {
+            worst = position
+        }
+        let victim = scored.remove(at: worst).candidate.index
+        if scored.count > MemoryBudget.poolSize {
+            // Keep the worst: drop the best-scored candidates beyond the pool's size.
+            scored.sort { $0.badness > $1.badness }
+            scored.removeLast(scored.count - MemoryBudget.poolSize)
+        }
+        memory.pool = scored.map(\.candidate)
+        return victim
+    }
+
+    /// Whether the key in slot `index` may be evicted now: not `keeping`, and evictable.
+    private func isCandidate(_ index: UInt32, keeping: UInt32?) -> Bool {
+        index != keeping && isEvictable(index)
     }
 
     /// A random key's slot: among all keys for the allkeys policies (the slab has no holes),
