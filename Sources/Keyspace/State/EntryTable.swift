@@ -113,6 +113,16 @@ struct EntryTable {
         return pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored
     }
 
+    /// Whether slot `index` holds a string, and with `withDeadline` one that has a deadline:
+    /// what eviction may take. Reads the slot in place, copying nothing.
+    func holdsString(at index: UInt32, withDeadline: Bool) -> Bool {
+        guard Int(index) < count else { return false }
+        switch pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored {
+        case .string(let record)?: return !withDeadline || record.header.deadline != .max
+        case .queue?, nil: return false
+        }
+    }
+
     /// The key hash kept in slot `index`.
     func slotHash(_ index: UInt32) -> UInt32 {
         pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].hash

@@ -65,10 +65,8 @@ extension KeyspaceState {
 
     /// Whether the policy may evict the key in slot `index`.
     private func isEvictable(_ index: UInt32?) -> Bool {
-        guard let index, let stored = entries.storedValue(at: index), stored.type == .string else {
-            return false
-        }
-        return !memory.policy.isVolatileOnly || stored.rawDeadline != .max
+        guard let index else { return false }
+        return entries.holdsString(at: index, withDeadline: memory.policy.isVolatileOnly)
     }
 
     /// The key to evict next, but `keeping`; `nil` when the policy finds none.
