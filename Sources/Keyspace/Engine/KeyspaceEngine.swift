@@ -254,8 +254,11 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus] {
-        let references = try receipts.map { receipt throws(KeyspaceError) in
-            try signer.lease(of: receipt, in: queue)
+        // A loop rather than map: map with a typed throw grows the array one element at a time.
+        var references: [LeaseReference?] = []
+        references.reserveCapacity(receipts.count)
+        for receipt in receipts {
+            references.append(try signer.lease(of: receipt, in: queue))
         }
         return try change { state, now throws(KeyspaceError) in
             try state.acknowledge(references, in: queue, now: now)
