@@ -3,6 +3,8 @@ import Glibc
 import Logging
 import Plumbing
 
+import struct Synchronization.Atomic
+
 /// Accepts connections on a listening socket of the server's own, on a thread of its own, and
 /// hands each to libmicrohttpd, which gives them to its workers in turn (by the socket's
 /// number): a client that opens a pool of connections at once has them spread over the
@@ -17,6 +19,8 @@ final class ConnectionAcceptor: Sendable {
     private let listener: Int32
     private let thread: WorkerThread
     private let logger: Logger
+    /// Whether accepting last failed for want of descriptors or memory.
+    private let isStarved = Atomic<Bool>(false)
 
     /// Binds `address` and listens, with room for `backlog` connections not yet accepted. As
     /// libmicrohttpd's own socket did: `SO_REUSEADDR`, and an IPv6 address serves IPv6 only.
@@ -84,17 +88,25 @@ final class ConnectionAcceptor: Sendable {
         }
         guard connection >= 0 else {
             switch errno {
-            case EINTR, ECONNABORTED, EAGAIN:
-                return .none
             case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                // Out of descriptors or memory: connections closing will make room.
-                logger.warning(
-                    "Cannot accept a connection now; trying again", metadata: ["errno": "\(errno)"])
+                // Out of descriptors or memory: connections closing will make room. Said once.
+                if !isStarved.exchange(true, ordering: .relaxed) {
+                    logger.warning(
+                        "Cannot accept connections for want of descriptors or memory; trying again",
+                        metadata: ["errno": "\(errno)"])
+                }
                 return .untilWokenOrAfter(.milliseconds(10))
-            default:
+            case EINVAL, EBADF:
                 // The socket was shut down for stop(), which ends the thread after this round.
                 return .untilWokenOrAfter(.milliseconds(10))
+            default:
+                // A connection that failed before it was taken (EINTR, ECONNABORTED, network
+                // errors): the next one.
+                return .none
             }
+        }
+        if isStarved.exchange(false, ordering: .relaxed) {
+            logger.notice("Accepting connections again")
         }
         // Not inherited by a child process (Glibc's module has no accept4). libmicrohttpd
         // makes the socket non-blocking itself.
