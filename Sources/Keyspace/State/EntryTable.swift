@@ -107,12 +107,6 @@ struct EntryTable {
         }
     }
 
-    /// The value in slot `index`, `nil` beyond the slab.
-    func storedValue(at index: UInt32) -> StoredValue? {
-        guard Int(index) < count else { return nil }
-        return pages[Int(index) >> Self.pageShift][Int(index) & (Self.pageSize - 1)].stored
-    }
-
     /// Whether slot `index` holds a string, and with `withDeadline` one that has a deadline:
     /// what eviction may take. Reads the slot in place, copying nothing.
     func holdsString(at index: UInt32, withDeadline: Bool) -> Bool {

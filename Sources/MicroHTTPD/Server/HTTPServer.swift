@@ -71,28 +71,24 @@ package final class HTTPServer: Sendable {
         if credentials != nil {
             flags |= MHD_USE_TLS.rawValue
         }
-        let daemon = address.withSocketAddress { socketAddress in
-            let settings = cmhd_daemon_settings(
-                flags: flags,
-                address: socketAddress,
-                thread_pool_size: UInt32(clamping: configuration.threads),
-                // The connection guard answers those past `maxConnections` with a 503.
-                connection_limit: UInt32(clamping: configuration.acceptedConnections),
-                // The guard counts per address itself, so that it can answer a 503 too.
-                per_ip_connection_limit: 0,
-                connection_timeout_seconds: UInt32(
-                    clamping: configuration.idleTimeout.components.seconds),
-                connection_memory_limit: configuration.connectionMemoryBytes,
-                // The acceptor listens.
-                listen_backlog: 0,
-                // Set by `startDaemon` when the server speaks TLS.
-                tls: nil)
-            return startDaemon(settings: settings, dispatcher: dispatcher)
-        }
+        // No address: the acceptor listens, and hands libmicrohttpd each connection.
+        let settings = cmhd_daemon_settings(
+            flags: flags,
+            thread_pool_size: UInt32(clamping: configuration.threads),
+            // The connection guard answers those past `maxConnections` with a 503.
+            connection_limit: UInt32(clamping: configuration.acceptedConnections),
+            // The guard counts per address itself, so that it can answer a 503 too.
+            per_ip_connection_limit: 0,
+            connection_timeout_seconds: UInt32(
+                clamping: configuration.idleTimeout.components.seconds),
+            connection_memory_limit: configuration.connectionMemoryBytes,
+            // Set by `startDaemon` when the server speaks TLS.
+            tls: nil)
+        let daemon = startDaemon(settings: settings, dispatcher: dispatcher)
         guard let daemon else {
             throw HTTPServerError(
                 function: "MHD_start_daemon", code: errno,
-                detail: "Cannot listen on \(configuration.host):\(configuration.port)")
+                detail: "Cannot start libmicrohttpd to serve \(configuration.host):\(configuration.port)")
         }
         deadlines.start()
         upgradeLoops.start()

@@ -1,10 +1,10 @@
 import CMicroHTTPD
 import Glibc
 
-/// A listening address resolved from a host and port, as libmicrohttpd binds it.
+/// A listening address resolved from a host and port, as the server's acceptor binds it.
 struct SocketAddress {
     private var storage = sockaddr_storage()
-    /// Whether the address is IPv6, which libmicrohttpd must be told with a flag.
+    /// Whether the address is IPv6, which the socket's family and libmicrohttpd's flag follow.
     private(set) var isIPv6 = false
 
     /// Resolves a numeric address or a host name (`getaddrinfo`); the first answer wins.
