@@ -23,8 +23,10 @@ struct MemoryTests {
     static func state(holding keys: Int, _ policy: EvictionPolicy, deadline: Bool = false) throws
         -> KeyspaceState
     {
-        KeyspaceState(
-            memory: MemoryBudget(limit: keys * (try cost(key: "k000", deadline: deadline)), policy: policy))
+        // The TinyLFU sketch counts against the limit: room for it too.
+        let data = keys * (try cost(key: "k000", deadline: deadline))
+        let sketch = MemoryBudget(limit: data, policy: policy).sketchBytes
+        return KeyspaceState(memory: MemoryBudget(limit: data + sketch, policy: policy))
     }
 
     static func name(_ index: Int) -> String {
@@ -73,6 +75,19 @@ struct MemoryTests {
         _ = try state.delete(Key("a"), ofType: .string, condition: .always, now: now)
         #expect(state.memory.used == 0)
         #expect(state.count == 0)
+    }
+
+    @Test func theTinyLFUSketchCountsAgainstTheLimit() throws {
+        // One 8-byte word per 256 bytes of limit, rounded up to a power of two.
+        #expect(MemoryBudget(limit: 1 << 20, policy: .allKeysTinyLFU).used == 4096 * 8)
+        #expect(MemoryBudget(limit: (1 << 20) + 256, policy: .allKeysTinyLFU).used == 8192 * 8)
+        #expect(MemoryBudget(limit: 1 << 20, policy: .allKeysLRU).used == 0)
+        var state = KeyspaceState(memory: MemoryBudget(limit: 1 << 20, policy: .allKeysTinyLFU))
+        _ = try state.write(
+            Self.value(), forKey: Key("a"), deadline: nil, condition: .always, now: Self.start)
+        _ = try state.delete(Key("a"), ofType: .string, condition: .always, now: Self.start)
+        #expect(state.memory.used == 4096 * 8)
+        #expect(state.isConsistent)
     }
 
     @Test func leasedAndDelayedMessagesAreCountedUntilTheyLeave() throws {

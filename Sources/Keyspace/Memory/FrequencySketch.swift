@@ -15,7 +15,7 @@ struct FrequencySketch {
     /// A sketch of `wordCount` words (rounded up to a power of two), 8 bytes each, halved
     /// after every `period` counted reads.
     init(wordCount: Int, period: Int) {
-        var count = 64
+        var count = 8
         while count < wordCount {
             count *= 2
         }

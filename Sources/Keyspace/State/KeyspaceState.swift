@@ -301,7 +301,9 @@ struct KeyspaceState {
         let values = entries.values
         guard values.count(where: { $0.type == .queue }) == queueCount else { return false }
         guard messageTimersAreConsistent else { return false }
-        guard values.reduce(0, { $0 + Self.cost(of: $1) }) == memory.used else { return false }
+        guard values.reduce(memory.sketchBytes, { $0 + Self.cost(of: $1) }) == memory.used else {
+            return false
+        }
         let withDeadline = values.filter { $0.deadline != nil }
         guard withDeadline.count == deadlines.count else { return false }
         var ordered = 0
