@@ -16,13 +16,16 @@ connection, speaking HTTP to Keygate and RESP to Redis. Settings come from the e
   counts against it). Then each trace (Zipf α 0.99, α 0.8, and α 0.99 with a scan that
   pollutes, see cache-client.c) of BENCH_TRACE_REQUESTS (1 000 000) requests runs against a
   fresh server of each kind: Keygate's default policy, Keygate `allkeys-lru` (to tell the
-  policy from the bytes per key), Redis `allkeys-lru` and `allkeys-lfu`.
+  policy from the bytes per key), Redis `allkeys-lru` and `allkeys-lfu`; BENCH_TRACE_JOBS (1)
+  of these runs at once.
 
 Prints one line of key=value figures per measurement (`case=rss …`, `case=trace …`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import json
 import os
 import re
@@ -41,6 +44,7 @@ TRACE_KEYS = int(os.environ.get("BENCH_TRACE_KEYS", "100000"))
 TRACE_REQUESTS = int(os.environ.get("BENCH_TRACE_REQUESTS", "1000000"))
 TRACE_LIMIT_PERCENT = int(os.environ.get("BENCH_TRACE_LIMIT_PERCENT", "25"))
 TRACE_SHAPES = os.environ.get("BENCH_TRACE_SHAPES", "zipf:0.99 zipf:0.8 scan:0.99").split()
+TRACE_JOBS = int(os.environ.get("BENCH_TRACE_JOBS", "1"))
 
 
 def rss_bytes(pid: int) -> int:
@@ -87,14 +91,14 @@ class Keygate:
 
 
 class Redis:
-    """A Redis of ours, without persistence, with CONFIG."""
+    """A Redis of ours, without persistence, with CONFIG, logging to out/memory-redis-NAME.log."""
 
-    def __init__(self, out: Path, *config: str) -> None:
+    def __init__(self, out: Path, name: str, *config: str) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--daemonize", "no", *config],
-            cwd=out, stdout=(out / "memory-redis.log").open("w"), stderr=subprocess.STDOUT)
+            cwd=out, stdout=(out / f"memory-redis-{name}.log").open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
@@ -136,7 +140,7 @@ def measure_rss(binary: str, files: tuple[str, str], out: Path, client: str) -> 
     run_client(client, "load", "http", str(small_history.port), str(KEYS), str(VALUE_BYTES), "3600")
     without_history = rss_bytes(small_history.process.pid)
     small_history.stop()
-    redis = Redis(out)
+    redis = Redis(out, "rss")
     redis_before = rss_bytes(redis.process.pid)
     run_client(client, "load", "redis", str(redis.port), str(KEYS), str(VALUE_BYTES), "3600")
     redis_after = rss_bytes(redis.process.pid)
@@ -150,34 +154,58 @@ def measure_rss(binary: str, files: tuple[str, str], out: Path, client: str) -> 
           f"history_100000_events_mib={(after - without_history) / 2**20:.1f}", flush=True)
 
 
+def trace_on_keygate(binary: str, files: tuple[str, str], out: Path, client: str, shape: str, policy: str,
+                     limit: int) -> str:
+    """The figures line of `shape`'s trace on a Keygate limited to `limit` bytes by `policy`."""
+    flags = ["--max-memory", str(limit)] + ([] if policy == "default" else ["--eviction-policy", policy])
+    keygate = Keygate(binary, files, out, f"trace-{shape}-{policy}", *flags)
+    try:
+        figures = run_client(client, "trace", "http", str(keygate.port), shape, *trace_sizes())
+        memory = keygate.memory()
+        held = keygate.keys()
+    finally:
+        keygate.stop()
+    return (f"case=trace shape={shape} server=keygate policy={memory['policy']} "
+            f"hit_ratio={figures['hit_ratio']} keys_held={held} used_bytes={memory['used']} "
+            f"seconds={figures['seconds']}")
+
+
+def trace_on_redis(out: Path, client: str, shape: str, policy: str, empty: int, limit: int) -> str:
+    """The figures line of `shape`'s trace on a Redis limited to `limit` bytes of data by `policy`."""
+    redis = Redis(out, f"trace-{shape}-{policy}", "--maxmemory", str(empty + limit), "--maxmemory-policy", policy)
+    try:
+        figures = run_client(client, "trace", "redis", str(redis.port), shape, *trace_sizes())
+        held = int(redis.cli("DBSIZE"))
+        used = redis.info("used_memory")
+    finally:
+        redis.stop()
+    return (f"case=trace shape={shape} server=redis policy={policy} hit_ratio={figures['hit_ratio']} "
+            f"keys_held={held} used_bytes={used - empty} seconds={figures['seconds']}")
+
+
+def trace_sizes() -> tuple[str, str, str]:
+    return str(TRACE_KEYS), str(TRACE_REQUESTS), str(VALUE_BYTES)
+
+
 def measure_hit_ratios(binary: str, files: tuple[str, str], out: Path, client: str) -> None:
-    redis = Redis(out)
+    redis = Redis(out, "working-set")
     empty = redis.info("used_memory")
     run_client(client, "load", "redis", str(redis.port), str(TRACE_KEYS), str(VALUE_BYTES), "0")
     working_set = redis.info("used_memory") - empty
     redis.stop()
     limit = working_set * TRACE_LIMIT_PERCENT // 100
     print(f"case=limit working_set_bytes={working_set} limit_bytes={limit} redis_empty_bytes={empty}", flush=True)
+    runs = []
     for shape in TRACE_SHAPES:
-        trace = ("trace", shape, str(TRACE_KEYS), str(TRACE_REQUESTS), str(VALUE_BYTES))
         for policy in ("default", "allkeys-lru"):
-            flags = ["--max-memory", str(limit)] + ([] if policy == "default" else ["--eviction-policy", policy])
-            keygate = Keygate(binary, files, out, f"trace-{policy}", *flags)
-            figures = run_client(client, trace[0], "http", str(keygate.port), *trace[1:])
-            memory = keygate.memory()
-            held = keygate.keys()
-            keygate.stop()
-            print(f"case=trace shape={shape} server=keygate policy={memory['policy']} "
-                  f"hit_ratio={figures['hit_ratio']} keys_held={held} used_bytes={memory['used']} "
-                  f"seconds={figures['seconds']}", flush=True)
+            runs.append(functools.partial(trace_on_keygate, binary, files, out, client, shape, policy, limit))
         for policy in ("allkeys-lru", "allkeys-lfu"):
-            redis = Redis(out, "--maxmemory", str(empty + limit), "--maxmemory-policy", policy)
-            figures = run_client(client, trace[0], "redis", str(redis.port), *trace[1:])
-            held = int(redis.cli("DBSIZE"))
-            used = redis.info("used_memory")
-            redis.stop()
-            print(f"case=trace shape={shape} server=redis policy={policy} hit_ratio={figures['hit_ratio']} "
-                  f"keys_held={held} used_bytes={used - empty} seconds={figures['seconds']}", flush=True)
+            runs.append(functools.partial(trace_on_redis, out, client, shape, policy, empty, limit))
+    # A hit ratio does not depend on speed, so runs may share the machine (but Redis's LFU
+    # counters lose one a minute unread, and a slower run lasts more minutes).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=TRACE_JOBS) as pool:
+        for line in pool.map(lambda run: run(), runs):
+            print(line, flush=True)
 
 
 def main() -> None:

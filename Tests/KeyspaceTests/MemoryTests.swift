@@ -146,6 +146,39 @@ struct MemoryTests {
         #expect(state.isConsistent)
     }
 
+    @Test func aMoveThatCreatesItsDestinationEvictsForItAndIsNeverRefused() throws {
+        let (source, destination) = (try Key("jobs"), try Key("done"))
+        let queueBytes = KeyspaceState.emptyQueueCost(source) + MemoryCost.message(Self.value())
+        var state = KeyspaceState(
+            memory: MemoryBudget(limit: 10 * (try Self.cost(key: "k000")) + queueBytes, policy: .allKeysLRU))
+        _ = try state.push(Self.value(), to: source, delay: nil, now: Self.start)
+        for index in 0..<10 {
+            _ = try state.write(
+                Self.value(), forKey: Key(Self.name(index)), deadline: nil, condition: .always,
+                now: Self.start)
+        }
+        _ = try state.push(Self.value(), to: source, delay: nil, now: Self.start)
+        _ = Self.changes(&state)
+        // The first message's move creates `done`: a string goes for it.
+        _ = try state.consume(
+            .move(to: destination), from: [source], registering: nil, waitingAtMost: 1, now: Self.start)
+        #expect(!Self.evicted(Self.changes(&state)).isEmpty)
+        #expect(state.length(of: destination) == 1)
+        #expect(state.memory.used <= state.memory.limit ?? 0)
+        #expect(state.isConsistent)
+        // With only queues left, a move is not refused: its new queue is held over the limit.
+        var queues = KeyspaceState(memory: MemoryBudget(limit: queueBytes, policy: .allKeysLRU))
+        _ = try queues.push(Self.value(), to: source, delay: nil, now: Self.start)
+        let outcome = try queues.consume(
+            .move(to: destination), from: [source], registering: nil, waitingAtMost: 1, now: Self.start)
+        guard case .handed(.moved) = outcome else {
+            Issue.record("the move answered \(outcome)")
+            return
+        }
+        #expect(queues.length(of: destination) == 1)
+        #expect(queues.isConsistent)
+    }
+
     @Test func aStringKeyCostsOneAllocationAndItsIndexes() throws {
         // A 10-byte key and a 32-byte value: 27 bytes of header and 16 of object header, one
         // 96-byte chunk; 28 bytes of indexes; 20 more with a deadline.

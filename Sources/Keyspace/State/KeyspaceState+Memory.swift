@@ -46,12 +46,16 @@ extension KeyspaceState {
         return .admitted
     }
 
-    /// Evicts keys until the bytes held are within the limit, or nothing more may be evicted;
-    /// after start-up, when a lower limit finds more data. O(evictions × (log n + samples)).
-    mutating func evictToLimit(now: Timestamp) {
+    /// Evicts keys until the bytes held are within the limit, nothing more may be evicted, or
+    /// `count` keys are gone: after start-up, when a lower limit finds more data, and after
+    /// work moving on (a move, a dead letter), which is never refused, grew a queue or created
+    /// one. O(evictions × (log n + samples)).
+    mutating func evictToLimit(atMost count: Int = .max, now: Timestamp) {
         guard let limit = memory.limit, memory.policy != .noEviction else { return }
-        while memory.used > limit, let victim = chooseVictim(keeping: nil, now: now) {
+        var evictions = 0
+        while memory.used > limit, evictions < count, let victim = chooseVictim(keeping: nil, now: now) {
             evict(victim)
+            evictions += 1
         }
     }
 

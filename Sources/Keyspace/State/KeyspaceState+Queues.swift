@@ -319,6 +319,8 @@ extension KeyspaceState {
         let isAbsent = entries.index(of: queue, hash: EntryTable.hash(queue)) == nil
         let created: Version? = isAbsent ? createQueue(queue, now: now) : nil
         updateQueue(queue) { $0.putInLine(message) }
+        // A push made room before; a move or a dead letter, never refused, makes it after.
+        evictToLimit(atMost: MemoryBudget.evictionsPerStep, now: now)
         if let transfer = arrival.transfer(of: message, to: queue, created: created) {
             record(.transfer(transfer))
         } else {
