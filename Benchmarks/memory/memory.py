@@ -16,8 +16,9 @@ connection, speaking HTTP to Keygate and RESP to Redis. Settings come from the e
   counts against it). Then each trace (Zipf α 0.99, α 0.8, and α 0.99 with a scan that
   pollutes, see cache-client.c) of BENCH_TRACE_REQUESTS (1 000 000) requests runs against a
   fresh server of each kind: Keygate's default policy, Keygate `allkeys-lru` (to tell the
-  policy from the bytes per key), Redis `allkeys-lru` and `allkeys-lfu`; BENCH_TRACE_JOBS (1)
-  of these runs at once.
+  policy from the bytes per key), Redis `allkeys-lru` and `allkeys-lfu` (BENCH_TRACE_SERVERS
+  names them: `keygate:default keygate:allkeys-lru redis:allkeys-lru redis:allkeys-lfu`);
+  BENCH_TRACE_JOBS (1) of these runs at once.
 
 Prints one line of key=value figures per measurement (`case=rss …`, `case=trace …`).
 """
@@ -45,6 +46,8 @@ TRACE_REQUESTS = int(os.environ.get("BENCH_TRACE_REQUESTS", "1000000"))
 TRACE_LIMIT_PERCENT = int(os.environ.get("BENCH_TRACE_LIMIT_PERCENT", "25"))
 TRACE_SHAPES = os.environ.get("BENCH_TRACE_SHAPES", "zipf:0.99 zipf:0.8 scan:0.99").split()
 TRACE_JOBS = int(os.environ.get("BENCH_TRACE_JOBS", "1"))
+TRACE_SERVERS = os.environ.get(
+    "BENCH_TRACE_SERVERS", "keygate:default keygate:allkeys-lru redis:allkeys-lru redis:allkeys-lfu").split()
 
 
 def rss_bytes(pid: int) -> int:
@@ -197,10 +200,11 @@ def measure_hit_ratios(binary: str, files: tuple[str, str], out: Path, client: s
     print(f"case=limit working_set_bytes={working_set} limit_bytes={limit} redis_empty_bytes={empty}", flush=True)
     runs = []
     for shape in TRACE_SHAPES:
-        for policy in ("default", "allkeys-lru"):
-            runs.append(functools.partial(trace_on_keygate, binary, files, out, client, shape, policy, limit))
-        for policy in ("allkeys-lru", "allkeys-lfu"):
-            runs.append(functools.partial(trace_on_redis, out, client, shape, policy, empty, limit))
+        for server, policy in (entry.split(":", 1) for entry in TRACE_SERVERS):
+            if server == "keygate":
+                runs.append(functools.partial(trace_on_keygate, binary, files, out, client, shape, policy, limit))
+            else:
+                runs.append(functools.partial(trace_on_redis, out, client, shape, policy, empty, limit))
     # A hit ratio does not depend on speed, so runs may share the machine (but Redis's LFU
     # counters lose one a minute unread, and a slower run lasts more minutes).
     with concurrent.futures.ThreadPoolExecutor(max_workers=TRACE_JOBS) as pool:
