@@ -13,8 +13,10 @@
  *       value, one request at a time. SHAPE is `zipf:ALPHA` (keys drawn from a Zipf
  *       distribution of exponent ALPHA over KEYS keys) or `scan:ALPHA` (the same, but every
  *       fifth request reads the next key of an endless sequential scan of keys never read
- *       again: a scan that pollutes the cache). The trace is the same for every server (fixed
- *       seed). Prints requests=… hits=… hit_ratio=… seconds=….
+ *       again: a scan that pollutes the cache) or `shift:ALPHA` (Zipf, but every tenth of the
+ *       trace the ranks move to other keys: a working set that shifts, where recency tells what
+ *       is hot now). The trace is the same for every server (fixed seed). Prints requests=…
+ *       hits=… hit_ratio=… seconds=….
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -187,9 +189,10 @@ static void
 trace(struct connection *connection, const char *shape, long keys, long requests)
 {
     bool scans = strncmp(shape, "scan:", 5) == 0;
-    if (!scans && strncmp(shape, "zipf:", 5) != 0)
+    bool shifts = strncmp(shape, "shift:", 6) == 0;
+    if (!scans && !shifts && strncmp(shape, "zipf:", 5) != 0)
         failf("unknown trace shape %s", shape);
-    double alpha = atof(shape + 5);
+    double alpha = atof(shape + (shifts ? 6 : 5));
     /* The cumulative distribution of ranks; a rank's key is spread over the key numbers by a
        multiplication modulo KEYS, so that hot keys are not neighbours. */
     double *cumulative = malloc(sizeof(double) * (size_t) keys);
@@ -216,7 +219,9 @@ trace(struct connection *connection, const char *shape, long keys, long requests
                 else
                     high = middle;
             }
-            key = (long) (((uint64_t) low * 2654435761ULL) % (uint64_t) keys);
+            /* A shifting trace moves its popularity to other keys every tenth of the trace. */
+            long shift = shifts ? index / (requests / 10 > 0 ? requests / 10 : 1) * (keys / 10) : 0;
+            key = (long) (((uint64_t) (low + shift) * 2654435761ULL) % (uint64_t) keys);
         }
         send_all(connection->fd, request, format_request(connection->is_redis, 'G', key, 0, request));
         int status = read_answer(connection);

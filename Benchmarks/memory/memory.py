@@ -13,8 +13,8 @@ connection, speaking HTTP to Keygate and RESP to Redis. Settings come from the e
 - Hit ratio: the working set is what Redis holds for BENCH_TRACE_KEYS (100 000) keys without
   TTL, by its `used_memory`; each server gets BENCH_TRACE_LIMIT_PERCENT (25) % of it as its
   limit (Redis's `maxmemory` is that plus the `used_memory` of an empty Redis, which Redis
-  counts against it). Then each trace (Zipf α 0.99, α 0.8, and α 0.99 with a scan that
-  pollutes, see cache-client.c) of BENCH_TRACE_REQUESTS (1 000 000) requests runs against a
+  counts against it). Then each trace (Zipf α 0.99, α 0.8, α 0.99 with a scan that
+  pollutes, and α 0.99 with a working set that shifts, see cache-client.c) of BENCH_TRACE_REQUESTS (1 000 000) requests runs against a
   fresh server of each kind: Keygate's default policy, Keygate `allkeys-lru` (to tell the
   policy from the bytes per key), Redis `allkeys-lru` and `allkeys-lfu` (BENCH_TRACE_SERVERS
   names them: `keygate:default keygate:allkeys-lru redis:allkeys-lru redis:allkeys-lfu`);
@@ -44,7 +44,7 @@ VALUE_BYTES = int(os.environ.get("BENCH_MEMORY_VALUE_BYTES", "32"))
 TRACE_KEYS = int(os.environ.get("BENCH_TRACE_KEYS", "100000"))
 TRACE_REQUESTS = int(os.environ.get("BENCH_TRACE_REQUESTS", "1000000"))
 TRACE_LIMIT_PERCENT = int(os.environ.get("BENCH_TRACE_LIMIT_PERCENT", "25"))
-TRACE_SHAPES = os.environ.get("BENCH_TRACE_SHAPES", "zipf:0.99 zipf:0.8 scan:0.99").split()
+TRACE_SHAPES = os.environ.get("BENCH_TRACE_SHAPES", "zipf:0.99 zipf:0.8 scan:0.99 shift:0.99").split()
 TRACE_JOBS = int(os.environ.get("BENCH_TRACE_JOBS", "1"))
 TRACE_SERVERS = os.environ.get(
     "BENCH_TRACE_SERVERS", "keygate:default keygate:allkeys-lru redis:allkeys-lru redis:allkeys-lfu").split()
