@@ -58,7 +58,8 @@ final class EventLog: Sendable {
     private let notifier = WorkerThread(name: "keygate-events")
     /// The round whose subscribers are still reading, 0 when none.
     private let roundInProgress = Atomic<UInt64>(0)
-    /// `State.lastID` and `State.notifiedThrough`, for writers to read without the lock.
+    /// `State.lastID` and `State.notifiedThrough`, for writers and readers to read without
+    /// the lock.
     private let appendedThrough = Atomic<UInt64>(0)
     private let notifiedThrough = Atomic<UInt64>(0)
     /// Whether anyone subscribes, for writers to read without the lock: with nobody to tell,
@@ -103,9 +104,9 @@ final class EventLog: Sendable {
     func append(_ type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
-            appendedThrough.store(state.lastID, ordering: .relaxed)
             state.history.append(
                 KeyspaceEvent(id: state.lastID, type: type, key: key, time: time, reason: reason))
+            appendedThrough.store(state.lastID, ordering: .releasing)
             // An event goes once the notifier has looked at it (or nobody listens): until then a
             // subscriber that wants none of the events before its next one cannot skip them,
             // and would find a gap only because the notifier was late. At most twice the
@@ -126,7 +127,13 @@ final class EventLog: Sendable {
     func events(after cursor: UInt64, matching filter: EventFilter, limit: Int, scanBudget: Int = 4096)
         -> EventBatch
     {
-        state.withLock { state in
+        // A subscriber that has read everything, as one does right after sending what it read,
+        // learns it without the lock every subscriber and writer shares. An event appended
+        // after this load is told to it by the notifier, which reads under the lock.
+        guard cursor < appendedThrough.load(ordering: .acquiring) else {
+            return EventBatch(events: [], lost: nil, cursor: cursor)
+        }
+        return state.withLock { state in
             let oldest = state.lastID - UInt64(state.history.count) + 1
             var lost: ClosedRange<UInt64>?
             var position = cursor

@@ -29,3 +29,24 @@ package enum KeyspaceEventType: String, CaseIterable, Sendable, Hashable {
     /// A queue's policy was set or reset.
     case policy
 }
+
+extension KeyspaceEventType {
+    /// This type's bit in a set of types held as one word (`EventFilter`). O(1).
+    var bit: UInt32 {
+        switch self {
+        case .set: 1 << 0
+        case .del: 1 << 1
+        case .expire: 1 << 2
+        case .persist: 1 << 3
+        case .expired: 1 << 4
+        case .evicted: 1 << 5
+        case .push: 1 << 6
+        case .pop: 1 << 7
+        case .lease: 1 << 8
+        case .ack: 1 << 9
+        case .release: 1 << 10
+        case .deadletter: 1 << 11
+        case .policy: 1 << 12
+        }
+    }
+}
