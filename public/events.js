@@ -6,7 +6,10 @@ import { problemOf, ticket } from './api.js';
 import { authorization } from './auth.js';
 
 /** Every event type the gateway emits (KeyspaceEventType in openapi.yaml). */
-export const EVENT_TYPES = ['set', 'del', 'expire', 'persist', 'expired', 'push', 'pop'];
+export const EVENT_TYPES = [
+  'set', 'del', 'expire', 'persist', 'expired', 'evicted', 'push', 'pop',
+  'lease', 'ack', 'release', 'deadletter', 'policy',
+];
 
 /** The server's `retry:` delay, used when this code, not the browser, has to reconnect. */
 const RETRY_MILLISECONDS = 3000;

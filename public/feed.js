@@ -94,7 +94,7 @@ export class Feed {
     const time = new Date(event.time);
     const item = el('li', { class: `entry type-${event.type}`, dataset: { type: event.type, key: event.key, id: String(event.id) } },
       el('time', { datetime: time.toISOString() }, clock(time)),
-      el('span', { class: `badge type-${event.type}` }, event.type),
+      el('span', { class: `badge type-${event.type}` }, event.reason ? `${event.type} (${event.reason})` : event.type),
       el('code', { class: 'key' }, event.key));
     this.prepend(item);
   }

@@ -1,6 +1,6 @@
 // The selected key: its value (as text, hex or base64), media type, entity tag and live TTL;
 // saving an edited value, changing or removing the TTL, deleting the key. Events about the
-// key keep it current: an `expired` or `del` says it is gone, a `set` reloads it.
+// key keep it current: an `expired`, `evicted` or `del` says it is gone, a `set` reloads it.
 
 import { request, requestJSON, segment } from './api.js';
 import { formatBytes, formatSize, parseBytes, utf8OrNull } from './bytes.js';
@@ -193,9 +193,12 @@ export class KeyDetail {
     const time = new Date(event.time).toLocaleTimeString();
     switch (event.type) {
       case 'expired':
-      case 'del':
-        this.setGone(true, event.type === 'expired' ? `This key expired at ${time}.` : `This key was deleted at ${time}.`);
+      case 'evicted':
+      case 'del': {
+        const why = { expired: 'expired', evicted: 'was evicted for memory', del: 'was deleted' }[event.type];
+        this.setGone(true, `This key ${why} at ${time}.`);
         break;
+      }
       case 'expire':
       case 'persist':
         background(this.notice, () => this.loadTTL());

@@ -1,5 +1,5 @@
 // The keys panel's list: a page of /v1/keys under a prefix, with paging, live TTL countdowns,
-// rows that vanish on the `expired` or `del` event of their key, and the form that creates a
+// rows that vanish on the `expired`, `evicted` or `del` event of their key, and the form that creates a
 // key. The selected key's details live in key-detail.js.
 
 import { request, requestJSON, segment } from './api.js';
@@ -111,7 +111,7 @@ export class KeyBrowser {
     if (key !== null) this.onSelect(key, this.rows.get(key)?.dataset.type ?? 'string');
   }
 
-  /** Takes a key's row away at once (its key expired or was deleted). */
+  /** Takes a key's row away at once (its key expired, was evicted or was deleted). */
   remove(key) {
     this.goneDuringLoad.add(key);
     this.rows.get(key)?.remove();
@@ -122,7 +122,7 @@ export class KeyBrowser {
   /** Follows one keyspace event: removals at once, anything else through a reload of the page. */
   onEvent(event) {
     if (!event.key.startsWith(this.prefix)) return;
-    if (event.type === 'expired' || event.type === 'del') {
+    if (event.type === 'expired' || event.type === 'evicted' || event.type === 'del') {
       this.remove(event.key);
     } else {
       this.goneDuringLoad.delete(event.key);

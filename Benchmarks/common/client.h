@@ -226,6 +226,19 @@ histogram_add(struct histogram *histogram, int64_t value_us)
         histogram->maximum_us = value_us;
 }
 
+/* Adds every sample of FROM to INTO. */
+static inline void
+histogram_merge(struct histogram *into, const struct histogram *from)
+{
+    for (int64_t bin = 0; bin < BINS; bin++)
+        into->bins[bin] += from->bins[bin];
+    into->count += from->count;
+    if (from->minimum_us < into->minimum_us)
+        into->minimum_us = from->minimum_us;
+    if (from->maximum_us > into->maximum_us)
+        into->maximum_us = from->maximum_us;
+}
+
 /* The nearest-rank percentile in ms, to the bin: the lower edge of the bin holding it (exact
    for the servers' whole milliseconds), kept within the extremes. */
 static inline double

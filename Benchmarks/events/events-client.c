@@ -19,9 +19,10 @@
  *       GRACE_MS after the window's end, and any still missing then count as missing.
  *   events-client fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS [SERVER_PID]
  *       Opens SUBSCRIBERS streams of GET /v1/events?type=set&key=fan:*, then writes RATE new
- *       keys per second for SECONDS on one connection, and times each event from its `time`
- *       (the server's clock, Unix ms) to its arrival at each subscriber. Deliveries still
- *       missing DRAIN_MS after the last write count as lost. With SERVER_PID, also the CPU
+ *       keys per second for SECONDS on one connection, and times each event from the moment
+ *       its write was sent (in µs: write n sets fan:<n>) to its arrival at each subscriber.
+ *       Two threads read the subscribers, half each. Deliveries still missing DRAIN_MS after
+ *       the last write count as lost. With SERVER_PID, also the CPU
  *       time the server's threads ran from the first write to the last delivery (writes and
  *       deliveries together), in all and per delivery.
  *
@@ -741,6 +742,8 @@ struct producer {
     atomic_long sent, answered;
     atomic_llong last_answer_us;
     atomic_bool done;
+    /* When each write was sent, Unix µs, by its number. */
+    atomic_llong *sent_us;
 };
 
 /* Reads the answers that have arrived on the producer's connection, waiting at most
@@ -792,6 +795,7 @@ produce(void *argument)
                             "PUT /v1/cache/fan:%ld HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                             "Content-Length: 1\r\n\r\nv",
                             index);
+        atomic_store_explicit(&producer->sent_us[index], unix_us(), memory_order_release);
         send_all(fd, request, (size_t) size);
         atomic_store(&producer->sent, index + 1);
         while (read_producer_answers(producer, fd, pending, &length, 0))
@@ -807,16 +811,35 @@ produce(void *argument)
     return NULL;
 }
 
+/* The subscribers are read by this many threads, each with its own share and epoll set, so
+   that reading a thousand sockets is not one thread's serial work: a real deployment's
+   subscribers are a thousand processes that read at once. */
+enum { FANOUT_READERS = 2 };
+
 struct fanout {
-    long subscribers, established, ended, delivered, gaps, lost;
+    long subscribers;
     long *per_subscriber;
     struct event_stream *streams;
+    /* When the producer sent write n (Unix µs), n being the key fan:<n>'s number. */
+    atomic_llong *sent_us;
+    long writes;
+    atomic_bool stop;
+};
+
+/* One reading thread: its subscribers' epoll set and what they received. */
+struct reader {
+    pthread_t thread;
+    struct fanout *fanout;
+    int epoll;
+    char *buffer;
+    long established, ended, gaps, lost, unknown;
+    atomic_long delivered;
     struct histogram latency;
 };
 
-/* The handler's context: the benchmark and which subscriber got the event. */
+/* The handler's context: the reader and which subscriber got the event. */
 struct delivery {
-    struct fanout *fanout;
+    struct reader *reader;
     long subscriber;
 };
 
@@ -824,32 +847,37 @@ static void
 on_fanout_event(void *context, const char *type, const char *data, int64_t arrival_us)
 {
     struct delivery *delivery = context;
-    struct fanout *fanout = delivery->fanout;
+    struct reader *reader = delivery->reader;
+    struct fanout *fanout = reader->fanout;
     if (strcmp(type, "gap") == 0) {
-        fanout->gaps++;
-        fanout->lost += json_integer(data, "\"to\":") - json_integer(data, "\"from\":") + 1;
+        reader->gaps++;
+        reader->lost += json_integer(data, "\"to\":") - json_integer(data, "\"from\":") + 1;
         return;
     }
     if (strcmp(type, "set") != 0)
         return;
-    long long time_ms = json_integer(data, "\"time\":");
-    if (time_ms < 0)
-        failf("an event has no time: %s", data);
-    fanout->delivered++;
+    long long write = json_integer(data, "\"key\":\"fan:");
+    int64_t sent_us = write >= 0 && write < fanout->writes
+        ? atomic_load_explicit(&fanout->sent_us[write], memory_order_acquire)
+        : 0;
+    if (sent_us == 0) {
+        reader->unknown++;
+        return;
+    }
+    atomic_fetch_add_explicit(&reader->delivered, 1, memory_order_relaxed);
     fanout->per_subscriber[delivery->subscriber]++;
-    histogram_add(&fanout->latency, arrival_us - time_ms * 1000);
+    histogram_add(&reader->latency, arrival_us - sent_us);
 }
 
 /* Reads what subscriber INDEX has received; its stream is ENDED once the server closes it. */
 static void
-read_subscriber(struct fanout *fanout, int fd, long index)
+read_subscriber(struct reader *reader, int fd, long index)
 {
-    static char buffer[READ_CAPACITY];
-    struct event_stream *stream = &fanout->streams[index];
+    struct event_stream *stream = &reader->fanout->streams[index];
     if (stream->state == ENDED)
         return;
     bool was_established = stream->state != READING_HEAD;
-    ssize_t count = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    ssize_t count = recv(fd, reader->buffer, READ_CAPACITY, MSG_DONTWAIT);
     if (count < 0) {
         if (errno == EAGAIN)
             return;
@@ -858,13 +886,51 @@ read_subscriber(struct fanout *fanout, int fd, long index)
     if (count == 0) {
         stream->state = ENDED;
     } else {
-        struct delivery delivery = { fanout, index };
-        stream_feed(stream, buffer, (size_t) count, on_fanout_event, &delivery, unix_us());
+        struct delivery delivery = { reader, index };
+        stream_feed(stream, reader->buffer, (size_t) count, on_fanout_event, &delivery, unix_us());
     }
     if (!was_established && stream->state != READING_HEAD)
-        fanout->established++;
+        reader->established++;
     if (stream->state == ENDED)
-        fanout->ended++;
+        reader->ended++;
+}
+
+/* Reads every socket of READER's epoll set that has something, waiting at most TIMEOUT_MS. */
+static void
+read_ready_subscribers(struct reader *reader, const int *sockets, int timeout_ms)
+{
+    struct epoll_event events[256];
+    int ready = epoll_wait(reader->epoll, events, 256, timeout_ms);
+    if (ready < 0 && errno != EINTR)
+        fail("epoll_wait");
+    for (int event = 0; event < ready; event++) {
+        long subscriber = events[event].data.u32;
+        read_subscriber(reader, sockets[subscriber], subscriber);
+    }
+}
+
+struct reader_start {
+    struct reader *reader;
+    const int *sockets;
+};
+
+static void *
+read_until_stopped(void *argument)
+{
+    struct reader_start *start = argument;
+    while (!atomic_load(&start->reader->fanout->stop))
+        read_ready_subscribers(start->reader, start->sockets, 20);
+    return NULL;
+}
+
+static void
+reader_init(struct reader *reader, struct fanout *fanout)
+{
+    *reader = (struct reader) { .fanout = fanout, .epoll = epoll_create1(0) };
+    reader->buffer = malloc(READ_CAPACITY);
+    if (reader->epoll < 0 || reader->buffer == NULL)
+        fail("set-up");
+    histogram_init(&reader->latency);
 }
 
 static int
@@ -885,46 +951,60 @@ run_fanout(int argc, char **argv)
         failf("SUBSCRIBERS, RATE and SECONDS must be positive");
     raise_file_limit(fanout.subscribers + 64);
 
-    int *sockets = calloc((size_t) fanout.subscribers, sizeof *sockets);
-    fanout.streams = calloc((size_t) fanout.subscribers, sizeof *fanout.streams);
-    fanout.per_subscriber = calloc((size_t) fanout.subscribers, sizeof *fanout.per_subscriber);
-    int epoll = epoll_create1(0);
-    if (sockets == NULL || fanout.streams == NULL || fanout.per_subscriber == NULL || epoll < 0)
-        fail("set-up");
-    histogram_init(&fanout.latency);
-
-    /* Open the streams in batches, waiting for each batch's answers, so that the listen
-       backlog never overflows. */
-    int64_t connecting_started = monotonic_us();
-    for (long index = 0; index < fanout.subscribers; index++) {
-        sockets[index] = open_event_stream(port, "/v1/events?type=set&key=fan:*", -1);
-        add_to_epoll(epoll, sockets[index], (uint32_t) index);
-        if ((index + 1) % SUBSCRIBE_BATCH != 0 && index + 1 != fanout.subscribers)
-            continue;
-        int64_t give_up = monotonic_us() + 30000000;
-        while (fanout.established + fanout.ended < index + 1) {
-            if (monotonic_us() > give_up)
-                failf("only %ld of %ld event streams were answered", fanout.established,
-                      index + 1);
-            struct epoll_event events[256];
-            int ready = epoll_wait(epoll, events, 256, 100);
-            if (ready < 0 && errno != EINTR)
-                fail("epoll_wait");
-            for (int event = 0; event < ready; event++) {
-                long subscriber = events[event].data.u32;
-                read_subscriber(&fanout, sockets[subscriber], subscriber);
-            }
-        }
-    }
-    if (fanout.ended > 0)
-        failf("%ld event streams ended at once", fanout.ended);
-    double connecting_seconds = (double) (monotonic_us() - connecting_started) / 1e6;
-
-    int64_t cpu_before_us = server_pid > 0 ? cpu_us(server_pid) : 0;
     static struct producer producer;
     producer.port = port;
     producer.rate = rate;
     producer.total = (long) (rate * seconds + 0.5);
+    fanout.writes = producer.total;
+    producer.sent_us = fanout.sent_us = calloc((size_t) producer.total, sizeof *fanout.sent_us);
+    int *sockets = calloc((size_t) fanout.subscribers, sizeof *sockets);
+    fanout.streams = calloc((size_t) fanout.subscribers, sizeof *fanout.streams);
+    fanout.per_subscriber = calloc((size_t) fanout.subscribers, sizeof *fanout.per_subscriber);
+    if (sockets == NULL || fanout.streams == NULL || fanout.per_subscriber == NULL
+        || fanout.sent_us == NULL)
+        fail("set-up");
+    static struct reader readers[FANOUT_READERS];
+    for (int reader = 0; reader < FANOUT_READERS; reader++)
+        reader_init(&readers[reader], &fanout);
+
+    /* Open the streams in batches, waiting for each batch's answers (through the first
+       reader's epoll set), so that the listen backlog never overflows; then give each reader
+       its share. */
+    struct reader *opener = &readers[0];
+    int64_t connecting_started = monotonic_us();
+    for (long index = 0; index < fanout.subscribers; index++) {
+        sockets[index] = open_event_stream(port, "/v1/events?type=set&key=fan:*", -1);
+        add_to_epoll(opener->epoll, sockets[index], (uint32_t) index);
+        if ((index + 1) % SUBSCRIBE_BATCH != 0 && index + 1 != fanout.subscribers)
+            continue;
+        int64_t give_up = monotonic_us() + 30000000;
+        while (opener->established + opener->ended < index + 1) {
+            if (monotonic_us() > give_up)
+                failf("only %ld of %ld event streams were answered", opener->established,
+                      index + 1);
+            read_ready_subscribers(opener, sockets, 100);
+        }
+    }
+    if (opener->ended > 0)
+        failf("%ld event streams ended at once", opener->ended);
+    double connecting_seconds = (double) (monotonic_us() - connecting_started) / 1e6;
+    for (long index = 0; index < fanout.subscribers; index++) {
+        struct reader *reader = &readers[index % FANOUT_READERS];
+        if (reader == opener)
+            continue;
+        if (epoll_ctl(opener->epoll, EPOLL_CTL_DEL, sockets[index], NULL) < 0)
+            fail("epoll_ctl");
+        add_to_epoll(reader->epoll, sockets[index], (uint32_t) index);
+    }
+    opener->established = 0;
+
+    int64_t cpu_before_us = server_pid > 0 ? cpu_us(server_pid) : 0;
+    struct reader_start starts[FANOUT_READERS];
+    for (int reader = 0; reader < FANOUT_READERS; reader++) {
+        starts[reader] = (struct reader_start) { &readers[reader], sockets };
+        if (pthread_create(&readers[reader].thread, NULL, read_until_stopped, &starts[reader]) != 0)
+            failf("cannot start a reader thread");
+    }
     producer.started_us = monotonic_us();
     /* The run ends DRAIN_MS after the last write is due, whatever the server has done. */
     producer.give_up_us = producer.started_us + (int64_t) (seconds * 1e6) + drain_us;
@@ -932,20 +1012,19 @@ run_fanout(int argc, char **argv)
     if (pthread_create(&thread, NULL, produce, &producer) != 0)
         failf("cannot start the producer thread");
 
-    while (monotonic_us() < producer.give_up_us && fanout.ended < fanout.subscribers) {
+    while (monotonic_us() < producer.give_up_us) {
         /* Done early once every write is answered and its event reached every subscriber. */
+        long delivered = 0;
+        for (int reader = 0; reader < FANOUT_READERS; reader++)
+            delivered += atomic_load(&readers[reader].delivered);
         if (atomic_load(&producer.done)
-            && fanout.delivered >= atomic_load(&producer.answered) * fanout.subscribers)
+            && delivered >= atomic_load(&producer.answered) * fanout.subscribers)
             break;
-        struct epoll_event events[256];
-        int ready = epoll_wait(epoll, events, 256, 50);
-        if (ready < 0 && errno != EINTR)
-            fail("epoll_wait");
-        for (int event = 0; event < ready; event++) {
-            long subscriber = events[event].data.u32;
-            read_subscriber(&fanout, sockets[subscriber], subscriber);
-        }
+        usleep(10000);
     }
+    atomic_store(&fanout.stop, true);
+    for (int reader = 0; reader < FANOUT_READERS; reader++)
+        pthread_join(readers[reader].thread, NULL);
     int64_t server_cpu_us = server_pid > 0 ? cpu_us(server_pid) - cpu_before_us : -1;
     /* A producer still blocked in send() when the time is up is left to exit() with us. */
     if (atomic_load(&producer.done))
@@ -953,6 +1032,19 @@ run_fanout(int argc, char **argv)
     else
         pthread_detach(thread);
 
+    struct reader all;
+    reader_init(&all, &fanout);
+    for (int index = 0; index < FANOUT_READERS; index++) {
+        struct reader *reader = &readers[index];
+        all.ended += reader->ended;
+        all.gaps += reader->gaps;
+        all.lost += reader->lost;
+        all.unknown += reader->unknown;
+        all.delivered += atomic_load(&reader->delivered);
+        histogram_merge(&all.latency, &reader->latency);
+    }
+    if (all.unknown > 0)
+        failf("%ld events were for keys the producer did not write", all.unknown);
     long sent = atomic_load(&producer.sent), events = atomic_load(&producer.answered);
     long fewest = events, complete = 0;
     for (long index = 0; index < fanout.subscribers; index++) {
@@ -969,10 +1061,10 @@ run_fanout(int argc, char **argv)
            fanout.subscribers, connecting_seconds, producer.total, sent, events,
            writing_seconds > 0 ? writing_seconds : 0,
            writing_seconds > 0 ? (double) events / writing_seconds : 0,
-           events * fanout.subscribers, fanout.delivered, complete, fewest, fanout.ended,
-           fanout.gaps, fanout.lost);
-    print_histogram("latency", &fanout.latency);
-    print_server_cpu(server_cpu_us, fanout.delivered);
+           events * fanout.subscribers, (long) all.delivered, complete, fewest, all.ended, all.gaps,
+           all.lost);
+    print_histogram("latency", &all.latency);
+    print_server_cpu(server_cpu_us, all.delivered);
     printf("\n");
     return 0;
 }

@@ -15,7 +15,8 @@
  *       each key is wsfan:<deadline, Unix ms>:<n>. Every delivery of an `expired` event is
  *       timed twice: from the key's deadline (lateness: expiry and delivery together), and from
  *       the event's `time`, the server's clock in whole ms (delivery alone, give or take 1 ms).
- *       Deliveries still missing 10 s after the last deadline count as missing. The server's
+ *       Deliveries still missing 10 s after the last deadline count as missing. Two threads
+ *       read the sockets, half each. The server's
  *       CPU time (all its threads) from the first write to the last delivery is printed in all
  *       and per delivery.
  *
@@ -26,6 +27,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -269,15 +272,30 @@ struct fanout_socket {
     char buffer[SOCKET_CAPACITY];
 };
 
+/* The sockets are read by this many threads, each with its own share and epoll set, so that
+   reading ten thousand sockets is not one thread's serial work: a real deployment's
+   subscribers are ten thousand clients that read at once. */
+enum { FANOUT_READERS = 2 };
+
 struct fanout {
     struct fanout_socket *sockets;
-    long subscribed, delivered;
+    long opened;
+    atomic_long subscribed, delivered;
+    long expected;
+    atomic_bool stop;
+};
+
+/* One reading thread: its sockets' epoll set and their deliveries' times. */
+struct reader {
+    pthread_t thread;
+    struct fanout *fanout;
+    int epoll;
     struct histogram lateness, delivery;
 };
 
 /* One text message of a subscribed socket: the subscription's reply, or an event. */
 static void
-fanout_message(struct fanout *fanout, struct fanout_socket *socket, const char *text, size_t length,
+fanout_message(struct reader *reader, struct fanout_socket *socket, const char *text, size_t length,
                int64_t arrival_us)
 {
     char message[1024];
@@ -290,83 +308,83 @@ fanout_message(struct fanout *fanout, struct fanout_socket *socket, const char *
     if (key != NULL && time != NULL && strstr(message, "\"type\":\"expired\"") != NULL) {
         int64_t deadline_ms = strtoll(key + strlen("\"key\":\"wsfan:"), NULL, 10);
         int64_t time_ms = strtoll(time + strlen("\"time\":"), NULL, 10);
-        histogram_add(&fanout->lateness, arrival_us - deadline_ms * 1000);
-        histogram_add(&fanout->delivery, arrival_us - time_ms * 1000);
-        fanout->delivered++;
+        histogram_add(&reader->lateness, arrival_us - deadline_ms * 1000);
+        histogram_add(&reader->delivery, arrival_us - time_ms * 1000);
+        atomic_fetch_add_explicit(&reader->fanout->delivered, 1, memory_order_relaxed);
     } else if (!socket->is_subscribed && strstr(message, "\"subscription\":1") != NULL
                && strstr(message, "\"ok\":true") != NULL) {
         socket->is_subscribed = true;
-        fanout->subscribed++;
+        atomic_fetch_add_explicit(&reader->fanout->subscribed, 1, memory_order_relaxed);
     } else {
         failf("an unexpected message: %s", message);
     }
 }
 
-/* Reads what socket INDEX has and handles every complete frame. */
+/* Reads what socket INDEX has, once (the epoll set is level-triggered: more is reported
+   again), and handles every complete frame. */
 static void
-fanout_read(struct fanout *fanout, uint32_t index)
+fanout_read(struct reader *reader, uint32_t index)
 {
-    struct fanout_socket *socket = &fanout->sockets[index];
-    for (;;) {
-        ssize_t count = recv(socket->fd, socket->buffer + socket->used,
-                             sizeof socket->buffer - socket->used, MSG_DONTWAIT);
-        if (count == 0)
-            failf("the server closed socket %u", index);
-        if (count < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            fail("recv");
-        }
-        int64_t arrival_us = unix_us();
-        socket->used += (size_t) count;
-        size_t offset = 0, taken;
-        int opcode;
-        const char *payload;
-        size_t length;
-        while ((taken = next_frame(socket->buffer + offset, socket->used - offset, &opcode, &payload,
-                                   &length))
-               > 0) {
-            if (opcode == 0x1)
-                fanout_message(fanout, socket, payload, length, arrival_us);
-            else if (opcode == 0x9)
-                send_frame(socket->fd, 0xA, payload, length);
-            else
-                failf("socket %u got a frame with opcode %d", index, opcode);
-            offset += taken;
-        }
-        memmove(socket->buffer, socket->buffer + offset, socket->used - offset);
-        socket->used -= offset;
+    struct fanout_socket *socket = &reader->fanout->sockets[index];
+    ssize_t count = recv(socket->fd, socket->buffer + socket->used,
+                         sizeof socket->buffer - socket->used, MSG_DONTWAIT);
+    if (count == 0)
+        failf("the server closed socket %u", index);
+    if (count < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        fail("recv");
     }
+    int64_t arrival_us = unix_us();
+    socket->used += (size_t) count;
+    size_t offset = 0, taken;
+    int opcode;
+    const char *payload;
+    size_t length;
+    while ((taken = next_frame(socket->buffer + offset, socket->used - offset, &opcode, &payload,
+                               &length))
+           > 0) {
+        if (opcode == 0x1)
+            fanout_message(reader, socket, payload, length, arrival_us);
+        else if (opcode == 0x9)
+            send_frame(socket->fd, 0xA, payload, length);
+        else
+            failf("socket %u got a frame with opcode %d", index, opcode);
+        offset += taken;
+    }
+    memmove(socket->buffer, socket->buffer + offset, socket->used - offset);
+    socket->used -= offset;
 }
 
-/* Serves the sockets' input until CONDITION holds or the Unix time UNTIL_US passes. */
+/* Reads every socket of READER's epoll set that has something, waiting at most TIMEOUT_MS. */
 static void
-fanout_serve(struct fanout *fanout, int epoll, bool (*condition)(const struct fanout *),
-             int64_t until_us)
+fanout_read_ready(struct reader *reader, int timeout_ms)
 {
     struct epoll_event events[256];
-    while (!condition(fanout) && unix_us() < until_us) {
-        int count = epoll_wait(epoll, events, 256, 100);
-        if (count < 0 && errno != EINTR)
-            fail("epoll_wait");
-        for (int index = 0; index < count; index++)
-            fanout_read(fanout, events[index].data.u32);
-    }
+    int count = epoll_wait(reader->epoll, events, 256, timeout_ms);
+    if (count < 0 && errno != EINTR)
+        fail("epoll_wait");
+    for (int index = 0; index < count; index++)
+        fanout_read(reader, events[index].data.u32);
 }
 
-static long opened_sockets;
-static long expected_deliveries;
-
-static bool
-all_subscribed(const struct fanout *fanout)
+static void *
+read_until_stopped(void *argument)
 {
-    return fanout->subscribed == opened_sockets;
+    struct reader *reader = argument;
+    while (!atomic_load(&reader->fanout->stop))
+        fanout_read_ready(reader, 20);
+    return NULL;
 }
 
-static bool
-all_delivered(const struct fanout *fanout)
+static void
+reader_init(struct reader *reader, struct fanout *fanout)
 {
-    return fanout->delivered == expected_deliveries;
+    *reader = (struct reader) { .fanout = fanout, .epoll = epoll_create1(0) };
+    if (reader->epoll < 0)
+        fail("epoll_create1");
+    histogram_init(&reader->lateness);
+    histogram_init(&reader->delivery);
 }
 
 static void
@@ -376,31 +394,48 @@ fanout(int port, long sockets, long keys, long server_pid)
         "{\"id\":1,\"op\":\"subscribe\",\"key\":\"wsfan:*\",\"type\":[\"expired\"]}";
     static char buffer[FRAME_CAPACITY], message[FRAME_CAPACITY + 1], request[256];
     raise_file_limit(sockets + 64);
-    struct fanout fanout = { .sockets = calloc((size_t) sockets, sizeof(struct fanout_socket)) };
+    static struct fanout fanout;
+    fanout.sockets = calloc((size_t) sockets, sizeof(struct fanout_socket));
     if (fanout.sockets == NULL)
         fail("calloc sockets");
-    histogram_init(&fanout.lateness);
-    histogram_init(&fanout.delivery);
-    int epoll = epoll_create1(0);
-    if (epoll < 0)
-        fail("epoll_create1");
+    static struct reader readers[FANOUT_READERS];
+    for (int reader = 0; reader < FANOUT_READERS; reader++)
+        reader_init(&readers[reader], &fanout);
 
+    /* Each batch is opened and subscribed through the first reader's epoll set; then each
+       reader takes its share. */
+    struct reader *opener = &readers[0];
     long rss_before = rss_kib(server_pid);
     int64_t opening = monotonic_us();
-    while (opened_sockets < sockets) {
-        long batch_end = opened_sockets + OPEN_BATCH < sockets ? opened_sockets + OPEN_BATCH : sockets;
-        for (; opened_sockets < batch_end; opened_sockets++) {
-            struct fanout_socket *socket = &fanout.sockets[opened_sockets];
+    while (fanout.opened < sockets) {
+        long batch_end = fanout.opened + OPEN_BATCH < sockets ? fanout.opened + OPEN_BATCH : sockets;
+        for (; fanout.opened < batch_end; fanout.opened++) {
+            struct fanout_socket *socket = &fanout.sockets[fanout.opened];
             socket->fd = open_websocket(port, socket->buffer, sizeof socket->buffer, &socket->used);
             send_text(socket->fd, subscribe);
-            add_to_epoll(epoll, socket->fd, (uint32_t) opened_sockets);
+            add_to_epoll(opener->epoll, socket->fd, (uint32_t) fanout.opened);
         }
-        fanout_serve(&fanout, epoll, all_subscribed, unix_us() + 30000000);
-        if (!all_subscribed(&fanout))
-            failf("%ld of %ld sockets subscribed within 30 s", fanout.subscribed, opened_sockets);
+        int64_t give_up_us = unix_us() + 30000000;
+        while (atomic_load(&fanout.subscribed) < fanout.opened && unix_us() < give_up_us)
+            fanout_read_ready(opener, 100);
+        if (atomic_load(&fanout.subscribed) < fanout.opened)
+            failf("%ld of %ld sockets subscribed within 30 s", atomic_load(&fanout.subscribed),
+                  fanout.opened);
     }
     double open_seconds = (double) (monotonic_us() - opening) / 1e6;
     long rss_subscribed = rss_kib(server_pid);
+    for (long index = 0; index < sockets; index++) {
+        struct reader *reader = &readers[index % FANOUT_READERS];
+        if (reader == opener)
+            continue;
+        if (epoll_ctl(opener->epoll, EPOLL_CTL_DEL, fanout.sockets[index].fd, NULL) < 0)
+            fail("epoll_ctl");
+        add_to_epoll(reader->epoll, fanout.sockets[index].fd, (uint32_t) index);
+    }
+    fanout.expected = sockets * keys;
+    for (int reader = 0; reader < FANOUT_READERS; reader++)
+        if (pthread_create(&readers[reader].thread, NULL, read_until_stopped, &readers[reader]) != 0)
+            failf("cannot start a reader thread");
 
     /* The writer: one more socket, whose replies are read at once. */
     int64_t cpu_before_us = cpu_us(server_pid);
@@ -419,21 +454,32 @@ fanout(int port, long sockets, long keys, long server_pid)
             failf("a set was answered %s", message);
         last_deadline_ms = deadline_ms;
     }
-    expected_deliveries = sockets * keys;
-    fanout_serve(&fanout, epoll, all_delivered, (last_deadline_ms + DRAIN_MS) * 1000);
+    while (atomic_load(&fanout.delivered) < fanout.expected
+           && unix_us() < (last_deadline_ms + DRAIN_MS) * 1000)
+        usleep(10000);
+    atomic_store(&fanout.stop, true);
+    for (int reader = 0; reader < FANOUT_READERS; reader++)
+        pthread_join(readers[reader].thread, NULL);
     int64_t server_cpu_us = cpu_us(server_pid) - cpu_before_us;
     long rss_after = rss_kib(server_pid);
 
+    struct reader all;
+    reader_init(&all, &fanout);
+    for (int reader = 0; reader < FANOUT_READERS; reader++) {
+        histogram_merge(&all.lateness, &readers[reader].lateness);
+        histogram_merge(&all.delivery, &readers[reader].delivery);
+    }
+    long delivered = atomic_load(&fanout.delivered);
     printf("sockets=%ld keys=%ld expected=%ld delivered=%ld missing=%ld open_seconds=%.2f "
            "rss_before_kib=%ld rss_subscribed_kib=%ld rss_after_kib=%ld "
            "rss_per_socket_kib=%.2f rss_per_socket_after_kib=%.2f",
-           sockets, keys, expected_deliveries, fanout.delivered,
-           expected_deliveries - fanout.delivered, open_seconds, rss_before, rss_subscribed, rss_after,
+           sockets, keys, fanout.expected, delivered, fanout.expected - delivered, open_seconds,
+           rss_before, rss_subscribed, rss_after,
            (double) (rss_subscribed - rss_before) / (double) sockets,
            (double) (rss_after - rss_before) / (double) sockets);
-    print_histogram("lateness", &fanout.lateness);
-    print_histogram("delivery", &fanout.delivery);
-    print_server_cpu(server_cpu_us, fanout.delivered);
+    print_histogram("lateness", &all.lateness);
+    print_histogram("delivery", &all.delivery);
+    print_server_cpu(server_cpu_us, delivered);
     printf("\n");
     close(writer);
     for (long index = 0; index < sockets; index++)

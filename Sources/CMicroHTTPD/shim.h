@@ -32,13 +32,11 @@ static const short cmhd_poll_read_hang_up = 0x2000;
 /// Everything `cmhd_start_daemon` passes to `MHD_start_daemon` besides the callbacks.
 struct cmhd_daemon_settings {
     unsigned int flags;
-    const struct sockaddr *address;
     unsigned int thread_pool_size;
     unsigned int connection_limit;
     unsigned int per_ip_connection_limit;
     unsigned int connection_timeout_seconds;
     size_t connection_memory_limit;
-    unsigned int listen_backlog;
     /// TLS, or NULL for plain HTTP.
     const struct cmhd_tls_settings *tls;
 };
@@ -72,13 +70,11 @@ cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
         settings->flags, 0, callbacks->accept, callbacks->context, callbacks->access,
         callbacks->context,
         MHD_OPTION_EXTERNAL_LOGGER, callbacks->log, callbacks->context,
-        MHD_OPTION_SOCK_ADDR, settings->address,
         MHD_OPTION_THREAD_POOL_SIZE, settings->thread_pool_size,
         MHD_OPTION_CONNECTION_LIMIT, settings->connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, settings->per_ip_connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, settings->connection_timeout_seconds,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, settings->connection_memory_limit,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, settings->listen_backlog,
         MHD_OPTION_NOTIFY_COMPLETED, callbacks->completed, callbacks->context,
         MHD_OPTION_UNESCAPE_CALLBACK, callbacks->unescape, callbacks->context,
         MHD_OPTION_NOTIFY_CONNECTION, callbacks->connection, callbacks->context,
@@ -87,14 +83,6 @@ cmhd_start_daemon(const struct cmhd_daemon_settings *settings,
         // starts at the end marker.
         MHD_OPTION_ARRAY, NULL == settings->tls ? &tls_options[2] : tls_options,
         MHD_OPTION_END);
-}
-
-/// The port the daemon is bound to, or 0 when it cannot tell.
-static inline uint16_t
-cmhd_daemon_port(struct MHD_Daemon *daemon)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return NULL == info ? 0 : info->port;
 }
 
 /// The number of open connections, suspended ones included.

@@ -14,31 +14,34 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
         @inlinable init(slot: Int32) {
             self.slot = slot
         }
+
+        /// A handle from the number `rawValue` gave, for an owner that stores it compactly.
+        @inlinable public init(rawValue: Int32) {
+            slot = rawValue
+        }
+
+        /// The handle as a number, never negative.
+        @inlinable public var rawValue: Int32 { slot }
     }
 
+    /// The element sits in its node, not in its handle's slot: the keyspace's node (an 8-byte
+    /// deadline, two 4-byte numbers) is 16 bytes either way, and a slot is then 4 bytes, not 12.
     @usableFromInline struct Node {
         @usableFromInline var deadline: Deadline
         @usableFromInline var slot: Int32
+        @usableFromInline var element: Element
 
-        @inlinable init(deadline: Deadline, slot: Int32) {
+        @inlinable init(deadline: Deadline, slot: Int32, element: Element) {
             self.deadline = deadline
             self.slot = slot
-        }
-    }
-
-    /// Where a handle's node is; a free slot has no element and links to the next free slot.
-    @usableFromInline struct Slot {
-        @usableFromInline var element: Element?
-        @usableFromInline var position: Int32
-
-        @inlinable init(element: Element?, position: Int32) {
             self.element = element
-            self.position = position
         }
     }
 
+    /// Each handle's node position; a free slot holds `-2 - next`, `next` being the next free
+    /// slot (-1 for none), so that a free slot is negative.
+    @usableFromInline var positions: [Int32] = []
     @usableFromInline var nodes: [Node] = []
-    @usableFromInline var slots: [Slot] = []
     @usableFromInline var firstFreeSlot: Int32 = -1
 
     /// An empty heap.
@@ -52,32 +55,45 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
 
     /// The earliest deadline, its element and handle.
     @inlinable public var first: (deadline: Deadline, element: Element, handle: Handle)? {
-        guard let node = nodes.first, let element = slots[Int(node.slot)].element else { return nil }
-        return (node.deadline, element, Handle(slot: node.slot))
+        guard let node = nodes.first else { return nil }
+        return (node.deadline, node.element, Handle(slot: node.slot))
+    }
+
+    /// The element at `position` in the heap's storage, positions running from 0 to
+    /// `count - 1` in no useful order: a uniform sample when `position` is random. O(1).
+    @inlinable public func element(atPosition position: Int) -> Element? {
+        nodes[position].element
     }
 
     /// The deadline of an element.
     @inlinable public func deadline(of handle: Handle) -> Deadline {
-        nodes[Int(slots[Int(handle.slot)].position)].deadline
+        nodes[Int(positions[Int(handle.slot)])].deadline
     }
 
     /// The element of a handle, `nil` when its slot is free.
     @inlinable public func element(of handle: Handle) -> Element? {
-        slots.indices.contains(Int(handle.slot)) ? slots[Int(handle.slot)].element : nil
+        let slot = Int(handle.slot)
+        guard positions.indices.contains(slot), positions[slot] >= 0 else { return nil }
+        return nodes[Int(positions[slot])].element
     }
 
     /// Adds `element` with `deadline`. O(log n).
     @inlinable public mutating func insert(_ element: Element, deadline: Deadline) -> Handle {
-        let slot = allocateSlot(for: element)
-        nodes.append(Node(deadline: deadline, slot: slot))
-        slots[Int(slot)].position = Int32(nodes.count - 1)
+        let slot = allocateSlot()
+        nodes.append(Node(deadline: deadline, slot: slot, element: element))
+        positions[Int(slot)] = Int32(nodes.count - 1)
         siftUp(from: nodes.count - 1)
         return Handle(slot: slot)
     }
 
+    /// Replaces the element of `handle`, keeping its deadline. O(1).
+    @inlinable public mutating func setElement(_ element: Element, of handle: Handle) {
+        nodes[Int(positions[Int(handle.slot)])].element = element
+    }
+
     /// Moves an element to a new deadline. O(log n).
     @inlinable public mutating func update(_ handle: Handle, deadline: Deadline) {
-        let position = Int(slots[Int(handle.slot)].position)
+        let position = Int(positions[Int(handle.slot)])
         let old = nodes[position].deadline
         nodes[position].deadline = deadline
         if deadline < old {
@@ -90,11 +106,12 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
     /// Removes an element; returns it. O(log n).
     @inlinable @discardableResult
     public mutating func remove(_ handle: Handle) -> Element? {
-        let position = Int(slots[Int(handle.slot)].position)
+        let position = Int(positions[Int(handle.slot)])
+        let element = nodes[position].element
         let last = nodes.count - 1
         if position != last {
             nodes[position] = nodes[last]
-            slots[Int(nodes[position].slot)].position = Int32(position)
+            positions[Int(nodes[position].slot)] = Int32(position)
             nodes.removeLast()
             if position > 0 && nodes[position].deadline < nodes[parent(of: position)].deadline {
                 siftUp(from: position)
@@ -104,8 +121,7 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
         } else {
             nodes.removeLast()
         }
-        let element = slots[Int(handle.slot)].element
-        slots[Int(handle.slot)] = Slot(element: nil, position: firstFreeSlot)
+        positions[Int(handle.slot)] = -2 - firstFreeSlot
         firstFreeSlot = handle.slot
         return element
     }
@@ -116,20 +132,19 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
             if position > 0 && nodes[position].deadline < nodes[parent(of: position)].deadline {
                 return false
             }
-            let slot = slots[Int(nodes[position].slot)]
-            if slot.element == nil || Int(slot.position) != position { return false }
+            if Int(positions[Int(nodes[position].slot)]) != position { return false }
         }
         return true
     }
 
-    @inlinable mutating func allocateSlot(for element: Element) -> Int32 {
+    @inlinable mutating func allocateSlot() -> Int32 {
         guard firstFreeSlot >= 0 else {
-            slots.append(Slot(element: element, position: 0))
-            return Int32(slots.count - 1)
+            positions.append(0)
+            return Int32(positions.count - 1)
         }
         let slot = firstFreeSlot
-        firstFreeSlot = slots[Int(slot)].position
-        slots[Int(slot)] = Slot(element: element, position: 0)
+        firstFreeSlot = -2 - positions[Int(slot)]
+        positions[Int(slot)] = 0
         return slot
     }
 
@@ -167,10 +182,9 @@ public struct DeadlineHeap<Deadline: Comparable, Element> {
 
     @inlinable mutating func place(_ node: Node, at position: Int) {
         nodes[position] = node
-        slots[Int(node.slot)].position = Int32(position)
+        positions[Int(node.slot)] = Int32(position)
     }
 }
 
 extension DeadlineHeap: Sendable where Deadline: Sendable, Element: Sendable {}
-extension DeadlineHeap.Node: Sendable where Deadline: Sendable {}
-extension DeadlineHeap.Slot: Sendable where Element: Sendable {}
+extension DeadlineHeap.Node: Sendable where Deadline: Sendable, Element: Sendable {}

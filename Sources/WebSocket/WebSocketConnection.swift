@@ -12,6 +12,9 @@ package struct WebSocketConnection {
         case send([UInt8])
         /// Send this close frame (none when empty), then close the socket; nothing follows.
         case close([UInt8])
+        /// The client closed: send this close frame back, then close the socket. The client
+        /// sends nothing more.
+        case answerClose([UInt8])
     }
 
     /// How long the client may stay silent before it is pinged, and then how long it has to
@@ -66,7 +69,8 @@ package struct WebSocketConnection {
                 case .close(let code, _):
                     // The client starts the closing handshake: echo its code, then close.
                     isClosing = true
-                    actions.append(.close(code.map { FrameEncoder.close($0) } ?? FrameEncoder.emptyClose))
+                    actions.append(
+                        .answerClose(code.map { FrameEncoder.close($0) } ?? FrameEncoder.emptyClose))
                     return actions
                 }
             }

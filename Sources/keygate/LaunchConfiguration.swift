@@ -53,15 +53,20 @@ struct LaunchConfiguration: Sendable {
         }
     }
 
-    /// On a NATS cluster: no data directory (the cluster keeps the data), more HTTP threads
-    /// unless told, the cluster's servers, and the event history and longest wait the streams
-    /// and pull requests follow.
+    /// On a NATS cluster: no data directory and no memory limit (the cluster keeps the data),
+    /// more HTTP threads unless told, the cluster's servers, and the event history and longest
+    /// wait the streams and pull requests follow.
     private mutating func checkNATS(options: Options, environment: Environment) throws {
         let local: [(Setting, Bool)] = [
             (.dataDirectory, options.dataDirectory != nil), (.fsync, options.fsync != nil),
             (.repair, options.repair),
             (.compactionRatio, options.compactionRatio != nil),
             (.compactionMinBytes, options.compactionMinBytes != nil),
+            (.maxMemory, options.maxMemory != nil || environment[Setting.maxMemory.variable] != nil),
+            (
+                .evictionPolicy,
+                options.evictionPolicy != nil || environment[Setting.evictionPolicy.variable] != nil
+            ),
         ]
         for (setting, isGiven) in local where isGiven {
             throw ValidationError(

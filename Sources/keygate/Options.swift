@@ -39,6 +39,8 @@ struct Options: ParsableArguments {
     @Option(name: Setting.ticketLifetime.name, help: Setting.ticketLifetime.help) var ticketLifetime: String?
     @Flag(name: Setting.allowAnonymous.name, help: Setting.allowAnonymous.help) var allowAnonymous = false
     @Option(name: Setting.eventHistory.name, help: Setting.eventHistory.help) var eventHistory: String?
+    @Option(name: Setting.maxMemory.name, help: Setting.maxMemory.help) var maxMemory: String?
+    @Option(name: Setting.evictionPolicy.name, help: Setting.evictionPolicy.help) var evictionPolicy: String?
     @Flag(name: Setting.memoryOnly.name, help: Setting.memoryOnly.help) var memoryOnly = false
     @Option(name: Setting.dataDirectory.name, help: Setting.dataDirectory.help) var dataDirectory: String?
     @Option(name: Setting.fsync.name, help: Setting.fsync.help) var fsync: String?
@@ -79,7 +81,8 @@ struct Options: ParsableArguments {
             (.metrics, metrics.map { [Setting.flagText($0)] } ?? []), (.accessLog, given(accessLog)),
             (.authTokens, given(authTokens)), (.ticketLifetime, given(ticketLifetime)),
             (.allowAnonymous, given(allowAnonymous)),
-            (.eventHistory, given(eventHistory)), (.memoryOnly, given(memoryOnly)),
+            (.eventHistory, given(eventHistory)), (.maxMemory, given(maxMemory)),
+            (.evictionPolicy, given(evictionPolicy)), (.memoryOnly, given(memoryOnly)),
             (.dataDirectory, given(dataDirectory)), (.fsync, given(fsync)), (.repair, given(repair)),
             (.compactionRatio, given(compactionRatio)), (.compactionMinBytes, given(compactionMinBytes)),
             (.logLevel, given(logLevel)),

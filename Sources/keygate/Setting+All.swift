@@ -140,6 +140,16 @@ extension Setting {
     static let eventHistory = integer(
         "KEYGATE_EVENT_HISTORY", \.server.keyspace.eventHistory, in: 1...100_000_000,
         "Events kept for subscribers that resume or fall behind.")
+    /// `--max-memory`.
+    static let maxMemory = size(
+        "KEYGATE_MAX_MEMORY", \.server.keyspace.memoryLimit,
+        "Most bytes the keys, values and queues may hold, as the engine counts them (README, Memory); a write needing more evicts by --eviction-policy. Bytes, or with K, M, G (powers of 1000) or KiB, MiB, GiB."
+    )
+    /// `--eviction-policy`.
+    static let evictionPolicy = choice(
+        "KEYGATE_EVICTION_POLICY", \.server.keyspace.evictionPolicy,
+        "Which keys leave for room under --max-memory (queues never do); noeviction refuses the write with a 507."
+    )
     /// `--memory-only`.
     static let memoryOnly = toggle(
         "KEYGATE_MEMORY_ONLY", \.isMemoryOnly, "Keep the keyspace in memory only: nothing survives a restart."

@@ -42,6 +42,41 @@ extension Setting {
         }
     }
 
+    /// A size in bytes, with an optional suffix (`K`, `M`, `G` for powers of 1000, `KiB`,
+    /// `MiB`, `GiB` for powers of 1024), stored at `keyPath`; none by default.
+    static func size(
+        _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, Int?> & Sendable,
+        _ summary: String
+    ) -> Setting {
+        Setting(variable, summary: summary, defaultText: "none") { text, source, configuration in
+            guard let bytes = byteCount(text), bytes > 0 else {
+                throw ValidationError(
+                    "\(source)='\(text)' is not a size: use a positive number of bytes, optionally followed by "
+                        + "K, M, G, KiB, MiB or GiB (such as 512MiB).")
+            }
+            configuration[keyPath: keyPath] = bytes
+        }
+    }
+
+    /// The bytes `text` names: a whole number, or a number with a unit (`1.5GiB`); `nil` when
+    /// it names none or more than 2^62.
+    static func byteCount(_ text: String) -> Int? {
+        let units: [(String, Double)] = [
+            ("kib", 1024), ("mib", 1024 * 1024), ("gib", 1024 * 1024 * 1024),
+            ("k", 1000), ("m", 1_000_000), ("g", 1_000_000_000), ("kb", 1000), ("mb", 1_000_000),
+            ("gb", 1_000_000_000), ("b", 1), ("", 1),
+        ]
+        let lowered = text.lowercased().trimmingPrefix(" ")
+        let number = lowered.prefix(while: { $0.isNumber || $0 == "." })
+        let unit = lowered.dropFirst(number.count).trimmingPrefix(" ")
+        guard let value = Double(number), let factor = units.first(where: { $0.0 == unit })?.1 else {
+            return nil
+        }
+        let bytes = (value * factor).rounded()
+        guard bytes >= 0, bytes <= Double(1 << 62) else { return nil }
+        return Int(bytes)
+    }
+
     /// Non-empty text, stored at `keyPath`.
     static func text(
         _ variable: String, _ keyPath: any WritableKeyPath<LaunchConfiguration, String> & Sendable,

@@ -102,7 +102,7 @@ struct PersistenceAPITests {
             for writer in 0..<writers {
                 let messages = try gateway.keyspace.peek(Key("q\(writer)"), limit: 100)
                 #expect(
-                    messages.map { String(decoding: $0.bytes, as: UTF8.self) }
+                    messages.map { String(decoding: $0.message.bytes, as: UTF8.self) }
                         == (0..<writesEach).map(String.init))
             }
         }

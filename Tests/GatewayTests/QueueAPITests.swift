@@ -65,14 +65,16 @@ struct QueueAPITests {
         try withGateway { gateway in
             let absent = try gateway.request("GET", "/v1/queues/q")
             #expect(absent.status == 200)
-            #expect(absent.text == #"{"consumers":0,"length":0,"name":"q"}"#)
+            #expect(
+                absent.text == #"{"consumers":0,"delayed":0,"inFlight":0,"length":0,"name":"q","visible":0}"#)
             let parked = try (0..<3).map { _ in try gateway.client() }
             for client in parked {
                 try client.send(TestHTTPClient.encode("POST", "/v1/queues/q/pop?wait=30"))
             }
             try gateway.waitForConsumers(3, on: "q")
             #expect(
-                try gateway.request("GET", "/v1/queues/q").text == #"{"consumers":3,"length":0,"name":"q"}"#)
+                try gateway.request("GET", "/v1/queues/q").text
+                    == #"{"consumers":3,"delayed":0,"inFlight":0,"length":0,"name":"q","visible":0}"#)
             for index in 0..<3 {
                 _ = try gateway.request("POST", "/v1/queues/q", text: "m\(index)")
             }
@@ -92,8 +94,10 @@ struct QueueAPITests {
             #expect(peek.status == 200)
             #expect(
                 peek.text
-                    == #"{"length":3,"messages":[{"bytes":5,"contentType":"text/plain","text":"hello"},"#
-                    + #"{"base64":"/wA=","bytes":2,"contentType":"application/octet-stream"}],"name":"q"}"#)
+                    == #"{"name":"q","length":3,"messages":[{"id":"1","text":"hello","contentType":"text/plain","#
+                    + #""bytes":5,"attempts":0,"enqueuedAt":1700000000000},{"id":"3","base64":"/wA=","#
+                    + #""contentType":"application/octet-stream","bytes":2,"attempts":0,"enqueuedAt":1700000000000}]}"#
+            )
             #expect(try gateway.request("GET", "/v1/queues/q").jsonObject?["length"] as? Int == 3)
             expectProblem(try gateway.request("GET", "/v1/queues/q/messages?limit=0"), status: 400)
             expectProblem(try gateway.request("GET", "/v1/queues/q/messages?limit=1001"), status: 400)
@@ -177,7 +181,8 @@ struct QueueAPITests {
             try gateway.waitForConsumers(0, on: "b", atMost: true)
             _ = try gateway.request("POST", "/v1/queues/a", text: "kept")
             #expect(
-                try gateway.request("GET", "/v1/queues/a").text == #"{"consumers":0,"length":1,"name":"a"}"#)
+                try gateway.request("GET", "/v1/queues/a").text
+                    == #"{"consumers":0,"delayed":0,"inFlight":0,"length":1,"name":"a","visible":1}"#)
         }
     }
 
@@ -242,7 +247,7 @@ struct QueueAPITests {
             #expect(Set(received) == Set((0..<400).map { "m\($0)" }))
             #expect(
                 try gateway.request("GET", "/v1/queues/work").text
-                    == #"{"consumers":0,"length":0,"name":"work"}"#)
+                    == #"{"consumers":0,"delayed":0,"inFlight":0,"length":0,"name":"work","visible":0}"#)
         }
     }
 
@@ -279,7 +284,8 @@ struct QueueAPITests {
                 #expect(try gateway.request("POST", "/v1/queues/q/pop").text == "m\(index)")
             }
             #expect(
-                try gateway.request("GET", "/v1/queues/q").text == #"{"consumers":0,"length":0,"name":"q"}"#)
+                try gateway.request("GET", "/v1/queues/q").text
+                    == #"{"consumers":0,"delayed":0,"inFlight":0,"length":0,"name":"q","visible":0}"#)
         }
     }
 

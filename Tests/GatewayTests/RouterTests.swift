@@ -63,7 +63,9 @@ struct RouterTests {
         #expect(
             Self.routes.labels == [
                 "/v1/cache/{key}", "/v1/cache/{key}/ttl", "/v1/queues/{name}", "/v1/queues/{name}/pop",
-                "/v1/queues/{name}/messages", "/v1/pop", "/v1/keys", "/v1/events", "/v1/ws", "/v1/tickets",
+                "/v1/queues/{name}/receive", "/v1/queues/{name}/leases/{receipt}", "/v1/queues/{name}/ack",
+                "/v1/queues/{name}/policy", "/v1/queues/{name}/messages", "/v1/pop", "/v1/keys", "/v1/events",
+                "/v1/ws", "/v1/tickets",
                 "/healthz",
                 "/readyz", "/metrics", "/openapi.yaml", "/{file}", "unmatched",
             ])

@@ -56,7 +56,10 @@ struct RoutingTests {
             let response = try gateway.request("GET", "/healthz")
             #expect(response.status == 200)
             #expect(response.header("Content-Type") == "application/json")
-            #expect(response.text == #"{"persistence":{"enabled":false},"status":"ok"}"#)
+            #expect(
+                response.text
+                    == #"{"memory":{"evicted":0,"limit":null,"policy":"allkeys-tinylfu","used":0},"#
+                    + #""persistence":{"enabled":false},"status":"ok"}"#)
         }
     }
 

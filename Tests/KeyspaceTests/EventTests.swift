@@ -90,7 +90,7 @@ struct EventTests {
 
     @Test func aMessageHandedToAWaitingConsumerIsPushedAndPopped() throws {
         let receiver = TestReceiver("r")
-        _ = try keyspace.pop(from: [Key("q")], orWait: receiver, waitingAtMost: .max)
+        _ = try keyspace.consume(.pop, from: [Key("q")], orWait: receiver, waitingAtMost: .max)
         _ = try keyspace.push(Payload(bytes: [1]), to: Key("q"))
         #expect(events() == ["push q", "pop q"])
     }

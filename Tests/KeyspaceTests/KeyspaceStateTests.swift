@@ -101,40 +101,52 @@ struct KeyspaceStateTests {
     @Test func queuesRecordPushesPopsAndTheHandOffToAWaitingConsumer() throws {
         var state = KeyspaceState()
         let queue = try Key("q")
-        _ = try state.push(Self.text("1"), to: queue, now: Self.start)
-        _ = try state.push(Self.text("2"), to: queue, now: Self.start)
+        _ = try state.push(Self.text("1"), to: queue, delay: nil, now: Self.start)
+        _ = try state.push(Self.text("2"), to: queue, delay: nil, now: Self.start)
+        let first = QueueMessage(
+            id: 1, place: 1, payload: Self.text("1"), enqueuedAt: Self.start, attempts: 0)
+        let second = QueueMessage(
+            id: 3, place: 3, payload: Self.text("2"), enqueuedAt: Self.start, attempts: 0)
         #expect(
             Self.changes(&state) == [
-                .push(queue: queue, message: Self.text("1"), atHead: false, created: Version(1)),
-                .push(queue: queue, message: Self.text("2"), atHead: false, created: nil),
+                .push(queue: queue, message: first, created: Version(2), until: nil),
+                .push(queue: queue, message: second, created: nil, until: nil),
             ])
-        _ = try state.pop(from: [queue], registering: nil, waitingAtMost: .max, now: Self.start)
-        _ = try state.giveBack(Self.text("1"), to: queue, now: Self.start)
-        _ = try state.pop(from: [queue], registering: nil, waitingAtMost: .max, now: Self.start)
-        _ = try state.pop(from: [queue], registering: nil, waitingAtMost: .max, now: Self.start)
+        let popped = try Self.pop(queue, from: &state)
+        #expect(popped == .popped(queue: queue, message: first))
+        state.putBack(popped, now: Self.start)
+        _ = try Self.pop(queue, from: &state)
+        _ = try Self.pop(queue, from: &state)
         #expect(
             Self.changes(&state) == [
                 .pop(queue: queue, emptied: false),
-                .push(queue: queue, message: Self.text("1"), atHead: true, created: nil),
+                .push(queue: queue, message: first, created: nil, until: nil),
                 .pop(queue: queue, emptied: false),
                 .pop(queue: queue, emptied: true),
             ])
         let consumer = TestReceiver("consumer")
-        let outcome = try state.pop(
-            from: [queue], registering: consumer, waitingAtMost: .max, now: Self.start)
+        let outcome = try state.consume(
+            .pop, from: [queue], registering: consumer, waitingAtMost: .max, now: Self.start)
         guard case .waiting = outcome else {
             Issue.record("the consumer does not wait but got \(outcome)")
             return
         }
         #expect(Self.changes(&state) == [])
-        guard case .handed(let receiver) = try state.push(Self.text("3"), to: queue, now: Self.start) else {
-            Issue.record("the message was not handed to the waiting consumer")
-            return
-        }
-        #expect(receiver === consumer)
+        #expect(try state.push(Self.text("3"), to: queue, delay: nil, now: Self.start) == .handed(length: 0))
+        let handOffs = state.takeHandOffs()
+        #expect(handOffs.count == 1 && handOffs.first?.receiver === consumer)
         #expect(Self.changes(&state) == [.handOff(queue: queue)])
         #expect(state.count == 0)
         #expect(state.isConsistent)
+    }
+
+    /// Pops the head of `queue` from `state`, as a consumer not waiting.
+    static func pop(_ queue: Key, from state: inout KeyspaceState) throws -> Handed {
+        guard
+            case .handed(let handed) = try state.consume(
+                .pop, from: [queue], registering: nil, waitingAtMost: .max, now: start)
+        else { throw KeyspaceError.invalidCursor }
+        return handed
     }
 
     @Test func aConsumerWaitsOnceOnEachOfItsQueuesUntilClaimedOrCancelled() throws {
@@ -142,31 +154,23 @@ struct KeyspaceStateTests {
         let (a, b) = (try Key("a"), try Key("b"))
         let first = TestReceiver("first")
         let second = TestReceiver("second")
-        _ = try state.pop(from: [a, b], registering: first, waitingAtMost: .max, now: Self.start)
+        _ = try state.consume(.pop, from: [a, b], registering: first, waitingAtMost: .max, now: Self.start)
         // Registering again replaces the first registration instead of adding a second.
-        _ = try state.pop(from: [b, a], registering: first, waitingAtMost: .max, now: Self.start)
-        _ = try state.pop(from: [b], registering: second, waitingAtMost: .max, now: Self.start)
+        _ = try state.consume(.pop, from: [b, a], registering: first, waitingAtMost: .max, now: Self.start)
+        _ = try state.consume(.pop, from: [b], registering: second, waitingAtMost: .max, now: Self.start)
         #expect(state.waitingCount == 2)
         #expect((state.waitingCount(on: a), state.waitingCount(on: b)) == (1, 2))
         #expect(state.isConsistent)
         // Claimed through `a`, the first consumer leaves `b` too, where the second is next.
-        let handed = try state.push(Self.text("1"), to: a, now: Self.start)
-        #expect(handed.receiver === first)
+        _ = try state.push(Self.text("1"), to: a, delay: nil, now: Self.start)
+        #expect(state.takeHandOffs().first?.receiver === first)
         #expect((state.waitingCount(on: a), state.waitingCount(on: b)) == (0, 1))
         #expect(state.isConsistent)
         state.cancelWait(second)
         #expect(state.waitingCount == 0)
         #expect(state.waitersByQueue.isEmpty)
-        let stored = try state.push(Self.text("2"), to: b, now: Self.start)
-        #expect(stored.receiver == nil)
+        #expect(try state.push(Self.text("2"), to: b, delay: nil, now: Self.start) == .stored(length: 1))
+        #expect(state.takeHandOffs().isEmpty)
         #expect(state.isConsistent)
-    }
-}
-
-extension PushOutcome {
-    /// The receiver a message was handed to, if it was.
-    var receiver: (any MessageReceiver)? {
-        guard case .handed(let receiver) = self else { return nil }
-        return receiver
     }
 }

@@ -40,7 +40,7 @@ struct KeyspaceDump: Equatable, CustomStringConvertible {
         var timeToLive: TimeToLive
         var version: Version?
         var value: Payload?
-        var messages: [Payload]?
+        var messages: [QueuedMessage]?
     }
 
     var rows: [Row]
@@ -102,7 +102,7 @@ struct PersistenceTests {
             _ = try keyspace.push(Self.text("m\(index)", "application/json"), to: Key("q"))
         }
         _ = try keyspace.pop(from: [Key("q")])
-        _ = try keyspace.giveBack(Self.text("m0"), to: Key("q"))
+        try keyspace.giveBack(.popped(PoppedMessage(queue: Key("q"), message: Self.text("m0"))))
         _ = try keyspace.pop(from: [Key("q")])
         _ = try keyspace.pop(from: [Key("q")])
         _ = try keyspace.push(Self.text("x"), to: Key("removed"))
@@ -122,7 +122,7 @@ struct PersistenceTests {
         keyspace.stop()
         #expect(before.rows.map(\.key) == ["a", "c", "d", "q", "ключ"])
         #expect(
-            before.rows.first { $0.key == "q" }?.messages
+            before.rows.first { $0.key == "q" }?.messages?.map(\.message)
                 == ["m3", "m4", "m5"].map { Self.text($0, "application/json") })
 
         let reopened = try open()
@@ -372,7 +372,7 @@ struct PersistenceTests {
         defer { reopened.stop() }
         #expect(try reopened.value(forKey: Key("b0"))?.value.bytes.count == 100)
         #expect(try reopened.value(forKey: Key("b\(reopened.count - 3)"))?.value.bytes.count == 100)
-        #expect(try reopened.peek(Key("q"), limit: 10) == [Self.text("m")])
+        #expect(try reopened.peek(Key("q"), limit: 10).map(\.message) == [Self.text("m")])
         #expect(reopened.recovery?.warnings == [])
     }
 

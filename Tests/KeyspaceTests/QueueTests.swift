@@ -8,6 +8,7 @@ final class TestReceiver: MessageReceiver {
         var isClaimable = true
         var isConnected = true
         var received: [(queue: String, text: String)] = []
+        var handovers: [Handover] = []
     }
 
     let name: String
@@ -39,10 +40,27 @@ final class TestReceiver: MessageReceiver {
         }
     }
 
-    func deliver(_ message: Payload, from queue: Key) -> Bool {
+    /// Everything handed over, as it came.
+    var handovers: [Handover] {
+        state.withLock { $0.handovers }
+    }
+
+    func deliver(_ handover: Handover, durableAfter ticket: DurabilityTicket?) -> Bool {
         state.withLock { state in
             guard state.isConnected else { return false }
-            state.received.append((queue.text, String(decoding: message.bytes, as: UTF8.self)))
+            state.handovers.append(handover)
+            switch handover {
+            case .popped(let popped), .moved(let popped, _):
+                state.received.append(
+                    (popped.queue.text, String(decoding: popped.message.bytes, as: UTF8.self)))
+            case .received(let queue, let messages):
+                for message in messages {
+                    state.received.append(
+                        (queue.text, String(decoding: message.queued.message.bytes, as: UTF8.self)))
+                }
+            case .failed:
+                break
+            }
             return true
         }
     }
@@ -63,23 +81,20 @@ struct QueueTests {
     }
 
     func pop(_ queues: String...) throws -> (queue: String, text: String)? {
-        guard case .popped(let popped) = try keyspace.pop(from: queues.map(Key.init)) else { return nil }
+        guard let popped = try keyspace.pop(from: queues.map(Key.init)) else { return nil }
         return (popped.queue.text, String(decoding: popped.message.bytes, as: UTF8.self))
     }
 
     func wait(_ receiver: TestReceiver, on queues: String..., waitingAtMost limit: Int = .max) throws
-        -> PopOutcome
+        -> ConsumeOutcome
     {
-        try keyspace.pop(from: queues.map(Key.init), orWait: receiver, waitingAtMost: limit)
+        try keyspace.consume(.pop, from: queues.map(Key.init), orWait: receiver, waitingAtMost: limit)
     }
 
-    /// Pushes and delivers like the gateway: a handed message goes to its receiver, or back.
+    /// Pushes a message; the engine hands it to a waiting receiver, or to the next one, or
+    /// stores it, by itself.
     func pushAndDeliver(_ text: String, to queue: String) throws {
-        let message = Payload(bytes: Array(text.utf8), contentType: "text/plain")
-        var outcome = try keyspace.push(message, to: Key(queue))
-        while case .handed(let receiver) = outcome, !receiver.deliver(message, from: try Key(queue)) {
-            outcome = try keyspace.giveBack(message, to: Key(queue))
-        }
+        try push(text, to: queue)
     }
 
     @Test func popsInArrivalOrderAndRemovesAnEmptyQueue() throws {
@@ -194,7 +209,7 @@ struct QueueTests {
             return
         }
         #expect(try keyspace.queueInfo(Key("q")).length == 1)
-        guard case .popped(let popped) = try wait(TestReceiver("ok"), on: "q") else {
+        guard case .delivered(.popped(let popped)) = try wait(TestReceiver("ok"), on: "q") else {
             Issue.record("expected a message")
             return
         }
@@ -255,9 +270,10 @@ struct QueueTests {
             try push("m\(index)", to: "q")
         }
         #expect(
-            try keyspace.peek(Key("q"), limit: 3).map { String(decoding: $0.bytes, as: UTF8.self) } == [
-                "m1", "m2", "m3",
-            ])
+            try keyspace.peek(Key("q"), limit: 3).map { String(decoding: $0.message.bytes, as: UTF8.self) }
+                == [
+                    "m1", "m2", "m3",
+                ])
         #expect(try keyspace.peek(Key("absent"), limit: 3).isEmpty)
         #expect(try keyspace.queueInfo(Key("q")).length == 5)
     }

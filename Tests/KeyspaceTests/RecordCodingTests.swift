@@ -18,6 +18,10 @@ struct RecordCodingTests {
     }
 
     static let payload = Payload(bytes: [0, 1, 2, 0xFF], contentType: "application/octet-stream")
+    /// A message with every field set.
+    static let message = QueueMessage(
+        id: 12, place: 11, payload: payload, enqueuedAt: Timestamp(milliseconds: 1_700_000_000_001),
+        attempts: 3)
 
     /// One change of each kind, by name.
     static func change(_ name: String, key: Key) -> JournalRecord.Change? {
@@ -32,9 +36,32 @@ struct RecordCodingTests {
         case "expire": .expire(key: key)
         case "deadline": .deadline(key: key, deadline: Timestamp(milliseconds: 0))
         case "persist": .deadline(key: key, deadline: nil)
-        case "push creating a queue": .push(queue: key, message: payload, atHead: false, created: Version(9))
-        case "give back": .push(queue: key, message: payload, atHead: true, created: nil)
+        case "legacy push creating a queue":
+            .legacyPush(queue: key, message: payload, atHead: false, created: Version(9))
+        case "legacy give back": .legacyPush(queue: key, message: payload, atHead: true, created: nil)
         case "pop": .pop(queue: key)
+        case "enqueue creating a queue":
+            .enqueue(queue: key, message: message, created: Version(9), until: nil)
+        case "enqueue delayed":
+            .enqueue(
+                queue: key, message: message, created: nil, until: Timestamp(milliseconds: 1_700_000_060_000))
+        case "lease":
+            .lease(
+                queue: key, id: 12, number: 40, deadline: Timestamp(milliseconds: 1_700_000_030_000),
+                attempts: 2)
+        case "acknowledge": .acknowledge(queue: key, id: 12)
+        case "release": .release(queue: key, id: 12, attempts: 1)
+        case "extend": .extend(queue: key, id: 12, deadline: Timestamp(milliseconds: 1_700_000_090_000))
+        case "reveal": .reveal(queue: key, id: 12, place: 41)
+        case "move": .transfer(queue: key, id: 12, to: try? Key("done"), place: 42, created: Version(43))
+        case "hand to a consumer": .transfer(queue: key, id: 12, to: nil, place: 12, created: nil)
+        case "policy":
+            .policy(
+                queue: key,
+                policy: QueuePolicy(
+                    visibility: .milliseconds(2500), maxReceives: 5, deadLetter: try? Key("dead")))
+        case "standard policy": .policy(queue: key, policy: QueuePolicy())
+        case "policy reset": .policy(queue: key, policy: nil)
         default: nil
         }
     }
@@ -42,7 +69,9 @@ struct RecordCodingTests {
     @Test(
         arguments: [
             "set with a deadline", "set without a deadline", "delete", "expire", "deadline", "persist",
-            "push creating a queue", "give back", "pop",
+            "legacy push creating a queue", "legacy give back", "pop", "enqueue creating a queue",
+            "enqueue delayed", "lease", "acknowledge", "release", "extend", "reveal", "move",
+            "hand to a consumer", "policy", "standard policy", "policy reset",
         ])
     func everyChangeRoundTrips(_ name: String) throws {
         let change = try #require(Self.change(name, key: Key("user:1")))

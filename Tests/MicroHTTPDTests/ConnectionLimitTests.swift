@@ -45,13 +45,16 @@ import Testing
 
     @Test func pastTheOverflowAnAddressIsClosedUnanswered() throws {
         // One served, then 16 let in to be told why (the least overflow), then closed at once.
+        // Which of the first 17 is served is the worker threads' race: connections made
+        // together have no order.
         try withServer(configure: setting(\.maxConnectionsPerAddress, to: 1)) { server, _ in
             let admitted = try (0..<17).map { _ in try TestHTTPClient(port: server.port) }
             try waitUntil(within: .seconds(5)) { server.openConnectionCount == admitted.count }
             let closed = try TestHTTPClient(port: server.port)
             #expect(closed.isClosedByServer())
-            #expect(try admitted[0].request("GET", "/echo").status == 200)
-            #expect(try admitted[16].request("GET", "/echo").status == 503)
+            let statuses = try admitted.map { try $0.request("GET", "/echo").status }
+            #expect(statuses.filter { $0 == 200 }.count == 1)
+            #expect(statuses.filter { $0 == 503 }.count == 16)
         }
     }
 

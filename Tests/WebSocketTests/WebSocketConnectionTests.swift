@@ -39,7 +39,8 @@ struct WebSocketConnectionTests {
         var connection = Self.connection()
         let close = Self.clientFrame(.close, [0x03, 0xE8] + Array("done".utf8))
         let after = Self.clientFrame(.text, Array("late".utf8))
-        #expect(connection.receive(close + after, at: Self.start) == [.close(FrameEncoder.close(.normal))])
+        #expect(
+            connection.receive(close + after, at: Self.start) == [.answerClose(FrameEncoder.close(.normal))])
         #expect(connection.isClosing)
         #expect(connection.receive(after, at: Self.start).isEmpty)
     }
@@ -48,7 +49,7 @@ struct WebSocketConnectionTests {
         var connection = Self.connection()
         #expect(
             connection.receive(Self.clientFrame(.close, []), at: Self.start) == [
-                .close(FrameEncoder.emptyClose)
+                .answerClose(FrameEncoder.emptyClose)
             ])
     }
 

@@ -115,6 +115,36 @@ def test_every_websocket_operation_is_checked_against_the_tokens_scopes(
             root.ok(**request)
 
 
+def test_every_websocket_lease_operation_is_checked_against_the_tokens_scopes(
+    secured: tuple[RunningServer, dict[str, str], Path]
+) -> None:
+    """Receive, ack (one and batch), extend and the move of a pop need `pop` on the queue (and
+    the move `push` on its destination): refused, they change nothing."""
+    server, tokens, _ = secured
+    queue, destination = unique("ws-acl-lease"), unique("ws-acl-moved")
+    with session(server, token=tokens["root"]) as root:
+        root.ok(op="push", queue=queue, value="leased")
+        root.ok(op="push", queue=queue, value="waiting")
+        receipt = root.ok(op="receive", queue=queue, visibility=60)["messages"][0]["receipt"]
+        requests_ = [
+            {"op": "receive", "queue": queue},
+            {"op": "extend", "queue": queue, "receipt": receipt, "visibility": 0},
+            {"op": "ack", "queue": queue, "receipt": receipt},
+            {"op": "ack", "queue": queue, "receipts": [receipt]},
+            {"op": "pop", "queue": queue, "to": destination},
+        ]
+        with session(server, token=tokens["outsider"]) as outsider:
+            for request in requests_:
+                problem = outsider.error(403, "forbidden", **request)
+                assert f"may not pop '{queue}'" in problem["detail"], problem
+        counts = requests.get(f"{server.base_url}/v1/queues/{queue}", headers=bearer(tokens["root"]),
+                              timeout=REPLY_TIMEOUT).json()
+        assert (counts["visible"], counts["inFlight"]) == (1, 1), "a refused call changed something"
+        root.ok(op="extend", queue=queue, receipt=receipt, visibility=60)
+        root.ok(op="ack", queue=queue, receipt=receipt)
+        assert root.ok(op="pop", queue=queue, to=destination)["value"] == "waiting"
+
+
 def test_a_subscription_hears_only_of_keys_in_scope_replay_included(
     secured: tuple[RunningServer, dict[str, str], Path]
 ) -> None:

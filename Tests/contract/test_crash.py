@@ -55,6 +55,16 @@ seed. `CRASH_ROUNDS` (default 10) sets the number of rounds, `CRASH_SEED` the fi
 `--memory-only`, `--fsync no` or `--fsync everysec` the rounds must fail (the last two lose
 the writes of the last second on the lossy disk).
 
+The queue-worker crash test of issue 18 (`test_every_message_is_acknowledged_at_least_once_across_kill_9`):
+producers push `CRASH_LEASE_MESSAGES` (600) messages, each until a push of it is acknowledged;
+workers receive them on 2 s leases, die now and then with a batch in hand (their leases left to
+end), and acknowledge the rest; the server, on the lossy disk under `--fsync always`, is killed
+with SIGKILL `CRASH_LEASE_KILLS` (4) times meanwhile and restarted on its directory, then once
+more after everything was acknowledged. Every message must have been acknowledged at least once
+and none left; an acknowledged message never comes back; a message comes back only once its
+lease would have ended (on the server's clock), with attempts that only grow. It prints how many
+messages were delivered more than once, and why.
+
 Also here: a TTL across a clean stop (SIGTERM) and a restart before and after its deadline,
 the `expired` event of a key whose deadline passes after a restart, a torn last write on the
 log (cut off at start-up, nothing acknowledged lost), `/healthz` of a memory-only server, and
@@ -1158,6 +1168,277 @@ def test_acknowledged_writes_survive_kill_9(
     assert counts.get("PUT acknowledged", 0) > 0 and counts.get("push acknowledged", 0) > 0, summary
     assert sum(operation.in_flight for operation in journal.operations) > 0, f"{summary}: no request was in flight at the kill"
     # Shown with `pytest -rP`: what each round did.
+    print(summary)
+
+
+# --- Leases across kill -9 ------------------------------------------------------------------
+
+# The queue-worker crash test: producers push LEASE_MESSAGES messages while workers receive on
+# a lease, sometimes "die" before acknowledging (their connection dropped, their messages
+# left leased), and acknowledge the others; the server is killed with SIGKILL LEASE_KILLS times
+# (on the lossy disk, under --fsync always) and restarted on the same directory each time.
+LEASE_MESSAGES = int(os.environ.get("CRASH_LEASE_MESSAGES", "600"))
+LEASE_KILLS = int(os.environ.get("CRASH_LEASE_KILLS", "4"))
+LEASE_QUEUE = "work"
+LEASE_PRODUCERS = 2
+LEASE_WORKERS = 4
+# Seconds a lease lasts: long enough for a worker to acknowledge a batch on a busy debug build.
+LEASE_VISIBILITY = 2.0
+LEASE_BATCH = 3
+# How often a worker dies with a batch in hand.
+LEASE_DEATH_RATE = 0.08
+# The longest the workers may take to drain the queue after the last restart.
+LEASE_DRAIN_SECONDS = 90.0
+
+
+class Cluster:
+    """The server of the moment, restarted on the same data directory after each kill; clients
+    wait for it while it is down."""
+
+    def __init__(self, request: pytest.FixtureRequest, environment: dict[str, str]) -> None:
+        self.request = request
+        self.environment = environment
+        self.lock = threading.Lock()
+        self.up = threading.Event()
+        self.server = self.start(None, lossy=True)
+        self.up.set()
+        self.restarts = 0
+
+    def start(self, data_dir: Path | None, lossy: bool) -> RunningServer:
+        server = start_server(self.request, PUBLIC, ("--fsync", "always"), data_dir=data_dir,
+                              environment=self.environment if lossy else None)
+        if lossy:
+            # Killed however the test ends: the lossy disk's library cannot unmap the log at a
+            # clean stop.
+            self.request.addfinalizer(lambda: server.kill() if server.process.poll() is None else None)
+        return server
+
+    def connect(self, stop: threading.Event) -> Connection | None:
+        """A connection to the server of the moment, once one runs; `None` once `stop` is set."""
+        while not stop.is_set():
+            if self.up.wait(timeout=0.1):
+                with self.lock:
+                    return Connection(self.server)
+        return None
+
+    def kill_and_restart(self, down: float, lossy: bool = True) -> None:
+        """Kills the server with SIGKILL, and restarts it on its directory after `down` seconds:
+        on the lossy disk again, or (for the last look) on the real one, which lets it stop
+        cleanly (the lossy disk's library cannot unmap the log at a clean stop)."""
+        with self.lock:
+            self.up.clear()
+            self.server.kill()
+            data_dir = self.server.data_dir
+        time.sleep(down)
+        server = self.start(data_dir, lossy)
+        await_ready(server)
+        with self.lock:
+            self.server = server
+            self.restarts += 1
+        self.up.set()
+
+
+@dataclass
+class Delivery:
+    """One message a worker received on a lease, and what the worker did with it."""
+
+    number: int
+    body: str
+    id: str
+    attempts: int
+    receipt: str
+    visible_until: int
+    worker: int
+    # "received" (the server died before the worker acknowledged it), "died" (the worker died
+    # with it), "acking" (the server died before the acknowledgement's answer came), "acked"
+    # (204) or "expired" (410).
+    outcome: str = "received"
+
+
+def produce(cluster: Cluster, producer: int, numbers: range, pushes: list[tuple[int, int, bool]],
+            stop: threading.Event) -> None:
+    """Pushes each message until a push of it is acknowledged; a push with no answer (the server
+    died) is tried again, as a real producer would, with a new try number in its body."""
+    for number in numbers:
+        attempt = 0
+        while not stop.is_set():
+            attempt += 1
+            connection = cluster.connect(stop)
+            if connection is None:
+                return
+            try:
+                status, _, _ = connection.send("POST", f"/v1/queues/{LEASE_QUEUE}",
+                                               f"{number}:{producer}:{attempt}".encode(), CONTENT_TYPE)
+            except (OSError, http.client.HTTPException):
+                pushes.append((number, attempt, False))
+                continue
+            finally:
+                connection.close()
+            assert status == 201, f"a push answered {status}"
+            pushes.append((number, attempt, True))
+            break
+
+
+def work(cluster: Cluster, worker: int, seed: int, deliveries: list[Delivery], stop: threading.Event) -> None:
+    """Receives batches on a lease and acknowledges each message, or dies with the batch."""
+    rng = random.Random(seed)
+    query = f"wait=0.5&visibility={LEASE_VISIBILITY}&max={LEASE_BATCH}"
+    while not stop.is_set():
+        connection = cluster.connect(stop)
+        if connection is None:
+            return
+        try:
+            while not stop.is_set():
+                status, body, _ = connection.send("POST", f"/v1/queues/{LEASE_QUEUE}/receive?{query}")
+                if status == 204:
+                    continue
+                assert status == 200, f"a receive answered {status}: {body[:200]!r}"
+                batch = [
+                    Delivery(int(message["text"].split(":")[0]), message["text"], message["id"], message["attempts"],
+                             message["receipt"], message["visibleUntil"], worker)
+                    for message in json.loads(body)["messages"]
+                ]
+                deliveries.extend(batch)
+                if rng.random() < LEASE_DEATH_RATE:
+                    for delivery in batch:
+                        delivery.outcome = "died"
+                    break  # the worker dies: its connection goes, its leases stay until they end
+                for delivery in batch:
+                    delivery.outcome = "acking"
+                    status, body, _ = connection.send(
+                        "DELETE", f"/v1/queues/{LEASE_QUEUE}/leases/{delivery.receipt}")
+                    assert status in (204, 410), f"an acknowledgement answered {status}: {body[:200]!r}"
+                    delivery.outcome = "acked" if status == 204 else "expired"
+        except (OSError, http.client.HTTPException):
+            pass  # the server died: a new connection to its successor
+        finally:
+            connection.close()
+
+
+def acknowledged_numbers(deliveries: list[Delivery]) -> set[int]:
+    """The messages acknowledged: with a 204, or by an acknowledgement the server died before
+    answering, as the last delivery of its message (which then never came back: the queue is
+    empty in the end, so the server did take the acknowledgement)."""
+    last: dict[str, Delivery] = {}
+    for delivery in deliveries:
+        if delivery.id not in last or delivery.attempts > last[delivery.id].attempts:
+            last[delivery.id] = delivery
+    acked = {delivery.number for delivery in deliveries if delivery.outcome == "acked"}
+    return acked | {delivery.number for delivery in last.values() if delivery.outcome == "acking"}
+
+
+def queue_counts(cluster: Cluster) -> dict[str, Any]:
+    connection = Connection(cluster.server)
+    try:
+        status, state = connection.json("GET", f"/v1/queues/{LEASE_QUEUE}")
+    finally:
+        connection.close()
+    assert status == 200, state
+    return dict(state)
+
+
+def test_every_message_is_acknowledged_at_least_once_across_kill_9(
+    request: pytest.FixtureRequest, losing_unsynced_writes: dict[str, str]
+) -> None:
+    """Producers, workers that receive on a lease and sometimes die before acknowledging, and
+    repeated `kill -9` under `--fsync always`: in the end every message was acknowledged at
+    least once and none is left; an acknowledged message never came back, and a leased one
+    came back only once its lease had ended. Prints how many were delivered twice."""
+    seed = FIRST_SEED
+    rng = random.Random(seed)
+    cluster = Cluster(request, losing_unsynced_writes)
+    stop = threading.Event()
+    pushes: list[tuple[int, int, bool]] = []
+    deliveries: list[Delivery] = []
+    share = -(-LEASE_MESSAGES // LEASE_PRODUCERS)
+    threads = [
+        threading.Thread(target=produce, args=(cluster, producer, range(producer * share,
+                         min(LEASE_MESSAGES, (producer + 1) * share)), pushes, stop), daemon=True)
+        for producer in range(LEASE_PRODUCERS)
+    ] + [
+        threading.Thread(target=work, args=(cluster, worker, rng.getrandbits(32), deliveries, stop), daemon=True)
+        for worker in range(LEASE_WORKERS)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(LEASE_KILLS):
+            time.sleep(rng.uniform(0.4, 1.2))
+            cluster.kill_and_restart(rng.uniform(0.1, 0.4))
+        for producer in threads[:LEASE_PRODUCERS]:
+            producer.join(timeout=LEASE_DRAIN_SECONDS)
+            assert not producer.is_alive(), "a producer did not finish"
+        deadline = time.monotonic() + LEASE_DRAIN_SECONDS
+        while True:
+            acked = acknowledged_numbers(deliveries)
+            state = queue_counts(cluster)
+            if len(acked) == LEASE_MESSAGES and state["length"] == 0:
+                break
+            assert time.monotonic() < deadline, (
+                f"after {LEASE_DRAIN_SECONDS} s, {LEASE_MESSAGES - len(acked)} messages never acknowledged "
+                f"(such as {sorted(set(range(LEASE_MESSAGES)) - acked)[:10]}); the queue holds {state}")
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=REQUEST_TIMEOUT + 5)
+    elapsed = time.monotonic() - started
+    # One more kill, once everything was acknowledged: nothing comes back after the restart.
+    cluster.kill_and_restart(0.1, lossy=False)
+
+    problems: list[str] = []
+    # None left: nothing visible, in flight or delayed.
+    state = queue_counts(cluster)
+    if (state["length"], state["visible"], state["inFlight"], state["delayed"]) != (0, 0, 0, 0):
+        problems.append(f"messages left in the queue: {state}")
+    by_id: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_id.setdefault(delivery.id, []).append(delivery)
+    for id, seen in by_id.items():
+        seen.sort(key=lambda delivery: delivery.attempts)
+        attempts = [delivery.attempts for delivery in seen]
+        if len(set(attempts)) != len(attempts):
+            problems.append(f"message {id} ({seen[0].body}) delivered twice with the same attempts: {attempts}")
+        acked = [delivery for delivery in seen if delivery.outcome == "acked"]
+        if len(acked) > 1:
+            problems.append(f"message {id} ({seen[0].body}) acknowledged {len(acked)} times")
+        if acked and acked[0] is not seen[-1]:
+            problems.append(f"message {id} ({seen[0].body}) came back after it was acknowledged: {attempts}")
+        for earlier, later in zip(seen, seen[1:]):
+            # The later lease began (its end less the visibility) no earlier than the earlier
+            # lease ended, on the server's clock (milliseconds, rounded up).
+            began = later.visible_until - round(LEASE_VISIBILITY * 1000)
+            if began < earlier.visible_until - 1:
+                problems.append(
+                    f"message {id} ({seen[0].body}) delivered again {earlier.visible_until - began} ms before "
+                    f"its lease ended (attempts {earlier.attempts} then {later.attempts})")
+    if missing := sorted(set(range(LEASE_MESSAGES)) - acknowledged_numbers(deliveries)):
+        problems.append(f"{len(missing)} messages lost, never acknowledged: {missing[:20]}")
+    in_doubt = sum(1 for seen in by_id.values() if seen[-1].outcome == "acking")
+
+    per_number: dict[int, list[Delivery]] = {}
+    for delivery in deliveries:
+        per_number.setdefault(delivery.number, []).append(delivery)
+    twice = [number for number, seen in per_number.items() if len(seen) > 1]
+    after_death = [number for number in twice
+                   if any(delivery.outcome == "died" for delivery in per_number[number][:-1])]
+    retried_pushes = sum(1 for _, _, acknowledged in pushes if not acknowledged)
+    stored_twice = [number for number, seen in per_number.items() if len({delivery.body for delivery in seen}) > 1]
+    summary = (
+        f"CRASH_SEED={seed}: {LEASE_MESSAGES} messages, {cluster.restarts - 1} kill -9 and restarts while "
+        f"working and one after, "
+        f"{len(deliveries)} deliveries in {elapsed:.1f} s; {len(twice)} messages delivered more than once "
+        f"({len(after_death)} after a worker died with them, as designed; "
+        f"{len(twice) - len(after_death)} for a crash: an answer lost in the kill, or a push tried again "
+        f"after one, {len(stored_twice)} stored twice by {retried_pushes} pushes without an answer); "
+        f"{sum(delivery.outcome == 'expired' for delivery in deliveries)} acknowledgements came after the lease ended, "
+        f"{in_doubt} acknowledgements went unanswered (the server died first) and their messages never came back"
+    )
+    assert not problems, f"{summary}:\n" + "\n".join(problems[:40])
+    assert cluster.restarts == LEASE_KILLS + 1, summary
+    assert any(delivery.outcome == "died" for delivery in deliveries), f"{summary}: no worker died"
+    # Shown with `pytest -rP` (and in the report): the at-least-once figures.
     print(summary)
 
 

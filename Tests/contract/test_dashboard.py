@@ -77,7 +77,7 @@ def bounded() -> Iterator[None]:
 def server(request: pytest.FixtureRequest) -> RunningServer:
     """A server of the test's own, so that its page shows only its own keys (and the
     screenshot only what its test made)."""
-    return start_server(request, PUBLIC)
+    return start_server(request, PUBLIC, getattr(request, "param", ()))
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +201,26 @@ def test_a_key_with_a_ttl_counts_down_then_its_row_vanishes_on_its_expired_event
     assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
 
 
+@pytest.mark.parametrize("server", [("--memory-only", "--max-memory", "64KiB", "--eviction-policy", "allkeys-lru")],
+                         indirect=True)
+def test_an_evicted_key_leaves_the_list_and_shows_in_the_feed(page: WebDriver, server: RunningServer) -> None:
+    first = unique("a-evicted")
+    api(server, "PUT", f"/v1/cache/{first}", data=b"first")
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{first}"]'), "the row never came")
+    # Keys listed after it, until the memory limit makes room by evicting it (the oldest).
+    for index in range(2000):
+        api(server, "PUT", f"/v1/cache/z-filler-{index:04d}", data=b"v" * 100)
+        # Listing does not count as a use of the key, as a read would.
+        if api(server, "GET", "/v1/keys", params={"prefix": first}).json()["keys"] == []:
+            break
+    else:
+        pytest.fail(f"{first} was never evicted")
+    entry = wait(page, lambda _: one(page, f'#feed li[data-type="evicted"][data-key="{first}"]'),
+                 "no evicted event in the feed")
+    assert "evicted" in entry.text
+    wait(page, lambda _: one(page, f'#key-rows tr[data-key="{first}"]') is None, "the evicted key's row stayed")
+
+
 def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: RunningServer) -> None:
     name = unique("jobs")
     message = "job 42 ✓"
@@ -223,7 +243,50 @@ def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: 
     assert api(server, "GET", f"/v1/queues/{name}").json()["length"] == 0
 
     click(page, "queue-pop")
-    wait(page, lambda _: "is empty" in page.find_element(By.ID, "queue-notice").text, "popping an empty queue said nothing")
+    wait(page, lambda _: "nothing to pop" in page.find_element(By.ID, "queue-notice").text,
+         "popping an empty queue said nothing")
+
+
+def test_a_message_received_on_a_lease_then_released_and_acknowledged_through_the_page(
+    page: WebDriver, server: RunningServer
+) -> None:
+    name = unique("work")
+    for job in ("job a", "job b"):
+        api(server, "POST", f"/v1/queues/{name}", data=job.encode())
+    row = f'#queue-rows tr[data-queue="{name}"]'
+
+    def counts() -> tuple[str, ...]:
+        return tuple(one(page, f"{row} .{cell}").text for cell in ("length", "visible", "in-flight", "delayed"))
+
+    fill(page, "queue-name", name)
+    fill(page, "queue-visibility", "30")
+    click(page, "queue-receive")
+    lease = wait(page, lambda _: one(page, "#queue-leases li.lease"), "no lease shown")
+    assert "job a" in lease.text and "attempt 1" in lease.text and "visible again in" in lease.text
+    wait(page, lambda _: one(page, row) and counts() == ("2", "1", "1", "0"), "the row never showed one in flight")
+    wait(page, lambda _: one(page, f'#feed li[data-type="lease"][data-key="{name}"]'), "no lease event in the feed")
+
+    # Released: visible again at once, at the head, and received again with its attempt counted.
+    lease.find_element(By.CSS_SELECTOR, "button.release").click()
+    wait(page, lambda _: one(page, "#queue-leases li.lease") is None, "the released lease stayed listed")
+    wait(page, lambda _: counts() == ("2", "2", "0", "0"), "the released message did not come back")
+    released = wait(page, lambda _: one(page, f'#feed li[data-type="release"][data-key="{name}"]'), "no release event")
+    assert "released" in released.text
+    click(page, "queue-receive")
+    again = wait(page, lambda _: one(page, "#queue-leases li.lease"), "no second lease shown")
+    assert "job a" in again.text and "attempt 2" in again.text
+
+    again.find_element(By.CSS_SELECTOR, "button.ack").click()
+    wait(page, lambda _: "Acknowledged" in page.find_element(By.ID, "queue-notice").text, "the acknowledgement said nothing")
+    wait(page, lambda _: counts() == ("1", "1", "0", "0"), "the acknowledged message stayed")
+    assert api(server, "GET", f"/v1/queues/{name}").json()["length"] == 1
+    wait(page, lambda _: one(page, f'#feed li[data-type="ack"][data-key="{name}"]'), "no ack event in the feed")
+
+    # A delayed push shows as delayed until it is due.
+    fill(page, "queue-message", "later")
+    fill(page, "queue-delay", "60")
+    click(page, "queue-push")
+    wait(page, lambda _: counts() == ("2", "1", "0", "1"), "the delayed message was not shown delayed")
 
 
 @pytest.mark.parametrize("ttl", ["abc", "-1"])
@@ -271,7 +334,7 @@ def test_the_feed_follows_its_filters_and_explains_a_refused_one(page: WebDriver
 
     prefix = unique("only")
     fill(page, "feed-key", f"{prefix}:*")
-    for type_ in ("del", "expire", "persist", "expired", "push", "pop"):
+    for type_ in ("del", "expire", "persist", "expired", "evicted", "push", "pop"):
         page.find_element(By.ID, f"feed-type-{type_}").click()
     click(page, "feed-apply")
     wait(page, lambda _: state(page, "feed-state") == "live", "the filtered stream did not come up")
@@ -381,11 +444,15 @@ def test_a_screenshot_of_the_page_with_live_data(page: WebDriver, server: Runnin
             headers={"Content-Type": "application/json"})
     for job in range(3):
         api(server, "POST", "/v1/queues/jobs", data=f"job {job}")
+    api(server, "POST", "/v1/queues/jobs", params={"delay": "600"}, data=b"job later")
     api(server, "PUT", "/v1/cache/flash", params={"ttl": "0.5"}, data=b"gone soon")
     create_key(page, "greeting", "hello, world", "90")
     fill(page, "queue-name", "emails")
     fill(page, "queue-message", "to: ada@example.org")
     click(page, "queue-push")
+    fill(page, "queue-name", "jobs")
+    click(page, "queue-receive")
+    wait(page, lambda _: one(page, "#queue-leases li.lease"), "no lease shown")
 
     wait(page, lambda _: one(page, '#feed li[data-type="expired"][data-key="flash"]'), "flash never expired")
     wait(page, lambda _: len(rows(page, "#key-rows tr")) >= 8 and len(rows(page, "#queue-rows tr")) >= 2, "the lists did not fill")

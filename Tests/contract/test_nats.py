@@ -14,6 +14,7 @@ import asyncio
 import base64
 import json
 import statistics
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from keygate_server import ENGINE, RunningServer, nats_cluster, start_server
+from keygate_server import BINARY, ENGINE, RunningServer, nats_cluster, start_server
 from test_contract import PUBLIC, REQUEST_TIMEOUT, Client, open_events
 
 pytestmark = pytest.mark.skipif(ENGINE != "nats", reason="the NATS engine's tests (KEYGATE_TEST_ENGINE=nats)")
@@ -196,3 +197,40 @@ def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request:
     while "message" in stored_record(a.server.nats_prefix, "volatile"):
         assert time.monotonic() < deadline, "the cluster never dropped the key"
         time.sleep(0.1)
+
+
+def test_leases_delays_moves_and_policies_answer_501_and_change_nothing(request: pytest.FixtureRequest) -> None:
+    a, _ = pair(request)
+    a.call("POST", "/v1/queues/{name}", path={"name": "work"}, body=b"m", status=201)
+    receipt = "AQ" + "A" * 42
+    refused = [
+        a.call("POST", "/v1/queues/{name}/receive", path={"name": "work"}, status=501),
+        a.call("POST", "/v1/queues/{name}/ack", path={"name": "work"},
+               body=json.dumps({"receipts": [receipt]}).encode(), status=501),
+        a.call("PUT", "/v1/queues/{name}/leases/{receipt}", path={"name": "work", "receipt": receipt},
+               body=b'{"visibility": 5}', status=501),
+        a.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path={"name": "work", "receipt": receipt},
+               status=501),
+        a.call("GET", "/v1/queues/{name}/policy", path={"name": "work"}, status=501),
+        a.call("PUT", "/v1/queues/{name}/policy", path={"name": "work"}, body=b'{"visibility": 5}', status=501),
+        a.call("DELETE", "/v1/queues/{name}/policy", path={"name": "work"}, status=501),
+        a.call("POST", "/v1/queues/{name}", path={"name": "work"}, query={"delay": "5"}, body=b"later",
+               status=501),
+        a.call("POST", "/v1/queues/{name}/pop", path={"name": "work"}, query={"to": "elsewhere"}, status=501),
+    ]
+    for answer in refused:
+        problem = answer.json()
+        assert (problem["type"], problem["status"]) == ("/problems/not-implemented", 501), problem
+        assert problem["detail"].endswith("Nothing was changed."), problem
+    # The queue holds its one message, still; nothing was moved.
+    peek = a.call("GET", "/v1/queues/{name}/messages", path={"name": "work"}, status=200).json()
+    assert [message["text"] for message in peek["messages"]] == ["m"]
+    a.call("GET", "/v1/queues/{name}", path={"name": "elsewhere"}, status=404)
+
+
+@pytest.mark.parametrize("flag", [("--max-memory", "64MiB"), ("--eviction-policy", "allkeys-lru")])
+def test_a_memory_limit_is_refused_on_a_cluster(flag: tuple[str, str]) -> None:
+    started = subprocess.run([str(BINARY), "--engine", "nats", "--port", "0", *flag],
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert started.returncode != 0
+    assert f"{flag[0]} is for the built-in engine" in started.stderr, started.stderr

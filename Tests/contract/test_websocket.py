@@ -31,7 +31,7 @@ from websockets.asyncio.client import connect as connect_async
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from keygate_server import REPO, STOP_TIMEOUT, RunningServer, start_server
+from keygate_server import REPO, STOP_TIMEOUT, RunningServer, builtin_only, start_server
 from openapi_document import schema_errors
 
 PUBLIC = REPO / "public"
@@ -390,6 +390,106 @@ def test_a_socket_reset_while_its_pop_waits_loses_no_message(server: RunningServ
     assert (answer.status_code, answer.content) == (200, b"kept")
 
 
+# --- Leases -----------------------------------------------------------------------------
+
+
+@builtin_only
+def test_receive_ack_and_extend_over_one_socket(server: RunningServer, session: Session) -> None:
+    queue = unique("ws-lease")
+    session.ok(op="push", queue=queue, value="one")
+    session.ok(op="push", queue=queue, valueBase64="//4=")
+    reply = session.ok(op="receive", queue=queue, visibility=30, max=5)
+    assert reply["queue"] == queue
+    first, second = reply["messages"]
+    assert (first["text"], first["attempts"], second["base64"]) == ("one", 1, "//4=")
+    assert rest(server, "GET", f"/v1/queues/{queue}").json()["inFlight"] == 2
+    # Acknowledged over the socket, then gone: a second acknowledgement is a 410.
+    session.ok(op="ack", queue=queue, receipt=first["receipt"])
+    session.error(410, "lease-expired", op="ack", queue=queue, receipt=first["receipt"])
+    session.error(410, "lease-expired", op="extend", queue=queue, receipt=first["receipt"], visibility=5)
+    # Extended, then released with 0: visible again, received with attempts 2.
+    extended = session.ok(op="extend", queue=queue, receipt=second["receipt"], visibility=60)
+    assert extended["visibleUntil"] >= second["visibleUntil"]
+    session.ok(op="extend", queue=queue, receipt=second["receipt"], visibility=0)
+    again = session.ok(op="receive", queue=queue)["messages"][0]
+    assert (again["id"], again["attempts"]) == (second["id"], 2)
+    batch = session.ok(op="ack", queue=queue, receipts=[again["receipt"], second["receipt"]])
+    assert (batch["acked"], batch["expired"], batch["unknown"]) == ([again["receipt"]], [second["receipt"]], [])
+    assert session.ok(op="receive", queue=queue)["messages"] == []
+    assert rest(server, "GET", f"/v1/queues/{queue}").json()["length"] == 0
+
+
+@builtin_only
+def test_a_waiting_receive_gets_a_message_whose_lease_ended(server: RunningServer, session: Session) -> None:
+    queue = unique("ws-redeliver")
+    session.ok(op="push", queue=queue, value="work", delay=0.2)
+    assert rest(server, "GET", f"/v1/queues/{queue}").json()["delayed"] == 1
+    first = session.ok(op="receive", queue=queue, wait=5, visibility=0.3)["messages"][0]
+    # Its worker never acknowledges: after the visibility it comes again, to the next receive.
+    again = session.ok(op="receive", queue=queue, wait=5)["messages"][0]
+    assert (again["id"], again["attempts"], again["text"]) == (first["id"], 2, "work")
+    session.error(410, "lease-expired", op="ack", queue=queue, receipt=first["receipt"])
+    session.ok(op="ack", queue=queue, receipt=again["receipt"])
+
+
+@builtin_only
+def test_a_socket_that_closes_while_its_receive_waits_leases_nothing(server: RunningServer) -> None:
+    queue = unique("ws-receive-gone")
+    with open_session(server) as session:
+        session.send(op="receive", queue=queue, wait=30)
+        await_consumers(server, queue, 1)
+    await_consumers(server, queue, 0)
+    rest(server, "POST", f"/v1/queues/{queue}", data=b"kept")
+    assert rest(server, "GET", f"/v1/queues/{queue}").json()["visible"] == 1
+    received = rest(server, "POST", f"/v1/queues/{queue}/receive").json()["messages"][0]
+    assert received["attempts"] == 1
+
+
+@builtin_only
+def test_a_pop_with_to_moves_the_message(server: RunningServer, session: Session) -> None:
+    source, destination = unique("ws-move"), unique("ws-moved")
+    pop_id = session.send(op="pop", queue=source, to=destination, wait=10)
+    await_consumers(server, source, 1)
+    rest(server, "POST", f"/v1/queues/{source}", data=b"carried")
+    reply = session.receive()
+    assert (reply["id"], reply["queue"], reply["value"]) == (pop_id, source, "carried")
+    assert rest(server, "GET", f"/v1/queues/{destination}").json()["length"] == 1
+    session.error(400, "bad-request", op="pop", queue=source, to=source)
+    session.error(400, "bad-request", op="pop", queues=[source, destination], to=unique("x"))
+
+
+# In the form of a receipt (44 characters of base64url) but signed by no one: unknown, where
+# text out of that form is malformed.
+FORGED_RECEIPT = "AQ" + "A" * 42
+
+
+@builtin_only
+@pytest.mark.parametrize(
+    "request_, slug",
+    [
+        ({"op": "receive"}, "bad-request"),
+        ({"op": "receive", "queue": "q", "max": 0}, "bad-request"),
+        ({"op": "receive", "queue": "q", "max": 101}, "bad-request"),
+        ({"op": "receive", "queue": "q", "visibility": 0}, "bad-request"),
+        ({"op": "receive", "queue": "q", "visibility": 43201}, "bad-request"),
+        ({"op": "receive", "queue": "q", "visibilty": 5}, "bad-request"),
+        ({"op": "ack", "queue": "q"}, "bad-request"),
+        ({"op": "ack", "queue": "q", "receipt": "nope"}, "invalid-receipt"),
+        ({"op": "ack", "queue": "q", "receipts": []}, "bad-request"),
+        ({"op": "ack", "queue": "q", "receipt": FORGED_RECEIPT, "receipts": [FORGED_RECEIPT]}, "bad-request"),
+        ({"op": "ack", "queue": "q", "receipt": FORGED_RECEIPT}, "not-found"),
+        ({"op": "extend", "queue": "q", "receipt": FORGED_RECEIPT}, "bad-request"),
+        ({"op": "extend", "queue": "q", "receipt": FORGED_RECEIPT, "visibility": -1}, "bad-request"),
+        ({"op": "extend", "queue": "q", "receipt": FORGED_RECEIPT, "visibility": 5}, "not-found"),
+        ({"op": "push", "queue": "q", "value": "v", "delay": -1}, "bad-request"),
+        ({"op": "push", "queue": "q", "value": "v", "delay": 2592001}, "bad-request"),
+    ],
+)
+def test_bad_lease_requests_get_a_problem(session: Session, request_: dict[str, Any], slug: str) -> None:
+    reply = session.request(**request_)
+    assert reply["ok"] is False and reply["error"]["type"] == f"/problems/{slug}", reply
+
+
 # --- Events -----------------------------------------------------------------------------
 
 
@@ -422,6 +522,33 @@ def test_expiry_is_delivered_on_time(session: Session) -> None:
     assert event["subscription"] == number and event["event"]["type"] == "expired"
     lateness = event["event"]["time"] / 1000 - (set_at + 0.3)
     assert -0.05 < lateness < 0.5, f"expired {lateness:.3f} s after its deadline"
+
+
+def test_evictions_are_delivered_and_a_full_memory_is_507(request: pytest.FixtureRequest) -> None:
+    limited = start_server(request, PUBLIC, ("--memory-only", "--max-memory", "32KiB", "--eviction-policy", "allkeys-lru"))
+    with open_session(limited) as session:
+        number = session.ok(op="subscribe", key="ws-evict-*", type=["evicted"])["subscription"]
+        written = 0
+        while True:
+            session.ok(op="set", key=f"ws-evict-{written:04d}", value="v" * 100)
+            written += 1
+            health = rest(limited, "GET", "/healthz").json()["memory"]
+            if health["evicted"] > 0:
+                break
+            assert written < 2000, "nothing was ever evicted"
+        event = session.receive()
+        assert event["subscription"] == number and event["event"]["type"] == "evicted"
+        session.error(404, "not-found", op="get", key=event["event"]["key"])
+    full = start_server(request, PUBLIC, ("--memory-only", "--max-memory", "32KiB", "--eviction-policy", "noeviction"))
+    with open_session(full) as session:
+        for index in range(2000):
+            reply = session.request(op="set", key=f"ws-full-{index:04d}", value="v" * 100)
+            if not reply["ok"]:
+                break
+        else:
+            pytest.fail("the limit was never reached")
+        assert reply["error"]["status"] == 507 and reply["error"]["type"] == "/problems/memory-full", reply
+        session.error(404, "not-found", op="get", key=f"ws-full-{index:04d}")
 
 
 def test_subscriptions_resume_after_last_event_id(server: RunningServer, session: Session) -> None:

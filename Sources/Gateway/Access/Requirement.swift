@@ -9,4 +9,6 @@ package enum Requirement: Sendable {
     /// `action` on some key at least, the output then restricted to what is granted (a listing,
     /// a subscription); `admin` for `/metrics`.
     case some(AccessAction)
+    /// Every one of these (a move needs `pop` on its source and `push` on its destination).
+    case all([Requirement])
 }

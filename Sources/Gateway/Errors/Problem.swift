@@ -146,6 +146,25 @@ struct Problem: Encodable {
                 detail: "The queue '\(queue)' has \(limit) consumers waiting, as many as one queue may; "
                     + "try again later.",
                 headers: [HTTPHeader("Retry-After", "1")])
+        case .memoryFull(let used, let limit, let needed):
+            self.init(
+                slug: "memory-full", status: .insufficientStorage,
+                detail:
+                    "The memory limit is \(limit) bytes and \(used) are in use; this change needs \(needed) "
+                    + "more, which the eviction policy cannot free. Nothing was changed.")
+        case .invalidArgument(let reason):
+            self.init(slug: "bad-request", status: .badRequest, detail: reason)
+        case .invalidReceipt(let reason):
+            self.init(slug: "invalid-receipt", status: .badRequest, detail: reason)
+        case .unknownReceipt(let queue):
+            self.init(
+                slug: "not-found", status: .notFound,
+                detail: "No lease of the queue '\(queue)' has this receipt; nothing was changed.")
+        case .leaseExpired(let queue):
+            self.init(
+                slug: "lease-expired", status: .gone,
+                detail: "The lease of this receipt on the queue '\(queue)' has ended: the message may be "
+                    + "with another consumer now. Nothing was changed.")
         case .unavailable(let failure):
             self.init(
                 slug: "persistence-unavailable", status: .serviceUnavailable,
@@ -158,6 +177,9 @@ struct Problem: Encodable {
                 detail: "The keyspace's cluster cannot be reached (\(reason)); try again. "
                     + "A change answered this way may or may not have been made.",
                 headers: [HTTPHeader("Retry-After", "1")])
+        case .notSupported(let reason):
+            self.init(
+                slug: "not-implemented", status: .notImplemented, detail: reason + " Nothing was changed.")
         }
     }
 

@@ -56,14 +56,21 @@ final class EncodedEvents: Sendable {
     /// Appends, for each of `events` in order, a WebSocket text frame of the message
     /// `{"subscription":…,"event":…}` (`WebSocketReply.event`). O(bytes).
     func appendWebSocketEvents(_ events: [KeyspaceEvent], subscription: Int, to frames: inout [UInt8]) {
-        let prefix = Array(#"{"subscription":\#(subscription),"event":"#.utf8)
+        // A small string: its digits cost no allocation.
+        let number = String(subscription).utf8
+        let prefixCount = Self.subscriptionField.count + number.count + Self.eventField.count
         for forms in forms(of: events) {
-            FrameEncoder.appendTextHeader(payloadCount: prefix.count + forms.json.count + 1, to: &frames)
-            frames += prefix
+            FrameEncoder.appendTextHeader(payloadCount: prefixCount + forms.json.count + 1, to: &frames)
+            frames += Self.subscriptionField
+            frames += number
+            frames += Self.eventField
             frames += forms.json
             frames.append(UInt8(ascii: "}"))
         }
     }
+
+    private static let subscriptionField = Array(#"{"subscription":"#.utf8)
+    private static let eventField = Array(#","event":"#.utf8)
 
     /// The forms of `events`, encoding those not in the ring outside the lock. O(events).
     private func forms(of events: [KeyspaceEvent]) -> [Forms] {

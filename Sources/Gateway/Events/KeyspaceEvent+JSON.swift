@@ -1,12 +1,17 @@
 import Keyspace
 
 extension KeyspaceEvent {
-    /// The event as a JSON object, `{"id","type","key","time"}`, as event streams and
-    /// WebSocket subscriptions send it; built by hand, since it is built for every event.
+    /// The event as a JSON object, `{"id","type","key","time"}` and `"reason"` for the types
+    /// that have one, as event streams and WebSocket subscriptions send it; built by hand, since
+    /// it is built for every event.
     var json: String {
         var json = #"{"id":\#(id),"type":"\#(type.rawValue)","key":""#
         Self.appendEscaped(key.text, to: &json)
-        json += #"","time":\#(time.milliseconds)}"#
+        json += #"","time":\#(time.milliseconds)"#
+        if let reason {
+            json += #","reason":"\#(reason.rawValue)""#
+        }
+        json += "}"
         return json
     }
 

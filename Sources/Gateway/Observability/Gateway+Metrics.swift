@@ -18,10 +18,10 @@ extension Gateway {
                 body: metrics.render(eventStreams: fanOut.count)))
     }
 
-    /// `GET /healthz`: liveness, and what persistence is doing.
+    /// `GET /healthz`: liveness, what persistence is doing, and the keyspace's memory.
     func health(_ request: HTTPRequest) throws -> HTTPAnswer {
         _ = try request.parameters(allowed: [])
-        return .respond(.json(HealthBody(store.persistenceStatus)))
+        return .respond(.json(HealthBody(store.persistenceStatus, memory: store.memoryStatus)))
     }
 
     /// `GET /readyz`: 200 while serving, 503 while starting or stopping, or while the store

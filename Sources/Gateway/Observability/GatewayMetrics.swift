@@ -1,5 +1,5 @@
 import CoreMetrics
-import Keyspace
+package import Keyspace
 import MicroHTTPD
 import Plumbing
 package import Prometheus
@@ -23,8 +23,17 @@ package final class GatewayMetrics: Sendable {
         package var strings = 0
         /// Keys holding a queue.
         package var queues = 0
+        /// The messages of every queue, by state.
+        package var messages = MessageCounts()
         /// The id of the newest event, which counts the events published since start-up.
         package var lastEventID: UInt64 = 0
+        /// The bytes the keyspace holds; `nil` when the store does not hold its data in this
+        /// process.
+        package var memoryUsed: Int?
+        /// The memory limit; `nil` for none.
+        package var memoryLimit: Int?
+        /// The keys evicted since start-up.
+        package var evictedKeys: UInt64 = 0
 
         /// Levels of an idle, empty server.
         package init() {}
@@ -54,11 +63,22 @@ package final class GatewayMetrics: Sendable {
         "keygate_events_dropped_total":
             "Events subscribers missed, as announced by gaps (one count per subscriber).",
         "keygate_keys_expired_total": "Keys removed at their deadline.",
+        "keygate_evicted_keys_total": "Keys evicted to make room under the memory limit (--max-memory).",
+        "keygate_memory_used_bytes":
+            "Bytes the keyspace holds, as the engine counts them: records, index shares, queues' messages.",
+        "keygate_memory_limit_bytes": "The memory limit (--max-memory); 0 when there is none.",
         "keygate_auth_failures_total":
             "Requests refused by access control: no token, an unknown token, a token outside its scopes, "
             + "or an unusable ticket.",
         KeyspaceEngine.expiryLatenessLabel:
             "How long after its deadline a key was removed and its expired event published.",
+        "keygate_queue_messages":
+            "Messages in every queue, by state: visible (in line), in_flight (leased), delayed.",
+        "keygate_redeliveries_total": "Messages received again after an earlier lease ended unacknowledged.",
+        "keygate_dead_lettered_total":
+            "Messages moved to a dead-letter queue after their last allowed lease.",
+        KeyspaceEngine.visibilityLatenessLabel:
+            "How long after its moment a lease or a delay ended and its message became visible again.",
     ]
     private static let requestsLabel = "keygate_http_requests_total"
     /// The request-duration histogram, which carries its own help.
@@ -94,12 +114,15 @@ package final class GatewayMetrics: Sendable {
     private struct Scrape {
         var readLevels: (@Sendable () -> Levels)?
         var countedEvents: UInt64 = 0
+        var countedEvictions: UInt64 = 0
     }
 
     /// A gauge per level, and the counter that follows the newest event id.
     private struct LevelGauges {
         let openConnections, webSockets, waitingConsumers, eventStreams, strings, queues: CoreMetrics.Gauge
-        let eventsPublished: CoreMetrics.Counter
+        let memoryUsed, memoryLimit: CoreMetrics.Gauge
+        let visibleMessages, inFlightMessages, delayedMessages: CoreMetrics.Gauge
+        let eventsPublished, evictedKeys: CoreMetrics.Counter
 
         init(factory: any MetricsFactory) {
             openConnections = CoreMetrics.Gauge(label: "keygate_open_connections", factory: factory)
@@ -110,7 +133,17 @@ package final class GatewayMetrics: Sendable {
                 label: "keygate_keys", dimensions: [("type", "string")], factory: factory)
             queues = CoreMetrics.Gauge(
                 label: "keygate_keys", dimensions: [("type", "queue")], factory: factory)
+            func messages(_ state: String) -> CoreMetrics.Gauge {
+                CoreMetrics.Gauge(
+                    label: "keygate_queue_messages", dimensions: [("state", state)], factory: factory)
+            }
+            visibleMessages = messages("visible")
+            inFlightMessages = messages("in_flight")
+            delayedMessages = messages("delayed")
             eventsPublished = CoreMetrics.Counter(label: "keygate_events_published_total", factory: factory)
+            memoryUsed = CoreMetrics.Gauge(label: "keygate_memory_used_bytes", factory: factory)
+            memoryLimit = CoreMetrics.Gauge(label: "keygate_memory_limit_bytes", factory: factory)
+            evictedKeys = CoreMetrics.Counter(label: "keygate_evicted_keys_total", factory: factory)
         }
     }
 
@@ -122,9 +155,11 @@ package final class GatewayMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[KeyspaceEngine.expiryLatenessLabel] = [
-            1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000,
-        ].map { .milliseconds($0) }
+        let latenessBuckets: [Duration] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000].map {
+            .milliseconds($0)
+        }
+        factory.durationHistogramBuckets[KeyspaceEngine.expiryLatenessLabel] = latenessBuckets
+        factory.durationHistogramBuckets[KeyspaceEngine.visibilityLatenessLabel] = latenessBuckets
         self.factory = factory
         requests = RequestCounters(label: Self.requestsLabel, routeLabels: routeLabels, factory: factory)
         durations = routeLabels.map {
@@ -211,9 +246,20 @@ package final class GatewayMetrics: Sendable {
             levels.eventStreams.record(eventStreams)
             levels.strings.record(now.strings)
             levels.queues.record(now.queues)
+            levels.visibleMessages.record(now.messages.visible)
+            levels.inFlightMessages.record(now.messages.inFlight)
+            levels.delayedMessages.record(now.messages.delayed)
             if now.lastEventID > scrape.countedEvents {
                 levels.eventsPublished.increment(by: Int64(now.lastEventID - scrape.countedEvents))
                 scrape.countedEvents = now.lastEventID
+            }
+            if let used = now.memoryUsed {
+                levels.memoryUsed.record(used)
+                levels.memoryLimit.record(now.memoryLimit ?? 0)
+            }
+            if now.evictedKeys > scrape.countedEvictions {
+                levels.evictedKeys.increment(by: Int64(now.evictedKeys - scrape.countedEvictions))
+                scrape.countedEvictions = now.evictedKeys
             }
         }
         return Self.addingHelp(to: registry.emitToString())

@@ -43,10 +43,37 @@ struct HealthBody: Encodable {
         }
     }
 
+    /// The keyspace's memory: bytes held as the engine counts them, the limit (`null` for
+    /// none), the eviction policy and the keys evicted since start-up.
+    struct Memory: Encodable {
+        let used: Int
+        let limit: Int?
+        let policy: String
+        let evicted: UInt64
+
+        private enum CodingKeys: String, CodingKey {
+            case used, limit, policy, evicted
+        }
+
+        /// Writes `null` for no limit.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(used, forKey: .used)
+            try container.encode(limit, forKey: .limit)
+            try container.encode(policy, forKey: .policy)
+            try container.encode(evicted, forKey: .evicted)
+        }
+    }
+
     let status: String
     let persistence: Persistence
+    /// `nil` (absent) for a store whose data is not held in this process.
+    let memory: Memory?
 
-    init(_ status: PersistenceStatus?) {
+    init(_ status: PersistenceStatus?, memory: MemoryStatus?) {
+        self.memory = memory.map {
+            Memory(used: $0.used, limit: $0.limit, policy: $0.policy, evicted: $0.evicted)
+        }
         guard let status else {
             self.status = "ok"
             persistence = Persistence(enabled: false)

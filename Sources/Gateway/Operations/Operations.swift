@@ -76,6 +76,10 @@ struct Operations<Store: KeyspaceStore>: Sendable {
                 metrics?.countAuthenticationFailure(.forbidden)
                 throw .forbidden(action, key: nil)
             }
+        case .all(let requirements):
+            for requirement in requirements {
+                try authorize(requirement, for: permissions)
+            }
         }
     }
 }

@@ -21,7 +21,23 @@ extension Gateway {
                     try gateway.queue(request, name: gateway.key(path[0]), by: caller)
                 },
                 Route("/v1/queues/{name}/pop", [.post], .token) { gateway, request, path, caller in
-                    try gateway.pop(request, from: [gateway.key(path[0])], allowing: ["wait"], by: caller)
+                    try gateway.pop(request, from: gateway.key(path[0]), by: caller)
+                },
+                Route("/v1/queues/{name}/receive", [.post], .token) { gateway, request, path, caller in
+                    try gateway.receive(request, from: gateway.key(path[0]), by: caller)
+                },
+                Route("/v1/queues/{name}/leases/{receipt}", [.put, .delete], .token) {
+                    gateway, request, path, caller in
+                    try gateway.lease(
+                        request, queue: gateway.key(path[0]), receipt: PercentEncoding.decodeText(path[1]),
+                        by: caller)
+                },
+                Route("/v1/queues/{name}/ack", [.post], .token) { gateway, request, path, caller in
+                    try gateway.acknowledge(request, queue: gateway.key(path[0]), by: caller)
+                },
+                Route("/v1/queues/{name}/policy", [.get, .head, .put, .delete], .token) {
+                    gateway, request, path, caller in
+                    try gateway.policy(request, queue: gateway.key(path[0]), by: caller)
                 },
                 Route("/v1/queues/{name}/messages", [.get, .head], .token) { gateway, request, path, caller in
                     try gateway.peekMessages(request, queue: gateway.key(path[0]), by: caller)

@@ -20,4 +20,15 @@ extension HTTPResponse {
             status: status, headers: [HTTPHeader("Content-Type", contentType)] + headers,
             body: Array(body))
     }
+
+    /// A response whose body is `value`, written by hand (members in the order of their names).
+    static func json(_ value: JSONValue, status: HTTPStatus = .ok) -> HTTPResponse {
+        json(bytes: Array(value.text.utf8), status: status)
+    }
+
+    /// A response whose body is JSON text already written (by a `JSONWriter`, on paths where
+    /// building a `JSONValue` first would cost more than the operation).
+    static func json(bytes: [UInt8], status: HTTPStatus = .ok) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [HTTPHeader("Content-Type", "application/json")], body: bytes)
+    }
 }

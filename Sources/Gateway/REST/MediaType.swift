@@ -1,3 +1,5 @@
+import MicroHTTPD
+
 /// Media types: checking the one a writer sends, and naming the one of a file.
 enum MediaType {
     /// The longest `Content-Type` stored with a value.
@@ -14,7 +16,7 @@ enum MediaType {
         else { throw invalid }
         let essence = value.prefix(while: { $0 != ";" })
         let parts = essence.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ isToken($0) }) else { throw invalid }
+        guard parts.count == 2, parts.allSatisfy({ HTTPToken.isToken($0.utf8) }) else { throw invalid }
         return value
     }
 
@@ -47,16 +49,4 @@ enum MediaType {
         "wasm": "application/wasm",
         "webmanifest": "application/manifest+json",
     ]
-
-    /// Whether `text` is an RFC 9110 token: one or more of the characters allowed in names.
-    private static func isToken(_ text: Substring) -> Bool {
-        let punctuation = Set("!#$%&'*+-.^_`|~".utf8)
-        return !text.isEmpty
-            && text.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || punctuation.contains(byte)
-            }
-    }
 }

@@ -63,16 +63,26 @@ struct PathMatcher: Sendable {
     }
 
     /// The first route that `path` (starting with `/`) matches, with its parameters. Routes
-    /// that take the rest of the path are skipped when the path's first segment is `reserved`.
-    /// O(path + routes × segments tried).
+    /// that take the rest of the path are skipped when the path's first segment is `reserved`,
+    /// and the others when they have not as many segments as the path: only routes of the
+    /// path's length are read. O(path + routes × segments tried).
     func match(_ path: ArraySlice<UInt8>, reserving reserved: [UInt8]) -> Outcome {
         path.withUnsafeBufferPointer { path in
             shapes.withUnsafeBufferPointer { shapes in
                 segments.withUnsafeBufferPointer { segments in
                     literals.withUnsafeBufferPointer { literals in
+                        // Each segment follows a slash.
+                        var segmentCount = 0
+                        for byte in path where byte == UInt8(ascii: "/") {
+                            segmentCount += 1
+                        }
                         for route in shapes.indices {
                             let shape = shapes[route]
-                            if shape.takesRemainder && Self.startsWithSegment(path, reserved) { continue }
+                            if shape.takesRemainder {
+                                if Self.startsWithSegment(path, reserved) { continue }
+                            } else if shape.count != segmentCount {
+                                continue
+                            }
                             let template = UnsafeBufferPointer(
                                 rebasing: segments[shape.start..<(shape.start + shape.count)])
                             switch Self.match(path, template, literals) {

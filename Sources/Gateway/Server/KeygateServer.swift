@@ -170,6 +170,7 @@ private func openKeyspace(
                 "directory": "\(persistence.directory)", "fsync": "\(persistence.fsync.rawValue)",
                 "keys": "\(keyspace.count)", "snapshot_keys": "\(recovery.snapshotKeys)",
                 "log_records": "\(recovery.logRecords)", "expired_while_down": "\(recovery.expiredKeys)",
+                "evicted_over_limit": "\(recovery.evictedKeys)",
                 "duration_ms": "\(Int(recovery.duration / .milliseconds(1)))",
             ])
     }

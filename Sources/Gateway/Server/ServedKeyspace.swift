@@ -27,7 +27,13 @@ extension KeyspaceEngine: ServedKeyspace {
     package func readLevels(into levels: inout GatewayMetrics.Levels) {
         levels.waitingConsumers = waitingCount
         levels.queues = queueCount
+        levels.messages = messageCounts
         levels.strings = count - levels.queues
         levels.lastEventID = lastEventID
+        if let memory = memoryStatus {
+            levels.memoryUsed = memory.used
+            levels.memoryLimit = memory.limit
+            levels.evictedKeys = memory.evicted
+        }
     }
 }

@@ -34,13 +34,30 @@ struct JSONMembers: ExpressibleByDictionaryLiteral, Sendable {
         }
     }
 
-    /// Appends each member as `,"name":value`, in order. O(size).
+    /// Appends each member as `,"name":value`, in order, after members already written.
+    /// O(size).
     func write(to writer: inout JSONWriter) {
         for (name, value) in members {
             writer.append(raw: ",")
-            writer.appendString(name)
-            writer.append(raw: ":")
-            writer.append(value)
+            writeMember(name, value, to: &writer)
         }
+    }
+
+    /// Appends the members as an object of their own, `{"name":value,…}`. O(size).
+    func writeObject(to writer: inout JSONWriter) {
+        writer.append(raw: "{")
+        for (index, (name, value)) in members.enumerated() {
+            if index > 0 {
+                writer.append(raw: ",")
+            }
+            writeMember(name, value, to: &writer)
+        }
+        writer.append(raw: "}")
+    }
+
+    private func writeMember(_ name: String, _ value: JSONValue, to writer: inout JSONWriter) {
+        writer.appendString(name)
+        writer.append(raw: ":")
+        writer.append(value)
     }
 }

@@ -56,6 +56,20 @@ enum WebSocketReply {
         return success(id, members)
     }
 
+    /// The reply to a receive: the queue and the messages leased, none when the wait ended
+    /// with none.
+    static func received(_ id: JSONValue, _ messages: [LeasedMessage], from queue: Key) -> String {
+        var writer = JSONWriter(capacity: 160 + messages.reduce(0) { $0 + $1.queued.message.bytes.count })
+        writer.append(raw: #"{"id":"#)
+        writer.append(id)
+        writer.append(raw: #","ok":true,"queue":"#)
+        writer.appendString(queue.text)
+        writer.append(raw: #","messages":"#)
+        QueueJSON.appendLeased(messages, to: &writer)
+        writer.append(raw: "}")
+        return writer.text
+    }
+
     /// The reply to a pop that got nothing before its wait ended: `queue` and `value` null.
     static func noMessage(_ id: JSONValue) -> String {
         success(id, ["queue": .null, "value": .null])

@@ -23,6 +23,14 @@ struct WebSocketRequest {
         case push(Queues.Push)
         /// `pop`: take a message, maybe waiting for one.
         case pop(Queues.Pop)
+        /// `pop` with `to`: move a message to another queue, maybe waiting for one.
+        case move(Queues.Move)
+        /// `receive`: messages on a lease, maybe waiting for one.
+        case receive(Leases.Receive)
+        /// `ack`: acknowledge leased messages, by one `receipt` or several `receipts`.
+        case acknowledge(Leases.Acknowledge, isBatch: Bool)
+        /// `extend`: end a lease some time from now, or now (a release).
+        case extend(Leases.ChangeVisibility)
         /// `subscribe`: events on this socket.
         case subscribe(Events.Subscribe)
         /// `unsubscribe`: no more events of a subscription, by its number.
@@ -31,7 +39,8 @@ struct WebSocketRequest {
 
     /// The operation names, in the order the documentation lists them.
     static let operationNames = [
-        "get", "set", "del", "ttl", "expire", "push", "pop", "subscribe", "unsubscribe",
+        "get", "set", "del", "ttl", "expire", "push", "pop", "receive", "ack", "extend", "subscribe",
+        "unsubscribe",
     ]
 
     /// The client's id for the request, any JSON value; `null` when it gave none.
@@ -82,14 +91,61 @@ struct WebSocketRequest {
             let timeToLive = try reader.seconds("ttl").map { try SecondsParser.duration(seconds: $0) }
             operation = .expire(TTL.Update(key: key, timeToLive: timeToLive))
         case "push":
-            operation = .push(Queues.Push(queue: try reader.key("queue"), message: try reader.payload()))
+            let queue = try reader.key("queue")
+            let message = try reader.payload()
+            let delay = try reader.seconds("delay").map { seconds throws(GatewayError) in
+                guard seconds >= 0, seconds <= Seconds.of(QueueLimits.maximumDelay) else {
+                    throw .badRequest("'delay' is 0 to \(Seconds.text(QueueLimits.maximumDelay)) seconds.")
+                }
+                return try SecondsParser.duration(seconds: seconds, parameter: "delay")
+            }
+            operation = .push(Queues.Push(queue: queue, message: message, delay: delay))
         case "pop":
             let queues = try reader.queues()
-            let wait = try reader.seconds("wait").map {
-                try SecondsParser.checkWait(
-                    SecondsParser.duration(seconds: $0, parameter: "wait"), atMost: limits.maxWait)
+            let wait = try reader.wait(atMost: limits.maxWait)
+            if let name = try reader.string("to") {
+                let destination = try limits.keys.key(name)
+                guard queues.count == 1, let source = queues.first, source != destination else {
+                    throw GatewayError.badRequest(
+                        "A pop with 'to' takes one 'queue', other than 'to', and moves its message there.")
+                }
+                operation = .move(Queues.Move(source: source, destination: destination, wait: wait))
+            } else {
+                operation = .pop(Queues.Pop(queues: queues, wait: wait))
             }
-            operation = .pop(Queues.Pop(queues: queues, wait: wait ?? .zero))
+        case "receive":
+            let queue = try reader.key("queue")
+            let wait = try reader.wait(atMost: limits.maxWait)
+            let visibility =
+                try reader.contains("visibility")
+                ? LeaseInput.visibility(reader.take("visibility"), allowsZero: false) : nil
+            let limit = try reader.count("max", in: QueueLimits.receiveLimits) ?? 1
+            operation = .receive(
+                Leases.Receive(queue: queue, visibility: visibility, limit: limit, wait: wait))
+        case "ack":
+            let queue = try reader.key("queue")
+            switch (reader.contains("receipt"), reader.contains("receipts")) {
+            case (true, false):
+                guard let receipt = try reader.string("receipt") else {
+                    throw GatewayError.badRequest("'receipt' must be a receipt, a string.")
+                }
+                operation = .acknowledge(
+                    Leases.Acknowledge(queue: queue, receipts: [receipt]), isBatch: false)
+            case (false, true):
+                let receipts = try LeaseInput.receipts(reader.take("receipts"))
+                operation = .acknowledge(Leases.Acknowledge(queue: queue, receipts: receipts), isBatch: true)
+            default:
+                throw GatewayError.badRequest(
+                    "Give 'receipt' (one receipt) or 'receipts' (an array), not both.")
+            }
+        case "extend":
+            let queue = try reader.key("queue")
+            guard let receipt = try reader.string("receipt") else {
+                throw GatewayError.badRequest("'receipt' is required: the receipt of the lease.")
+            }
+            let visibility = try LeaseInput.visibility(reader.take("visibility"), allowsZero: true)
+            operation = .extend(
+                Leases.ChangeVisibility(queue: queue, receipt: receipt, visibility: visibility))
         case "subscribe":
             let filter = EventFilter(patterns: try reader.patterns(), types: try reader.eventTypes())
             operation = .subscribe(
@@ -151,6 +207,25 @@ private struct MemberReader {
         case .integer(let value)?: return Double(value)
         case .number(let value)?: return value
         default: throw .badRequest("'\(name)' must be a number of seconds, such as 30 or 0.25.")
+        }
+    }
+
+    /// The `wait` of a pop or receive: seconds, at most `maxWait`; zero when absent.
+    mutating func wait(atMost maxWait: Duration) throws(GatewayError) -> Duration {
+        try seconds("wait").map { seconds throws(GatewayError) in
+            try SecondsParser.checkWait(
+                SecondsParser.duration(seconds: seconds, parameter: "wait"), atMost: maxWait)
+        } ?? .zero
+    }
+
+    /// A whole number in `range`; `nil` when absent or `null`.
+    mutating func count(_ name: String, in range: ClosedRange<Int>) throws(GatewayError) -> Int? {
+        switch take(name) {
+        case nil, .null?: return nil
+        case .integer(let value)? where range.contains(Int(clamping: value)): return Int(value)
+        default:
+            throw .badRequest(
+                "'\(name)' must be a whole number from \(range.lowerBound) to \(range.upperBound).")
         }
     }
 

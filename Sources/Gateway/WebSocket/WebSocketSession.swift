@@ -97,6 +97,8 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
                 send(frame: frame)
             case .close(let frame):
                 state.withLock { $0.socket }?.close(sending: frame)
+            case .answerClose(let frame):
+                state.withLock { $0.socket }?.close(sending: frame, isPeerFinished: true)
             }
         }
     }
@@ -185,6 +187,42 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
             return try reply(to: id, operations.perform(pop, by: caller), isPop: true) { popped in
                 popped.map { WebSocketReply.message(id, $0.message, from: $0.queue) }
                     ?? WebSocketReply.noMessage(id)
+            }
+        case .move(let move):
+            if move.wait > .zero {
+                try checkWaitingPops()
+            }
+            return try reply(to: id, operations.perform(move, by: caller), isPop: true) { popped in
+                popped.map { WebSocketReply.message(id, $0.message, from: $0.queue) }
+                    ?? WebSocketReply.noMessage(id)
+            }
+        case .receive(let receive):
+            if receive.wait > .zero {
+                try checkWaitingPops()
+            }
+            return try reply(to: id, operations.perform(receive, by: caller), isPop: true) { messages in
+                WebSocketReply.received(id, messages, from: receive.queue)
+            }
+        case .acknowledge(let acknowledge, let isBatch):
+            return try reply(to: id, operations.perform(acknowledge, by: caller)) { statuses in
+                guard !isBatch else {
+                    return WebSocketReply.success(
+                        id, QueueJSON.acknowledged(acknowledge.receipts, statuses: statuses))
+                }
+                switch statuses.first {
+                case .acknowledged?:
+                    return WebSocketReply.success(id)
+                case .expired?:
+                    return WebSocketReply.failure(
+                        id, Problem(KeyspaceError.leaseExpired(queue: acknowledge.queue)))
+                case .unknown?, nil:
+                    return WebSocketReply.failure(
+                        id, Problem(KeyspaceError.unknownReceipt(queue: acknowledge.queue)))
+                }
+            }
+        case .extend(let change):
+            return try reply(to: id, operations.perform(change, by: caller)) { visibleUntil in
+                WebSocketReply.success(id, ["visibleUntil": .integer(visibleUntil.milliseconds)])
             }
         case .subscribe(let subscribe):
             return try self.subscribe(subscribe, id: id)

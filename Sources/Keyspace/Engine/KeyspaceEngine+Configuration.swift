@@ -9,6 +9,11 @@ extension KeyspaceEngine {
         package var eventHistory = KeyspaceEngine.defaultEventHistory
         /// Where the keyspace is kept across restarts; `nil` keeps it in memory only. Default `nil`.
         package var persistence: PersistenceConfiguration?
+        /// The most bytes the keys may hold, as the engine counts them (README, "Memory");
+        /// `nil` for no limit. Default `nil`.
+        package var memoryLimit: Int?
+        /// Which keys are evicted for room under `memoryLimit`. Default `allkeys-tinylfu`.
+        package var evictionPolicy = EvictionPolicy.default
 
         /// A configuration with every default.
         package init() {}
@@ -21,10 +26,15 @@ extension KeyspaceEngine {
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) throws(PersistenceError) -> KeyspaceEngine {
         guard let persistence = configuration.persistence else {
-            return KeyspaceEngine(clock: clock, eventHistory: configuration.eventHistory, metrics: metrics)
+            return KeyspaceEngine(
+                clock: clock, eventHistory: configuration.eventHistory,
+                memoryLimit: configuration.memoryLimit,
+                evictionPolicy: configuration.evictionPolicy, metrics: metrics)
         }
         return try open(
-            persistence: persistence, clock: clock, eventHistory: configuration.eventHistory, metrics: metrics
+            persistence: persistence, clock: clock, eventHistory: configuration.eventHistory,
+            memoryLimit: configuration.memoryLimit, evictionPolicy: configuration.evictionPolicy,
+            metrics: metrics
         )
     }
 }

@@ -26,6 +26,12 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// How late keys are removed after their deadline: the product's key figure.
     private let expiryLateness: Timer
     private let expirations: Counter
+    /// How late leases and delays end after their moment: the promise of on-time redelivery.
+    private let visibilityLateness: Timer
+    private let redeliveries: Counter
+    private let deadLettered: Counter
+    /// Makes and reads the receipts of leases.
+    private let signer: ReceiptSigner
     /// The log of changes; `nil` in memory only.
     private let journal: Journal?
     /// What start-up read from the data directory; `nil` in memory only.
@@ -35,31 +41,40 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// `start()` to remove keys at their deadlines and notify subscribers. Expirations are
     /// counted through `metrics`, as `keygate_keys_expired_total` and
     /// `keygate_expiry_lateness_seconds`.
+    ///
+    /// With `memoryLimit`, the keys' bytes (as `MemoryCost` counts them) stay within it: a write
+    /// that needs room evicts keys by `evictionPolicy`, or is refused with `.memoryFull`.
     package convenience init(
         clock: any KeyspaceClock = SystemClock(), eventHistory: Int = defaultEventHistory,
+        memoryLimit: Int? = nil, evictionPolicy: EvictionPolicy = .default,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         self.init(
-            state: KeyspaceState(), log: EventLog(capacity: eventHistory), journal: nil, recovery: nil,
-            clock: clock, metrics: metrics)
+            state: KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy)),
+            log: EventLog(capacity: eventHistory), journal: nil, recovery: nil,
+            receiptKey: ReceiptSigner.makeKey(), clock: clock, metrics: metrics)
     }
 
     /// Opens the keyspace kept in `persistence.directory`, locking the directory: loads the
     /// snapshot, redoes the log, and removes (with an `expired` event each) the keys whose
-    /// deadline passed while no server ran. Then as `init(clock:eventHistory:metrics:)`.
+    /// deadline passed while no server ran; then, when the data is over `memoryLimit`, evicts
+    /// down to it (with an `evicted` event each, logged). Then as
+    /// `init(clock:eventHistory:memoryLimit:evictionPolicy:metrics:)`.
     ///
     /// Throws when the directory is locked by another server, or damaged before the end of its
     /// last log (unless `persistence.repair`); a torn last record is cut off, with a warning
     /// in `recovery`. O(size of the files).
     package static func open(
         persistence: PersistenceConfiguration, clock: any KeyspaceClock = SystemClock(),
-        eventHistory: Int = defaultEventHistory, metrics: any MetricsFactory = NOOPMetricsHandler.instance
+        eventHistory: Int = defaultEventHistory, memoryLimit: Int? = nil,
+        evictionPolicy: EvictionPolicy = .default, metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) throws(PersistenceError) -> KeyspaceEngine {
         let started = ContinuousClock.now
         let directory = try DataDirectory(path: persistence.directory)
+        let receiptKey = try directory.receiptKey()
         let log = EventLog(capacity: eventHistory)
-        var state = KeyspaceState()
-        var recovery = Recovery(directory: directory, repair: persistence.repair)
+        var state = KeyspaceState(memory: MemoryBudget(limit: memoryLimit, policy: evictionPolicy))
+        var recovery = Recovery(directory: directory, repair: persistence.repair, now: clock.now())
         let outcome = try recovery.run(into: &state)
         log.resume(after: state.lastEventID)
         let file: SystemFile
@@ -76,17 +91,21 @@ package final class KeyspaceEngine: KeyspaceStore {
         var report = recovery.report
         let now = clock.now()
         report.expiredKeys = state.expireDue(now: now, limit: .max).expired.count
+        let evictedBefore = state.memory.evicted
+        state.evictToLimit(now: now)
+        report.evictedKeys = Int(state.memory.evicted - evictedBefore)
         // Published like any change, but not counted as expirations: the expirer did not run.
         _ = ChangePublisher(events: log, journal: journal).publish(changesOf: &state, at: now)
         try journal.checkAppended()
         report.duration = ContinuousClock.now - started
         return KeyspaceEngine(
-            state: state, log: log, journal: journal, recovery: report, clock: clock, metrics: metrics)
+            state: state, log: log, journal: journal, recovery: report, receiptKey: receiptKey, clock: clock,
+            metrics: metrics)
     }
 
     private init(
         state: sending KeyspaceState, log: EventLog, journal: Journal?, recovery: RecoveryReport?,
-        clock: any KeyspaceClock, metrics: any MetricsFactory
+        receiptKey: [UInt8], clock: any KeyspaceClock, metrics: any MetricsFactory
     ) {
         self.clock = clock
         self.log = log
@@ -96,10 +115,18 @@ package final class KeyspaceEngine: KeyspaceStore {
         self.recovery = recovery
         expiryLateness = Timer(label: Self.expiryLatenessLabel, factory: metrics)
         expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
+        visibilityLateness = Timer(label: Self.visibilityLatenessLabel, factory: metrics)
+        redeliveries = Counter(label: "keygate_redeliveries_total", factory: metrics)
+        deadLettered = Counter(label: "keygate_dead_lettered_total", factory: metrics)
+        signer = ReceiptSigner(key: receiptKey)
     }
 
     /// The label of the expiry lateness timer, for a factory that wants its own buckets.
     package static let expiryLatenessLabel = "keygate_expiry_lateness_seconds"
+
+    /// The label of the timer of leases and delays that end, for a factory that wants its own
+    /// buckets.
+    package static let visibilityLatenessLabel = "keygate_visibility_lateness_seconds"
 
     /// The number of keys held, including expired ones not yet removed.
     package var count: Int {
@@ -110,6 +137,11 @@ package final class KeyspaceEngine: KeyspaceStore {
     /// removed included.
     package var queueCount: Int {
         state.withLock { $0.queueCount }
+    }
+
+    /// The messages of every queue, by state.
+    package var messageCounts: MessageCounts {
+        state.withLock { $0.messageCounts }
     }
 
     /// Checks that the internal indexes agree; for tests. O(n).
@@ -123,13 +155,12 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func value(forKey key: Key) throws(KeyspaceError) -> Versioned<Payload>? {
-        try withState { state, now throws(KeyspaceError) in
-            guard let entry = state.liveEntry(key, now: now) else { return nil }
-            switch entry.value {
-            case .string(let string): return Versioned(string, version: entry.version)
-            case .queue: throw .wrongType(key: key, actual: .queue)
-            }
+        // The bytes are copied out once the lock is released.
+        let record = try withState { state, now throws(KeyspaceError) in
+            try state.read(key, now: now).map(StringRecord.Handle.init)
         }
+        guard let record = record?.record else { return nil }
+        return Versioned(record.payload, version: Version(record.header.version))
     }
 
     package func setValue(
@@ -138,9 +169,12 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let timeToLive {
             try TimeToLive.validate(timeToLive)
         }
+        // Made before the lock is taken, so that no writer waits for the copy of a large value.
+        let record = StringRecord.Handle(record: StringRecord.make(key: key, value: value))
         return try change { state, now throws(KeyspaceError) in
             try state.write(
-                value, forKey: key, deadline: timeToLive.map { now + $0 }, condition: condition, now: now)
+                value, record: record.record, forKey: key, deadline: timeToLive.map { now + $0 },
+                condition: condition, now: now)
         }
     }
 
@@ -153,7 +187,9 @@ package final class KeyspaceEngine: KeyspaceStore {
     }
 
     package func timeToLive(forKey key: Key) -> TimeToLive? {
-        withState { state, now in state.liveEntry(key, now: now)?.timeToLive(at: now) }
+        withState { state, now in
+            state.liveEntry(key, now: now).map { $0.deadline.map { .remaining($0 - now) } ?? .persistent }
+        }
     }
 
     package func setTimeToLive(_ timeToLive: Duration?, forKey key: Key) throws(KeyspaceError)
@@ -175,23 +211,30 @@ package final class KeyspaceEngine: KeyspaceStore {
         }
     }
 
-    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try change { state, now throws(KeyspaceError) in
-            try state.push(message, to: queue, now: now)
-        }
-    }
-
-    package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
-        try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: nil, waitingAtMost: .max, now: now)
-        }
-    }
-
-    package func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
-        throws(KeyspaceError) -> PopOutcome
+    package func push(_ message: Payload, to queue: Key, delay: Duration?) throws(KeyspaceError)
+        -> PushOutcome
     {
-        try change { state, now throws(KeyspaceError) in
-            try state.pop(from: queues, registering: receiver, waitingAtMost: limit, now: now)
+        if let delay {
+            try QueueLimits.validateDelay(delay)
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.push(message, to: queue, delay: delay, now: now)
+        }
+    }
+
+    package func consume(
+        _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome {
+        let consumed = try change { state, now throws(KeyspaceError) in
+            try state.consume(
+                consumption, from: queues, registering: receiver, waitingAtMost: limit, now: now)
+        }
+        switch consumed {
+        case .handed(let handed): return .delivered(handover(of: handed))
+        case .empty: return .empty
+        case .waiting: return .waiting
+        case .gone: return .gone
         }
     }
 
@@ -199,17 +242,53 @@ package final class KeyspaceEngine: KeyspaceStore {
         withState { state, _ in state.cancelWait(receiver) }
     }
 
-    package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try withState { state, now throws(KeyspaceError) in
-            try state.giveBack(message, to: queue, now: now)
+    package func giveBack(_ handover: Handover) throws(KeyspaceError) {
+        switch handover {
+        case .popped(let popped):
+            try withState { state, now throws(KeyspaceError) in try state.giveBack(popped, now: now) }
+        case .received(let queue, let messages):
+            withState { state, now in state.giveBack(messages.compactMap(\.lease), in: queue, now: now) }
+        case .moved, .failed:
+            break
         }
+    }
+
+    package func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus] {
+        // A loop rather than map: map with a typed throw grows the array one element at a time.
+        var references: [LeaseReference?] = []
+        references.reserveCapacity(receipts.count)
+        for receipt in receipts {
+            references.append(try signer.lease(of: receipt, in: queue))
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.acknowledge(references, in: queue, now: now)
+        }
+    }
+
+    package func changeVisibility(of receipt: String, in queue: Key, to visibility: Duration)
+        throws(KeyspaceError) -> Timestamp
+    {
+        guard let reference = try signer.lease(of: receipt, in: queue) else {
+            throw .unknownReceipt(queue: queue)
+        }
+        return try change { state, now throws(KeyspaceError) in
+            try state.changeVisibility(of: reference, in: queue, to: visibility, now: now)
+        }
+    }
+
+    package func policy(of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        try withState { state, now throws(KeyspaceError) in try state.readPolicy(of: queue, now: now) }
+    }
+
+    package func setPolicy(_ policy: QueuePolicy?, of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        try change { state, now throws(KeyspaceError) in try state.setPolicy(policy, of: queue, now: now) }
     }
 
     package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
         try withState { state, now throws(KeyspaceError) in try state.queueInfo(queue, now: now) }
     }
 
-    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
+    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage] {
         try withState { state, now throws(KeyspaceError) in
             try state.peek(queue, limit: limit, now: now)
         }
@@ -252,6 +331,14 @@ package final class KeyspaceEngine: KeyspaceStore {
         guard let journal else { return completion(nil) }
         journal.whenDurable(ticket) { failure in
             completion(failure.map { .unavailable($0) })
+        }
+    }
+
+    package var memoryStatus: MemoryStatus? {
+        state.withLock { state in
+            MemoryStatus(
+                used: state.memory.used, limit: state.memory.limit, policy: state.memory.policy.rawValue,
+                evicted: state.memory.evicted)
         }
     }
 
@@ -328,8 +415,13 @@ package final class KeyspaceEngine: KeyspaceStore {
         if let journal, !journal.isAcceptingChanges, let failure = journal.failure {
             throw .unavailable(failure)
         }
-        let (value, failure, signals) = locked(body)
-        let writeFailure = finish(signals)
+        var (value, failure, signals) = locked(body)
+        var writeFailure = finish(signals)
+        // A write that evicted its share under one hold of the lock goes on under the next.
+        while signals.isEvictionInterrupted, writeFailure == nil {
+            (value, failure, signals) = locked(body)
+            writeFailure = finish(signals)
+        }
         if let failure {
             throw failure
         }
@@ -369,14 +461,41 @@ package final class KeyspaceEngine: KeyspaceStore {
                 let value = try body(&state, now)
                 return (Optional(value), Failure?.none, publisher.publish(changesOf: &state, at: now))
             } catch {
-                return (nil, error, publisher.publish(changesOf: &state, at: now))
+                var signals = publisher.publish(changesOf: &state, at: now)
+                signals.isEvictionInterrupted = state.memory.isInterrupted
+                state.memory.isInterrupted = false
+                return (nil, error, signals)
             }
         }
     }
 
-    /// Acts on the signals once the lock is released; returns why the journaled changes are
-    /// not in the log, if they are not.
+    /// Acts on the signals once the lock is released: delivers to the consumers claimed (and
+    /// puts back what one that left could not take, which may claim others), wakes the expirer
+    /// and the subscribers, counts. Returns why the journaled changes are not in the log, if
+    /// they are not.
     private func finish(_ signals: ChangePublisher.Signals) -> PersistenceError? {
+        var writeFailure: PersistenceError?
+        var pending = [signals]
+        while let signals = pending.popLast() {
+            if let failure = act(on: signals), writeFailure == nil {
+                writeFailure = failure
+            }
+            guard !signals.handOffs.isEmpty else { continue }
+            // Consumers wait for the changes that served them to be durable, when they were
+            // journaled (a push straight to a waiting pop changes nothing on disk).
+            let ticket = signals.checkJournal ? journal?.pendingDurability() : nil
+            for handOff in signals.handOffs
+            where !handOff.receiver.deliver(handover(of: handOff.handed), durableAfter: ticket) {
+                let (_, _, more) = locked { state, now in state.putBack(handOff.handed, now: now) }
+                pending.append(more)
+            }
+        }
+        return writeFailure
+    }
+
+    /// Acts on the signals but for hand-offs; returns why the journaled changes are not in the
+    /// log, if they are not.
+    private func act(on signals: ChangePublisher.Signals) -> PersistenceError? {
         var writeFailure: PersistenceError?
         if signals.checkJournal, let journal {
             do {
@@ -397,6 +516,36 @@ package final class KeyspaceEngine: KeyspaceStore {
                 expiryLateness.recordMilliseconds(lateness)
             }
         }
+        for lateness in signals.visibilityLateness {
+            visibilityLateness.recordMilliseconds(lateness)
+        }
+        if signals.redeliveries > 0 {
+            redeliveries.increment(by: signals.redeliveries)
+        }
+        if signals.deadLettered > 0 {
+            deadLettered.increment(by: signals.deadLettered)
+        }
         return writeFailure
+    }
+
+    /// What a consumer sees of what it got: receipts signed for its leases.
+    private func handover(of handed: Handed) -> Handover {
+        switch handed {
+        case .popped(let queue, let message):
+            return .popped(PoppedMessage(queue: queue, stored: message, message: message.payload))
+        case .received(let queue, let leases):
+            let messages = leases.map { grant in
+                let reference = LeaseReference(message: grant.message.id, lease: grant.number)
+                return LeasedMessage(
+                    queued: grant.message.queued, receipt: signer.receipt(for: reference, in: queue),
+                    visibleUntil: grant.deadline, lease: reference)
+            }
+            return .received(queue: queue, messages: messages)
+        case .moved(let source, let message, let destination):
+            return .moved(
+                PoppedMessage(queue: source, stored: nil, message: message.payload), to: destination)
+        case .failed(let error):
+            return .failed(error)
+        }
     }
 }

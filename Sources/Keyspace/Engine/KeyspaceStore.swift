@@ -24,35 +24,60 @@ package protocol KeyspaceStore: Sendable {
     func keys(prefix: [UInt8], after cursor: Key?, limit: Int) throws(KeyspaceError) -> KeyPage
 
     /// Appends a message to a queue (created when absent), or hands it to the oldest consumer
-    /// waiting on the queue.
-    func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome
+    /// waiting on the queue. With a positive `delay`, the message is stored now, invisible, and
+    /// joins the tail of the line once `delay` has passed (at most `QueueLimits.maximumDelay`).
+    func push(_ message: Payload, to queue: Key, delay: Duration?) throws(KeyspaceError) -> PushOutcome
 
-    /// Pops the oldest message of the first non-empty queue, in the order given; `.empty` when
-    /// all are empty.
-    func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome
-
-    /// Pops like `pop(from:)` for `receiver`, which must be claimed for the message; when all
-    /// queues are empty, registers it on each (`.waiting`) until a push claims it or
-    /// `cancelWait(_:)` is called. Consumers are served first-come, first-served. Throws
-    /// `.tooManyWaiting` instead of registering when a queue already has `limit` consumers
-    /// waiting.
-    func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
-        throws(KeyspaceError) -> PopOutcome
+    /// Takes what `consumption` says from the first of `queues` with a visible message, in the
+    /// order given.
+    ///
+    /// With a `receiver`, which must be claimed for the messages: when no queue has a visible
+    /// message, registers it on each (`.waiting`) until a message claims it (and is delivered
+    /// to it) or `cancelWait(_:)` is called. Waiting consumers of every consumption are served
+    /// first-come, first-served. Throws `.tooManyWaiting` instead of registering when a queue
+    /// already has `limit` consumers waiting. Without a receiver, `.empty` when nothing is
+    /// visible.
+    func consume(
+        _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome
 
     /// Forgets a waiting consumer (it timed out or left).
     func cancelWait(_ receiver: any MessageReceiver)
 
-    /// Puts back a message a claimed consumer could not take: to the next waiting consumer, or
-    /// at the head of its queue.
-    func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome
+    /// Puts back what a consumer could not take: a popped message to the next waiting consumer
+    /// or in line where it was; leased messages in line where they were, their attempt not
+    /// counted. A moved message stays where it was moved.
+    func giveBack(_ handover: Handover) throws(KeyspaceError)
 
-    /// The length of a queue (0 when absent) and the consumers waiting on it.
+    /// Acknowledges leased messages of `queue` by their receipts: each whose lease is current
+    /// is removed for good. One status per receipt, in order. Throws `.invalidReceipt`, and
+    /// acknowledges nothing, when a receipt is malformed.
+    func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus]
+
+    /// Ends the lease of `receipt` `visibility` from now (at most
+    /// `QueueLimits.maximumVisibility`), or now with zero: the message is then visible again at
+    /// its place. Returns when it becomes visible. Throws `.leaseExpired` when the lease has
+    /// ended, `.unknownReceipt` for a receipt not given out for this queue.
+    func changeVisibility(of receipt: String, in queue: Key, to visibility: Duration) throws(KeyspaceError)
+        -> Timestamp
+
+    /// The policy of a queue: the standard one unless set.
+    func policy(of queue: Key) throws(KeyspaceError) -> QueuePolicy
+
+    /// Sets the policy of a queue, or resets it to the standard one with `nil`; returns the
+    /// policy in force.
+    func setPolicy(_ policy: QueuePolicy?, of queue: Key) throws(KeyspaceError) -> QueuePolicy
+
+    /// The length of a queue (0 when absent), its messages by state, and the consumers waiting
+    /// on it.
     func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo
 
-    /// The oldest messages of a queue, left in place.
-    func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload]
+    /// The oldest visible messages of a queue, left in place.
+    func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage]
 
-    /// Deletes a queue and its messages; `false` when absent. Waiting consumers keep waiting.
+    /// Deletes a queue and its messages, leased and delayed ones included; `false` when absent.
+    /// Waiting consumers keep waiting, and the queue's policy stays.
     func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool
 
     /// The id of the newest event, 0 before the first.
@@ -81,9 +106,33 @@ package protocol KeyspaceStore: Sendable {
 
     /// Why the store cannot serve now (its cluster cannot be reached), or `nil` when it can.
     var unavailability: KeyspaceError? { get }
+
+    /// The memory the store holds, its limit and evictions; `nil` when it does not apply (the
+    /// default: an engine whose data lives elsewhere).
+    var memoryStatus: MemoryStatus? { get }
 }
 
 extension KeyspaceStore {
     /// A store in this process is always there.
     package var unavailability: KeyspaceError? { nil }
+
+    /// Not applicable: the data is not held in this process.
+    package var memoryStatus: MemoryStatus? { nil }
+}
+
+extension KeyspaceStore {
+    /// Appends a message to a queue, visible at once.
+    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+        try push(message, to: queue, delay: nil)
+    }
+
+    /// Pops the oldest visible message of the first of `queues` that has one; `nil` when none
+    /// has.
+    package func pop(from queues: [Key]) throws(KeyspaceError) -> PoppedMessage? {
+        guard
+            case .delivered(.popped(let popped)) = try consume(
+                .pop, from: queues, orWait: nil, waitingAtMost: 0)
+        else { return nil }
+        return popped
+    }
 }

@@ -58,9 +58,13 @@ package final class EventLog: Sendable {
     private let notifier = WorkerThread(name: "keygate-events")
     /// The round whose subscribers are still reading, 0 when none.
     private let roundInProgress = Atomic<UInt64>(0)
-    /// `State.lastID` and `State.notifiedThrough`, for writers to read without the lock.
+    /// `State.lastID` and `State.notifiedThrough`, for writers and readers to read without
+    /// the lock.
     private let appendedThrough = Atomic<UInt64>(0)
     private let notifiedThrough = Atomic<UInt64>(0)
+    /// Whether anyone subscribes, for writers to read without the lock: with nobody to tell,
+    /// they do not wake the notifier.
+    private let hasSubscribers = Atomic<Bool>(false)
     /// Events waiting for the notifier past which it does not wait for a round in progress:
     /// it must look at every event before the history drops it, or a subscriber that wants
     /// none of them could not skip them, and would find a gap.
@@ -97,11 +101,12 @@ package final class EventLog: Sendable {
     /// Records an event with the next id and returns that id; O(1). Called under the
     /// keyspace's lock.
     @discardableResult
-    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp) -> UInt64 {
+    func append(_ type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) -> UInt64 {
         state.withLock { state in
             state.lastID += 1
-            appendedThrough.store(state.lastID, ordering: .relaxed)
-            state.history.append(KeyspaceEvent(id: state.lastID, type: type, key: key, time: time))
+            state.history.append(
+                KeyspaceEvent(id: state.lastID, type: type, key: key, time: time, reason: reason))
+            appendedThrough.store(state.lastID, ordering: .releasing)
             dropOldEvents(&state)
             return state.lastID
         }
@@ -118,8 +123,8 @@ package final class EventLog: Sendable {
                 state.history.removeAll()
             }
             state.lastID = event.id
-            appendedThrough.store(state.lastID, ordering: .relaxed)
             state.history.append(event)
+            appendedThrough.store(state.lastID, ordering: .releasing)
             dropOldEvents(&state)
         }
     }
@@ -145,7 +150,13 @@ package final class EventLog: Sendable {
     )
         -> EventBatch
     {
-        state.withLock { state in
+        // A subscriber that has read everything, as one does right after sending what it read,
+        // learns it without the lock every subscriber and writer shares. An event appended
+        // after this load is told to it by the notifier, which reads under the lock.
+        guard cursor < appendedThrough.load(ordering: .acquiring) else {
+            return EventBatch(events: [], lost: nil, cursor: cursor)
+        }
+        return state.withLock { state in
             let oldest = state.lastID - UInt64(state.history.count) + 1
             var lost: ClosedRange<UInt64>?
             var position = cursor
@@ -170,19 +181,34 @@ package final class EventLog: Sendable {
     }
 
     /// Starts telling `subscriber` of new events matching `filter`. O(1) amortized.
+    /// The events appended while nobody subscribed were never told: the first subscriber
+    /// reads its own from its cursor, and rounds start after them.
     package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
-        state.withLock { $0.subscribers.insert(subscriber, filter: filter) }
+        state.withLock { state in
+            if state.subscribers.isEmpty {
+                state.notifiedThrough = state.lastID
+                notifiedThrough.store(state.lastID, ordering: .relaxed)
+            }
+            state.subscribers.insert(subscriber, filter: filter)
+            hasSubscribers.store(true, ordering: .relaxed)
+        }
     }
 
     /// Stops telling `subscriber` of new events. O(1) amortized.
     package func unsubscribe(_ subscriber: any EventSubscriber) {
-        state.withLock { $0.subscribers.remove(subscriber) }
+        state.withLock { state in
+            state.subscribers.remove(subscriber)
+            hasSubscribers.store(!state.subscribers.isEmpty, ordering: .relaxed)
+        }
     }
 
     /// Wakes the notifier: events were appended. Cheap; after the keyspace's lock is released.
-    /// While a round is being read, the end of that round wakes the notifier instead, unless
-    /// the events waiting for it reach `pressure`.
+    /// Not with nobody subscribed (a subscriber that came after the append reads it from its
+    /// cursor; one that came before is seen, by the log's lock). While a round is being read,
+    /// the end of that round wakes the notifier instead, unless the events waiting for it
+    /// reach `pressure`.
     package func notifySubscribers() {
+        guard hasSubscribers.load(ordering: .relaxed) else { return }
         // Ordered after the append: a round that ends after this load sees the new events.
         if roundInProgress.load(ordering: .sequentiallyConsistent) != 0 {
             let waiting = appendedThrough.load(ordering: .relaxed) &- notifiedThrough.load(ordering: .relaxed)

@@ -8,12 +8,15 @@ package struct KeyspaceEvent: Sendable, Equatable {
     package var key: Key
     /// When it happened.
     package var time: Timestamp
+    /// Why, for the types that say (`release`); `nil` for the others.
+    package var reason: EventReason?
 
     /// Creates an event.
-    package init(id: UInt64, type: KeyspaceEventType, key: Key, time: Timestamp) {
+    package init(id: UInt64, type: KeyspaceEventType, key: Key, time: Timestamp, reason: EventReason? = nil) {
         self.id = id
         self.type = type
         self.key = key
         self.time = time
+        self.reason = reason
     }
 }

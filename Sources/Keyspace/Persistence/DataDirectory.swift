@@ -7,6 +7,7 @@ import Plumbing
 /// LOCK                      flock(2)ed while a server uses the directory
 /// snapshot.kgs              the keyspace when log N started (its header says N)
 /// log-0000000N.kgl …        the changes since, one file per generation, oldest first
+/// receipts.key              the key that signs lease receipts, readable by the owner only
 /// ```
 /// A compaction starts log N+1, writes `snapshot.kgs.tmp`, syncs it and renames it over
 /// `snapshot.kgs`, then removes the logs before N+1: a crash at any point leaves a snapshot
@@ -34,6 +35,31 @@ final class DataDirectory: Sendable {
 
     /// Where a snapshot is written before it replaces the last one.
     var temporarySnapshotPath: String { snapshotPath + ".tmp" }
+
+    /// The key that signs the receipts of leases: read from `receipts.key`, or made and kept
+    /// there (readable by its owner only, synced with its name) the first time.
+    func receiptKey() throws(PersistenceError) -> [UInt8] {
+        let path = self.path + "/receipts.key"
+        if try SystemFile.names(in: self.path).contains("receipts.key") {
+            let key = try SystemFile.read(path)
+            guard key.count == ReceiptSigner.keyLength else {
+                throw .damaged(
+                    file: path, offset: 0,
+                    reason: "a receipt key is \(ReceiptSigner.keyLength) bytes, not \(key.count)")
+            }
+            return key
+        }
+        let key = ReceiptSigner.makeKey()
+        let temporary = path + ".tmp"
+        try SystemFile.remove(temporary)
+        let file = try SystemFile.openForAppending(
+            temporary, creating: true, exclusive: true, isPrivate: true)
+        try file.write(key)
+        try file.syncAll()
+        try SystemFile.rename(temporary, to: path)
+        try syncNames()
+        return key
+    }
 
     /// The path of log `generation`.
     func logPath(_ generation: UInt64) -> String {
@@ -92,35 +118,54 @@ final class DataDirectory: Sendable {
             ).encode(into: &encoder)
         }
         var keyCount = 0
-        func append(_ key: Key, _ entry: Entry) throws(PersistenceError) {
+        func append(_ entry: StoredValue) throws(PersistenceError) {
             keyCount += 1
-            switch entry.value {
-            case .string(let value):
+            switch entry {
+            case .string(let record):
                 RecordFraming.append(to: &buffer) { encoder in
                     SnapshotRecord.string(
-                        key: key, version: entry.version, deadline: entry.deadline, value: value
+                        key: record.key, version: entry.version, deadline: entry.deadline,
+                        value: record.payload
                     )
                     .encode(into: &encoder)
                 }
-            case .queue(let queue):
+            case .queue(let record):
+                let queue = record.value
                 RecordFraming.append(to: &buffer) { encoder in
                     SnapshotRecord.queue(
-                        key: key, version: entry.version, deadline: entry.deadline,
-                        messageCount: queue.messages.count
+                        key: record.key, version: entry.version, deadline: entry.deadline,
+                        messageCount: record.value.count
                     ).encode(into: &encoder)
                 }
-                for message in queue.messages {
-                    RecordFraming.append(to: &buffer) { SnapshotRecord.message(message).encode(into: &$0) }
+                for message in queue.visible {
+                    RecordFraming.append(to: &buffer) {
+                        SnapshotRecord.storedMessage(message, .visible).encode(into: &$0)
+                    }
+                    try flush(ifOver: 1 << 20)
+                }
+                for lease in queue.leases.values {
+                    RecordFraming.append(to: &buffer) {
+                        SnapshotRecord.storedMessage(
+                            lease.message, .leased(number: lease.number, deadline: lease.deadline)
+                        )
+                        .encode(into: &$0)
+                    }
+                    try flush(ifOver: 1 << 20)
+                }
+                for delayed in queue.delayed.values {
+                    RecordFraming.append(to: &buffer) {
+                        SnapshotRecord.storedMessage(delayed.message, .delayed(until: delayed.until)).encode(
+                            into: &$0)
+                    }
                     try flush(ifOver: 1 << 20)
                 }
             }
             try flush(ifOver: 1 << 20)
         }
         var failure: PersistenceError?
-        capture.order.forEach(from: [], strictly: false) { key in
-            guard let entry = capture.entries[key] else { return true }
+        capture.order.forEach(from: [], strictly: false, in: capture.entries) { index in
             do throws(PersistenceError) {
-                try append(key, entry)
+                try append(capture.entries[index])
                 return true
             } catch {
                 failure = error
@@ -129,6 +174,12 @@ final class DataDirectory: Sendable {
         }
         if let failure {
             throw failure
+        }
+        for (key, policy) in capture.policies {
+            RecordFraming.append(to: &buffer) {
+                SnapshotRecord.policy(key: key, policy: policy).encode(into: &$0)
+            }
+            try flush(ifOver: 1 << 20)
         }
         RecordFraming.append(to: &buffer) { SnapshotRecord.end(keyCount: keyCount).encode(into: &$0) }
         try flush(ifOver: 0)

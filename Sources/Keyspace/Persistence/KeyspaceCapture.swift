@@ -6,6 +6,8 @@ struct KeyspaceCapture {
     /// The same keys in byte order, in which the snapshot lists them, so that loading it
     /// appends to the ordered index instead of inserting at random places.
     let order: SortedKeyIndex
+    /// The queues' policies.
+    let policies: [Key: QueuePolicy]
     /// The newest version given out.
     let lastVersion: UInt64
     /// The id of the newest event.

@@ -86,6 +86,45 @@ struct RecordDecoder {
         return Payload(bytes: try readBytes(), contentType: text)
     }
 
+    /// Reads a version, 0 standing for none.
+    mutating func readVersion() throws(Malformed) -> Version? {
+        let value = try readVarint()
+        return value == 0 ? nil : Version(value)
+    }
+
+    /// Reads a key, or an empty field for none.
+    mutating func readOptionalKey() throws(Malformed) -> Key? {
+        let bytes = try readBytes()
+        guard !bytes.isEmpty else { return nil }
+        do {
+            return try Key(bytes)
+        } catch {
+            throw Malformed(reason: "a key is not valid")
+        }
+    }
+
+    /// Reads a queue's message.
+    mutating func readMessage() throws(Malformed) -> QueueMessage {
+        let id = try readVarint()
+        let place = try readVarint()
+        guard let enqueuedAt = try readTimestamp() else {
+            throw Malformed(reason: "a message without its time of arrival")
+        }
+        let attempts = try readCount()
+        return QueueMessage(
+            id: id, place: place, payload: try readPayload(), enqueuedAt: enqueuedAt, attempts: attempts)
+    }
+
+    /// Reads a queue's policy, or its absence.
+    mutating func readPolicy() throws(Malformed) -> QueuePolicy? {
+        guard try readByte() == 1 else { return nil }
+        let visibility = try readCount(atMost: Int.max)
+        let maxReceives = try readCount()
+        return QueuePolicy(
+            visibility: .milliseconds(visibility), maxReceives: maxReceives == 0 ? nil : maxReceives,
+            deadLetter: try readOptionalKey())
+    }
+
     /// Checks that nothing follows the last field.
     func finish() throws(Malformed) {
         guard isAtEnd else { throw Malformed(reason: "\(end - position) bytes follow the record's fields") }

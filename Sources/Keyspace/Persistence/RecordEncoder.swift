@@ -1,3 +1,5 @@
+import Plumbing
+
 /// Writes the fields of records into a byte buffer: LEB128 varints and length-prefixed bytes.
 struct RecordEncoder {
     /// The bytes written so far.
@@ -75,6 +77,25 @@ struct RecordEncoder {
     mutating func write(payload: Payload) {
         write(bytes: payload.contentType.utf8)
         write(bytes: payload.bytes)
+    }
+
+    /// Writes a queue's message: its id, place, time of arrival, attempts and payload.
+    mutating func write(message: QueueMessage) {
+        write(varint: message.id)
+        write(varint: message.place)
+        write(timestamp: message.enqueuedAt)
+        write(varint: UInt64(message.attempts))
+        write(payload: message.payload)
+    }
+
+    /// Writes a queue's policy, or its absence: a flag, then the visibility in milliseconds,
+    /// `maxReceives` (0 for none) and the dead-letter queue (empty for none).
+    mutating func write(policy: QueuePolicy?) {
+        guard let policy else { return write(byte: 0) }
+        write(byte: 1)
+        write(varint: UInt64(max(policy.visibility.roundedUpMilliseconds, 0)))
+        write(varint: UInt64(policy.maxReceives ?? 0))
+        write(bytes: policy.deadLetter?.bytes ?? [])
     }
 
     /// Appends four bytes, little-endian.

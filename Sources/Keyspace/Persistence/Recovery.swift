@@ -18,13 +18,16 @@ struct Recovery {
 
     private let directory: DataDirectory
     private let repair: Bool
+    /// When the load began: the eviction policy's first access of every key loaded.
+    private let now: Timestamp
     /// What was read and done so far.
     private(set) var report = RecoveryReport()
 
-    /// Prepares to read `directory`.
-    init(directory: DataDirectory, repair: Bool) {
+    /// Prepares to read `directory`, at `now`.
+    init(directory: DataDirectory, repair: Bool, now: Timestamp) {
         self.directory = directory
         self.repair = repair
+        self.now = now
     }
 
     /// Loads the snapshot and redoes the logs into `state`; returns the log to go on with.
@@ -118,23 +121,49 @@ struct Recovery {
                 try damaged(path, offset: offset, reason: error.reason, size: bytes.count)
                 break reading
             }
-            switch (record, queue) {
-            case (.message(let message), var current?):
-                current.value.append(message)
+            func addToQueue(_ add: (inout QueueValue) -> Void) {
+                guard var current = queue else { return }
+                add(&current.value)
                 current.left -= 1
                 queue = current
                 if current.left == 0 {
                     state.restore(
-                        current.key, value: .queue(current.value), version: current.version,
-                        deadline: current.deadline)
+                        current.key, queue: current.value, version: current.version,
+                        deadline: current.deadline, now: now)
                     keyCount += 1
                     queue = nil
                 }
+            }
+            switch (record, queue) {
+            case (.message(let payload), _?):
+                let id = state.nextNumber()
+                addToQueue { value in
+                    value.putInLine(
+                        QueueMessage(
+                            id: id, place: id, payload: payload, enqueuedAt: header.createdAt, attempts: 0))
+                }
+            case (.storedMessage(let message, let messageState), _?):
+                state.noteVersion(max(message.id, message.place))
+                addToQueue { value in
+                    switch messageState {
+                    case .visible:
+                        value.putInLine(message)
+                    case .leased(let number, let deadline):
+                        value.addLease(QueueValue.Lease(message: message, number: number, deadline: deadline))
+                    case .delayed(let until):
+                        value.addDelayed(QueueValue.Delayed(message: message, until: until))
+                    }
+                }
+                if case .leased(let number, _) = messageState {
+                    state.noteVersion(number)
+                }
             case (.string(let key, let version, let deadline, let value), nil):
-                state.restore(key, value: .string(value), version: version, deadline: deadline)
+                state.restore(key, string: value, version: version, deadline: deadline, now: now)
                 keyCount += 1
             case (.queue(let key, let version, let deadline, let count), nil):
                 queue = (key, version, deadline, QueueValue(), count)
+            case (.policy(let key, let policy), nil):
+                state.restorePolicy(policy, of: key)
             case (.end(let expected), nil):
                 guard expected == keyCount else {
                     try damaged(
@@ -166,19 +195,21 @@ struct Recovery {
         let bytes = try SystemFile.read(path)
         var scanner = RecordScanner(bytes)
         var isHeaderRead = false
+        var loggedSince = Timestamp(milliseconds: 0)
         while true {
             let offset = scanner.offset
             guard let range = scanner.next() else { break }
             var decoder = RecordDecoder(bytes, range: range)
             do throws(RecordDecoder.Malformed) {
                 if isHeaderRead {
-                    state.apply(try JournalRecord(decoding: &decoder))
+                    state.apply(try JournalRecord(decoding: &decoder), loggedSince: loggedSince, now: now)
                     report.logRecords += 1
                 } else {
                     let header = try FileHeader(decoding: &decoder)
                     guard header.kind == .log, header.generation == generation else {
                         throw RecordDecoder.Malformed(reason: "the header is not that of log \(generation)")
                     }
+                    loggedSince = header.createdAt
                     isHeaderRead = true
                 }
             } catch {

@@ -1,14 +1,29 @@
 /// One record of a snapshot after its header: a key with its value, or the end.
 ///
-/// A queue is one record for the key, then one per message, oldest first, so that no record
-/// grows with the queue.
+/// A queue is one record for the key, then one per message (those in line first, in order),
+/// so that no record grows with the queue. Policies follow the keys, one record each.
 enum SnapshotRecord: Equatable {
+    /// What a queue's message is doing.
+    enum MessageState: Equatable {
+        /// In line, at its place.
+        case visible
+        /// Leased, with the lease's number, until `deadline`.
+        case leased(number: UInt64, deadline: Timestamp)
+        /// Delayed until `until`.
+        case delayed(until: Timestamp)
+    }
+
     /// A string key.
     case string(key: Key, version: Version, deadline: Timestamp?, value: Payload)
     /// A queue key, whose `messageCount` messages follow.
     case queue(key: Key, version: Version, deadline: Timestamp?, messageCount: Int)
-    /// One message of the queue before it.
+    /// One message of the queue before it, without an id: the record of snapshots written
+    /// before messages had ids, read but never written.
     case message(Payload)
+    /// One message of the queue before it.
+    case storedMessage(QueueMessage, MessageState)
+    /// The policy of a queue, whether or not it holds messages.
+    case policy(key: Key, policy: QueuePolicy)
     /// The last record: how many keys the snapshot holds. A snapshot without it is damaged.
     case end(keyCount: Int)
 
@@ -17,6 +32,12 @@ enum SnapshotRecord: Equatable {
         case queue
         case message
         case end
+        case storedMessage
+        case policy
+    }
+
+    private enum StateKind: UInt8 {
+        case visible, leased, delayed
     }
 
     /// Writes the record's body.
@@ -40,6 +61,24 @@ enum SnapshotRecord: Equatable {
         case .end(let keyCount):
             encoder.write(byte: Kind.end.rawValue)
             encoder.write(varint: UInt64(keyCount))
+        case .storedMessage(let message, let state):
+            encoder.write(byte: Kind.storedMessage.rawValue)
+            switch state {
+            case .visible:
+                encoder.write(byte: StateKind.visible.rawValue)
+            case .leased(let number, let deadline):
+                encoder.write(byte: StateKind.leased.rawValue)
+                encoder.write(varint: number)
+                encoder.write(timestamp: deadline)
+            case .delayed(let until):
+                encoder.write(byte: StateKind.delayed.rawValue)
+                encoder.write(timestamp: until)
+            }
+            encoder.write(message: message)
+        case .policy(let key, let policy):
+            encoder.write(byte: Kind.policy.rawValue)
+            encoder.write(key: key)
+            encoder.write(policy: policy)
         }
     }
 
@@ -66,6 +105,33 @@ enum SnapshotRecord: Equatable {
             self = .message(try decoder.readPayload())
         case .end:
             self = .end(keyCount: try decoder.readCount(atMost: Int.max))
+        case .storedMessage:
+            let stateByte = try decoder.readByte()
+            let state: MessageState
+            switch StateKind(rawValue: stateByte) {
+            case .visible:
+                state = .visible
+            case .leased:
+                let number = try decoder.readVarint()
+                guard let deadline = try decoder.readTimestamp() else {
+                    throw RecordDecoder.Malformed(reason: "a lease without an end")
+                }
+                state = .leased(number: number, deadline: deadline)
+            case .delayed:
+                guard let until = try decoder.readTimestamp() else {
+                    throw RecordDecoder.Malformed(reason: "a delay without an end")
+                }
+                state = .delayed(until: until)
+            case nil:
+                throw RecordDecoder.Malformed(reason: "unknown message state \(stateByte)")
+            }
+            self = .storedMessage(try decoder.readMessage(), state)
+        case .policy:
+            let key = try decoder.readKey()
+            guard let policy = try decoder.readPolicy() else {
+                throw RecordDecoder.Malformed(reason: "a policy record without a policy")
+            }
+            self = .policy(key: key, policy: policy)
         }
         try decoder.finish()
     }

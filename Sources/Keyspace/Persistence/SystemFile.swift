@@ -20,13 +20,17 @@ final class SystemFile: Sendable {
         close(descriptor)
     }
 
-    /// Opens `path` for appending, creating it when `creating`; `exclusive` refuses an
-    /// existing file.
-    static func openForAppending(_ path: String, creating: Bool, exclusive: Bool = false)
+    /// Opens `path` for appending, creating it when `creating` (readable by its owner only
+    /// when `isPrivate`); `exclusive` refuses an existing file.
+    static func openForAppending(
+        _ path: String, creating: Bool, exclusive: Bool = false, isPrivate: Bool = false
+    )
         throws(PersistenceError)
         -> SystemFile
     {
-        try opened(path, flags: O_WRONLY | O_APPEND, creating: creating, exclusive: exclusive)
+        try opened(
+            path, flags: O_WRONLY | O_APPEND, creating: creating, exclusive: exclusive,
+            mode: isPrivate ? 0o600 : 0o644)
     }
 
     /// Opens `path` to read and write it in place (to map it), creating it when `creating`;
@@ -40,7 +44,8 @@ final class SystemFile: Sendable {
 
     /// Opens `path` with `access` flags, and `O_CREAT`/`O_EXCL` when asked.
     private static func opened(
-        _ path: String, flags access: Int32, creating: Bool = false, exclusive: Bool = false
+        _ path: String, flags access: Int32, creating: Bool = false, exclusive: Bool = false,
+        mode: mode_t = 0o644
     )
         throws(PersistenceError) -> SystemFile
     {
@@ -51,7 +56,7 @@ final class SystemFile: Sendable {
         if exclusive {
             flags |= O_EXCL
         }
-        let descriptor = open(path, flags, 0o644)
+        let descriptor = open(path, flags, mode)
         guard descriptor >= 0 else { throw .system(function: "open", path: path, errno: errno) }
         return SystemFile(path: path, descriptor: descriptor)
     }

@@ -15,6 +15,18 @@ struct ChangePublisher {
         var expiryLateness: [Int64] = []
         /// Records were appended to the journal.
         var checkJournal = false
+        /// The operation stopped evicting after its share, to be run again once the lock has
+        /// been released.
+        var isEvictionInterrupted = false
+        /// Consumers claimed, owed what they got.
+        var handOffs: [HandOff] = []
+        /// Messages received again after an earlier lease ended.
+        var redeliveries = 0
+        /// Messages moved to a dead-letter queue.
+        var deadLettered = 0
+        /// Messages made visible by their timer (a lease or a delay that ended), this many
+        /// milliseconds late.
+        var visibilityLateness: [Int64] = []
     }
 
     /// Where every change is recorded as events.
@@ -30,6 +42,7 @@ struct ChangePublisher {
         while let change = state.takeChange() {
             publish(change, at: now, in: &state, signals: &signals)
         }
+        signals.handOffs = state.takeHandOffs()
         return signals
     }
 
@@ -39,8 +52,8 @@ struct ChangePublisher {
         _ change: consuming KeyspaceChange, at now: Timestamp, in state: inout KeyspaceState,
         signals: inout Signals
     ) {
-        func appendEvent(_ type: KeyspaceEventType, _ key: Key) {
-            state.lastEventID = events.append(type, key: key, time: now)
+        func appendEvent(_ type: KeyspaceEventType, _ key: Key, reason: EventReason? = nil) {
+            state.lastEventID = events.append(type, key: key, time: now, reason: reason)
             signals.notifySubscribers = true
         }
         func noteDeadline(_ deadline: Timestamp?) {
@@ -60,6 +73,10 @@ struct ChangePublisher {
         case .delete(let key):
             appendEvent(.del, key)
             record = .delete(key: key)
+        case .evict(let key):
+            // Logged as a delete: a restart does not bring an evicted key back.
+            appendEvent(.evicted, key)
+            record = .delete(key: key)
         case .expire(let key, let lateness):
             appendEvent(.expired, key)
             signals.expiryLateness.append(lateness)
@@ -72,9 +89,10 @@ struct ChangePublisher {
             }
             noteDeadline(deadline)
             record = .deadline(key: key, deadline: deadline)
-        case .push(let queue, let message, let atHead, let created):
+        case .push(let queue, let message, let created, let until):
             appendEvent(.push, queue)
-            record = .push(queue: queue, message: message, atHead: atHead, created: created)
+            noteDeadline(until)
+            record = .enqueue(queue: queue, message: message, created: created, until: until)
         case .pop(let queue, let emptied):
             appendEvent(.pop, queue)
             if emptied {
@@ -86,6 +104,52 @@ struct ChangePublisher {
             appendEvent(.push, queue)
             appendEvent(.pop, queue)
             return
+        case .lease(let queue, let id, let number, let deadline, let attempts):
+            appendEvent(.lease, queue)
+            noteDeadline(deadline)
+            if attempts > 1 {
+                signals.redeliveries += 1
+            }
+            record = .lease(queue: queue, id: id, number: number, deadline: deadline, attempts: attempts)
+        case .acknowledge(let queue, let id, let emptied):
+            appendEvent(.ack, queue)
+            if emptied {
+                appendEvent(.del, queue)
+            }
+            record = .acknowledge(queue: queue, id: id)
+        case .release(let queue, let id, let attempts, let reason, let lateness):
+            appendEvent(.release, queue, reason: reason)
+            if let lateness {
+                signals.visibilityLateness.append(lateness)
+            }
+            record = .release(queue: queue, id: id, attempts: attempts)
+        case .extend(let queue, let id, let deadline):
+            noteDeadline(deadline)
+            record = .extend(queue: queue, id: id, deadline: deadline)
+        case .reveal(let queue, let id, let place, let lateness):
+            appendEvent(.release, queue, reason: .delayed)
+            signals.visibilityLateness.append(lateness)
+            record = .reveal(queue: queue, id: id, place: place)
+        case .transfer(let transfer):
+            switch transfer.kind {
+            case .move:
+                appendEvent(.pop, transfer.source)
+            case .deadLetter:
+                appendEvent(.deadletter, transfer.source)
+                signals.deadLettered += 1
+            }
+            if transfer.emptied {
+                appendEvent(.del, transfer.source)
+            }
+            if let destination = transfer.destination {
+                appendEvent(.push, destination)
+            }
+            record = .transfer(
+                queue: transfer.source, id: transfer.id, to: transfer.destination, place: transfer.place,
+                created: transfer.created)
+        case .policy(let queue, let policy):
+            appendEvent(.policy, queue)
+            record = .policy(queue: queue, policy: policy)
         }
         guard let journal else { return }
         journal.append(JournalRecord(record, lastEventID: state.lastEventID), liveBytes: state.liveBytes)

@@ -1,10 +1,16 @@
 extension KeyspaceState {
-    /// The entry of `key` unless absent or expired; an expired one is removed on the way,
+    /// The key `key` unless absent or expired; an expired one is removed on the way,
     /// O(log n).
-    mutating func liveEntry(_ key: Key, now: Timestamp) -> Entry? {
-        guard let entry = entries[key] else { return nil }
+    mutating func liveEntry(_ key: Key, now: Timestamp) -> Located? {
+        liveEntry(key, hash: EntryTable.hash(key), now: now)
+    }
+
+    /// The key `key`, whose hash is `hash`, unless absent or expired; an expired one is removed
+    /// on the way, O(log n).
+    mutating func liveEntry(_ key: Key, hash: UInt32, now: Timestamp) -> Located? {
+        guard let entry = find(key, hash: hash) else { return nil }
         guard let deadline = entry.deadline, deadline <= now else { return entry }
-        expire(key, deadline: deadline, now: now)
+        expire(entry.index, key: key, deadline: deadline, now: now)
         return nil
     }
 
@@ -13,14 +19,14 @@ extension KeyspaceState {
         _ key: Key, ofType type: KeyType, condition: WriteCondition, now: Timestamp
     ) throws(KeyspaceError) -> Bool {
         let current = liveEntry(key, now: now)
-        if let current, current.value.type != type {
-            throw .wrongType(key: key, actual: current.value.type)
+        if let current, current.type != type {
+            throw .wrongType(key: key, actual: current.type)
         }
         guard condition.isSatisfied(byCurrent: current?.version) else {
             throw .conditionFailed(key: key)
         }
-        guard current != nil else { return false }
-        remove(key)
+        guard let current else { return false }
+        remove(current.index)
         record(.delete(key: key))
         return true
     }
@@ -43,19 +49,27 @@ extension KeyspaceState {
             } else {
                 (prefix, false)
             }
-        order.forEach(from: start, strictly: strictly) { key in
-            guard key.hasPrefix(prefix) else { return false }
+        order.forEach(from: start, strictly: strictly, in: entries) { index in
+            let stored = entries[index]
+            let isMatch = stored.withKeyBytes { key in
+                key.count >= prefix.count
+                    && prefix.withUnsafeBytes {
+                        ByteOrder.equal(UnsafeRawBufferPointer(rebasing: key[..<prefix.count]), $0)
+                    }
+            }
+            guard isMatch else { return false }
             guard keys.count < limit, budget > 0 else {
                 hasMore = true
                 return false
             }
             budget -= 1
+            let key = stored.key
             lastSeen = key
-            if let entry = entries[key], !entry.isExpired(at: now) {
+            if !stored.isExpired(at: now) {
                 keys.append(
                     KeyInfo(
-                        key: key, type: entry.value.type, timeToLive: entry.timeToLive(at: now),
-                        bytes: entry.value.bytes, length: entry.value.length))
+                        key: key, type: stored.type, timeToLive: stored.timeToLive(at: now),
+                        bytes: stored.bytes, length: stored.length))
             }
             return true
         }

@@ -7,11 +7,12 @@ extension KeyspaceState {
         waitersByQueue[queue]?.activeCount ?? 0
     }
 
-    /// Registers `receiver` as waiting on each of `queues` (distinct), unless one has `limit`
-    /// consumers waiting already. O(number of queues).
-    mutating func register(_ receiver: any MessageReceiver, on queues: [Key], waitingAtMost limit: Int)
-        throws(KeyspaceError)
-    {
+    /// Registers `receiver` as waiting on each of `queues` (distinct) for `consumption`,
+    /// unless one has `limit` consumers waiting already. O(number of queues).
+    mutating func register(
+        _ receiver: any MessageReceiver, on queues: [Key], for consumption: Consumption,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) {
         for queue in queues where waitingCount(on: queue) >= limit {
             throw .tooManyWaiting(queue: queue, limit: limit)
         }
@@ -19,7 +20,7 @@ extension KeyspaceState {
         cancelWait(receiver)
         lastRegistration += 1
         let id = Waiter.ID(receiver: ObjectIdentifier(receiver), registration: lastRegistration)
-        waiters[id.receiver] = Waiter(id: id, receiver: receiver, queues: queues)
+        waiters[id.receiver] = Waiter(id: id, receiver: receiver, queues: queues, consumption: consumption)
         for queue in queues {
             waitersByQueue[queue, default: WaiterList()].append(id)
         }
@@ -33,7 +34,7 @@ extension KeyspaceState {
 
     /// Claims the oldest waiter on `queue` that still waits, forgetting those that can no
     /// longer be claimed. O(1) amortized per waiter forgotten.
-    mutating func claimOldestWaiter(on queue: Key) -> (any MessageReceiver)? {
+    mutating func claimOldestWaiter(on queue: Key) -> Waiter? {
         guard var list = waitersByQueue.removeValue(forKey: queue) else { return nil }
         defer {
             if !list.isIdle {
@@ -45,7 +46,7 @@ extension KeyspaceState {
             noteEnded(waiter, except: queue)
             // The one call out of the keyspace under its lock: an atomic flag flip.
             if waiter.receiver.claim() {
-                return waiter.receiver
+                return waiter
             }
         }
         return nil

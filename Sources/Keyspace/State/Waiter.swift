@@ -20,4 +20,6 @@ struct Waiter {
     let receiver: any MessageReceiver
     /// The queues it waits on, distinct, in the order the consumer gave.
     let queues: [Key]
+    /// What it takes once a message comes.
+    let consumption: Consumption
 }

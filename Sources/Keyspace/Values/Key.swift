@@ -35,6 +35,11 @@ package struct Key: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// A key from bytes the keyspace validated when it stored them.
+    init(validated bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// Validates the UTF-8 of `text` as a key.
     package init(_ text: String) throws(KeyspaceError) {
         try self.init(Array(text.utf8))

@@ -27,6 +27,7 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 405: "Method Not Allowed"
         case 408: "Request Timeout"
         case 409: "Conflict"
+        case 410: "Gone"
         case 412: "Precondition Failed"
         case 413: "Content Too Large"
         case 414: "URI Too Long"
@@ -36,7 +37,9 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         case 431: "Request Header Fields Too Large"
         case 499: "Client Closed Request"
         case 500: "Internal Server Error"
+        case 501: "Not Implemented"
         case 503: "Service Unavailable"
+        case 507: "Insufficient Storage"
         default: "Status \(code)"
         }
     }
@@ -70,6 +73,8 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let requestTimeout = HTTPStatus(code: 408)
     /// 409 Conflict.
     package static let conflict = HTTPStatus(code: 409)
+    /// 410 Gone.
+    package static let gone = HTTPStatus(code: 410)
     /// 412 Precondition Failed.
     package static let preconditionFailed = HTTPStatus(code: 412)
     /// 413 Content Too Large.
@@ -89,6 +94,10 @@ package struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     package static let clientClosedRequest = HTTPStatus(code: 499)
     /// 500 Internal Server Error.
     package static let internalServerError = HTTPStatus(code: 500)
+    /// 501 Not Implemented: the engine behind the server does not serve the operation.
+    package static let notImplemented = HTTPStatus(code: 501)
     /// 503 Service Unavailable.
     package static let serviceUnavailable = HTTPStatus(code: 503)
+    /// 507 Insufficient Storage (RFC 4918): the memory limit leaves no room for the change.
+    package static let insufficientStorage = HTTPStatus(code: 507)
 }

@@ -9,7 +9,7 @@ package enum PercentEncoding {
     package static func decode(_ component: ArraySlice<UInt8>, plusIsSpace: Bool = false)
         throws(HTTPError) -> [UInt8]
     {
-        guard component.contains(where: { $0 == percent || (plusIsSpace && $0 == plus) }) else {
+        guard hasEscapes(component, plusIsSpace: plusIsSpace, orNonASCII: false) else {
             return Array(component)
         }
         var decoded: [UInt8] = []
@@ -39,12 +39,32 @@ package enum PercentEncoding {
     package static func decodeText(_ component: ArraySlice<UInt8>, plusIsSpace: Bool = false)
         throws(HTTPError) -> String
     {
+        // Nearly every name and receipt is plain ASCII, which is its own text.
+        guard hasEscapes(component, plusIsSpace: plusIsSpace, orNonASCII: true) else {
+            return component.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+        }
         let bytes = try decode(component, plusIsSpace: plusIsSpace)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw HTTPError.badRequest(
                 "'\(String(decoding: component, as: UTF8.self))' does not decode to UTF-8 text.")
         }
         return text
+    }
+
+    /// Whether `component` holds a `%`, or a `+` when it stands for a space, or with
+    /// `orNonASCII` a byte over 127: whether it is not its own decoding (as ASCII text). O(n),
+    /// a few instructions a byte.
+    private static func hasEscapes(_ component: ArraySlice<UInt8>, plusIsSpace: Bool, orNonASCII: Bool)
+        -> Bool
+    {
+        let plusMark = plusIsSpace ? plus : percent
+        let highest: UInt8 = orNonASCII ? 0x7F : 0xFF
+        return component.withUnsafeBufferPointer { bytes in
+            for byte in bytes where byte == percent || byte == plusMark || byte > highest {
+                return true
+            }
+            return false
+        }
     }
 
     private static let percent = UInt8(ascii: "%")

@@ -337,9 +337,7 @@ extension ConnectionHandle {
                     let summary = context.assumingMemoryBound(to: HeaderFieldSummary.self)
                     let length = strlen(key)
                     let isToken = key.withMemoryRebound(to: UInt8.self, capacity: length) { name in
-                        length > 0
-                            && UnsafeBufferPointer(start: name, count: length).allSatisfy(
-                                HeaderFieldSummary.isTokenByte)
+                        HTTPToken.isToken(UnsafeBufferPointer(start: name, count: length))
                     }
                     guard isToken else {
                         summary.pointee.hasOnlyTokenNames = false

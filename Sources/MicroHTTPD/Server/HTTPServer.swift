@@ -14,6 +14,7 @@ package final class HTTPServer: Sendable {
     package let port: Int
 
     private let dispatcher: RequestDispatcher
+    private let acceptor: ConnectionAcceptor
     private let daemon: Mutex<OpaquePointer?>
     private let shutdownGracePeriod: Duration
     /// The deadline queue the server made itself, to stop with it; `nil` when given one.
@@ -21,11 +22,12 @@ package final class HTTPServer: Sendable {
     private let logger: Logger
 
     private init(
-        daemon: sending OpaquePointer, port: Int, dispatcher: RequestDispatcher,
+        daemon: sending OpaquePointer, acceptor: ConnectionAcceptor, dispatcher: RequestDispatcher,
         ownDeadlines: DeadlineQueue?, shutdownGracePeriod: Duration, logger: Logger
     ) {
         self.daemon = Mutex(daemon)
-        self.port = port
+        self.acceptor = acceptor
+        port = acceptor.port
         self.dispatcher = dispatcher
         self.ownDeadlines = ownDeadlines
         self.shutdownGracePeriod = shutdownGracePeriod
@@ -54,55 +56,46 @@ package final class HTTPServer: Sendable {
             count: configuration.threads, maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, stallTimeout: configuration.idleTimeout,
             logger: logger)
+        let acceptor = try ConnectionAcceptor(
+            address: address, backlog: configuration.listenBacklog, logger: logger)
         let dispatcher = RequestDispatcher(
             handler: handler, configuration: configuration, credentials: credentials,
             upgradeLoops: upgradeLoops, deadlines: deadlines, logger: logger)
         var flags =
             MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_ALLOW_UPGRADE.rawValue
-            | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ERROR_LOG.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
         if address.isIPv6 {
             flags |= MHD_USE_IPv6.rawValue
         }
         if credentials != nil {
             flags |= MHD_USE_TLS.rawValue
         }
-        let daemon = address.withSocketAddress { socketAddress in
-            let settings = cmhd_daemon_settings(
-                flags: flags,
-                address: socketAddress,
-                thread_pool_size: UInt32(clamping: configuration.threads),
-                // The connection guard answers those past `maxConnections` with a 503.
-                connection_limit: UInt32(clamping: configuration.acceptedConnections),
-                // The guard counts per address itself, so that it can answer a 503 too.
-                per_ip_connection_limit: 0,
-                connection_timeout_seconds: UInt32(
-                    clamping: configuration.idleTimeout.components.seconds),
-                connection_memory_limit: configuration.connectionMemoryBytes,
-                listen_backlog: UInt32(clamping: configuration.listenBacklog),
-                // Set by `startDaemon` when the server speaks TLS.
-                tls: nil)
-            return startDaemon(settings: settings, dispatcher: dispatcher)
-        }
+        // No address: the acceptor listens, and hands libmicrohttpd each connection.
+        let settings = cmhd_daemon_settings(
+            flags: flags,
+            thread_pool_size: UInt32(clamping: configuration.threads),
+            // The connection guard answers those past `maxConnections` with a 503.
+            connection_limit: UInt32(clamping: configuration.acceptedConnections),
+            // The guard counts per address itself, so that it can answer a 503 too.
+            per_ip_connection_limit: 0,
+            connection_timeout_seconds: UInt32(
+                clamping: configuration.idleTimeout.components.seconds),
+            connection_memory_limit: configuration.connectionMemoryBytes,
+            // Set by `startDaemon` when the server speaks TLS.
+            tls: nil)
+        let daemon = startDaemon(settings: settings, dispatcher: dispatcher)
         guard let daemon else {
             throw HTTPServerError(
                 function: "MHD_start_daemon", code: errno,
-                detail: "Cannot listen on \(configuration.host):\(configuration.port)")
+                detail: "Cannot start libmicrohttpd to serve \(configuration.host):\(configuration.port)")
         }
         deadlines.start()
         upgradeLoops.start()
         dispatcher.connections.start()
-        let port = Int(cmhd_daemon_port(daemon))
-        guard port > 0 else {
-            upgradeLoops.stop()
-            MHD_stop_daemon(daemon)
-            dispatcher.connections.stop()
-            ownDeadlines?.stop()
-            throw HTTPServerError(
-                function: "MHD_get_daemon_info", code: 0, detail: "Cannot read the bound port")
-        }
+        acceptor.start(handingTo: daemon)
         return HTTPServer(
-            daemon: daemon, port: port, dispatcher: dispatcher, ownDeadlines: ownDeadlines,
+            daemon: daemon, acceptor: acceptor, dispatcher: dispatcher, ownDeadlines: ownDeadlines,
             shutdownGracePeriod: configuration.shutdownGracePeriod, logger: logger)
     }
 
@@ -152,18 +145,18 @@ package final class HTTPServer: Sendable {
 
     /// Stops gracefully; idempotent.
     ///
-    /// Closes new connections at once, answers every parked request with the handler's 503,
+    /// Stops accepting (new connections are refused) and closes any handed over meanwhile,
+    /// answers every parked request with the handler's 503,
     /// asks every upgraded socket's handler to say goodbye, waits up to the grace period for
     /// requests in progress and upgraded sockets (over TLS, until libmicrohttpd has forwarded
     /// their goodbyes and closed their connections), then closes every connection.
     /// libmicrohttpd aborts the process if stopped with a connection suspended, so that is
-    /// never done. `MHD_quiesce_daemon` is not used: in 0.9.75 it races with the worker threads
-    /// over the listening socket's epoll registration and can abort the process; the accept
-    /// policy refuses new connections instead.
+    /// never done.
     package func stop() {
         daemon.withLock { daemon in
             guard let running = daemon else { return }
             daemon = nil
+            acceptor.stop()
             dispatcher.beginStopping()
             let deadline = ContinuousClock.now + shutdownGracePeriod
             while ContinuousClock.now < deadline

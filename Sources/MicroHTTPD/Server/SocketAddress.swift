@@ -1,9 +1,10 @@
+import CMicroHTTPD
 import Glibc
 
-/// A listening address resolved from a host and port, as libmicrohttpd binds it.
+/// A listening address resolved from a host and port, as the server's acceptor binds it.
 struct SocketAddress {
     private var storage = sockaddr_storage()
-    /// Whether the address is IPv6, which libmicrohttpd must be told with a flag.
+    /// Whether the address is IPv6, which the socket's family and libmicrohttpd's flag follow.
     private(set) var isIPv6 = false
 
     /// Resolves a numeric address or a host name (`getaddrinfo`); the first answer wins.
@@ -26,6 +27,23 @@ struct SocketAddress {
                 from: UnsafeRawBufferPointer(start: address, count: Int(first.pointee.ai_addrlen)))
         }
         isIPv6 = first.pointee.ai_family == AF_INET6
+    }
+
+    /// The size of the address's `sockaddr`, for `bind`.
+    var length: socklen_t {
+        socklen_t(isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+    }
+
+    /// The port of an IPv4 or IPv6 address; `nil` for another family.
+    static func port(of address: sockaddr_storage) -> Int? {
+        let family = Int32(address.ss_family)
+        return withUnsafeBytes(of: address) { bytes -> Int? in
+            switch family {
+            case AF_INET: Int(UInt16(bigEndian: bytes.load(as: sockaddr_in.self).sin_port))
+            case AF_INET6: Int(UInt16(bigEndian: bytes.load(as: sockaddr_in6.self).sin6_port))
+            default: nil
+            }
+        }
     }
 
     /// Calls `body` with the address as a `sockaddr` pointer, valid during the call.

@@ -49,6 +49,8 @@ package final class UpgradedSocket: Sendable {
         /// Over TLS: closing, everything is in the pair and its writes are shut, so the socket
         /// is given back at once; libmicrohttpd forwards what it holds, then closes.
         var isHandedOver = false
+        /// The client said it sends nothing more (a WebSocket client's close frame came).
+        var isPeerFinished = false
         /// A stream's socket was closing and has sent everything: the loop gives it back.
         var isComplete = false
         /// Serve the handler once everything waiting is sent.
@@ -119,10 +121,13 @@ package final class UpgradedSocket: Sendable {
     /// `farewell` (a close frame) is queued after everything sent before, whatever the limit;
     /// once all is sent, the write side is shut, and the socket is finished when the client
     /// closes its side or after the server's close timeout. Nothing is sent after this.
-    package func close(sending farewell: [UInt8] = []) {
+    /// `isPeerFinished`: the client has said it sends nothing more, so that over TLS its input
+    /// may be shut once the socket is given back.
+    package func close(sending farewell: [UInt8] = [], isPeerFinished: Bool = false) {
         let mustAttend = state.withLock { state -> Bool in
             guard case .open = state.phase else { return false }
             state.phase = .closing(deadline: .now + loop.closeTimeout)
+            state.isPeerFinished = isPeerFinished
             enqueue(farewell, in: &state)
             return state.mustFinish
         }
@@ -315,6 +320,7 @@ package final class UpgradedSocket: Sendable {
         state.withLock { state in
             if case .finished = state.phase { return false }
             let isHandedOver = state.isHandedOver
+            let isPeerFinished = state.isPeerFinished
             let isComplete = state.isComplete && !state.hasFailed
             state.phase = .finished
             state.pending = []
@@ -322,7 +328,7 @@ package final class UpgradedSocket: Sendable {
             loop.unwatch(descriptor)
             if let transport {
                 loop.unwatch(transport)
-                releaseTransport(transport, isHandedOver: isHandedOver)
+                releaseTransport(transport, isHandedOver: isHandedOver, isPeerFinished: isPeerFinished)
             }
             switch release {
             case .upgrade(let handle):
@@ -378,7 +384,7 @@ package final class UpgradedSocket: Sendable {
     /// user timeout (unacknowledged or unsendable data for that long ends the connection); any
     /// other is shut down at once, as its client is gone or failed. The transport is open here:
     /// libmicrohttpd closes it only after the socket is given back.
-    private func releaseTransport(_ transport: Int32, isHandedOver: Bool) {
+    private func releaseTransport(_ transport: Int32, isHandedOver: Bool, isPeerFinished: Bool) {
         guard isHandedOver else {
             // It fails only for a connection already shut, which is what is wanted.
             _ = shutdown(transport, Int32(SHUT_RDWR))
@@ -394,12 +400,17 @@ package final class UpgradedSocket: Sendable {
             _ = shutdown(transport, Int32(SHUT_RDWR))
             return
         }
-        // Nothing the client sends now is read: libmicrohttpd sees its end of input at once, so
-        // it is done forwarding as soon as what this socket sent is out, without needing to see
-        // the socket given back. libmicrohttpd 0.9.75 shuts the pair before it marks the socket
-        // given back, and when its thread handled the pair's hang-up in between, it noticed
-        // nothing more until the client closed (1 close in 15 waited the client's 5 s).
-        _ = shutdown(transport, Int32(SHUT_RD))
+        // libmicrohttpd 0.9.75 shuts the pair before it marks the socket given back, and when
+        // its thread handled the pair's hang-up in between, it notices nothing more until the
+        // client sends: a client that answered a close frame comes back, but one that sent its
+        // own waits for the server to close (1 close in 15 waited the client's 5 s). Shutting
+        // the input of a client that sends nothing more shows libmicrohttpd its end of input
+        // at once. Never one that still sends: libmicrohttpd would close the connection with
+        // input unread, which resets it and loses what the client has yet to receive (the
+        // close frame of a client that stopped reading, 6 times in 15).
+        if isPeerFinished {
+            _ = shutdown(transport, Int32(SHUT_RD))
+        }
     }
 
     // MARK: Writing, under the lock

@@ -21,7 +21,7 @@ final class KeyIndex: Sendable {
 
     private struct State {
         var entries: [Key: Entry] = [:]
-        var order = SortedKeyIndex()
+        var order = SortedKeys()
         var deadlines = DeadlineHeap<Timestamp, Key>()
         /// The highest sequence the watch delivered.
         var watched: UInt64 = 0

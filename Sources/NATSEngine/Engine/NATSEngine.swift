@@ -382,7 +382,12 @@ package final class NATSEngine: KeyspaceStore {
 
     // MARK: Queues
 
-    package func push(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
+    package func push(_ message: Payload, to queue: Key, delay: Duration?) throws(KeyspaceError)
+        -> PushOutcome
+    {
+        if let delay, delay > .zero {
+            throw .notSupported("Delayed messages are not served on a NATS cluster yet.")
+        }
         try requireAvailable()
         try refuseString(queue)
         let now = clock.now()
@@ -393,29 +398,30 @@ package final class NATSEngine: KeyspaceStore {
         return .stored(length: length)
     }
 
-    package func pop(from queues: [Key]) throws(KeyspaceError) -> PopOutcome {
-        try requireAvailable()
-        for queue in queues {
-            try refuseString(queue)
+    /// Pops only (leased receives and moves are not served on a cluster yet): at once, or for
+    /// `receiver` when every queue is empty, by pull requests that wait on each queue's
+    /// consumer; the first message to arrive is the one it gets.
+    package func consume(
+        _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome {
+        switch consumption {
+        case .pop:
+            break
+        case .receive:
+            throw .notSupported("Leased receives are not served on a NATS cluster yet.")
+        case .move:
+            throw .notSupported("Moving a message between queues is not served on a NATS cluster yet.")
         }
-        for queue in queues where try storedCount(queue) > 0 {
-            if let popped = try takeNow(from: queue) {
-                return .popped(popped)
-            }
-        }
-        return .empty
-    }
-
-    package func pop(from queues: [Key], orWait receiver: any MessageReceiver, waitingAtMost limit: Int)
-        throws(KeyspaceError) -> PopOutcome
-    {
-        if case .popped(let popped) = try pop(from: queues) {
+        if let popped = try popNow(from: queues) {
+            guard let receiver else { return .delivered(.popped(popped)) }
             guard receiver.claim() else {
-                _ = try giveBack(popped.message, to: popped.queue)
+                _ = try push(popped.message, to: popped.queue)
                 return .gone
             }
-            return .popped(popped)
+            return .delivered(.popped(popped))
         }
+        guard let receiver else { return .empty }
         for queue in queues {
             try ensureConsumer(queue)
         }
@@ -448,8 +454,28 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    package func giveBack(_ message: Payload, to queue: Key) throws(KeyspaceError) -> PushOutcome {
-        try push(message, to: queue)
+    /// A popped message goes back to the tail of its queue, not its head (a stream appends).
+    package func giveBack(_ handover: Handover) throws(KeyspaceError) {
+        guard case .popped(let popped) = handover else { return }
+        _ = try push(popped.message, to: popped.queue)
+    }
+
+    package func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus] {
+        throw .notSupported("Leased receives are not served on a NATS cluster yet.")
+    }
+
+    package func changeVisibility(of receipt: String, in queue: Key, to visibility: Duration)
+        throws(KeyspaceError) -> Timestamp
+    {
+        throw .notSupported("Leased receives are not served on a NATS cluster yet.")
+    }
+
+    package func policy(of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        throw .notSupported("Queue policies are not served on a NATS cluster yet.")
+    }
+
+    package func setPolicy(_ policy: QueuePolicy?, of queue: Key) throws(KeyspaceError) -> QueuePolicy {
+        throw .notSupported("Queue policies are not served on a NATS cluster yet.")
     }
 
     package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
@@ -458,10 +484,10 @@ package final class NATSEngine: KeyspaceStore {
         return QueueInfo(length: try queueLength(queue), consumers: waiters.count(on: queue))
     }
 
-    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [Payload] {
+    package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage] {
         try requireAvailable()
         try refuseString(queue)
-        var messages: [Payload] = []
+        var messages: [QueuedMessage] = []
         var sequence: UInt64 = 0
         while messages.count < limit,
             let stored = try attempt({ () throws(NATSError) in
@@ -469,7 +495,10 @@ package final class NATSEngine: KeyspaceStore {
                     names.queueStream, subject: names.queueSubject(queue), from: sequence)
             })
         {
-            messages.append(Self.payload(of: stored.headers, body: stored.body))
+            messages.append(
+                QueuedMessage(
+                    id: String(stored.sequence), message: Self.payload(of: stored.headers, body: stored.body),
+                    attempts: 0, enqueuedAt: Self.pushTime(of: stored.headers) ?? clock.now()))
             sequence = stored.sequence + 1
         }
         return messages
@@ -583,8 +612,9 @@ package final class NATSEngine: KeyspaceStore {
             // The pop's other pull requests lose their listener, and the servers drop them.
             connection.end(subscription)
         }
-        guard waiter.receiver.deliver(Self.payload(of: message.headers, body: message.body), from: queue)
-        else {
+        let popped = PoppedMessage(
+            queue: queue, message: Self.payload(of: message.headers, body: message.body))
+        guard waiter.receiver.deliver(.popped(popped), durableAfter: nil) else {
             try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
             return
         }
@@ -823,6 +853,20 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
+    /// Pops the oldest message of the first of `queues` that holds one, or `nil`.
+    private func popNow(from queues: [Key]) throws(KeyspaceError) -> PoppedMessage? {
+        try requireAvailable()
+        for queue in queues {
+            try refuseString(queue)
+        }
+        for queue in queues where try storedCount(queue) > 0 {
+            if let popped = try takeNow(from: queue) {
+                return popped
+            }
+        }
+        return nil
+    }
+
     /// Takes the oldest message of `queue` if it has one: a pull request that does not wait,
     /// and its acknowledgement (the message leaves the work-queue stream).
     private func takeNow(from queue: Key) throws(KeyspaceError) -> PoppedMessage? {
@@ -888,9 +932,7 @@ package final class NATSEngine: KeyspaceStore {
         _ queue: Key, message: NATSMessage, delivery: NATSMessage.Delivery, emptied: Bool
     ) {
         let now = clock.now()
-        let pushed =
-            message.headers[Record.Field.time].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
-            ?? now
+        let pushed = Self.pushTime(of: message.headers) ?? now
         let sequence = delivery.streamSequence
         outbox.publish(.push, key: queue, time: pushed, id: "push-\(sequence)")
         outbox.publish(.pop, key: queue, time: now, id: "pop-\(sequence)")
@@ -907,6 +949,11 @@ package final class NATSEngine: KeyspaceStore {
         let headers = Record.headers(.deleted, at: now, deadline: nil, expected: entry.sequence)
         try? connection.publish(NATSMessage(subject: names.valueSubject(queue), headers: headers))
         index.forget(queue)
+    }
+
+    /// When a queue message was pushed, from its header.
+    private static func pushTime(of headers: [String: String]) -> Timestamp? {
+        headers[Record.Field.time].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
     }
 
     private static func payload(of headers: [String: String], body: [UInt8]) -> Payload {
