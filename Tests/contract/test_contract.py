@@ -2170,25 +2170,26 @@ def test_every_change_emits_one_event_of_its_type(
         change([("push", queue)], lambda: push(api, queue, b"four"))
         change([("del", queue)],
                lambda: api.call("DELETE", "/v1/queues/{name}", path={"name": queue}, status=204))
-        # Leases: received, released, received for the last time allowed, dead-lettered,
-        # received from the dead-letter queue and acknowledged; a move.
-        dead = "dead 🙂"
-        policy = json.dumps({"visibility": 30, "maxReceives": 2, "deadLetter": dead}).encode()
-        change([("policy", queue)], lambda: api.call("PUT", "/v1/queues/{name}/policy", path={"name": queue},
-                                                     body=policy, status=200))
-        change([("push", queue)], lambda: push(api, queue, b"leased"))
-        receipts: list[str] = []
-        change([("lease", queue)], lambda: receipts.append(receive(api, queue)["messages"][0]["receipt"]))
-        change([("release", queue)], lambda: extend(api, queue, receipts[-1], 0))
-        change([("lease", queue)], lambda: receipts.append(receive(api, queue)["messages"][0]["receipt"]))
-        change([("deadletter", queue), ("del", queue), ("push", dead)], lambda: extend(api, queue, receipts[-1], 0))
-        change([("lease", dead)], lambda: receipts.append(receive(api, dead)["messages"][0]["receipt"]))
-        change([("ack", dead), ("del", dead)], lambda: acknowledge(api, dead, receipts[-1]))
-        change([("push", queue)], lambda: push(api, queue, b"moved"))
-        change([("pop", queue), ("del", queue), ("push", dead)], lambda: move(api, queue, dead))
-        change([("pop", dead), ("del", dead)], lambda: pop(api, dead, status=200))
-        change([("policy", queue)], lambda: api.call("DELETE", "/v1/queues/{name}/policy", path={"name": queue},
-                                                     status=204))
+        if ENGINE != "nats":  # The built-in engine's alone (test_nats.py checks the 501s).
+            # Leases: received, released, received for the last time allowed, dead-lettered,
+            # received from the dead-letter queue and acknowledged; a move.
+            dead = "dead 🙂"
+            policy = json.dumps({"visibility": 30, "maxReceives": 2, "deadLetter": dead}).encode()
+            change([("policy", queue)], lambda: api.call("PUT", "/v1/queues/{name}/policy", path={"name": queue},
+                                                         body=policy, status=200))
+            change([("push", queue)], lambda: push(api, queue, b"leased"))
+            receipts: list[str] = []
+            change([("lease", queue)], lambda: receipts.append(receive(api, queue)["messages"][0]["receipt"]))
+            change([("release", queue)], lambda: extend(api, queue, receipts[-1], 0))
+            change([("lease", queue)], lambda: receipts.append(receive(api, queue)["messages"][0]["receipt"]))
+            change([("deadletter", queue), ("del", queue), ("push", dead)], lambda: extend(api, queue, receipts[-1], 0))
+            change([("lease", dead)], lambda: receipts.append(receive(api, dead)["messages"][0]["receipt"]))
+            change([("ack", dead), ("del", dead)], lambda: acknowledge(api, dead, receipts[-1]))
+            change([("push", queue)], lambda: push(api, queue, b"moved"))
+            change([("pop", queue), ("del", queue), ("push", dead)], lambda: move(api, queue, dead))
+            change([("pop", dead), ("del", dead)], lambda: pop(api, dead, status=200))
+            change([("policy", queue)], lambda: api.call("DELETE", "/v1/queues/{name}/policy", path={"name": queue},
+                                                         status=204))
         # A push handed straight to a parked consumer: pushed, then popped.
         waiting = background(api.server, pop, other, "5", 200)
         await_consumers(api, [other], 1)
@@ -2206,7 +2207,10 @@ def test_every_change_emits_one_event_of_its_type(
         brackets.append((brackets[-1][0] + 50, unix_milliseconds()))
     seen = {event.type for event in events}
     # `evicted` needs a memory limit: the memory tests below check it.
-    assert seen == set(EVENT_TYPES) - {"evicted"}, f"every type is emitted: {sorted(set(EVENT_TYPES) - seen)} missing"
+    emitted = set(EVENT_TYPES) - {"evicted"}
+    if ENGINE == "nats":
+        emitted -= {"policy", "lease", "release", "deadletter", "ack"}
+    assert seen == emitted, f"every type is emitted: {sorted(emitted - seen)} missing"
     for event, (before, after) in zip(events, brackets):
         assert before <= event.data["time"] <= after, f"{event} is not timed by the clock of its change"
 
@@ -3243,6 +3247,8 @@ def state_of(secured: Secured, key: str) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize(("method", "template"), SECURED_OPERATIONS)
 def test_every_secured_operation_refuses_what_it_must(secured: Secured, method: str, template: str) -> None:
+    if ENGINE == "nats" and template in BUILTIN_ONLY_PATHS:
+        pytest.skip("the built-in engine's alone; on a NATS cluster test_nats.py checks the 501s")
     """No token: 401. A token the file does not hold: 401 with `invalid_token`. A token outside
     its scopes: 403 (but where no scope applies). None of them changes anything; a token in
     scope gets the normal answer."""
@@ -3291,6 +3297,7 @@ def test_a_forbidden_answer_names_the_action_and_the_key(secured: Secured) -> No
     assert "may not pop 'acl-public-q'" in pop.json()["detail"], str(pop)
 
 
+@builtin_only
 def test_a_move_needs_pop_on_its_source_and_push_on_its_destination(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -3309,6 +3316,7 @@ def test_a_move_needs_pop_on_its_source_and_push_on_its_destination(
     assert client.call("GET", "/v1/queues/{name}", path={"name": "jobs-done"}, headers=root).json()["length"] == 1
 
 
+@builtin_only
 def test_a_dead_letter_policy_needs_push_on_its_dead_letter_queue(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -3719,6 +3727,6 @@ def test_every_documented_operation_was_exercised(request: pytest.FixtureRequest
     # there, such as the 404 of a file path).
     never_succeeded = sorted(served - SUCCEEDED, key=str)
     assert not never_succeeded, f"operations in openapi.yaml never answered with a success: {never_succeeded}"
-    assert METHOD_CHECKED_PATHS == {path for path, _ in served}, (
+    assert METHOD_CHECKED_PATHS == set(SPEC["paths"]), (
         f"paths whose unlisted methods were not checked: {sorted(set(SPEC['paths']) - METHOD_CHECKED_PATHS)}")
 

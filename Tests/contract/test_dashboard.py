@@ -38,7 +38,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from access_tokens import bearer, write_token_file
-from keygate_server import REPO, RunningServer, start_server
+from keygate_server import REPO, RunningServer, builtin_only, start_server
 from png_pixels import decode_png
 from tls_certificates import Authority, ServerPair
 
@@ -201,6 +201,7 @@ def test_a_key_with_a_ttl_counts_down_then_its_row_vanishes_on_its_expired_event
     assert api(server, "GET", f"/v1/cache/{key}").status_code == 404
 
 
+@builtin_only
 @pytest.mark.parametrize("server", [("--memory-only", "--max-memory", "64KiB", "--eviction-policy", "allkeys-lru")],
                          indirect=True)
 def test_an_evicted_key_leaves_the_list_and_shows_in_the_feed(page: WebDriver, server: RunningServer) -> None:
@@ -247,6 +248,7 @@ def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: 
          "popping an empty queue said nothing")
 
 
+@builtin_only
 def test_a_message_received_on_a_lease_then_released_and_acknowledged_through_the_page(
     page: WebDriver, server: RunningServer
 ) -> None:
@@ -437,6 +439,7 @@ def test_a_signed_in_session_reads_writes_and_hears_events_with_a_token(
         browser.get("about:blank")
 
 
+@builtin_only
 def test_a_screenshot_of_the_page_with_live_data(page: WebDriver, server: RunningServer) -> None:
     for number, ttl in enumerate(("45", "120", "600", "3600", None), start=1):
         params = {"ttl": ttl} if ttl else {}

@@ -524,6 +524,7 @@ def test_expiry_is_delivered_on_time(session: Session) -> None:
     assert -0.05 < lateness < 0.5, f"expired {lateness:.3f} s after its deadline"
 
 
+@builtin_only
 def test_evictions_are_delivered_and_a_full_memory_is_507(request: pytest.FixtureRequest) -> None:
     limited = start_server(request, PUBLIC, ("--memory-only", "--max-memory", "32KiB", "--eviction-policy", "allkeys-lru"))
     with open_session(limited) as session:
