@@ -100,7 +100,15 @@ class RunningServer:
         """Stops the process with SIGTERM and checks that it exits cleanly, within STOP_TIMEOUT."""
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=STOP_TIMEOUT)
-        assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(self.log[-30:])}"
+        assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(crash_report(self.log))}"
+
+
+def crash_report(log: list[str]) -> list[str]:
+    """What a server's log says of its end: from a crash's first line (the Swift runtime's
+    "Fatal error", or its backtracer's "crashed"), its message and the crashing thread's frames,
+    else the last lines."""
+    first = next((index for index, line in enumerate(log) if "Fatal error" in line or "crashed" in line), None)
+    return log[-30:] if first is None else log[first:first + 60]
 
 
 @functools.cache
@@ -253,7 +261,7 @@ def launch(
             reader.join(timeout=STOP_TIMEOUT)
             pytest.fail(f"keygate did not exit within {STOP_TIMEOUT} s of SIGTERM:\n{''.join(log[-30:])}")
         reader.join(timeout=STOP_TIMEOUT)
-        assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(log[-30:])}"
+        assert code == 0, f"keygate exited with {code} after SIGTERM:\n{''.join(crash_report(log))}"
 
     request.addfinalizer(stop)
 
