@@ -115,10 +115,12 @@ package final class EventLog: Sendable {
     /// Records an event whose id was given elsewhere (a cluster's event stream), after the
     /// newest; an id past the next one means the events between are lost: the history restarts
     /// there, and the notifier's next round, seeing it incomplete, wakes every subscriber to
-    /// learn of the gap. O(1), or O(history) on a restart.
-    package func append(_ event: KeyspaceEvent) {
+    /// learn of the gap. An id not after the newest is one the history had: ignored, `false`.
+    /// O(1), or O(history) on a restart.
+    @discardableResult
+    package func append(_ event: KeyspaceEvent) -> Bool {
         state.withLock { state in
-            precondition(event.id > state.lastID, "events come in order of their ids")
+            guard event.id > state.lastID else { return false }
             if event.id != state.lastID + 1 {
                 state.history.removeAll()
             }
@@ -126,6 +128,7 @@ package final class EventLog: Sendable {
             state.history.append(event)
             appendedThrough.store(state.lastID, ordering: .releasing)
             dropOldEvents(&state)
+            return true
         }
     }
 

@@ -37,6 +37,10 @@ package final class NATSEngine: KeyspaceStore {
     private let expirer = WorkerThread(name: "keygate-nats-expirer")
     private let connector = WorkerThread(name: "keygate-nats-setup")
     private let link = LinkState()
+    /// The set-up steps done: a set-up that failed part way (a request timed out on a loaded
+    /// cluster) is retried from the first step not done, so that no subscription is made twice
+    /// and the event history is started once.
+    private let setUpSteps = Mutex(SetUpSteps())
     /// The queue consumers known to exist.
     private let consumers = Mutex<Set<String>>([])
     private let expiryLateness: Timer
@@ -172,23 +176,34 @@ package final class NATSEngine: KeyspaceStore {
                 "The NATS servers take messages of at most max_payload bytes, less than --max-body-bytes: larger values and messages will be refused with a 503",
                 metadata: ["max_payload": "\(connection.maxPayload)"])
         }
-        try connection.subscribe("\(inbox).a.*") { [weak self] message in
-            self?.answerArrived(message)
+        let done = setUpSteps.withLock { $0 }
+        if !done.isListeningForAnswers {
+            try connection.subscribe("\(inbox).a.*") { [weak self] message in
+                self?.answerArrived(message)
+            }
+            setUpSteps.withLock { $0.isListeningForAnswers = true }
         }
-        let last = try jetStream.streamInfo(names.eventStream).state.lastSeq
-        let capacity = UInt64(configuration.eventHistory)
-        let first = last >= capacity ? last - capacity + 1 : 1
-        log.resume(after: first - 1)
-        try connection.orderedConsumer(
-            stream: names.eventStream, subject: names.eventSubject, start: .sequence(first),
-            headersOnly: false
-        ) { [weak self] message in
-            self?.eventArrived(message)
+        if !done.isReadingEvents {
+            let last = try jetStream.streamInfo(names.eventStream).state.lastSeq
+            let capacity = UInt64(configuration.eventHistory)
+            let first = last >= capacity ? last - capacity + 1 : 1
+            log.resume(after: first - 1)
+            try connection.orderedConsumer(
+                stream: names.eventStream, subject: names.eventSubject, start: .sequence(first),
+                headersOnly: false
+            ) { [weak self] message in
+                self?.eventArrived(message)
+            }
+            setUpSteps.withLock { $0.isReadingEvents = true }
         }
-        try connection.orderedConsumer(
-            stream: names.valueStream, subject: names.valueSubjects, start: .lastPerSubject, headersOnly: true
-        ) { [weak self] message in
-            self?.recordArrived(message)
+        if !done.isWatchingValues {
+            try connection.orderedConsumer(
+                stream: names.valueStream, subject: names.valueSubjects, start: .lastPerSubject,
+                headersOnly: true
+            ) { [weak self] message in
+                self?.recordArrived(message)
+            }
+            setUpSteps.withLock { $0.isWatchingValues = true }
         }
     }
 
@@ -578,15 +593,18 @@ package final class NATSEngine: KeyspaceStore {
 
     /// An event from the event stream: into this gateway's history, under its stream sequence.
     private func eventArrived(_ message: NATSMessage) {
-        guard let delivery = message.delivery, delivery.streamSequence > log.lastID,
+        guard let delivery = message.delivery,
             let type = message.headers[Record.Field.event].flatMap(KeyspaceEventType.init(rawValue:)),
             let time = message.headers[Record.Field.time].flatMap({ Int64($0) }),
             let key = try? Key(message.body)
         else { return }
-        log.append(
-            KeyspaceEvent(
-                id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time)))
-        log.notifySubscribers()
+        let event = KeyspaceEvent(
+            id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time))
+        // One the history holds already (the feed started again after a reconnection) changes
+        // nothing.
+        if log.append(event) {
+            log.notifySubscribers()
+        }
     }
 
     /// An acknowledgement of an event publication, on this gateway's inbox (`.a.N`).
@@ -962,6 +980,13 @@ package final class NATSEngine: KeyspaceStore {
             contentType: headers[Record.Field.contentType].map(HeaderText.decode)
                 ?? Payload.defaultContentType)
     }
+}
+
+/// What `NATSEngine.setUp()` has done, step by step.
+private struct SetUpSteps {
+    var isListeningForAnswers = false
+    var isReadingEvents = false
+    var isWatchingValues = false
 }
 
 /// Whether the cluster answers, and whether the streams and watches are set up: set from the C
