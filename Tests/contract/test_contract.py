@@ -2415,18 +2415,24 @@ def test_resuming_after_events_left_the_history_starts_with_a_gap(request: pytes
     for index in range(1, 13):
         put_value(api, f"k{index}")  # ids 1 to 12; the history keeps the last 5, 8 to 12
 
-    def gap(stream: EventStream, first: int, last: int) -> None:
+    def gap(stream: EventStream, first: int, last: int) -> int:
+        """Reads the gap from `first` to `last`, or to `last - 1`: the history may still hold the
+        event before the last it keeps while the notifier has not looked at it (on a NATS cluster
+        events come back from the event stream after their writes are answered, so the
+        subscriber can be there first). Returns where the gap ends."""
         event = stream.next_event()
-        assert (event.id, event.type, event.data) == (last, "gap", {"type": "gap", "from": first, "to": last})
+        assert event.type == "gap" and event.id in (last - 1, last), event
+        assert event.data == {"type": "gap", "from": first, "to": event.id}
+        return event.id
 
     with open_events(api.server, headers={"Last-Event-ID": "3"}) as stream:
-        gap(stream, 4, 7)
-        stream.expect(*[(index, "set", f"k{index}") for index in range(8, 13)])
+        end = gap(stream, 4, 7)
+        stream.expect(*[(index, "set", f"k{index}") for index in range(end + 1, 13)])
         put_value(api, "live")  # 13; the history keeps 9 to 13
         stream.expect((13, "set", "live"))
     with open_events(api.server, {"last_event_id": "0"}) as stream:
-        gap(stream, 1, 8)
-        stream.expect(*[(index, "set", f"k{index}") for index in range(9, 13)], (13, "set", "live"))
+        end = gap(stream, 1, 8)
+        stream.expect(*[(index, "set", f"k{index}") for index in range(end + 1, 13)], (13, "set", "live"))
     # Resuming after the gap's id: nothing more is lost.
     with open_events(api.server, headers={"Last-Event-ID": "8"}) as stream:
         stream.expect(*[(index, "set", f"k{index}") for index in range(9, 13)], (13, "set", "live"))
@@ -2434,9 +2440,10 @@ def test_resuming_after_events_left_the_history_starts_with_a_gap(request: pytes
         stream.expect((14, "set", "live"))
     # A filter does not hide a gap.
     with open_events(api.server, [("key", "k1?"), ("last_event_id", "2")]) as stream:
-        gap(stream, 3, 9)
+        end = gap(stream, 3, 9)
         put_value(api, "k13")
-        stream.expect((10, "set", "k10"), (11, "set", "k11"), (12, "set", "k12"), (15, "set", "k13"))
+        kept = [(index, "set", f"k{index}") for index in range(max(end + 1, 10), 13)]
+        stream.expect(*kept, (15, "set", "k13"))
 
 
 def put_many(server: RunningServer, key: str, count: int) -> None:
