@@ -104,9 +104,12 @@ struct JetStream: Sendable {
         }
     }
 
+    /// `value` as JSON with the snake_case keys the JetStream API takes.
     private func encode(_ value: some Encodable) throws(NATSError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         do {
-            return Array(try JSONEncoder().encode(value))
+            return Array(try encoder.encode(value))
         } catch {
             throw .malformedAnswer("could not encode a request: \(error)")
         }

@@ -1,5 +1,8 @@
 import FoundationEssentials
 
+// Requests are encoded with snake_case keys (`JetStream.encode`): a property's name is its
+// field's, in camelCase, unless its CodingKeys say otherwise.
+
 /// A stream's configuration, as `$JS.API.STREAM.CREATE` takes it (the fields Keygate sets).
 struct StreamConfiguration: Encodable, Sendable {
     var name: String
@@ -14,16 +17,6 @@ struct StreamConfiguration: Encodable, Sendable {
     /// Nanoseconds.
     var duplicateWindow: Int64?
     var allowDirect = false
-
-    enum CodingKeys: String, CodingKey {
-        case name, subjects, retention, storage, discard
-        case numReplicas = "num_replicas"
-        case maxMsgsPerSubject = "max_msgs_per_subject"
-        case maxMsgs = "max_msgs"
-        case allowMsgTtl = "allow_msg_ttl"
-        case duplicateWindow = "duplicate_window"
-        case allowDirect = "allow_direct"
-    }
 }
 
 /// A durable pull consumer's configuration (the fields Keygate sets).
@@ -37,34 +30,15 @@ struct ConsumerConfiguration: Encodable, Sendable {
     var maxAckPending = -1
     /// Nanoseconds.
     var inactiveThreshold: Int64
-
-    enum CodingKeys: String, CodingKey {
-        case durableName = "durable_name"
-        case filterSubject = "filter_subject"
-        case ackPolicy = "ack_policy"
-        case ackWait = "ack_wait"
-        case maxWaiting = "max_waiting"
-        case maxAckPending = "max_ack_pending"
-        case inactiveThreshold = "inactive_threshold"
-    }
 }
 
 struct ConsumerCreateRequest: Encodable {
     var streamName: String
     var config: ConsumerConfiguration
-
-    enum CodingKeys: String, CodingKey {
-        case streamName = "stream_name"
-        case config
-    }
 }
 
 struct StreamInfoRequest: Encodable {
     var subjectsFilter: String?
-
-    enum CodingKeys: String, CodingKey {
-        case subjectsFilter = "subjects_filter"
-    }
 }
 
 struct MessageRequest: Encodable {
