@@ -6,15 +6,17 @@ import Testing
 @Suite struct KeyIndexTests {
     let now = Timestamp(milliseconds: 1_000_000)
 
-    func record(_ kind: Record.Kind, sequence: UInt64, expiringIn milliseconds: Int64? = nil) -> Record {
+    func record(
+        _ kind: Record.Kind, sequence: UInt64, expiringIn milliseconds: Int64? = nil, writer: String? = nil
+    ) -> Record {
         let deadline = milliseconds.map { Timestamp(milliseconds: now.milliseconds + $0) }
-        return Record(
-            sequence: sequence, headers: Record.headers(kind, at: now, deadline: deadline, expected: 0),
-            body: [])!
+        var headers = Record.headers(kind, at: now, deadline: deadline, expected: 0)
+        headers[Record.Field.writer] = writer
+        return Record(sequence: sequence, headers: headers, body: [])!
     }
 
     @Test func laterRecordsWinAndDeletionsRemove() throws {
-        let index = KeyIndex()
+        let index = KeyIndex(gateway: "here")
         let key = try Key("k")
         index.apply(record(.string, sequence: 5), key: key, fromWatch: false)
         index.apply(record(.string, sequence: 3), key: key, fromWatch: true)
@@ -26,7 +28,7 @@ import Testing
     }
 
     @Test func keysLeaveAtTheirDeadlineEarliestFirst() throws {
-        let index = KeyIndex()
+        let index = KeyIndex(gateway: "here")
         #expect(
             index.apply(record(.string, sequence: 1, expiringIn: 300), key: try Key("late"), fromWatch: true))
         #expect(
@@ -42,7 +44,7 @@ import Testing
     }
 
     @Test func listingsAreInByteOrderAfterTheCursorWithoutExpiredKeys() throws {
-        let index = KeyIndex()
+        let index = KeyIndex(gateway: "here")
         for (number, text) in ["b", "a/2", "a/1", "a/3", "c"].enumerated() {
             index.apply(record(.string, sequence: UInt64(number + 1)), key: try Key(text), fromWatch: true)
         }
@@ -53,5 +55,21 @@ import Testing
         #expect(first.rows.map(\.0.text) == ["a/1", "a/2"] && first.more)
         let second = index.strings(prefix: Array("a/".utf8), after: try Key("a/2"), limit: 2, now: later)
         #expect(second.rows.map(\.0.text) == ["a/3"] && !second.more, "queues' records are not strings")
+    }
+
+    @Test func keysWrittenHereAreToldFromKeysWrittenElsewhere() throws {
+        let index = KeyIndex(gateway: "here")
+        index.apply(record(.string, sequence: 1, writer: "here"), key: try Key("ours"), fromWatch: false)
+        index.apply(record(.string, sequence: 1, writer: "here"), key: try Key("ours"), fromWatch: true)
+        index.apply(
+            record(.string, sequence: 2, writer: "here"), key: try Key("ours, watched"), fromWatch: true)
+        index.apply(record(.string, sequence: 3, writer: "there"), key: try Key("theirs"), fromWatch: true)
+        index.apply(record(.string, sequence: 4), key: try Key("unsigned"), fromWatch: true)
+        #expect(index.entry(try Key("ours"))?.isWrittenHere == true)
+        #expect(index.entry(try Key("ours, watched"))?.isWrittenHere == true, "after a restart of the watch")
+        #expect(index.entry(try Key("theirs"))?.isWrittenHere == false)
+        #expect(index.entry(try Key("unsigned"))?.isWrittenHere == false)
+        index.apply(record(.string, sequence: 5, writer: "there"), key: try Key("ours"), fromWatch: true)
+        #expect(index.entry(try Key("ours"))?.isWrittenHere == false, "the last writer announces the expiry")
     }
 }

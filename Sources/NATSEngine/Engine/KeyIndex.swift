@@ -16,6 +16,8 @@ final class KeyIndex: Sendable {
         var deadline: Timestamp?
         var size: Int
         var expiresInStorage: Bool
+        /// Whether this gateway wrote it (and so announces its expiry).
+        var isWrittenHere: Bool
         fileprivate var handle: DeadlineHeap<Timestamp, Key>.Handle?
     }
 
@@ -29,6 +31,13 @@ final class KeyIndex: Sendable {
     }
 
     private let state = Mutex(State())
+    /// This gateway, as records name their writer.
+    private let gateway: String
+
+    /// An empty index of what `gateway` sees.
+    init(gateway: String) {
+        self.gateway = gateway
+    }
 
     /// Records the message of sequence `sequence` at `key`, unless the index already holds a
     /// later one; a deletion removes the key. `fromWatch` marks what the watch delivered (a
@@ -50,7 +59,8 @@ final class KeyIndex: Sendable {
                 kind: record.kind, sequence: record.sequence, version: record.version,
                 deadline: record.deadline,
                 size: record.size,
-                expiresInStorage: record.expiresInStorage)
+                expiresInStorage: record.expiresInStorage,
+                isWrittenHere: !fromWatch || record.writer == gateway)
             if let deadline = record.deadline {
                 entry.handle = state.deadlines.insert(key, deadline: deadline)
             }

@@ -28,7 +28,7 @@ package final class NATSEngine: KeyspaceStore {
     private let logger: Logger
     private let connection: NATSConnection
     private let jetStream: JetStream
-    private let index = KeyIndex()
+    private let index: KeyIndex
     private let log: EventLog
     private let outbox: EventOutbox
     private let waiters = PullWaiters()
@@ -78,6 +78,7 @@ package final class NATSEngine: KeyspaceStore {
         }
         jetStream = JetStream(connection: connection, timeout: configuration.requestTimeout)
         inbox = connection.makeInbox()
+        index = KeyIndex(gateway: inbox)
         outbox = EventOutbox(connection: connection, subject: names.eventSubject, inbox: "\(inbox).a")
         if connection.isConnected {
             link.isConnected.store(true, ordering: .releasing)
@@ -149,6 +150,9 @@ package final class NATSEngine: KeyspaceStore {
 
     /// How often the streams are asked whether they answer.
     private static let healthInterval = Duration.seconds(2)
+    /// How long the gateways that did not write a key wait, past its deadline, for the
+    /// `expired` of the one that did before they publish it themselves.
+    private static let standInDelay = Duration.seconds(1)
 
     /// Asks each stream for its state: they have leaders and answer.
     private func verify() throws(NATSError) {
@@ -598,6 +602,9 @@ package final class NATSEngine: KeyspaceStore {
             let time = message.headers[Record.Field.time].flatMap({ Int64($0) }),
             let key = try? Key(message.body)
         else { return }
+        if let id = message.headers[Record.Field.messageID] {
+            outbox.confirm(id)
+        }
         let event = KeyspaceEvent(
             id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time))
         // One the history holds already (the feed started again after a reconnection) changes
@@ -607,11 +614,11 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    /// An acknowledgement of an event publication, on this gateway's inbox (`.a.N`).
+    /// An acknowledgement of an event sent again, on this gateway's inbox (`.a.<id>`).
     private func answerArrived(_ message: NATSMessage) {
         let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
-        if tokens.count == 2, tokens[0] == "a", let number = UInt64(tokens[1]) {
-            outbox.acknowledge(number, message)
+        if tokens.count == 2, tokens[0] == "a" {
+            outbox.acknowledge(String(tokens[1]), message)
         }
     }
 
@@ -651,7 +658,11 @@ package final class NATSEngine: KeyspaceStore {
             let deadline = entry.deadline ?? now
             switch entry.kind {
             case .string:
-                outbox.publish(.expired, key: key, time: deadline, id: "expired-\(entry.sequence)")
+                // The gateway that wrote the key announces it; the others stand in for it,
+                // should it be gone.
+                outbox.publish(
+                    .expired, key: key, time: deadline, id: "expired-\(entry.sequence)",
+                    after: entry.isWrittenHere ? .zero : Self.standInDelay)
                 if !entry.expiresInStorage {
                     _ = try? delete(key, sequence: entry.sequence, at: now)
                 }
@@ -734,6 +745,8 @@ package final class NATSEngine: KeyspaceStore {
     /// read (the expected sequence does not hold).
     private func write(_ key: Key, headers: [String: String], body: [UInt8]) throws(KeyspaceError) -> UInt64?
     {
+        var headers = headers
+        headers[Record.Field.writer] = inbox
         do {
             return try jetStream.publish(names.valueSubject(key), headers: headers, body: body).seq
         } catch let error where error.isJetStream(NATSError.wrongLastSubjectSequence) {

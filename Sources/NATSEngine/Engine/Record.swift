@@ -6,7 +6,7 @@ import Keyspace
 /// Its header fields say which (`Keygate-Kind`), the deadline to the millisecond
 /// (`Keygate-Deadline`), the version a TTL change kept (`Keygate-Version`; else the message's
 /// sequence is the version), the media type (`Keygate-Content-Type`, percent-encoded) and when
-/// the change was made (`Keygate-Time`). `Nats-TTL` makes the cluster drop it about a second
+/// the change was made (`Keygate-Time`), and which gateway made it (`Keygate-Gateway`). `Nats-TTL` makes the cluster drop it about a second
 /// after its deadline, rounded up: Keygate hides it from the deadline on.
 struct Record: Sendable {
     /// What a record holds.
@@ -32,6 +32,8 @@ struct Record: Sendable {
     /// Whether the cluster drops it by itself (`Nats-TTL`); a deadline past the longest TTL
     /// stored is removed by the gateway that reaches it.
     var expiresInStorage: Bool
+    /// The gateway that wrote it (its inbox), if it said.
+    var writer: String?
 
     /// Header field names.
     enum Field {
@@ -45,6 +47,7 @@ struct Record: Sendable {
         static let messageID = "Nats-Msg-Id"
         static let size = "Nats-Msg-Size"
         static let event = "Keygate-Event"
+        static let writer = "Keygate-Gateway"
     }
 
     /// Reads a record from a message's header fields and body (or size, with no body).
@@ -55,6 +58,7 @@ struct Record: Sendable {
         version = Version(headers[Field.version].flatMap { UInt64($0) } ?? sequence)
         deadline = headers[Field.deadline].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
         expiresInStorage = headers[Field.ttl] != nil
+        writer = headers[Field.writer]
         if let body {
             size = body.count
             if kind == .string {

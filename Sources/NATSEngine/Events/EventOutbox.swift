@@ -3,36 +3,41 @@ import Keyspace
 import Plumbing
 
 /// Events on their way to the cluster's event stream, each with a de-duplication id
-/// (`Nats-Msg-Id`) derived from the change it tells of, kept until the stream acknowledges it.
+/// (`Nats-Msg-Id`) derived from the change it tells of, kept until the gateway reads it back
+/// from the stream.
 ///
-/// Publishing does not wait: events leave in the order they are given, on one connection, so
-/// the stream stores them in that order. One whose acknowledgement does not come (a leader
-/// election, a lost connection) is sent again with the same id, which the stream stores once
-/// within its duplicate window (two minutes). So every gateway that sees a key expire may
-/// publish its `expired`, and the stream keeps one.
+/// Publishing does not wait, nor asks for an acknowledgement: events leave in the order they
+/// are given, on one connection, so the stream stores them in that order, and the event feed
+/// every gateway reads (`confirm`) is the receipt. One that has not come back in time (a
+/// leader election, a lost connection) is sent again with the same id and a reply subject,
+/// which the stream stores once within its duplicate window (two minutes) and acknowledges
+/// either way (`acknowledge`). So every gateway that sees a key expire may publish its
+/// `expired`, and the stream keeps one.
+///
+/// An event may also be held back (`publish(…, after:)`): sent only if no gateway has
+/// published it by then. That is how the gateways that did not write a key stand in for the
+/// one that did, should it be gone, without doubling the cluster's work while it is there.
 final class EventOutbox: Sendable {
     private struct Pending {
         var message: NATSMessage
-        var sent: ContinuousClock.Instant
+        /// When to send it (again), unless it comes back first.
+        var due: ContinuousClock.Instant
     }
 
-    private struct State {
-        var pending: [UInt64: Pending] = [:]
-        var next: UInt64 = 0
-    }
-
-    /// How long an event waits for its acknowledgement before it is sent again.
+    /// How long a sent event waits to come back before it is sent again.
     private static let patience = Duration.seconds(2)
+    /// How often held and late events are looked at.
+    private static let tick = Duration.milliseconds(100)
 
     private let connection: NATSConnection
     private let subject: String
-    /// Acknowledgements come to `<inbox>.<number>`.
+    /// Acknowledgements of events sent again come to `<inbox>.<id>`.
     private let inbox: String
-    private let state = Mutex(State())
+    private let pending = Mutex<[String: Pending]>([:])
     private let retrier = WorkerThread(name: "keygate-nats-outbox")
 
-    /// An outbox publishing to `subject`, its acknowledgements coming to `inbox.*` (which the
-    /// caller routes to `acknowledge`).
+    /// An outbox publishing to `subject`, the acknowledgements of events sent again coming to
+    /// `inbox.*` (which the caller routes to `acknowledge`).
     init(connection: NATSConnection, subject: String, inbox: String) {
         self.connection = connection
         self.subject = subject
@@ -40,58 +45,68 @@ final class EventOutbox: Sendable {
     }
 
     /// Sends an event of `type` on `key` made at `time`, identified by `id` for
-    /// de-duplication. A send that fails now is tried again later.
-    func publish(_ type: KeyspaceEventType, key: Key, time: Timestamp, id: String) {
-        let message = state.withLock { state in
-            state.next += 1
-            let message = NATSMessage(
-                subject: subject, reply: "\(inbox).\(state.next)",
-                headers: [
-                    Record.Field.messageID: id, Record.Field.event: type.rawValue,
-                    Record.Field.time: String(time.milliseconds),
-                ],
-                body: key.bytes)
-            state.pending[state.next] = Pending(message: message, sent: .now)
-            return message
+    /// de-duplication, now or, with `delay`, then unless it has come back from the stream
+    /// meanwhile. A send that fails is tried again later.
+    func publish(
+        _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, after delay: Duration = .zero
+    ) {
+        let message = NATSMessage(
+            subject: subject,
+            headers: [
+                Record.Field.messageID: id, Record.Field.event: type.rawValue,
+                Record.Field.time: String(time.milliseconds),
+            ],
+            body: key.bytes)
+        let isHeld = delay > .zero
+        pending.withLock { pending in
+            pending[id] = Pending(message: message, due: .now + (isHeld ? delay : Self.patience))
         }
-        try? connection.publish(message)
+        if !isHeld {
+            try? connection.publish(message)
+        }
     }
 
-    /// Reads the stream's answer to the event sent as `number`: an acknowledgement ends it,
-    /// an error leaves it to be sent again.
-    func acknowledge(_ number: UInt64, _ answer: NATSMessage) {
+    /// An event of de-duplication id `id` came back from the stream: it is stored.
+    func confirm(_ id: String) {
+        _ = pending.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Reads the stream's answer to event `id` sent again: an acknowledgement (stored, or a
+    /// duplicate of one stored) ends it, an error leaves it to be sent again.
+    func acknowledge(_ id: String, _ answer: NATSMessage) {
         let isStored =
             answer.status == nil
             && (try? JSONDecoder().decode(PublishAcknowledgement.self, from: Data(answer.body))) != nil
         if isStored {
-            _ = state.withLock { $0.pending.removeValue(forKey: number) }
+            confirm(id)
         }
     }
 
-    /// The events not yet acknowledged.
+    /// The events not yet stored, held ones included.
     var pendingCount: Int {
-        state.withLock { $0.pending.count }
+        pending.withLock { $0.count }
     }
 
-    /// Starts sending again, every half second, what was not acknowledged in time.
+    /// Starts sending, every tenth of a second, what is due: held events no gateway has
+    /// published, and events that did not come back in time.
     func start() {
         retrier.start { [self] in
+            guard connection.isConnected else { return .untilWokenOrAfter(Self.tick) }
             let now = ContinuousClock.now
-            let late = state.withLock { state in
-                var late: [NATSMessage] = []
-                for (number, pending) in state.pending.sorted(by: { $0.key < $1.key })
-                where now - pending.sent > Self.patience {
-                    late.append(pending.message)
-                    state.pending[number]?.sent = now
+            let due = pending.withLock { pending in
+                var due: [(id: String, message: NATSMessage)] = []
+                for (id, entry) in pending where entry.due <= now {
+                    due.append((id, entry.message))
+                    pending[id]?.due = now + Self.patience
                 }
-                return late
+                return due
             }
-            if connection.isConnected {
-                for message in late {
-                    try? connection.publish(message)
-                }
+            for (id, message) in due {
+                var message = message
+                message.reply = "\(inbox).\(id)"
+                try? connection.publish(message)
             }
-            return .untilWokenOrAfter(.milliseconds(500))
+            return .untilWokenOrAfter(Self.tick)
         }
     }
 
