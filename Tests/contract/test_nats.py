@@ -141,6 +141,25 @@ def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.Fixtu
     assert max(lateness.values()) < 250, lateness
 
 
+def test_a_key_whose_writer_died_is_announced_by_the_other_gateway_once(request: pytest.FixtureRequest) -> None:
+    # The gateway that wrote a key announces its expiry; the others stand in for it a second
+    # after the deadline when its event has not come.
+    a, b = pair(request)
+    with open_events(b.server) as on_b:
+        put(a, "orphan", query={"ttl": "0.5"}, status=201)
+        written = on_b.next_event()
+        assert (written.type, written.key) == ("set", "orphan")
+        a.server.kill()
+        expired = on_b.next_event()
+        arrived = time.time() * 1000
+        deadline = written.data["time"] + 500
+        assert (expired.type, expired.key, expired.data["time"]) == ("expired", "orphan", deadline)
+        assert arrived - deadline < 3000, f"announced {arrived - deadline:.0f} ms after the deadline"
+        get(b, "orphan", status=404)
+        put(b, "sentinel", status=201)
+        assert on_b.next_event().key == "sentinel", "one expired event, not one per gateway"
+
+
 def test_a_subscriber_resumes_on_the_other_gateway_after_one_dies(request: pytest.FixtureRequest) -> None:
     a, b = pair(request)
     for index in range(20):
