@@ -682,8 +682,14 @@ run_expiry(int argc, char **argv)
             struct writer *writer = &writers[tag - 1];
             ssize_t count = recv(writer->fd, writer->pending + writer->pending_length,
                                  sizeof writer->pending - writer->pending_length, MSG_DONTWAIT);
+            if (count == 0 && writer->in_flight == 0) {
+                /* Idle since its last answer (the load is done): the server may close it. */
+                epoll_ctl(epoll, EPOLL_CTL_DEL, writer->fd, NULL);
+                close(writer->fd);
+                continue;
+            }
             if (count == 0)
-                failf("the server closed a writing connection");
+                failf("the server closed a writing connection with writes in flight");
             if (count < 0) {
                 if (errno == EAGAIN)
                     continue;
