@@ -153,7 +153,8 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
 
     /// Performs one request's operation; its reply, or `nil` when it comes later.
     private func perform(_ operation: WebSocketRequest.Operation, id: JSONValue) throws -> String? {
-        let operations = gateway.operations
+        // In the order the client sent them, as the socket's loop reads them.
+        let operations = gateway.operations.onCallingThread
         switch operation {
         case .get(let read):
             return try reply(to: id, operations.perform(read, by: caller)) { stored in
