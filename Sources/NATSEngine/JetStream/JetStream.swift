@@ -94,7 +94,10 @@ struct JetStream: Sendable {
             throw .client(function: "JetStream", status: "no responders (no JetStream leader)")
         }
         let data = Data(answer.body)
-        if let failure = try? JSONDecoder().decode(ErrorAnswer.self, from: data), let error = failure.error {
+        // Only an answer naming an `error` member can be one: most are decoded once.
+        if answer.body.firstRange(of: Self.errorMember) != nil,
+            let failure = try? JSONDecoder().decode(ErrorAnswer.self, from: data), let error = failure.error
+        {
             throw .jetStream(code: error.errCode, description: error.description)
         }
         do {
@@ -103,6 +106,9 @@ struct JetStream: Sendable {
             throw .malformedAnswer("\(error): \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
         }
     }
+
+    /// The name of the member that holds a refusal, as it appears in an answer.
+    private static let errorMember = Array(#""error""#.utf8)
 
     /// `value` as JSON with the snake_case keys the JetStream API takes.
     private func encode(_ value: some Encodable) throws(NATSError) -> [UInt8] {
