@@ -35,10 +35,9 @@ struct LaunchConfiguration: Sendable {
         case nats
     }
 
-    /// The threads REST operations run on, on a NATS cluster: each holds its thread for its
-    /// round trips to the cluster, so more threads keep more of them under way, while
-    /// libmicrohttpd's threads (one per core) go on serving connections and event streams.
-    static let natsOffloadingThreads = 64
+    /// HTTP threads on a NATS cluster when `--threads` is not given: each operation holds its
+    /// thread for its round trips to the cluster, so more threads keep more of them under way.
+    static let natsThreads = 64
 
     /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
     init(options: Options, environment: Environment) throws {
@@ -55,7 +54,7 @@ struct LaunchConfiguration: Sendable {
     }
 
     /// On a NATS cluster: no data directory and no memory limit (the cluster keeps the data),
-    /// REST operations on threads of their own, the cluster's servers, and the event history and longest
+    /// more HTTP threads unless told, the cluster's servers, and the event history and longest
     /// wait the streams and pull requests follow.
     private mutating func checkNATS(options: Options, environment: Environment) throws {
         let local: [(Setting, Bool)] = [
@@ -75,7 +74,9 @@ struct LaunchConfiguration: Sendable {
             )
         }
         server.keyspace.persistence = nil
-        server.gateway.offloadingThreads = Self.natsOffloadingThreads
+        if options.threads == nil && environment[Setting.threads.variable] == nil {
+            server.http.threads = Self.natsThreads
+        }
         if !natsURLs.isEmpty {
             nats.urls = natsURLs
         }

@@ -22,8 +22,6 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
 
     /// Where operations meet the store.
     let operations: Operations<Store>
-    /// The threads operations run on when the store's calls wait on the network.
-    private let pool: BlockingPool?
     /// Every endpoint, declared once.
     let routes: RouteTable<Handler>
     /// What the gateway was told.
@@ -47,11 +45,9 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
         store: Store, configuration: GatewayConfiguration, deadlines: DeadlineQueue, metrics: GatewayMetrics?,
         accessControl: AccessControl?, logger: Logger
     ) {
-        pool = configuration.offloadingThreads.map { BlockingPool(name: "keygate-store", size: $0) }
         operations = Operations(
-            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger,
-            metrics: metrics,
-            pool: pool)
+            store: store, deadlines: deadlines, limits: configuration.limits, logger: logger, metrics: metrics
+        )
         self.accessControl = accessControl
         routes = Self.makeRoutes()
         self.configuration = configuration
@@ -79,7 +75,6 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
 
     /// Starts sending heartbeats to event streams; `/readyz` answers 200 from now on.
     package func start() {
-        pool?.start()
         fanOut.start()
         isReady.store(true, ordering: .releasing)
     }
@@ -97,7 +92,6 @@ package final class Gateway<Store: KeyspaceStore>: HTTPHandler {
     /// Stops the heartbeats; after `beginStopping()` and the HTTP server's stop.
     package func stop() {
         fanOut.stop()
-        pool?.stop()
     }
 
     /// Answers a request; every failure becomes a problem answer. Adds the CORS headers its

@@ -27,11 +27,6 @@ package struct GatewayConfiguration: Sendable {
     /// control. Default off: it refuses to start (as Redis's protected mode).
     package var isAnonymousAllowed = false
 
-    /// The threads REST operations run on, instead of libmicrohttpd's, for a store whose calls
-    /// wait on the network (each holds its thread for its round trips, so more threads keep
-    /// more of them under way). Default `nil`: operations run on the thread that received them.
-    package var offloadingThreads: Int?
-
     /// A configuration with every default.
     package init() {}
 }

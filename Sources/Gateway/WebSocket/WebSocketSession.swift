@@ -153,8 +153,7 @@ final class WebSocketSession<Store: KeyspaceStore>: UpgradeHandler {
 
     /// Performs one request's operation; its reply, or `nil` when it comes later.
     private func perform(_ operation: WebSocketRequest.Operation, id: JSONValue) throws -> String? {
-        // In the order the client sent them, as the socket's loop reads them.
-        let operations = gateway.operations.onCallingThread
+        let operations = gateway.operations
         switch operation {
         case .get(let read):
             return try reply(to: id, operations.perform(read, by: caller)) { stored in
