@@ -7,9 +7,13 @@ extension HTTPServer {
         package var host = "127.0.0.1"
         /// The TCP port; 0 binds any free port, which `HTTPServer.port` then reports.
         package var port = 8080
-        /// Worker threads, each with its own epoll loop, and as many loops serving upgraded
-        /// sockets (WebSockets); defaults to the number of cores.
+        /// Worker threads, each with its own epoll loop; defaults to the number of cores.
         package var threads = Configuration.onlineCores
+        /// Loops serving upgraded sockets (WebSockets) and streamed responses; `nil`, the
+        /// default, as many as `threads`. Fewer when the workers are many because requests
+        /// wait on their threads (a remote store's round trips): a stream's sends are spread
+        /// over fewer threads, each waking once for all its streams.
+        package var loops: Int?
         /// The largest request body accepted; a larger one gets a 413 and is not read.
         package var maxBodyBytes = 8 * 1024 * 1024
         /// Open connections served at most, parked ones included. A sixteenth more (at least

@@ -53,7 +53,8 @@ package final class HTTPServer: Sendable {
             try loadCredentials(tls)
         }
         let upgradeLoops = try UpgradeLoops(
-            count: configuration.threads, maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
+            count: configuration.loops ?? configuration.threads,
+            maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, stallTimeout: configuration.idleTimeout,
             logger: logger)
         let acceptor = try ConnectionAcceptor(
