@@ -1,9 +1,10 @@
-// Linux's epoll and eventfd, which Glibc's Swift module does not cover. Only Plumbing imports
+// Linux's epoll, eventfd and thread names, which Glibc's Swift module does not cover. Only Plumbing imports
 // this module. Every function is a thin `static inline` forwarder; no logic lives in C.
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
 #include <stdbool.h>
+#include <sys/prctl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -17,6 +18,13 @@ static inline int
 clinux_epoll_create(void)
 {
     return epoll_create1(EPOLL_CLOEXEC);
+}
+
+/// Names the calling thread, as `top -H` and /proc show it (the first 15 bytes).
+static inline int
+clinux_name_this_thread(const char *name)
+{
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
 /// A new non-blocking event descriptor, closed on exec.

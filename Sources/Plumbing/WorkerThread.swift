@@ -1,3 +1,4 @@
+import CLinux
 import Dispatch
 import Foundation
 
@@ -55,6 +56,9 @@ package final class WorkerThread: Sendable {
             ).exchanged
         else { return }
         let thread = Thread { [self] in
+            // Set here, by the thread itself: Foundation's `Thread.name` does not always reach
+            // the kernel's name of the thread, which `top -H` and /proc show (15 bytes at most).
+            _ = clinux_name_this_thread(name)
             while !isStopping {
                 let pause = round()
                 guard !isStopping else { break }

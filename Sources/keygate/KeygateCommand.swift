@@ -62,7 +62,9 @@ struct KeygateCommand: ParsableCommand {
             "Keygate listening",
             metadata: [
                 "address": "\(scheme)://\(configuration.http.host):\(server.port)",
-                "threads": "\(configuration.http.threads)", "engine": "\(launch.engine.rawValue)",
+                "threads": "\(configuration.http.threads)",
+                "loops": "\(configuration.http.loops ?? configuration.http.threads)",
+                "engine": "\(launch.engine.rawValue)",
             ])
         signals.waitForTermination { server.reload() }
         logger.notice("Stopping")

@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import statistics
 import subprocess
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -196,6 +199,19 @@ def stored_record(prefix: str, key: str) -> dict:
             await connection.close()
 
     return asyncio.run(read())
+
+
+def test_requests_wait_on_64_threads_and_streams_are_served_by_a_loop_per_core(request: pytest.FixtureRequest) -> None:
+    # Operations hold an HTTP thread for their round trips to the cluster, so a gateway runs
+    # 64; event streams and WebSockets stay on one loop per core, where a delivery to many
+    # streams costs least.
+    a, _ = pair(request)
+    cores = os.sysconf("SC_NPROCESSORS_ONLN")
+    listening = a.server.wait_for_log(r"Keygate listening")
+    assert "threads=64" in listening and f"loops={cores}" in listening, listening
+    names = Counter((task / "comm").read_text().strip()
+                    for task in Path(f"/proc/{a.server.process.pid}/task").iterdir())
+    assert (names["MHD-worker"], names["keygate-upgrade"]) == (64, cores), names
 
 
 def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request: pytest.FixtureRequest) -> None:
