@@ -1,14 +1,15 @@
-// Linux's epoll, eventfd and thread names, which Glibc's Swift module does not cover. Only Plumbing imports
-// this module. Every function is a thin `static inline` forwarder; no logic lives in C.
+// Linux's epoll, eventfd and thread names, which Glibc's Swift module does not cover. Only
+// Plumbing imports this module. Every function is a thin `static inline` forwarder; no logic
+// lives in C.
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
 #include <stdbool.h>
-#include <sys/prctl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 
 // `struct epoll_event` is packed on x86_64, which Swift cannot build, so events are read here
 // and only their 64-bit ids cross over.

@@ -5,9 +5,10 @@ import Keyspace
 ///
 /// Its header fields say which (`Keygate-Kind`), the deadline to the millisecond
 /// (`Keygate-Deadline`), the version a TTL change kept (`Keygate-Version`; else the message's
-/// sequence is the version), the media type (`Keygate-Content-Type`, percent-encoded) and when
-/// the change was made (`Keygate-Time`), and which gateway made it (`Keygate-Gateway`). `Nats-TTL` makes the cluster drop it about a second
-/// after its deadline, rounded up: Keygate hides it from the deadline on.
+/// sequence is the version), the media type (`Keygate-Content-Type`, percent-encoded), when
+/// the change was made (`Keygate-Time`) and by which gateway (`Keygate-Gateway`). `Nats-TTL`
+/// makes the cluster drop it about a second after its deadline, rounded up: Keygate hides it
+/// from the deadline on.
 struct Record: Sendable {
     /// What a record holds.
     enum Kind: String, Sendable {

@@ -94,15 +94,14 @@ final class EventOutbox: Sendable {
             guard connection.isConnected else { return .untilWokenOrAfter(Self.tick) }
             let now = ContinuousClock.now
             let due = pending.withLock { pending in
-                var due: [(id: String, message: NATSMessage)] = []
-                for (id, entry) in pending where entry.due <= now {
-                    due.append((id, entry.message))
+                let due = pending.filter { $0.value.due <= now }
+                for id in due.keys {
                     pending[id]?.due = now + Self.patience
                 }
                 return due
             }
-            for (id, message) in due {
-                var message = message
+            for (id, entry) in due {
+                var message = entry.message
                 message.reply = "\(inbox).\(id)"
                 try? connection.publish(message)
             }
