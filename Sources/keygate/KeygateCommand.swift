@@ -63,7 +63,7 @@ struct KeygateCommand: ParsableCommand {
             metadata: [
                 "address": "\(scheme)://\(configuration.http.host):\(server.port)",
                 "threads": "\(configuration.http.threads)",
-                "loops": "\(configuration.http.loops ?? configuration.http.threads)",
+                "loops": "\(configuration.http.loopCount)",
                 "engine": "\(launch.engine.rawValue)",
             ])
         signals.waitForTermination { server.reload() }

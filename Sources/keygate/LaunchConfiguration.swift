@@ -37,7 +37,7 @@ struct LaunchConfiguration: Sendable {
 
     /// HTTP threads on a NATS cluster when `--threads` is not given: each operation holds its
     /// thread for its round trips to the cluster, so more threads keep more of them under way.
-    /// The loops serving event streams and WebSockets stay one per core.
+    /// The loops serving event streams and WebSockets stay one per core, whatever the threads.
     static let natsThreads = 64
 
     /// The configuration from flags, else `KEYGATE_*` variables, else the defaults.
@@ -77,10 +77,10 @@ struct LaunchConfiguration: Sendable {
         server.keyspace.persistence = nil
         if options.threads == nil && environment[Setting.threads.variable] == nil {
             server.http.threads = Self.natsThreads
-            // Event streams and WebSockets on one loop per core still: spread over 64 loops,
-            // 1 000 streams cost 2.5 times the CPU per delivery, and were 5 times as late.
-            server.http.loops = HTTPServer.Configuration.onlineCores
         }
+        // Event streams and WebSockets on one loop per core whatever the threads: spread over
+        // 64 loops, 1 000 streams cost 2.5 times the CPU per delivery, and were 5 times as late.
+        server.http.loops = HTTPServer.Configuration.onlineCores
         if !natsURLs.isEmpty {
             nats.urls = natsURLs
         }

@@ -14,6 +14,11 @@ extension HTTPServer {
         /// wait on their threads (a remote store's round trips): a stream's sends are spread
         /// over fewer threads, each waking once for all its streams.
         package var loops: Int?
+
+        /// The loops serving upgraded sockets and streamed responses: `loops`, else `threads`.
+        package var loopCount: Int {
+            loops ?? threads
+        }
         /// The largest request body accepted; a larger one gets a 413 and is not read.
         package var maxBodyBytes = 8 * 1024 * 1024
         /// Open connections served at most, parked ones included. A sixteenth more (at least

@@ -53,7 +53,7 @@ package final class HTTPServer: Sendable {
             try loadCredentials(tls)
         }
         let upgradeLoops = try UpgradeLoops(
-            count: configuration.loops ?? configuration.threads,
+            count: configuration.loopCount,
             maxBufferedBytes: configuration.maxUpgradeBufferedBytes,
             closeTimeout: configuration.upgradeCloseTimeout, stallTimeout: configuration.idleTimeout,
             logger: logger)

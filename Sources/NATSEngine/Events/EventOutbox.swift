@@ -82,11 +82,6 @@ final class EventOutbox: Sendable {
         }
     }
 
-    /// The events not yet stored, held ones included.
-    var pendingCount: Int {
-        pending.withLock { $0.count }
-    }
-
     /// Starts sending, every tenth of a second, what is due: held events no gateway has
     /// published, and events that did not come back in time.
     func start() {
