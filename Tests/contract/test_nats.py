@@ -234,21 +234,10 @@ def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request:
         time.sleep(0.1)
 
 
-def test_leases_delays_moves_and_policies_answer_501_and_change_nothing(request: pytest.FixtureRequest) -> None:
+def test_delays_and_moves_answer_501_and_change_nothing(request: pytest.FixtureRequest) -> None:
     a, _ = pair(request)
     a.call("POST", "/v1/queues/{name}", path={"name": "work"}, body=b"m", status=201)
-    receipt = "AQ" + "A" * 42
     refused = [
-        a.call("POST", "/v1/queues/{name}/receive", path={"name": "work"}, status=501),
-        a.call("POST", "/v1/queues/{name}/ack", path={"name": "work"},
-               body=json.dumps({"receipts": [receipt]}).encode(), status=501),
-        a.call("PUT", "/v1/queues/{name}/leases/{receipt}", path={"name": "work", "receipt": receipt},
-               body=b'{"visibility": 5}', status=501),
-        a.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path={"name": "work", "receipt": receipt},
-               status=501),
-        a.call("GET", "/v1/queues/{name}/policy", path={"name": "work"}, status=501),
-        a.call("PUT", "/v1/queues/{name}/policy", path={"name": "work"}, body=b'{"visibility": 5}', status=501),
-        a.call("DELETE", "/v1/queues/{name}/policy", path={"name": "work"}, status=501),
         a.call("POST", "/v1/queues/{name}", path={"name": "work"}, query={"delay": "5"}, body=b"later",
                status=501),
         a.call("POST", "/v1/queues/{name}/pop", path={"name": "work"}, query={"to": "elsewhere"}, status=501),
@@ -261,6 +250,72 @@ def test_leases_delays_moves_and_policies_answer_501_and_change_nothing(request:
     peek = a.call("GET", "/v1/queues/{name}/messages", path={"name": "work"}, status=200).json()
     assert [message["text"] for message in peek["messages"]] == ["m"]
     assert a.call("GET", "/v1/queues/{name}", path={"name": "elsewhere"}, status=200).json()["length"] == 0
+
+
+def receive_on(client: Client, name: str, query: dict[str, str] | None = None) -> dict[str, object]:
+    """The one message a receive gets."""
+    messages = client.call("POST", "/v1/queues/{name}/receive", path={"name": name}, query=query,
+                           status=200).json()["messages"]
+    assert len(messages) == 1, messages
+    message: dict[str, object] = messages[0]
+    return message
+
+
+def lease_path(name: str, receipt: object) -> dict[str, str]:
+    return {"name": name, "receipt": str(receipt)}
+
+
+def test_a_lease_given_on_one_gateway_is_acknowledged_on_the_other(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    a.call("POST", "/v1/queues/{name}", path={"name": "jobs"}, body=b"one", status=201)
+    leased = receive_on(a, "jobs", {"visibility": "30"})
+    state = b.call("GET", "/v1/queues/{name}", path={"name": "jobs"}, status=200).json()
+    assert (state["length"], state["visible"], state["inFlight"]) == (1, 0, 1)
+    b.call("POST", "/v1/queues/{name}/receive", path={"name": "jobs"}, status=204)
+    b.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path=lease_path("jobs", leased["receipt"]), status=204)
+    # Once acknowledged, on either gateway, its receipt is over on both.
+    for gateway in (a, b):
+        gateway.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path=lease_path("jobs", leased["receipt"]),
+                     status=410)
+    assert a.call("GET", "/v1/queues/{name}", path={"name": "jobs"}, status=200).json()["length"] == 0
+
+
+def test_a_receipt_whose_lease_ended_acknowledges_nothing_on_either_gateway(request: pytest.FixtureRequest) -> None:
+    """JetStream acknowledges by message: without the gateways' lease book, the first
+    worker's late acknowledgement would remove the message from under the second."""
+    a, b = pair(request)
+    a.call("POST", "/v1/queues/{name}", path={"name": "slow"}, body=b"work", status=201)
+    first = receive_on(a, "slow", {"visibility": "0.3"})
+    second = receive_on(b, "slow", {"wait": "5", "visibility": "30"})
+    assert (second["id"], second["attempts"]) == (first["id"], 2)
+    for gateway in (a, b):
+        gateway.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path=lease_path("slow", first["receipt"]),
+                     status=410)
+        gateway.call("PUT", "/v1/queues/{name}/leases/{receipt}", path=lease_path("slow", first["receipt"]),
+                     body=b'{"visibility": 60}', status=410)
+    state = a.call("GET", "/v1/queues/{name}", path={"name": "slow"}, status=200).json()
+    assert (state["length"], state["inFlight"]) == (1, 1), "the second worker's lease runs"
+    # The second worker extends on one gateway and acknowledges on the other.
+    a.call("PUT", "/v1/queues/{name}/leases/{receipt}", path=lease_path("slow", second["receipt"]),
+           body=b'{"visibility": 60}', status=200)
+    b.call("DELETE", "/v1/queues/{name}/leases/{receipt}", path=lease_path("slow", second["receipt"]), status=204)
+
+
+def test_a_dead_letter_policy_set_on_one_gateway_holds_on_the_other(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    policy = {"visibility": 0.3, "maxReceives": 1, "deadLetter": "poison-dead"}
+    a.call("PUT", "/v1/queues/{name}/policy", path={"name": "poison"}, body=json.dumps(policy).encode(), status=200)
+    assert b.call("GET", "/v1/queues/{name}/policy", path={"name": "poison"}, status=200).json() == policy
+    b.call("POST", "/v1/queues/{name}", path={"name": "poison"}, body=b"bad", status=201)
+    leased = receive_on(b, "poison")
+    assert leased["visibleUntil"] - leased["enqueuedAt"] < 2000  # type: ignore[operator]
+    # Its one lease ends unacknowledged: moved to the dead-letter queue, its id and attempts kept.
+    dead = receive_on(a, "poison-dead", {"wait": "5", "visibility": "30"})
+    assert (dead["id"], dead["text"], dead["attempts"]) == (leased["id"], "bad", 2)
+    assert a.call("GET", "/v1/queues/{name}", path={"name": "poison"}, status=200).json()["length"] == 0
+    b.call("DELETE", "/v1/queues/{name}/policy", path={"name": "poison"}, status=204)
+    assert a.call("GET", "/v1/queues/{name}/policy", path={"name": "poison"}, status=200).json() == {
+        "visibility": 30, "maxReceives": None, "deadLetter": None}
 
 
 @pytest.mark.parametrize("flag", [("--max-memory", "64MiB"), ("--eviction-policy", "allkeys-lru")])

@@ -393,7 +393,6 @@ def test_a_socket_reset_while_its_pop_waits_loses_no_message(server: RunningServ
 # --- Leases -----------------------------------------------------------------------------
 
 
-@builtin_only
 def test_receive_ack_and_extend_over_one_socket(server: RunningServer, session: Session) -> None:
     queue = unique("ws-lease")
     session.ok(op="push", queue=queue, value="one")
@@ -419,7 +418,6 @@ def test_receive_ack_and_extend_over_one_socket(server: RunningServer, session: 
     assert rest(server, "GET", f"/v1/queues/{queue}").json()["length"] == 0
 
 
-@builtin_only
 def test_a_waiting_receive_gets_a_message_whose_lease_ended(server: RunningServer, session: Session) -> None:
     queue = unique("ws-redeliver")
     session.ok(op="push", queue=queue, value="work", delay=0.2)
@@ -432,7 +430,6 @@ def test_a_waiting_receive_gets_a_message_whose_lease_ended(server: RunningServe
     session.ok(op="ack", queue=queue, receipt=again["receipt"])
 
 
-@builtin_only
 def test_a_socket_that_closes_while_its_receive_waits_leases_nothing(server: RunningServer) -> None:
     queue = unique("ws-receive-gone")
     with open_session(server) as session:

@@ -7,11 +7,12 @@
 /// the server can make one: changing a byte of a receipt, or using it on another queue, gives
 /// one that is not valid (a guess is right with a chance of one in 2^128). SipHash is a keyed
 /// function made for short inputs: a receipt costs some thousand instructions to sign or
-/// check, where an HMAC-SHA256 cost twenty times as much, a fifth of a receive. The key is kept
-/// in the data directory, so that receipts outlive a restart.
-struct ReceiptSigner: Sendable {
+/// check, where an HMAC-SHA256 cost twenty times as much, a fifth of a receive. The built-in
+/// engine keeps the key in the data directory, so that receipts outlive a restart; the NATS
+/// engine keeps it on the cluster, so that every gateway reads the receipts of the others.
+package struct ReceiptSigner: Sendable {
     /// The bytes of a key.
-    static let keyLength = 16
+    package static let keyLength = 16
     /// The characters of a receipt.
     static let receiptLength = 44
 
@@ -22,20 +23,20 @@ struct ReceiptSigner: Sendable {
     private let key: (UInt64, UInt64)
 
     /// A signer with `key`, `keyLength` bytes.
-    init(key: [UInt8]) {
+    package init(key: [UInt8]) {
         precondition(key.count == Self.keyLength, "a receipt key is \(Self.keyLength) bytes")
         self.key = (Self.number(in: key, at: 0), Self.number(in: key, at: 8))
     }
 
     /// A new random key, from the system's secure generator.
-    static func makeKey() -> [UInt8] {
+    package static func makeKey() -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<keyLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
     /// The receipt of `lease` in `queue`. O(length of the queue's name), with no allocation
     /// but the text's.
-    func receipt(for lease: LeaseReference, in queue: Key) -> String {
+    package func receipt(for lease: LeaseReference, in queue: Key) -> String {
         let tag = tag(of: lease, queue: queue)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.byteLength) { bytes in
             bytes[0] = Self.format
@@ -49,7 +50,7 @@ struct ReceiptSigner: Sendable {
 
     /// The lease a receipt names in `queue`: `nil` when it was not made for this queue (or
     /// not by this server). Throws `.invalidReceipt` when it is not in the form of a receipt.
-    func lease(of receipt: String, in queue: Key) throws(KeyspaceError) -> LeaseReference? {
+    package func lease(of receipt: String, in queue: Key) throws(KeyspaceError) -> LeaseReference? {
         guard let parts = Self.parts(of: receipt) else {
             throw .invalidReceipt(
                 "A receipt is the \(Self.receiptLength) characters of URL-safe base64 a receive gave out; "

@@ -107,22 +107,8 @@ extension KeyspaceState {
         _ consumption: Consumption, from queues: [Key], registering receiver: (any MessageReceiver)?,
         waitingAtMost limit: Int, now: Timestamp
     ) throws(KeyspaceError) -> Consumed {
-        switch consumption {
-        case .pop:
-            break
-        case .receive(let visibility, let count):
-            guard QueueLimits.receiveLimits.contains(count) else {
-                throw .invalidArgument(
-                    "A receive takes \(QueueLimits.receiveLimits.lowerBound) to "
-                        + "\(QueueLimits.receiveLimits.upperBound) messages.")
-            }
-            if let visibility {
-                try QueueLimits.validateVisibility(visibility)
-            }
-        case .move(let destination):
-            guard !queues.contains(destination) else {
-                throw .invalidArgument("A message cannot be moved to the queue it is taken from.")
-            }
+        try consumption.validate(from: queues)
+        if case .move(let destination) = consumption {
             _ = try visibleLength(destination, now: now)
         }
         var first: Key?

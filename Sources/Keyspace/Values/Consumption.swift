@@ -12,3 +12,27 @@ package enum Consumption: Sendable, Equatable {
     /// (Redis's `LMOVE`), and the consumer learns which message it was.
     case move(to: Key)
 }
+
+extension Consumption {
+    /// Checks what the consumption itself says, taking from `queues`: a receive's count and
+    /// visibility within bounds, a move's destination none of its sources.
+    package func validate(from queues: [Key]) throws(KeyspaceError) {
+        switch self {
+        case .pop:
+            break
+        case .receive(let visibility, let count):
+            guard QueueLimits.receiveLimits.contains(count) else {
+                throw .invalidArgument(
+                    "A receive takes \(QueueLimits.receiveLimits.lowerBound) to "
+                        + "\(QueueLimits.receiveLimits.upperBound) messages.")
+            }
+            if let visibility {
+                try QueueLimits.validateVisibility(visibility)
+            }
+        case .move(let destination):
+            guard !queues.contains(destination) else {
+                throw .invalidArgument("A message cannot be moved to the queue it is taken from.")
+            }
+        }
+    }
+}

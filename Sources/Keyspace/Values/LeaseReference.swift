@@ -1,7 +1,13 @@
-/// One lease as the built-in engine knows it: the message's number and the lease's.
-struct LeaseReference: Sendable, Equatable, Hashable {
+/// One lease as an engine knows it: the message's number and the lease's.
+package struct LeaseReference: Sendable, Equatable, Hashable {
     /// The message's number.
-    let message: UInt64
+    package let message: UInt64
     /// The lease's number, new on every delivery.
-    let lease: UInt64
+    package let lease: UInt64
+
+    /// Names lease `lease` of message `message`.
+    package init(message: UInt64, lease: UInt64) {
+        self.message = message
+        self.lease = lease
+    }
 }

@@ -143,6 +143,47 @@ final class NATSConnection: Sendable {
         return Self.copy(answer)
     }
 
+    /// Sends `message` (a pull request) answering to a new inbox, and collects its answers:
+    /// up to `count` messages, until a status message (the request is done: `404` or `408`) or
+    /// until `timeout` passes. The status message itself is not returned; `503` (nobody
+    /// serves the consumer) throws, as a request's would.
+    func fetch(_ message: NATSMessage, upTo count: Int, timeout: Duration) throws(NATSError) -> [NATSMessage]
+    {
+        var message = message
+        message.reply = makeInbox()
+        var subscription: OpaquePointer?
+        try Self.check(
+            natsConnection_SubscribeSync(&subscription, connection.pointer, message.reply),
+            "natsConnection_SubscribeSync")
+        guard let subscription else {
+            throw .client(function: "natsConnection_SubscribeSync", status: "none")
+        }
+        defer {
+            _ = natsSubscription_Unsubscribe(subscription)
+            natsSubscription_Destroy(subscription)
+        }
+        try publish(message)
+        var answers: [NATSMessage] = []
+        let deadline = ContinuousClock.now + timeout
+        while answers.count < count {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { break }
+            var incoming: OpaquePointer?
+            let status = natsSubscription_NextMsg(&incoming, subscription, max(1, left.wholeMilliseconds))
+            if status == NATS_TIMEOUT { break }
+            try Self.check(status, "natsSubscription_NextMsg")
+            guard let incoming else { break }
+            let answer = Self.copy(incoming)
+            natsMsg_Destroy(incoming)
+            if answer.status == 503 {
+                throw .client(function: "fetch", status: "No responders (no consumer leader)")
+            }
+            if answer.status != nil { break }
+            answers.append(answer)
+        }
+        return answers
+    }
+
     /// Sends `message` without waiting for anything.
     func publish(_ message: NATSMessage) throws(NATSError) {
         let outgoing = try Self.makeMessage(message)

@@ -23,6 +23,8 @@ enum NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     static let streamNotFound = 10059
     /// JetStream's code for a message that does not exist.
     static let messageNotFound = 10037
+    /// JetStream's code for a consumer created again with another configuration.
+    static let consumerExists = 10148
     /// JetStream's code for a consumer that does not exist.
     static let consumerNotFound = 10014
 

@@ -35,15 +35,20 @@ struct NATSMessage: Sendable {
         guard tokens.count >= 9,
             let delivered = UInt64(tokens[tokens.count - 5]),
             let streamSequence = UInt64(tokens[tokens.count - 4]),
+            let consumerSequence = UInt64(tokens[tokens.count - 3]),
             let pending = UInt64(tokens[tokens.count - 1])
         else { return nil }
-        return Delivery(streamSequence: streamSequence, delivered: delivered, pending: pending)
+        return Delivery(
+            streamSequence: streamSequence, consumerSequence: consumerSequence, delivered: delivered,
+            pending: pending)
     }
 
     /// Where a delivered message stands in its stream and consumer.
     struct Delivery: Sendable, Equatable {
         /// The message's sequence in its stream.
         var streamSequence: UInt64
+        /// The delivery's sequence in its consumer: new on every delivery, redeliveries included.
+        var consumerSequence: UInt64
         /// How many times it was delivered, this time included.
         var delivered: UInt64
         /// The messages the consumer has yet to deliver after this one.

@@ -22,16 +22,25 @@ import struct Synchronization.Atomic
 /// The interface is synchronous, so an operation holds its caller's thread for its round
 /// trips (one for a read, two for a write); give the HTTP server threads accordingly.
 package final class NATSEngine: KeyspaceStore {
-    private let configuration: Configuration
-    private let names: Names
-    private let clock: any KeyspaceClock
-    private let logger: Logger
-    private let connection: NATSConnection
-    private let jetStream: JetStream
+    let configuration: Configuration
+    let names: Names
+    let clock: any KeyspaceClock
+    let logger: Logger
+    let connection: NATSConnection
+    let jetStream: JetStream
     private let index: KeyIndex
     private let log: EventLog
-    private let outbox: EventOutbox
+    let outbox: EventOutbox
     private let waiters = PullWaiters()
+    /// What this gateway knows of the leases every gateway gave out.
+    let leases = LeaseBook()
+    /// The queues' policies, as last read from their consumers.
+    let policies = Mutex<[Key: QueuePolicy]>([:])
+    /// Messages JetStream stopped delivering, to be moved to their dead-letter queues.
+    let deadLetters = Mutex<[LastDeliveryAdvisory]>([])
+    let deadLetterer = WorkerThread(name: "keygate-nats-deadletters")
+    /// Signs and reads lease receipts, with the key every gateway of the deployment shares.
+    private let signer = Mutex<ReceiptSigner?>(nil)
     /// Where the answers to this gateway's pull requests and event publications come.
     private let inbox: String
     private let expirer = WorkerThread(name: "keygate-nats-expirer")
@@ -126,11 +135,15 @@ package final class NATSEngine: KeyspaceStore {
         expirer.start { [self] in
             expireDueKeys()
         }
+        deadLetterer.start { [self] in
+            moveDeadLetters()
+        }
     }
 
     /// Stops the threads and closes the connection; idempotent.
     package func stop() {
         expirer.stop()
+        deadLetterer.stop()
         connector.stop()
         outbox.stop()
         log.stop()
@@ -187,6 +200,20 @@ package final class NATSEngine: KeyspaceStore {
             }
             setUpSteps.withLock { $0.isListeningForAnswers = true }
         }
+        if !done.isReadingReceiptKey {
+            let key = try receiptKey()
+            signer.withLock { $0 = ReceiptSigner(key: key) }
+            setUpSteps.withLock { $0.isReadingReceiptKey = true }
+        }
+        if !done.isHearingLeases {
+            try connection.subscribe(names.leaseSubjects) { [weak self] message in
+                self?.leaseNoticeArrived(message)
+            }
+            try connection.subscribe(names.lastDeliveryAdvisories) { [weak self] message in
+                self?.lastDeliveryArrived(message)
+            }
+            setUpSteps.withLock { $0.isHearingLeases = true }
+        }
         if !done.isReadingEvents {
             let last = try jetStream.streamInfo(names.eventStream).state.lastSeq
             let capacity = UInt64(configuration.eventHistory)
@@ -236,8 +263,31 @@ package final class NATSEngine: KeyspaceStore {
                 numReplicas: replicas))
         try jetStream.createStream(
             StreamConfiguration(
+                name: names.settingStream, subjects: [names.settingSubjects], numReplicas: replicas,
+                maxMsgsPerSubject: 1))
+        try jetStream.createStream(
+            StreamConfiguration(
                 name: names.eventStream, subjects: [names.eventSubject], numReplicas: replicas,
                 maxMsgs: Int64(configuration.eventHistory), duplicateWindow: 120_000_000_000))
+    }
+
+    /// The key that signs lease receipts: the one on the cluster, or a new one put there by
+    /// the first gateway (the stream's leader takes one of two gateways starting together).
+    private func receiptKey() throws(NATSError) -> [UInt8] {
+        while true {
+            if let stored = try jetStream.lastMessage(names.settingStream, subject: names.receiptKeySubject),
+                stored.body.count == ReceiptSigner.keyLength
+            {
+                return stored.body
+            }
+            do {
+                _ = try jetStream.publish(
+                    names.receiptKeySubject, headers: [Record.Field.expectedSequence: "0"],
+                    body: ReceiptSigner.makeKey())
+            } catch let error where error.isJetStream(NATSError.wrongLastSubjectSequence) {
+                // Another gateway put one first: read it.
+            }
+        }
     }
 
     // MARK: Values
@@ -404,8 +454,11 @@ package final class NATSEngine: KeyspaceStore {
     package func push(_ message: Payload, to queue: Key, delay: Duration?) throws(KeyspaceError)
         -> PushOutcome
     {
-        if let delay, delay > .zero {
-            throw .notSupported("Delayed messages are not served on a NATS cluster yet.")
+        if let delay {
+            try QueueLimits.validateDelay(delay)
+            if delay > .zero {
+                throw .notSupported("Delayed messages are not served on a NATS cluster yet.")
+            }
         }
         try requireAvailable()
         try refuseString(queue)
@@ -417,19 +470,23 @@ package final class NATSEngine: KeyspaceStore {
         return .stored(length: length)
     }
 
-    /// Pops only (leased receives and moves are not served on a cluster yet): at once, or for
-    /// `receiver` when every queue is empty, by pull requests that wait on each queue's
-    /// consumer; the first message to arrive is the one it gets.
+    /// Pops and receives (moves are not served on a cluster yet): at once, or for `receiver`
+    /// when every queue is empty, by pull requests that wait on each queue's consumer; the
+    /// first message to arrive is the one it gets.
     package func consume(
         _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
         waitingAtMost limit: Int
     ) throws(KeyspaceError) -> ConsumeOutcome {
+        try consumption.validate(from: queues)
         switch consumption {
         case .pop:
             break
-        case .receive:
-            throw .notSupported("Leased receives are not served on a NATS cluster yet.")
-        case .move:
+        case .receive(let visibility, let count):
+            return try receive(
+                from: queues, visibility: visibility, limit: count, orWait: receiver, waitingAtMost: limit)
+        case .move(let destination):
+            try requireAvailable()
+            try refuseString(destination)
             throw .notSupported("Moving a message between queues is not served on a NATS cluster yet.")
         }
         if let popped = try popNow(from: queues) {
@@ -441,10 +498,46 @@ package final class NATSEngine: KeyspaceStore {
             return .delivered(.popped(popped))
         }
         guard let receiver else { return .empty }
+        return try park(receiver, for: .pop, on: queues, limit: limit)
+    }
+
+    /// Leases messages of the first of `queues` that has some, or parks `receiver` until one
+    /// comes (it then gets that one).
+    private func receive(
+        from queues: [Key], visibility: Duration?, limit count: Int, orWait receiver: (any MessageReceiver)?,
+        waitingAtMost limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome {
+        try requireAvailable()
+        for queue in queues {
+            try refuseString(queue)
+        }
+        if let handover = try receiveNow(from: queues, visibility: visibility, limit: count) {
+            guard let receiver else { return .delivered(handover) }
+            guard receiver.claim() else {
+                try giveBack(handover)
+                return .gone
+            }
+            return .delivered(handover)
+        }
+        guard let receiver else { return .empty }
+        return try park(
+            receiver, for: .receive(visibility: visibility, limit: count), on: queues, limit: limit)
+    }
+
+    /// Parks `receiver` on `queues` until a message comes: a pull request on each queue's
+    /// consumer answering to a subject of its own.
+    private func park(
+        _ receiver: any MessageReceiver, for consumption: Consumption, on queues: [Key], limit: Int
+    ) throws(KeyspaceError) -> ConsumeOutcome {
+        var policies: [Key: QueuePolicy] = [:]
         for queue in queues {
             try ensureConsumer(queue)
+            if case .receive = consumption {
+                policies[queue] = try currentPolicy(of: queue)
+            }
         }
-        let number = try waiters.register(receiver, on: queues, limit: limit)
+        let number = try waiters.register(
+            receiver, for: consumption, on: queues, policies: policies, limit: limit)
         let reply = "\(inbox).w\(number)"
         do {
             let subscription = try attempt { () throws(NATSError) in
@@ -473,34 +566,33 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    /// A popped message goes back to the tail of its queue, not its head (a stream appends).
+    /// A popped message goes back to the tail of its queue, not its head (a stream appends);
+    /// received messages are released, visible again at their place.
     package func giveBack(_ handover: Handover) throws(KeyspaceError) {
-        guard case .popped(let popped) = handover else { return }
-        _ = try push(popped.message, to: popped.queue)
+        switch handover {
+        case .popped(let popped):
+            _ = try push(popped.message, to: popped.queue)
+        case .received(let queue, let messages):
+            release(messages, of: queue)
+        case .moved, .failed:
+            break
+        }
     }
 
-    package func acknowledge(_ receipts: [String], in queue: Key) throws(KeyspaceError) -> [LeaseStatus] {
-        throw .notSupported("Leased receives are not served on a NATS cluster yet.")
-    }
-
-    package func changeVisibility(of receipt: String, in queue: Key, to visibility: Duration)
-        throws(KeyspaceError) -> Timestamp
-    {
-        throw .notSupported("Leased receives are not served on a NATS cluster yet.")
-    }
-
-    package func policy(of queue: Key) throws(KeyspaceError) -> QueuePolicy {
-        throw .notSupported("Queue policies are not served on a NATS cluster yet.")
-    }
-
-    package func setPolicy(_ policy: QueuePolicy?, of queue: Key) throws(KeyspaceError) -> QueuePolicy {
-        throw .notSupported("Queue policies are not served on a NATS cluster yet.")
-    }
-
+    /// The queue's messages by state. JetStream counts a message whose lease ended as
+    /// delivered until it is delivered again: what the lease book knows ended is counted
+    /// visible.
     package func queueInfo(_ queue: Key) throws(KeyspaceError) -> QueueInfo {
         try requireAvailable()
         try refuseString(queue)
-        return QueueInfo(length: try queueLength(queue), consumers: waiters.count(on: queue))
+        let consumers = waiters.count(on: queue)
+        guard try storedCount(queue) > 0 else { return QueueInfo(length: 0, consumers: consumers) }
+        let info = try consumerInfo(queue)
+        let delivered = Int(info.numAckPending)
+        let ended = min(delivered, leases.endedUnacknowledged(in: queue, now: clock.now()))
+        return QueueInfo(
+            length: Int(info.numPending) + delivered, consumers: consumers,
+            visible: Int(info.numPending) + ended, inFlight: delivered - ended)
     }
 
     package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage] {
@@ -508,17 +600,22 @@ package final class NATSEngine: KeyspaceStore {
         try refuseString(queue)
         var messages: [QueuedMessage] = []
         var sequence: UInt64 = 0
+        let now = clock.now()
         while messages.count < limit,
             let stored = try attempt({ () throws(NATSError) in
                 try jetStream.nextMessage(
                     names.queueStream, subject: names.queueSubject(queue), from: sequence)
             })
         {
+            sequence = stored.sequence + 1
+            // A peek shows what a pop would take, in line: not the messages on a lease.
+            if leases.isLeased(stored.sequence, in: queue, now: now) { continue }
             messages.append(
                 QueuedMessage(
-                    id: String(stored.sequence), message: Self.payload(of: stored.headers, body: stored.body),
-                    attempts: 0, enqueuedAt: Self.pushTime(of: stored.headers) ?? clock.now()))
-            sequence = stored.sequence + 1
+                    id: Self.messageID(of: stored.headers, sequence: stored.sequence),
+                    message: Self.payload(of: stored.headers, body: stored.body),
+                    attempts: Self.earlierAttempts(of: stored.headers),
+                    enqueuedAt: Self.pushTime(of: stored.headers) ?? now))
         }
         return messages
     }
@@ -605,8 +702,13 @@ package final class NATSEngine: KeyspaceStore {
         if let id = message.headers[Record.Field.messageID] {
             outbox.confirm(id)
         }
+        if type == .policy {
+            // Set on some gateway: read again when next needed.
+            _ = policies.withLock { $0.removeValue(forKey: key) }
+        }
         let event = KeyspaceEvent(
-            id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time))
+            id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time),
+            reason: message.headers[Record.Field.reason].flatMap(EventReason.init(rawValue:)))
         // One the history holds already (the feed started again after a reconnection) changes
         // nothing.
         if log.append(event) {
@@ -636,6 +738,19 @@ package final class NATSEngine: KeyspaceStore {
         if let subscription = waiter.subscription {
             // The pop's other pull requests lose their listener, and the servers drop them.
             connection.end(subscription)
+        }
+        if case .receive(let visibility, _) = waiter.consumption {
+            guard let policy = waiter.policies[queue],
+                let leased = lease(
+                    message, of: queue, visibility: visibility, policy: policy, now: clock.now())
+            else {
+                try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
+                return
+            }
+            if !waiter.receiver.deliver(.received(queue: queue, messages: [leased]), durableAfter: nil) {
+                release([leased], of: queue)
+            }
+            return
         }
         let popped = PoppedMessage(
             queue: queue, message: Self.payload(of: message.headers, body: message.body))
@@ -703,14 +818,14 @@ package final class NATSEngine: KeyspaceStore {
 
     // MARK: Helpers
 
-    private func requireAvailable() throws(KeyspaceError) {
+    func requireAvailable() throws(KeyspaceError) {
         if let unavailability {
             throw unavailability
         }
     }
 
     /// Runs a request to the cluster, turning its failure into `.unreachable`.
-    private func attempt<Value>(_ body: () throws(NATSError) -> Value) throws(KeyspaceError) -> Value {
+    func attempt<Value>(_ body: () throws(NATSError) -> Value) throws(KeyspaceError) -> Value {
         do {
             return try body()
         } catch {
@@ -785,7 +900,7 @@ package final class NATSEngine: KeyspaceStore {
     }
 
     /// Throws `.wrongType` when the index holds a live string at `queue`.
-    private func refuseString(_ queue: Key) throws(KeyspaceError) {
+    func refuseString(_ queue: Key) throws(KeyspaceError) {
         if let entry = index.entry(queue), entry.kind == .string,
             entry.deadline.map({ clock.now() < $0 }) ?? true
         {
@@ -820,7 +935,7 @@ package final class NATSEngine: KeyspaceStore {
     }
 
     /// The state of `queue`'s consumer (created if need be), from its leader.
-    private func consumerInfo(_ queue: Key) throws(KeyspaceError) -> ConsumerInfo {
+    func consumerInfo(_ queue: Key) throws(KeyspaceError) -> ConsumerInfo {
         try ensureConsumer(queue)
         return try attempt { () throws(NATSError) in
             try jetStream.consumerInfo(names.queueStream, names.consumer(queue))
@@ -829,7 +944,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// The messages the queue stream holds under `queue`'s subject (an acknowledged one may
     /// linger there a moment), from its leader.
-    private func storedCount(_ queue: Key) throws(KeyspaceError) -> Int {
+    func storedCount(_ queue: Key) throws(KeyspaceError) -> Int {
         let subject = names.queueSubject(queue)
         let info = try attempt { () throws(NATSError) in
             try jetStream.streamInfo(names.queueStream, subjects: subject)
@@ -903,7 +1018,7 @@ package final class NATSEngine: KeyspaceStore {
     private func takeNow(from queue: Key) throws(KeyspaceError) -> PoppedMessage? {
         try ensureConsumer(queue)
         let request = NATSMessage(
-            subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
+            subject: names.nextMessageSubject(queue),
             body: Array(#"{"batch":1,"no_wait":true}"#.utf8))
         let answer = try attempt { () throws(NATSError) in
             try requestRetryingLeaderless(request)
@@ -917,13 +1032,20 @@ package final class NATSEngine: KeyspaceStore {
         return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
     }
 
-    /// Sends `request` to a consumer, again for up to a second while nobody answers: a consumer
-    /// just created may have no leader yet.
+    /// Sends `request` to a consumer, again for up to a second while nobody answers.
     private func requestRetryingLeaderless(_ request: NATSMessage) throws(NATSError) -> NATSMessage {
+        try retryingLeaderless { () throws(NATSError) in
+            try connection.request(request, timeout: configuration.requestTimeout)
+        }
+    }
+
+    /// Runs `body` again for up to a second while nobody answers it: a consumer just created
+    /// may have no leader yet.
+    func retryingLeaderless<Value>(_ body: () throws(NATSError) -> Value) throws(NATSError) -> Value {
         let deadline = ContinuousClock.now + .seconds(1)
         while true {
             do {
-                return try connection.request(request, timeout: configuration.requestTimeout)
+                return try body()
             } catch let error where error.isNoResponders && ContinuousClock.now < deadline {
                 usleep(20_000)
             }
@@ -936,25 +1058,28 @@ package final class NATSEngine: KeyspaceStore {
         try ensureConsumer(queue)
         let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
         let request = NATSMessage(
-            subject: "$JS.API.CONSUMER.MSG.NEXT.\(names.queueStream).\(names.consumer(queue))",
+            subject: names.nextMessageSubject(queue),
             reply: reply, body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
         )
         try attempt { () throws(NATSError) in try connection.publish(request) }
     }
 
     /// Creates `queue`'s consumer unless this gateway already did.
-    private func ensureConsumer(_ queue: Key) throws(KeyspaceError) {
-        let name = names.consumer(queue)
-        guard !consumers.withLock({ $0.contains(name) }) else { return }
+    func ensureConsumer(_ queue: Key) throws(KeyspaceError) {
+        guard !consumers.withLock({ $0.contains(names.consumer(queue)) }) else { return }
         try attempt { () throws(NATSError) in
-            try jetStream.createConsumer(
-                names.queueStream,
-                ConsumerConfiguration(
-                    durableName: name, filterSubject: names.queueSubject(queue), ackWait: 30_000_000_000,
-                    maxWaiting: 100_000, inactiveThreshold: 3_600_000_000_000))
+            try jetStream.createConsumer(names.queueStream, consumerConfiguration(queue, .standard))
         }
-        _ = consumers.withLock { $0.insert(name) }
+        noteConsumer(queue)
     }
+
+    /// Notes that `queue`'s consumer exists.
+    func noteConsumer(_ queue: Key) {
+        _ = consumers.withLock { $0.insert(names.consumer(queue)) }
+    }
+
+    /// The signer of receipts; `nil` until the key is read from the cluster.
+    var receiptSigner: ReceiptSigner? { signer.withLock { $0 } }
 
     /// Announces a message taken from `queue`: its `push` first (the same event its pusher
     /// publishes, stored once: so the push always comes before its pop), the `pop`, and a `del`
@@ -965,6 +1090,10 @@ package final class NATSEngine: KeyspaceStore {
         let now = clock.now()
         let pushed = Self.pushTime(of: message.headers) ?? now
         let sequence = delivery.streamSequence
+        if delivery.delivered > 1 {
+            // A message whose lease ended: its receipts are over.
+            tell(LeaseNotice(Self.lease(of: delivery), .acknowledged), about: queue, now: now)
+        }
         outbox.publish(.push, key: queue, time: pushed, id: "push-\(sequence)")
         outbox.publish(.pop, key: queue, time: now, id: "pop-\(sequence)")
         if emptied {
@@ -983,11 +1112,11 @@ package final class NATSEngine: KeyspaceStore {
     }
 
     /// When a queue message was pushed, from its header.
-    private static func pushTime(of headers: [String: String]) -> Timestamp? {
+    static func pushTime(of headers: [String: String]) -> Timestamp? {
         headers[Record.Field.time].flatMap { Int64($0) }.map { Timestamp(milliseconds: $0) }
     }
 
-    private static func payload(of headers: [String: String], body: [UInt8]) -> Payload {
+    static func payload(of headers: [String: String], body: [UInt8]) -> Payload {
         Payload(
             bytes: body,
             contentType: headers[Record.Field.contentType].map(HeaderText.decode)
@@ -998,6 +1127,8 @@ package final class NATSEngine: KeyspaceStore {
 /// What `NATSEngine.setUp()` has done, step by step.
 private struct SetUpSteps {
     var isListeningForAnswers = false
+    var isReadingReceiptKey = false
+    var isHearingLeases = false
     var isReadingEvents = false
     var isWatchingValues = false
 }

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Keyspace
 
-/// Where a deployment's keyspace lives on the cluster: its three streams and their subjects,
+/// Where a deployment's keyspace lives on the cluster: its streams and their subjects,
 /// all under one prefix, so that several deployments share a cluster.
 ///
 /// A key becomes one subject token: the base64url of its bytes (a key may hold `.`, `*`, `>`
@@ -23,6 +23,28 @@ struct Names: Sendable {
     var queueSubjects: String { "\(prefix).q.>" }
     /// The one subject of events.
     var eventSubject: String { "\(prefix).ev" }
+    /// The stream of the deployment's own settings: the key that signs lease receipts.
+    var settingStream: String { "\(prefix)_SETTINGS" }
+    /// Every setting subject.
+    var settingSubjects: String { "\(prefix).setting.>" }
+    /// The subject of the key that signs lease receipts, shared by every gateway.
+    var receiptKeySubject: String { "\(prefix).setting.receipt-key" }
+    /// Every lease notice subject (plain NATS, kept by no stream).
+    var leaseSubjects: String { "\(prefix).lease.>" }
+    /// The subject of the notices of `queue`'s leases.
+    func leaseSubject(_ queue: Key) -> String { "\(prefix).lease.\(Self.token(queue))" }
+    /// JetStream's advisories of messages of the queue stream delivered as often as their
+    /// consumer allows.
+    var lastDeliveryAdvisories: String {
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.\(queueStream).*"
+    }
+    /// The acknowledgement subject of `lease` of a message of `queue` (JetStream's first form,
+    /// which every server takes; time and pending count are not read).
+    func acknowledgementSubject(_ lease: LeaseReference, in queue: Key) -> String {
+        let delivery = LeaseNotice.delivery(of: lease)
+        let count = LeaseNotice.deliveries(of: lease)
+        return "$JS.ACK.\(queueStream).\(consumer(queue)).\(count).\(lease.message).\(delivery).0.0"
+    }
 
     /// The subject of `key`'s record.
     func valueSubject(_ key: Key) -> String { "\(prefix).kv.\(Self.token(key))" }
@@ -30,6 +52,10 @@ struct Names: Sendable {
     /// The subject of `queue`'s messages.
     func queueSubject(_ queue: Key) -> String { "\(prefix).q.\(Self.token(queue))" }
 
+    /// Where pull requests for `queue`'s messages go.
+    func nextMessageSubject(_ queue: Key) -> String {
+        "$JS.API.CONSUMER.MSG.NEXT.\(queueStream).\(consumer(queue))"
+    }
     /// The durable consumer that serves `queue`'s pops: `q` and the key's token, or a digest of
     /// it for a long key (consumer names are short).
     func consumer(_ queue: Key) -> String {

@@ -48,6 +48,11 @@ struct Record: Sendable {
         static let messageID = "Nats-Msg-Id"
         static let size = "Nats-Msg-Size"
         static let event = "Keygate-Event"
+        static let reason = "Keygate-Reason"
+        /// A dead-lettered message's id in the queue it came from.
+        static let messageNumber = "Keygate-Message-Id"
+        /// The leases a dead-lettered message had in the queue it came from.
+        static let attempts = "Keygate-Attempts"
         static let writer = "Keygate-Gateway"
     }
 

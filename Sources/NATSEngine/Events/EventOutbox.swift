@@ -44,19 +44,19 @@ final class EventOutbox: Sendable {
         self.inbox = inbox
     }
 
-    /// Sends an event of `type` on `key` made at `time`, identified by `id` for
-    /// de-duplication, now or, with `delay`, then unless it has come back from the stream
-    /// meanwhile. A send that fails is tried again later.
+    /// Sends an event of `type` on `key` made at `time` (for a `release`, with its `reason`),
+    /// identified by `id` for de-duplication, now or, with `delay`, then unless it has come
+    /// back from the stream meanwhile. A send that fails is tried again later.
     func publish(
-        _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, after delay: Duration = .zero
+        _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, reason: EventReason? = nil,
+        after delay: Duration = .zero
     ) {
-        let message = NATSMessage(
-            subject: subject,
-            headers: [
-                Record.Field.messageID: id, Record.Field.event: type.rawValue,
-                Record.Field.time: String(time.milliseconds),
-            ],
-            body: key.bytes)
+        var headers = [
+            Record.Field.messageID: id, Record.Field.event: type.rawValue,
+            Record.Field.time: String(time.milliseconds),
+        ]
+        headers[Record.Field.reason] = reason?.rawValue
+        let message = NATSMessage(subject: subject, headers: headers, body: key.bytes)
         let isHeld = delay > .zero
         pending.withLock { pending in
             pending[id] = Pending(message: message, due: .now + (isHeld ? delay : Self.patience))

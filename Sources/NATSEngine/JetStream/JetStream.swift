@@ -65,12 +65,44 @@ struct JetStream: Sendable {
             as: Ignored.self)
     }
 
-    /// Creates a durable consumer, or finds it unchanged.
+    /// Creates a durable consumer, or leaves the one of that name as it is.
     func createConsumer(_ stream: String, _ configuration: ConsumerConfiguration) throws(NATSError) {
-        let request = ConsumerCreateRequest(streamName: stream, config: configuration)
+        do {
+            try putConsumer(stream, configuration, action: "create")
+        } catch let error where error.isJetStream(NATSError.consumerExists) {
+            // There already, configured otherwise (a queue's policy): kept.
+        }
+    }
+
+    /// Creates a durable consumer or changes the one of that name to `configuration`.
+    func createOrUpdateConsumer(_ stream: String, _ configuration: ConsumerConfiguration) throws(NATSError) {
+        try putConsumer(stream, configuration, action: nil)
+    }
+
+    private func putConsumer(_ stream: String, _ configuration: ConsumerConfiguration, action: String?)
+        throws(NATSError)
+    {
+        let request = ConsumerCreateRequest(streamName: stream, config: configuration, action: action)
         _ = try call(
             "$JS.API.CONSUMER.CREATE.\(stream).\(configuration.durableName)", try encode(request),
             as: Ignored.self)
+    }
+
+    /// The message of stream sequence `sequence`; `nil` when there is none.
+    func message(_ stream: String, sequence: UInt64) throws(NATSError) -> StoredMessage? {
+        try message(stream, MessageRequest(sequence: sequence))
+    }
+
+    /// Removes the message of stream sequence `sequence`; `false` when it was not there.
+    func deleteMessage(_ stream: String, sequence: UInt64) throws(NATSError) -> Bool {
+        do {
+            _ = try call(
+                "$JS.API.STREAM.MSG.DELETE.\(stream)", try encode(DeleteRequest(seq: sequence)),
+                as: Ignored.self)
+            return true
+        } catch let error where error.isJetStream(NATSError.messageNotFound) {
+            return false
+        }
     }
 
     /// The state of a consumer: its messages not yet delivered and those delivered but not yet

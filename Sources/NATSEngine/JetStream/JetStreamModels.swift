@@ -26,15 +26,21 @@ struct ConsumerConfiguration: Encodable, Sendable {
     var ackPolicy = "explicit"
     /// Nanoseconds.
     var ackWait: Int64
+    /// How many times a message may be delivered; -1: without limit.
+    var maxDeliver = -1
     var maxWaiting: Int
     var maxAckPending = -1
-    /// Nanoseconds.
+    /// Nanoseconds; 0: never removed for inactivity.
     var inactiveThreshold: Int64
+    var metadata: [String: String]?
 }
 
 struct ConsumerCreateRequest: Encodable {
     var streamName: String
     var config: ConsumerConfiguration
+    /// `create` (refused when the consumer exists with another configuration), `update`, or
+    /// `nil`: either.
+    var action: String?
 }
 
 struct StreamInfoRequest: Encodable {
@@ -57,6 +63,10 @@ struct MessageRequest: Encodable {
         case lastBySubject = "last_by_subj"
         case nextBySubject = "next_by_subj"
     }
+}
+
+struct DeleteRequest: Encodable {
+    var seq: UInt64
 }
 
 struct PurgeRequest: Encodable {
@@ -98,13 +108,28 @@ struct ConsumerInfo: Decodable, Sendable {
         }
     }
 
+    /// The settings that make a queue's policy.
+    struct Configuration: Decodable, Sendable {
+        /// Nanoseconds.
+        var ackWait: Int64
+        var maxDeliver: Int?
+        var metadata: [String: String]?
+
+        enum CodingKeys: String, CodingKey {
+            case metadata
+            case ackWait = "ack_wait"
+            case maxDeliver = "max_deliver"
+        }
+    }
+
     var numPending: UInt64
     var numAckPending: UInt64
     var numWaiting: UInt64
     var delivered: Delivered
+    var config: Configuration
 
     enum CodingKeys: String, CodingKey {
-        case delivered
+        case delivered, config
         case numPending = "num_pending"
         case numAckPending = "num_ack_pending"
         case numWaiting = "num_waiting"

@@ -1,7 +1,7 @@
 import Keyspace
 import Plumbing
 
-/// The pops parked on this gateway. Each has a reply subject of its own, to which a pull
+/// The pops and receives parked on this gateway. Each has a reply subject of its own, to which a pull
 /// request on the consumer of every queue it waits on answers; the cluster serves pull requests
 /// in the order they reach the queue's stream leader, which makes waiting first come, first
 /// served across gateways. A pop that leaves (timed out, client gone, served by another queue)
@@ -12,7 +12,11 @@ final class PullWaiters: Sendable {
     /// A parked pop.
     struct Waiter: Sendable {
         let receiver: any MessageReceiver
+        /// A pop or a receive (moves are not served on a cluster).
+        let consumption: Consumption
         let queues: [Key]
+        /// For a receive, the policy of each queue, read when it parked.
+        let policies: [Key: QueuePolicy]
         var subscription: NATSConnection.ShortSubscription?
         /// Whether its pull requests are out, so that it counts among the queues' consumers.
         var isCounted = false
@@ -29,18 +33,20 @@ final class PullWaiters: Sendable {
 
     private let state = Mutex(State())
 
-    /// Registers `receiver` on `queues`, unless one of them already has `limit` pops parked
-    /// here; returns its number, which its reply subject carries.
-    func register(_ receiver: any MessageReceiver, on queues: [Key], limit: Int) throws(KeyspaceError)
-        -> UInt64
-    {
+    /// Registers `receiver`, for `consumption`, on `queues`, unless one of them already has
+    /// `limit` consumers parked here; returns its number, which its reply subject carries.
+    func register(
+        _ receiver: any MessageReceiver, for consumption: Consumption, on queues: [Key],
+        policies: [Key: QueuePolicy], limit: Int
+    ) throws(KeyspaceError) -> UInt64 {
         try state.withLock { (state) throws(KeyspaceError) -> UInt64 in
             for queue in queues
             where state.counts[queue, default: 0] + state.starting[queue, default: 0] >= limit {
                 throw .tooManyWaiting(queue: queue, limit: limit)
             }
             state.next += 1
-            state.waiters[state.next] = Waiter(receiver: receiver, queues: queues)
+            state.waiters[state.next] = Waiter(
+                receiver: receiver, consumption: consumption, queues: queues, policies: policies)
             state.byReceiver[ObjectIdentifier(receiver)] = state.next
             for queue in Set(queues) {
                 state.starting[queue, default: 0] += 1
