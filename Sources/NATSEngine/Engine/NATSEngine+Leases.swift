@@ -65,6 +65,9 @@ extension NATSEngine {
         let reference = Self.lease(of: delivery)
         let until = now + length
         tell(LeaseNotice(reference, .granted(until: until)), about: queue, now: now)
+        if let limit = policy.maxReceives, delivery.delivered >= limit {
+            watchLastLease(reference, of: queue, endingIn: length)
+        }
         let pushed = Self.pushTime(of: message.headers) ?? now
         if delivery.delivered == 1 {
             // The pusher's own event, stored once: so the push comes before its lease.
@@ -149,6 +152,12 @@ extension NATSEngine {
             throw .leaseExpired(queue: queue)
         }
         guard visibility > .zero else {
+            if let limit = try currentPolicy(of: queue).maxReceives,
+                LeaseNotice.deliveries(of: reference) >= limit
+            {
+                try deadLetter(reference.message, of: queue, lease: reference)
+                return now
+            }
             try answerLease(reference, of: queue, with: Array("-NAK".utf8))
             announceRelease(reference, of: queue, now: now)
             return now
@@ -256,54 +265,100 @@ extension NATSEngine {
 
     // MARK: Dead letters
 
+    /// The last lease a queue's policy allows a message ran out `length` from now: at its end,
+    /// unless acknowledged, extended or released meanwhile, the message goes to the dead-letter
+    /// queue. JetStream (2.15) notices a message past `MaxDeliver` only when the queue is next
+    /// asked for, so the gateway that gave the lease does it on time.
+    func watchLastLease(_ lease: LeaseReference, of queue: Key, endingIn length: Duration) {
+        _ = leaseEnds.schedule(after: length + .milliseconds(5)) { [weak self] in
+            self?.queueDeadLetter(.lastLease(lease, queue: queue))
+        }
+    }
+
     /// JetStream's advisory of a message delivered as often as its queue's policy allows, and
-    /// whose last lease ended: to be moved to the dead-letter queue (by the dead-letter thread,
-    /// not on the client's delivery thread).
+    /// whose last lease ended: moved to the dead-letter queue, should no gateway have done it.
     func lastDeliveryArrived(_ message: NATSMessage) {
-        guard let advisory = try? JSONDecoder().decode(LastDeliveryAdvisory.self, from: Data(message.body))
-        else {
+        guard let advisory = try? JSONDecoder().decode(LastDeliveryAdvisory.self, from: Data(message.body)) else {
             return
         }
-        deadLetters.withLock { $0.append(advisory) }
+        queueDeadLetter(.exhausted(advisory))
+    }
+
+    /// Hands `job` to the dead-letter thread (its round trips have no place on the client's
+    /// delivery thread or the lease timer's).
+    private func queueDeadLetter(_ job: DeadLetterJob) {
+        deadLetters.withLock { $0.append(job) }
         deadLetterer.wake()
     }
 
-    /// Moves the messages JetStream stopped delivering to their dead-letter queues; the
-    /// dead-letter thread's step.
+    /// Moves the messages whose last lease ended to their dead-letter queues; the dead-letter
+    /// thread's step.
     func moveDeadLetters() -> WorkerThread.Pause {
         let due = deadLetters.withLock { due in
             defer { due.removeAll() }
             return due
         }
-        for advisory in due {
+        for (index, job) in due.enumerated() {
             do {
-                try deadLetter(advisory)
+                try perform(job)
             } catch {
                 logger.warning(
                     "A message could not be moved to its dead-letter queue; tried again in a second",
-                    metadata: ["sequence": "\(advisory.streamSequence)", "error": "\(error)"])
-                deadLetters.withLock { $0.append(advisory) }
+                    metadata: ["job": "\(job)", "error": "\(error)"])
+                deadLetters.withLock { $0.append(contentsOf: due[index...]) }
                 return .untilWokenOrAfter(.seconds(1))
             }
         }
         return .untilWoken
     }
 
-    /// Appends the message of `advisory` to its queue's dead-letter queue (once, whichever
-    /// gateways do it: its de-duplication id is the message's) and removes it from its queue.
-    private func deadLetter(_ advisory: LastDeliveryAdvisory) throws(KeyspaceError) {
-        let sequence = advisory.streamSequence
+    private func perform(_ job: DeadLetterJob) throws(KeyspaceError) {
+        switch job {
+        case .lastLease(let lease, let queue):
+            let now = clock.now()
+            switch leases.change(of: lease, in: queue) {
+            case .granted(let until)? where until > now:
+                // Extended: looked at again at its new end.
+                watchLastLease(lease, of: queue, endingIn: until - now)
+            case .granted?:
+                try deadLetter(lease.message, of: queue, lease: lease)
+            case .released?, .acknowledged?, nil:
+                // Released (and dead-lettered then), acknowledged, or delivered again.
+                break
+            }
+        case .exhausted(let advisory):
+            guard
+                let stored = try attempt({ () throws(NATSError) in
+                    try jetStream.message(names.queueStream, sequence: advisory.streamSequence)
+                }), let queue = names.key(ofSubject: stored.subject)
+            else { return }
+            try deadLetter(stored, of: queue, deliveries: advisory.deliveries, lease: nil)
+        }
+    }
+
+    /// Moves message `sequence` of `queue`, on its last allowed `lease`, to the dead-letter
+    /// queue.
+    func deadLetter(_ sequence: UInt64, of queue: Key, lease: LeaseReference) throws(KeyspaceError) {
         guard
             let stored = try attempt({ () throws(NATSError) in
                 try jetStream.message(names.queueStream, sequence: sequence)
-            }), let queue = names.key(ofSubject: stored.subject)
+            })
         else { return }
+        try deadLetter(stored, of: queue, deliveries: LeaseNotice.deliveries(of: lease), lease: lease)
+    }
+
+    /// Appends `stored` to its queue's dead-letter queue (once, whichever gateways do it: its
+    /// de-duplication id is the message's), its id and attempts kept, and removes it from its
+    /// queue: its lease ended (`+TERM`), or, without one, the message itself.
+    private func deadLetter(_ stored: StoredMessage, of queue: Key, deliveries: UInt64, lease: LeaseReference?)
+        throws(KeyspaceError)
+    {
         guard let destination = try currentPolicy(of: queue).deadLetter else { return }
+        let sequence = stored.sequence
         var headers = [
             Record.Field.messageID: "dead-\(sequence)",
             Record.Field.messageNumber: Self.messageID(of: stored.headers, sequence: sequence),
-            Record.Field.attempts: String(
-                Self.earlierAttempts(of: stored.headers) + Int(advisory.deliveries)),
+            Record.Field.attempts: String(Self.earlierAttempts(of: stored.headers) + Int(deliveries)),
         ]
         headers[Record.Field.contentType] = stored.headers[Record.Field.contentType]
         headers[Record.Field.time] = stored.headers[Record.Field.time]
@@ -311,11 +366,16 @@ extension NATSEngine {
         let moved = try attempt { () throws(NATSError) in
             try jetStream.publish(names.queueSubject(destination), headers: headers, body: stored.body)
         }
-        let removed = try attempt { () throws(NATSError) in
-            try jetStream.deleteMessage(names.queueStream, sequence: sequence)
-        }
-        guard removed else { return }
         let now = clock.now()
+        if let lease {
+            try answerLease(lease, of: queue, with: Array("+TERM".utf8))
+            tell(LeaseNotice(lease, .acknowledged), about: queue, now: now)
+        } else {
+            let removed = try attempt { () throws(NATSError) in
+                try jetStream.deleteMessage(names.queueStream, sequence: sequence)
+            }
+            guard removed else { return }
+        }
         outbox.publish(.deadletter, key: queue, time: now, id: "dead-\(sequence)")
         outbox.publish(.push, key: destination, time: now, id: "push-\(moved.seq)")
     }
@@ -356,6 +416,14 @@ extension NATSEngine {
     static func earlierAttempts(of headers: [String: String]) -> Int {
         headers[Record.Field.attempts].flatMap { Int($0) } ?? 0
     }
+}
+
+/// What the dead-letter thread has to look at.
+enum DeadLetterJob: Sendable {
+    /// The last lease a policy allows, whose end has come.
+    case lastLease(LeaseReference, queue: Key)
+    /// A message JetStream stopped delivering.
+    case exhausted(LastDeliveryAdvisory)
 }
 
 /// JetStream's advisory of a message delivered as often as its consumer allows.

@@ -37,8 +37,10 @@ package final class NATSEngine: KeyspaceStore {
     /// The queues' policies, as last read from their consumers.
     let policies = Mutex<[Key: QueuePolicy]>([:])
     /// Messages JetStream stopped delivering, to be moved to their dead-letter queues.
-    let deadLetters = Mutex<[LastDeliveryAdvisory]>([])
+    let deadLetters = Mutex<[DeadLetterJob]>([])
     let deadLetterer = WorkerThread(name: "keygate-nats-deadletters")
+    /// The ends of the last leases policies allow, given out here.
+    let leaseEnds = DeadlineQueue(name: "keygate-nats-leases")
     /// Signs and reads lease receipts, with the key every gateway of the deployment shares.
     private let signer = Mutex<ReceiptSigner?>(nil)
     /// Where the answers to this gateway's pull requests and event publications come.
@@ -138,12 +140,14 @@ package final class NATSEngine: KeyspaceStore {
         deadLetterer.start { [self] in
             moveDeadLetters()
         }
+        leaseEnds.start()
     }
 
     /// Stops the threads and closes the connection; idempotent.
     package func stop() {
         expirer.stop()
         deadLetterer.stop()
+        leaseEnds.stop()
         connector.stop()
         outbox.stop()
         log.stop()

@@ -82,6 +82,17 @@ final class LeaseBook: Sendable {
         }
     }
 
+    /// The last change known to `lease` of `queue`; `nil` when none, or when the message was
+    /// delivered again since.
+    func change(of lease: LeaseReference, in queue: Key) -> LeaseNotice.Change? {
+        state.withLock { state in
+            guard let entry = state.queues[queue]?[lease.message],
+                entry.delivery == LeaseNotice.delivery(of: lease)
+            else { return nil }
+            return entry.state
+        }
+    }
+
     /// Whether message `message` of `queue` is on a lease that runs, as far as the book knows.
     func isLeased(_ message: UInt64, in queue: Key, now: Timestamp) -> Bool {
         state.withLock { state in
