@@ -278,7 +278,8 @@ extension NATSEngine {
     /// JetStream's advisory of a message delivered as often as its queue's policy allows, and
     /// whose last lease ended: moved to the dead-letter queue, should no gateway have done it.
     func lastDeliveryArrived(_ message: NATSMessage) {
-        guard let advisory = try? JSONDecoder().decode(LastDeliveryAdvisory.self, from: Data(message.body)) else {
+        guard let advisory = try? JSONDecoder().decode(LastDeliveryAdvisory.self, from: Data(message.body))
+        else {
             return
         }
         queueDeadLetter(.exhausted(advisory))
@@ -350,7 +351,9 @@ extension NATSEngine {
     /// Appends `stored` to its queue's dead-letter queue (once, whichever gateways do it: its
     /// de-duplication id is the message's), its id and attempts kept, and removes it from its
     /// queue: its lease ended (`+TERM`), or, without one, the message itself.
-    private func deadLetter(_ stored: StoredMessage, of queue: Key, deliveries: UInt64, lease: LeaseReference?)
+    private func deadLetter(
+        _ stored: StoredMessage, of queue: Key, deliveries: UInt64, lease: LeaseReference?
+    )
         throws(KeyspaceError)
     {
         guard let destination = try currentPolicy(of: queue).deadLetter else { return }
