@@ -1741,7 +1741,6 @@ def test_waiting_consumers_of_every_kind_are_served_first_come_first_served(
         acknowledge(api, name, receipt)
 
 
-@builtin_only
 def test_moves_under_concurrency_keep_each_message_exactly_once(api: Client) -> None:
     source, destination = unique("move-src"), unique("move-dst")
     total = 300
@@ -1767,7 +1766,6 @@ def test_moves_under_concurrency_keep_each_message_exactly_once(api: Client) -> 
     assert landed["length"] == total
 
 
-@builtin_only
 def test_a_waiting_move_takes_a_pushed_message_to_its_destination(api: Client, background: Background) -> None:
     source, destination = unique("move-wait"), unique("move-wait-dst")
     waiting = background(api.server, move, source, destination, "5")
@@ -2159,8 +2157,8 @@ def test_every_change_emits_one_event_of_its_type(
                lambda: api.call("DELETE", "/v1/queues/{name}", path={"name": queue}, status=204))
         receipts: list[str] = []
         if ENGINE == "nats":
-            # Leases: received, released, received again and acknowledged (a cluster's dead
-            # letters have a test of their own, and it serves no moves).
+            # Leases: received, released, received again and acknowledged; a move (a cluster's
+            # dead letters have a test of their own).
             policy = json.dumps({"visibility": 30}).encode()
             change([("policy", queue)], lambda: api.call("PUT", "/v1/queues/{name}/policy", path={"name": queue},
                                                          body=policy, status=200))
@@ -2169,6 +2167,9 @@ def test_every_change_emits_one_event_of_its_type(
             change([("release", queue)], lambda: extend(api, queue, receipts[-1], 0))
             change([("lease", queue)], lambda: receipts.append(receive(api, queue)["messages"][0]["receipt"]))
             change([("ack", queue)], lambda: acknowledge(api, queue, receipts[-1]))
+            change([("push", queue)], lambda: push(api, queue, b"moved"))
+            change([("pop", queue), ("del", queue), ("push", other)], lambda: move(api, queue, other))
+            change([("pop", other), ("del", other)], lambda: pop(api, other, status=200))
             change([("policy", queue)], lambda: api.call("DELETE", "/v1/queues/{name}/policy", path={"name": queue},
                                                          status=204))
         else:
@@ -3302,7 +3303,6 @@ def test_a_forbidden_answer_names_the_action_and_the_key(secured: Secured) -> No
     assert "may not pop 'acl-public-q'" in pop.json()["detail"], str(pop)
 
 
-@builtin_only
 def test_a_move_needs_pop_on_its_source_and_push_on_its_destination(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -3321,7 +3321,6 @@ def test_a_move_needs_pop_on_its_source_and_push_on_its_destination(
     assert client.call("GET", "/v1/queues/{name}", path={"name": "jobs-done"}, headers=root).json()["length"] == 1
 
 
-@builtin_only
 def test_a_dead_letter_policy_needs_push_on_its_dead_letter_queue(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

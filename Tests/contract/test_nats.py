@@ -234,22 +234,31 @@ def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request:
         time.sleep(0.1)
 
 
-def test_delays_and_moves_answer_501_and_change_nothing(request: pytest.FixtureRequest) -> None:
+def test_a_delayed_push_answers_501_and_changes_nothing(request: pytest.FixtureRequest) -> None:
     a, _ = pair(request)
     a.call("POST", "/v1/queues/{name}", path={"name": "work"}, body=b"m", status=201)
-    refused = [
-        a.call("POST", "/v1/queues/{name}", path={"name": "work"}, query={"delay": "5"}, body=b"later",
-               status=501),
-        a.call("POST", "/v1/queues/{name}/pop", path={"name": "work"}, query={"to": "elsewhere"}, status=501),
-    ]
-    for answer in refused:
-        problem = answer.json()
-        assert (problem["type"], problem["status"]) == ("/problems/not-implemented", 501), problem
-        assert problem["detail"].endswith("Nothing was changed."), problem
-    # The queue holds its one message, still; nothing was moved.
+    problem = a.call("POST", "/v1/queues/{name}", path={"name": "work"}, query={"delay": "5"}, body=b"later",
+                     status=501).json()
+    assert (problem["type"], problem["status"]) == ("/problems/not-implemented", 501), problem
+    assert problem["detail"].endswith("Nothing was changed."), problem
     peek = a.call("GET", "/v1/queues/{name}/messages", path={"name": "work"}, status=200).json()
     assert [message["text"] for message in peek["messages"]] == ["m"]
-    assert a.call("GET", "/v1/queues/{name}", path={"name": "elsewhere"}, status=200).json()["length"] == 0
+
+
+def test_a_move_on_one_gateway_wakes_a_pop_parked_on_the_other(request: pytest.FixtureRequest) -> None:
+    a, b = pair(request)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(b.call, "POST", "/v1/queues/{name}/pop", path={"name": "done"},
+                              query={"wait": "10"}, status=200)
+        deadline = time.monotonic() + 5
+        while b.call("GET", "/v1/queues/{name}", path={"name": "done"}, status=200).json()["consumers"] != 1:
+            assert time.monotonic() < deadline, "the pop never parked"
+            time.sleep(0.01)
+        a.call("POST", "/v1/queues/{name}", path={"name": "todo"}, body=b"task", status=201)
+        moved = a.call("POST", "/v1/queues/{name}/pop", path={"name": "todo"}, query={"to": "done"}, status=200)
+        assert moved.body == b"task"
+        assert waiting.result(timeout=REQUEST_TIMEOUT).body == b"task"
+    assert a.call("GET", "/v1/queues/{name}", path={"name": "todo"}, status=200).json()["length"] == 0
 
 
 def receive_on(client: Client, name: str, query: dict[str, str] | None = None) -> dict[str, object]:

@@ -443,7 +443,6 @@ def test_a_socket_that_closes_while_its_receive_waits_leases_nothing(server: Run
     assert received["attempts"] == 1
 
 
-@builtin_only
 def test_a_pop_with_to_moves_the_message(server: RunningServer, session: Session) -> None:
     source, destination = unique("ws-move"), unique("ws-moved")
     pop_id = session.send(op="pop", queue=source, to=destination, wait=10)

@@ -474,9 +474,9 @@ package final class NATSEngine: KeyspaceStore {
         return .stored(length: length)
     }
 
-    /// Pops and receives (moves are not served on a cluster yet): at once, or for `receiver`
-    /// when every queue is empty, by pull requests that wait on each queue's consumer; the
-    /// first message to arrive is the one it gets.
+    /// Pops, receives and moves: at once, or for `receiver` when every queue is empty, by pull
+    /// requests that wait on each queue's consumer; the first message to arrive is the one it
+    /// gets.
     package func consume(
         _ consumption: Consumption, from queues: [Key], orWait receiver: (any MessageReceiver)?,
         waitingAtMost limit: Int
@@ -489,9 +489,7 @@ package final class NATSEngine: KeyspaceStore {
             return try receive(
                 from: queues, visibility: visibility, limit: count, orWait: receiver, waitingAtMost: limit)
         case .move(let destination):
-            try requireAvailable()
-            try refuseString(destination)
-            throw .notSupported("Moving a message between queues is not served on a NATS cluster yet.")
+            return try move(from: queues, to: destination, orWait: receiver, waitingAtMost: limit)
         }
         if let popped = try popNow(from: queues) {
             guard let receiver else { return .delivered(.popped(popped)) }
@@ -530,7 +528,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Parks `receiver` on `queues` until a message comes: a pull request on each queue's
     /// consumer answering to a subject of its own.
-    private func park(
+    func park(
         _ receiver: any MessageReceiver, for consumption: Consumption, on queues: [Key], limit: Int
     ) throws(KeyspaceError) -> ConsumeOutcome {
         var policies: [Key: QueuePolicy] = [:]
@@ -742,6 +740,17 @@ package final class NATSEngine: KeyspaceStore {
         if let subscription = waiter.subscription {
             // The pop's other pull requests lose their listener, and the servers drop them.
             connection.end(subscription)
+        }
+        if case .move(let destination) = waiter.consumption {
+            // Its own subscription's thread: the round trips hold no other delivery.
+            do {
+                let moved = try transfer(message, from: queue, to: destination)
+                _ = waiter.receiver.deliver(.moved(moved, to: destination), durableAfter: nil)
+            } catch {
+                try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
+                _ = waiter.receiver.deliver(.failed(error), durableAfter: nil)
+            }
+            return
         }
         if case .receive(let visibility, _) = waiter.consumption {
             guard let policy = waiter.policies[queue],
@@ -1088,7 +1097,7 @@ package final class NATSEngine: KeyspaceStore {
     /// Announces a message taken from `queue`: its `push` first (the same event its pusher
     /// publishes, stored once: so the push always comes before its pop), the `pop`, and a `del`
     /// when the queue is left empty.
-    private func announcePop(
+    func announcePop(
         _ queue: Key, message: NATSMessage, delivery: NATSMessage.Delivery, emptied: Bool
     ) {
         let now = clock.now()
