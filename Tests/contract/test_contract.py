@@ -1672,7 +1672,6 @@ def test_max_receives_moves_a_message_to_the_dead_letter_queue(api: Client, back
     acknowledge(api, dead, dead_letter["receipt"])
 
 
-@builtin_only
 def test_a_delayed_message_appears_when_due(api: Client, background: Background) -> None:
     name = unique("delayed")
     # Timed from before the push, which the server stamps in whole milliseconds: a message may
@@ -1691,7 +1690,6 @@ def test_a_delayed_message_appears_when_due(api: Client, background: Background)
     acknowledge(api, name, message["receipt"])
 
 
-@builtin_only
 def test_delay_precision_over_many_messages(api: Client) -> None:
     """Each delayed message is visible no later than a few milliseconds after its moment: a
     receive in a loop sees it appear, measured against its `enqueuedAt` and delay."""
@@ -1710,7 +1708,6 @@ def test_delay_precision_over_many_messages(api: Client) -> None:
     assert sorted(lateness)[len(lateness) // 2] <= 20, f"median lateness {lateness} ms"
 
 
-@builtin_only
 def test_waiting_consumers_of_every_kind_are_served_first_come_first_served(
     api: Client, background: Background
 ) -> None:

@@ -234,15 +234,25 @@ def test_ttls_are_whole_seconds_in_storage_and_milliseconds_on_the_wire(request:
         time.sleep(0.1)
 
 
-def test_a_delayed_push_answers_501_and_changes_nothing(request: pytest.FixtureRequest) -> None:
-    a, _ = pair(request)
-    a.call("POST", "/v1/queues/{name}", path={"name": "work"}, body=b"m", status=201)
-    problem = a.call("POST", "/v1/queues/{name}", path={"name": "work"}, query={"delay": "5"}, body=b"later",
-                     status=501).json()
-    assert (problem["type"], problem["status"]) == ("/problems/not-implemented", 501), problem
-    assert problem["detail"].endswith("Nothing was changed."), problem
-    peek = a.call("GET", "/v1/queues/{name}/messages", path={"name": "work"}, status=200).json()
-    assert [message["text"] for message in peek["messages"]] == ["m"]
+def test_a_delayed_message_appears_on_time_on_the_other_gateway_and_once_when_its_pusher_died(
+    request: pytest.FixtureRequest,
+) -> None:
+    a, b = pair(request)
+    pushed = time.monotonic()
+    a.call("POST", "/v1/queues/{name}", path={"name": "later"}, query={"delay": "0.5"}, body=b"first", status=201)
+    state = b.call("GET", "/v1/queues/{name}", path={"name": "later"}, status=200).json()
+    assert (state["length"], state["visible"], state["delayed"]) == (1, 0, 1)
+    b.call("POST", "/v1/queues/{name}/pop", path={"name": "later"}, status=204)
+    got = b.call("POST", "/v1/queues/{name}/pop", path={"name": "later"}, query={"wait": "5"}, status=200)
+    elapsed = time.monotonic() - pushed
+    assert got.body == b"first" and 0.5 - 0.001 <= elapsed < 0.75, f"appeared after {elapsed:.3f} s"
+    # Its pusher gone before it is due: the other gateway appends it, a second late, once.
+    a.call("POST", "/v1/queues/{name}", path={"name": "later"}, query={"delay": "0.3"}, body=b"orphan", status=201)
+    a.server.kill()
+    got = b.call("POST", "/v1/queues/{name}/pop", path={"name": "later"}, query={"wait": "5"}, status=200)
+    assert got.body == b"orphan"
+    b.call("POST", "/v1/queues/{name}/pop", path={"name": "later"}, query={"wait": "1.5"}, status=204)
+    assert b.call("GET", "/v1/queues/{name}", path={"name": "later"}, status=200).json()["length"] == 0
 
 
 def test_a_move_on_one_gateway_wakes_a_pop_parked_on_the_other(request: pytest.FixtureRequest) -> None:

@@ -418,7 +418,6 @@ def test_receive_ack_and_extend_over_one_socket(server: RunningServer, session: 
     assert rest(server, "GET", f"/v1/queues/{queue}").json()["length"] == 0
 
 
-@builtin_only
 def test_a_waiting_receive_gets_a_message_whose_lease_ended(server: RunningServer, session: Session) -> None:
     queue = unique("ws-redeliver")
     session.ok(op="push", queue=queue, value="work", delay=0.2)

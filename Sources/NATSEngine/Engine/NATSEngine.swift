@@ -41,10 +41,14 @@ package final class NATSEngine: KeyspaceStore {
     let deadLetterer = WorkerThread(name: "keygate-nats-deadletters")
     /// The ends of the last leases policies allow, given out here.
     let leaseEnds = DeadlineQueue(name: "keygate-nats-leases")
+    /// The delayed messages of every gateway, by due time.
+    let delayed = DelayedMessages()
+    let delayer = WorkerThread(name: "keygate-nats-delays")
     /// Signs and reads lease receipts, with the key every gateway of the deployment shares.
     private let signer = Mutex<ReceiptSigner?>(nil)
-    /// Where the answers to this gateway's pull requests and event publications come.
-    private let inbox: String
+    /// Where the answers to this gateway's pull requests and event publications come; also the
+    /// gateway's name in what it writes.
+    let inbox: String
     private let expirer = WorkerThread(name: "keygate-nats-expirer")
     private let connector = WorkerThread(name: "keygate-nats-setup")
     private let link = LinkState()
@@ -55,6 +59,7 @@ package final class NATSEngine: KeyspaceStore {
     /// The queue consumers known to exist.
     private let consumers = Mutex<Set<String>>([])
     private let expiryLateness: Timer
+    let visibilityLateness: Timer
     private let expirations: Counter
 
     /// Connects to the cluster (in the background, should it be out of reach: operations then
@@ -70,6 +75,7 @@ package final class NATSEngine: KeyspaceStore {
         self.logger = logger
         log = EventLog(capacity: configuration.eventHistory)
         expiryLateness = Timer(label: KeyspaceEngine.expiryLatenessLabel, factory: metrics)
+        visibilityLateness = Timer(label: KeyspaceEngine.visibilityLatenessLabel, factory: metrics)
         expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
         let link = self.link
         let connector = self.connector
@@ -141,6 +147,9 @@ package final class NATSEngine: KeyspaceStore {
             moveDeadLetters()
         }
         leaseEnds.start()
+        delayer.start { [self] in
+            revealDueMessages()
+        }
     }
 
     /// Stops the threads and closes the connection; idempotent.
@@ -148,6 +157,7 @@ package final class NATSEngine: KeyspaceStore {
         expirer.stop()
         deadLetterer.stop()
         leaseEnds.stop()
+        delayer.stop()
         connector.stop()
         outbox.stop()
         log.stop()
@@ -169,7 +179,7 @@ package final class NATSEngine: KeyspaceStore {
     private static let healthInterval = Duration.seconds(2)
     /// How long the gateways that did not write a key wait, past its deadline, for the
     /// `expired` of the one that did before they publish it themselves.
-    private static let standInDelay = Duration.seconds(1)
+    static let standInDelay = Duration.seconds(1)
 
     /// Asks each stream for its state: they have leaders and answer.
     private func verify() throws(NATSError) {
@@ -231,6 +241,15 @@ package final class NATSEngine: KeyspaceStore {
             }
             setUpSteps.withLock { $0.isReadingEvents = true }
         }
+        if !done.isWatchingDelays {
+            try connection.orderedConsumer(
+                stream: names.delayedStream, subject: names.delayedSubjects, start: .sequence(1),
+                headersOnly: true
+            ) { [weak self] message in
+                self?.delayedArrived(message)
+            }
+            setUpSteps.withLock { $0.isWatchingDelays = true }
+        }
         if !done.isWatchingValues {
             try connection.orderedConsumer(
                 stream: names.valueStream, subject: names.valueSubjects, start: .lastPerSubject,
@@ -265,6 +284,9 @@ package final class NATSEngine: KeyspaceStore {
             StreamConfiguration(
                 name: names.queueStream, subjects: [names.queueSubjects], retention: "workqueue",
                 numReplicas: replicas))
+        try jetStream.createStream(
+            StreamConfiguration(
+                name: names.delayedStream, subjects: [names.delayedSubjects], numReplicas: replicas))
         try jetStream.createStream(
             StreamConfiguration(
                 name: names.settingStream, subjects: [names.settingSubjects], numReplicas: replicas,
@@ -461,7 +483,7 @@ package final class NATSEngine: KeyspaceStore {
         if let delay {
             try QueueLimits.validateDelay(delay)
             if delay > .zero {
-                throw .notSupported("Delayed messages are not served on a NATS cluster yet.")
+                return try pushDelayed(message, to: queue, delay: delay)
             }
         }
         try requireAvailable()
@@ -588,13 +610,16 @@ package final class NATSEngine: KeyspaceStore {
         try requireAvailable()
         try refuseString(queue)
         let consumers = waiters.count(on: queue)
-        guard try storedCount(queue) > 0 else { return QueueInfo(length: 0, consumers: consumers) }
+        let delayed = try delayedCount(queue)
+        guard try storedCount(queue) > 0 else {
+            return QueueInfo(length: delayed, consumers: consumers, visible: 0, delayed: delayed)
+        }
         let info = try consumerInfo(queue)
         let delivered = Int(info.numAckPending)
         let ended = min(delivered, leases.endedUnacknowledged(in: queue, now: clock.now()))
         return QueueInfo(
-            length: Int(info.numPending) + delivered, consumers: consumers,
-            visible: Int(info.numPending) + ended, inFlight: delivered - ended)
+            length: Int(info.numPending) + delivered + delayed, consumers: consumers,
+            visible: Int(info.numPending) + ended, inFlight: delivered - ended, delayed: delayed)
     }
 
     package func peek(_ queue: Key, limit: Int) throws(KeyspaceError) -> [QueuedMessage] {
@@ -625,11 +650,12 @@ package final class NATSEngine: KeyspaceStore {
     package func removeQueue(_ queue: Key) throws(KeyspaceError) -> Bool {
         try requireAvailable()
         try refuseString(queue)
-        guard try queueLength(queue) > 0 else { return false }
+        guard try queueLength(queue) + delayedCount(queue) > 0 else { return false }
         let now = clock.now()
         try attempt { () throws(NATSError) in
             try jetStream.purge(names.queueStream, subject: names.queueSubject(queue))
         }
+        try purgeDelayed(queue)
         dropQueueTimeToLive(queue, at: now)
         outbox.publish(
             .del, key: queue, time: now,
@@ -815,10 +841,11 @@ package final class NATSEngine: KeyspaceStore {
                 try jetStream.streamInfo(names.queueStream).state.lastSeq
             }
             guard try delete(queue, sequence: sequence, at: deadline) else { return }
-            let length = try queueLength(queue)
+            let length = try queueLength(queue) + delayedCount(queue)
             try attempt { () throws(NATSError) in
                 try jetStream.purge(names.queueStream, subject: names.queueSubject(queue), below: last + 1)
             }
+            try purgeDelayed(queue)
             if length > 0 {
                 outbox.publish(.expired, key: queue, time: deadline, id: "expired-\(sequence)")
             }
@@ -923,7 +950,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// The messages of `queue` (0 when absent), taken or not: what its consumer has yet to
     /// deliver and what it delivered without an acknowledgement (in the stream until then).
-    private func queueLength(_ queue: Key) throws(KeyspaceError) -> Int {
+    func queueLength(_ queue: Key) throws(KeyspaceError) -> Int {
         guard try storedCount(queue) > 0 else { return 0 }
         let info = try consumerInfo(queue)
         return Int(info.numPending + info.numAckPending)
@@ -1142,6 +1169,7 @@ private struct SetUpSteps {
     var isListeningForAnswers = false
     var isReadingReceiptKey = false
     var isHearingLeases = false
+    var isWatchingDelays = false
     var isReadingEvents = false
     var isWatchingValues = false
 }

@@ -23,6 +23,12 @@ struct Names: Sendable {
     var queueSubjects: String { "\(prefix).q.>" }
     /// The one subject of events.
     var eventSubject: String { "\(prefix).ev" }
+    /// The stream of delayed queue messages, until they are due.
+    var delayedStream: String { "\(prefix)_DELAYED" }
+    /// Every delayed message subject.
+    var delayedSubjects: String { "\(prefix).qd.>" }
+    /// The subject of `queue`'s delayed messages.
+    func delayedSubject(_ queue: Key) -> String { "\(prefix).qd.\(Self.token(queue))" }
     /// The stream of the deployment's own settings: the key that signs lease receipts.
     var settingStream: String { "\(prefix)_SETTINGS" }
     /// Every setting subject.

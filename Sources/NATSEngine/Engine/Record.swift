@@ -49,6 +49,8 @@ struct Record: Sendable {
         static let size = "Nats-Msg-Size"
         static let event = "Keygate-Event"
         static let reason = "Keygate-Reason"
+        /// When a delayed message is due (Unix milliseconds).
+        static let due = "Keygate-Due"
         /// A dead-lettered message's id in the queue it came from.
         static let messageNumber = "Keygate-Message-Id"
         /// The leases a dead-lettered message had in the queue it came from.
