@@ -44,11 +44,9 @@ BINARY = REPO / os.environ.get("KEYGATE_BINARY", ".build/debug/keygate")
 
 STARTUP_TIMEOUT = 30.0
 ENGINE = os.environ.get("KEYGATE_TEST_ENGINE", "builtin")
-# What only the built-in engine serves: leased receives, delayed pushes, moves and queue policies
-# (on a NATS cluster they answer 501 /problems/not-implemented, which test_nats.py checks), and
-# the memory limit (refused at start-up there: the cluster keeps the data).
-builtin_only = pytest.mark.skipif(
-    ENGINE == "nats", reason="the built-in engine's alone; on a NATS cluster test_nats.py checks the 501s")
+# What only the built-in engine serves: the memory limit (refused at start-up on a NATS cluster,
+# which keeps the data) and the gauges of queue messages by state.
+builtin_only = pytest.mark.skipif(ENGINE == "nats", reason="the built-in engine's alone")
 STOP_TIMEOUT = 10.0
 LISTENING = re.compile(r"address=(https?://[^\s:]+:(\d+))")
 

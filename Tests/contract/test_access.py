@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from access_tokens import bearer, write_token_file
-from keygate_server import BINARY, REPO, STOP_TIMEOUT, RunningServer, builtin_only, start_server
+from keygate_server import BINARY, REPO, STOP_TIMEOUT, RunningServer, start_server
 from test_websocket import REPLY_TIMEOUT, Session
 
 PUBLIC = REPO / "public"
@@ -115,7 +115,6 @@ def test_every_websocket_operation_is_checked_against_the_tokens_scopes(
             root.ok(**request)
 
 
-@builtin_only
 def test_every_websocket_lease_operation_is_checked_against_the_tokens_scopes(
     secured: tuple[RunningServer, dict[str, str], Path]
 ) -> None:

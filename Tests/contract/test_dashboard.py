@@ -248,7 +248,6 @@ def test_a_message_pushed_then_popped_through_the_page(page: WebDriver, server: 
          "popping an empty queue said nothing")
 
 
-@builtin_only
 def test_a_message_received_on_a_lease_then_released_and_acknowledged_through_the_page(
     page: WebDriver, server: RunningServer
 ) -> None:
@@ -439,7 +438,6 @@ def test_a_signed_in_session_reads_writes_and_hears_events_with_a_token(
         browser.get("about:blank")
 
 
-@builtin_only
 def test_a_screenshot_of_the_page_with_live_data(page: WebDriver, server: RunningServer) -> None:
     for number, ttl in enumerate(("45", "120", "600", "3600", None), start=1):
         params = {"ttl": ttl} if ttl else {}

@@ -1,3 +1,4 @@
+import CoreMetrics
 import FoundationEssentials
 package import Keyspace
 import Logging
@@ -73,6 +74,7 @@ extension NATSEngine {
             // The pusher's own event, stored once: so the push comes before its lease.
             outbox.publish(.push, key: queue, time: pushed, id: "push-\(delivery.streamSequence)")
         } else {
+            redeliveries.increment()
             // Its last lease ended unacknowledged (a release said so already, under this id).
             outbox.publish(
                 .release, key: queue, time: now,
@@ -445,6 +447,7 @@ extension NATSEngine {
             }
             guard removed else { return }
         }
+        deadLettered.increment()
         outbox.publish(.deadletter, key: queue, time: now, id: "dead-\(sequence)")
         outbox.publish(.push, key: destination, time: now, id: "push-\(moved.seq)")
     }

@@ -60,6 +60,10 @@ package final class NATSEngine: KeyspaceStore {
     private let consumers = Mutex<Set<String>>([])
     private let expiryLateness: Timer
     let visibilityLateness: Timer
+    /// Deliveries of a message whose earlier lease ended unacknowledged, given out here.
+    let redeliveries: Counter
+    /// Messages this gateway moved to a dead-letter queue.
+    let deadLettered: Counter
     private let expirations: Counter
 
     /// Connects to the cluster (in the background, should it be out of reach: operations then
@@ -76,6 +80,8 @@ package final class NATSEngine: KeyspaceStore {
         log = EventLog(capacity: configuration.eventHistory)
         expiryLateness = Timer(label: KeyspaceEngine.expiryLatenessLabel, factory: metrics)
         visibilityLateness = Timer(label: KeyspaceEngine.visibilityLatenessLabel, factory: metrics)
+        redeliveries = Counter(label: "keygate_redeliveries_total", factory: metrics)
+        deadLettered = Counter(label: "keygate_dead_lettered_total", factory: metrics)
         expirations = Counter(label: "keygate_keys_expired_total", factory: metrics)
         let link = self.link
         let connector = self.connector
