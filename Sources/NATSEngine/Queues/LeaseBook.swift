@@ -33,7 +33,7 @@ final class LeaseBook: Sendable {
 
     /// How long an entry is kept past its lease's end: a receipt used later than that is left
     /// to JetStream.
-    private static let retention = Duration.seconds(600)
+    private static let retention = Duration.seconds(120)
 
     private struct State {
         var queues: [Key: [UInt64: Entry]] = [:]
