@@ -177,9 +177,6 @@ struct Problem: Encodable {
                 detail: "The keyspace's cluster cannot be reached (\(reason)); try again. "
                     + "A change answered this way may or may not have been made.",
                 headers: [HTTPHeader("Retry-After", "1")])
-        case .notSupported(let reason):
-            self.init(
-                slug: "not-implemented", status: .notImplemented, detail: reason + " Nothing was changed.")
         }
     }
 

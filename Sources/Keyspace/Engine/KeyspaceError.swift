@@ -35,7 +35,4 @@ package enum KeyspaceError: Error, Equatable, Sendable {
     /// in time; the reason, for an operator. A change refused this way may or may not have been
     /// made: only a timeout leaves that open.
     case unreachable(String)
-    /// The engine behind the keyspace does not serve this operation (yet); the reason, for the
-    /// client.
-    case notSupported(String)
 }

@@ -4,8 +4,8 @@ package import Keyspace
 import Logging
 import Plumbing
 
-/// Leased receives, acknowledgements, visibility changes, queue policies and dead letters, on
-/// each queue's durable consumer.
+/// Leased receives, acknowledgements, visibility changes, queue policies, dead letters and
+/// moves, on each queue's durable consumer.
 ///
 /// A receive is a pull request whose messages are not acknowledged at once: JetStream keeps
 /// each as delivered, and delivers it again when its acknowledgement wait has passed. The
@@ -13,9 +13,9 @@ import Plumbing
 /// sets its lease's end with a negative acknowledgement delayed that long (`-NAK {"delay": …}`
 /// moves the redelivery to then, and the message stays delivered until it). Extending a lease
 /// is the same, releasing it a `-NAK` without delay, acknowledging it `+ACK` (waiting for the
-/// consumer's answer: the acknowledgement is replicated). `maxReceives` is `MaxDeliver`, and
-/// the gateways move a message JetStream stops delivering (its advisory) to the dead-letter
-/// queue named in the consumer's metadata.
+/// consumer's answer: the acknowledgement is replicated). `maxReceives` is `MaxDeliver`: the
+/// gateway that gives a message its last lease moves it to the dead-letter queue named in the
+/// consumer's metadata when that lease ends, JetStream's advisory being the backstop.
 extension NATSEngine {
     /// The consumer metadata field that names a queue's dead-letter queue (its subject token).
     static let deadLetterField = "keygate-dead-letter"
@@ -31,14 +31,7 @@ extension NATSEngine {
     {
         for queue in queues where try storedCount(queue) > 0 {
             let policy = try currentPolicy(of: queue)
-            let request = NATSMessage(
-                subject: names.nextMessageSubject(queue),
-                body: Array(#"{"batch":\#(limit),"no_wait":true}"#.utf8))
-            let delivered = try attempt { () throws(NATSError) in
-                try retryingLeaderless { () throws(NATSError) in
-                    try connection.fetch(request, upTo: limit, timeout: configuration.requestTimeout)
-                }
-            }
+            let delivered = try fetch(upTo: limit, from: queue)
             let now = clock.now()
             let messages = delivered.compactMap { message in
                 lease(message, of: queue, visibility: visibility, policy: policy, now: now)
@@ -119,7 +112,7 @@ extension NATSEngine {
             try refuseString(queue)
         }
         for queue in queues where try storedCount(queue) > 0 {
-            guard let message = try fetchOne(from: queue) else { continue }
+            guard let message = try fetch(upTo: 1, from: queue).first else { continue }
             if let receiver, !receiver.claim() {
                 try? connection.publish(NATSMessage(subject: message.reply ?? "", body: Array("-NAK".utf8)))
                 return .gone
@@ -130,15 +123,17 @@ extension NATSEngine {
         return try park(receiver, for: .move(to: destination), on: queues, limit: limit)
     }
 
-    /// The oldest visible message of `queue`, delivered to this gateway and not acknowledged.
-    private func fetchOne(from queue: Key) throws(KeyspaceError) -> NATSMessage? {
+    /// Up to `count` of the oldest visible messages of `queue`, delivered to this gateway and
+    /// not acknowledged: one pull request that does not wait.
+    private func fetch(upTo count: Int, from queue: Key) throws(KeyspaceError) -> [NATSMessage] {
         let request = NATSMessage(
-            subject: names.nextMessageSubject(queue), body: Array(#"{"batch":1,"no_wait":true}"#.utf8))
+            subject: names.nextMessageSubject(queue),
+            body: Array(#"{"batch":\#(count),"no_wait":true}"#.utf8))
         return try attempt { () throws(NATSError) in
             try retryingLeaderless { () throws(NATSError) in
-                try connection.fetch(request, upTo: 1, timeout: configuration.requestTimeout)
+                try connection.fetch(request, upTo: count, timeout: configuration.requestTimeout)
             }
-        }.first
+        }
     }
 
     /// Appends a message delivered from `queue` to the tail of `destination`, then acknowledges
