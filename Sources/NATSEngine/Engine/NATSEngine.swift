@@ -56,8 +56,8 @@ package final class NATSEngine: KeyspaceStore {
     /// cluster) is retried from the first step not done, so that no subscription is made twice
     /// and the event history is started once.
     private let setUpSteps = Mutex(SetUpSteps())
-    /// The queue consumers known to exist.
-    private let consumers = Mutex<Set<String>>([])
+    /// The queue consumers known to exist, and when each was last made sure of.
+    private let consumers = Mutex<[String: ContinuousClock.Instant]>([:])
     private let expiryLateness: Timer
     let visibilityLateness: Timer
     /// Deliveries of a message whose earlier lease ended unacknowledged, given out here.
@@ -1110,9 +1110,12 @@ package final class NATSEngine: KeyspaceStore {
         try attempt { () throws(NATSError) in try connection.publish(request) }
     }
 
-    /// Creates `queue`'s consumer unless this gateway already did.
+    /// Creates `queue`'s consumer unless this gateway made sure of it within the hour: a
+    /// consumer without a policy is removed once unused for `idleConsumerLifetime`, so one
+    /// made sure of more than an hour ago may be gone.
     func ensureConsumer(_ queue: Key) throws(KeyspaceError) {
-        guard !consumers.withLock({ $0.contains(names.consumer(queue)) }) else { return }
+        let name = names.consumer(queue)
+        if let seen = consumers.withLock({ $0[name] }), ContinuousClock.now - seen < .seconds(3600) { return }
         try attempt { () throws(NATSError) in
             try jetStream.createConsumer(names.queueStream, consumerConfiguration(queue, .standard))
         }
@@ -1121,7 +1124,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Notes that `queue`'s consumer exists.
     func noteConsumer(_ queue: Key) {
-        _ = consumers.withLock { $0.insert(names.consumer(queue)) }
+        consumers.withLock { $0[names.consumer(queue)] = .now }
     }
 
     /// The signer of receipts; `nil` until the key is read from the cluster.
