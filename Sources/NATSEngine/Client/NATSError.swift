@@ -28,9 +28,12 @@ enum NATSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// JetStream's code for a consumer that does not exist.
     static let consumerNotFound = 10014
 
+    /// JetStream's code for a request no leader could answer yet (a group electing one).
+    static let clusterUnavailable = 10008
+
     /// Whether nobody answered the request (a stream or consumer without a leader).
     var isNoResponders: Bool {
-        if case .client(_, let status) = self { return status.contains("No responders") }
+        if case .client(_, let status) = self { return status.lowercased().contains("no responders") }
         return false
     }
 

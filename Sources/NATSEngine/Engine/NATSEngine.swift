@@ -11,13 +11,14 @@ import struct Synchronization.Atomic
 /// several gateways serve one keyspace, replicated by the cluster (R3: an acknowledged change
 /// survives the loss of a server).
 ///
-/// Three streams hold it (see `Names`): the value stream (the last record of each key:
-/// `Record`), the work-queue stream of queue messages (a durable pull consumer per queue), and
-/// the event stream, whose sequences are the events' ids across gateways. Each gateway
-/// watches the value stream (headers only) into a `KeyIndex`, which lists keys and hides each
-/// one at its deadline to the millisecond, and reads the event stream into its own history
-/// for its subscribers. Reads and writes go to the streams' leaders: a write acknowledged on
-/// one gateway is read on any other.
+/// Five streams hold it (see `Names`): the value stream (the last record of each key:
+/// `Record`), the work-queue stream of queue messages (a durable pull consumer per queue,
+/// whose deliveries are also the leases: `NATSEngine+Leases`), the stream of delayed messages
+/// (`NATSEngine+Delays`), the settings stream (the receipt key), and the event stream, whose
+/// sequences are the events' ids across gateways. Each gateway watches the value stream
+/// (headers only) into a `KeyIndex`, which lists keys and hides each one at its deadline to the
+/// millisecond, and reads the event stream into its own history for its subscribers. Reads and
+/// writes go to the streams' leaders: a write acknowledged on one gateway is read on any other.
 ///
 /// The interface is synchronous, so an operation holds its caller's thread for its round
 /// trips (one for a read, two for a write); give the HTTP server threads accordingly.
@@ -181,6 +182,9 @@ package final class NATSEngine: KeyspaceStore {
         return nil
     }
 
+    /// The header field of a status message that names the subject its request went to.
+    private static let statusSubjectField = "Nats-Subject"
+
     /// How often the streams are asked whether they answer.
     private static let healthInterval = Duration.seconds(2)
     /// How long the gateways that did not write a key wait, past its deadline, for the
@@ -189,7 +193,7 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Asks each stream for its state: they have leaders and answer.
     private func verify() throws(NATSError) {
-        for stream in [names.valueStream, names.queueStream, names.eventStream] {
+        for stream in [names.valueStream, names.queueStream, names.delayedStream, names.eventStream] {
             _ = try jetStream.streamInfo(stream)
         }
     }
@@ -762,6 +766,16 @@ package final class NATSEngine: KeyspaceStore {
     /// waits, else given back to the next pull request in line. Status messages (its pull
     /// request expired: 408) need nothing: the pop's own deadline answers it.
     private func messageArrived(_ message: NATSMessage, for number: UInt64) {
+        if message.status == 503, let target = message.headers[Self.statusSubjectField] {
+            // Nobody served the pull request: its consumer was just made, and the servers have
+            // not all learnt yet where its leader listens. Sent again while the consumer waits
+            // (on its own subscription's thread: nothing else waits for this pause).
+            usleep(50_000)
+            if waiters.isWaiting(number) {
+                try? connection.publish(waitingPullRequest(to: target, replyingTo: message.subject))
+            }
+            return
+        }
         guard let reply = message.reply, let delivery = message.delivery,
             let queue = names.key(ofSubject: message.subject)
         else { return }
@@ -1085,14 +1099,17 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    /// Runs `body` again for up to a second while nobody answers it: a consumer just created
-    /// may have no leader yet.
+    /// Runs `body` again for up to a second while nobody answers it, or JetStream says no
+    /// leader can yet: a consumer just created may have no leader.
     func retryingLeaderless<Value>(_ body: () throws(NATSError) -> Value) throws(NATSError) -> Value {
         let deadline = ContinuousClock.now + .seconds(1)
         while true {
             do {
                 return try body()
-            } catch let error where error.isNoResponders && ContinuousClock.now < deadline {
+            } catch let error
+                where (error.isNoResponders || error.isJetStream(NATSError.clusterUnavailable))
+                && ContinuousClock.now < deadline
+            {
                 usleep(20_000)
             }
         }
@@ -1102,22 +1119,29 @@ package final class NATSEngine: KeyspaceStore {
     /// `reply`, lasting as long as the longest wait.
     private func requestMessage(from queue: Key, replyingTo reply: String) throws(KeyspaceError) {
         try ensureConsumer(queue)
-        let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
-        let request = NATSMessage(
-            subject: names.nextMessageSubject(queue),
-            reply: reply, body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8)
-        )
+        let request = waitingPullRequest(to: names.nextMessageSubject(queue), replyingTo: reply)
         try attempt { () throws(NATSError) in try connection.publish(request) }
     }
 
-    /// Creates `queue`'s consumer unless this gateway made sure of it within the hour: a
+    /// A pull request for one message to `subject`, answering to `reply`, lasting as long as
+    /// the longest wait.
+    private func waitingPullRequest(to subject: String, replyingTo reply: String) -> NATSMessage {
+        let expires = (configuration.maxWait + .seconds(1)).wholeMilliseconds * 1_000_000
+        return NATSMessage(
+            subject: subject, reply: reply, body: Array(#"{"batch":1,"expires":\#(expires)}"#.utf8))
+    }
+
+    /// Creates `queue`'s consumer unless this gateway made sure of it within the hour (a
     /// consumer without a policy is removed once unused for `idleConsumerLifetime`, so one
-    /// made sure of more than an hour ago may be gone.
+    /// made sure of more than an hour ago may be gone), and waits until it has a leader.
     func ensureConsumer(_ queue: Key) throws(KeyspaceError) {
         let name = names.consumer(queue)
         if let seen = consumers.withLock({ $0[name] }), ContinuousClock.now - seen < .seconds(3600) { return }
         try attempt { () throws(NATSError) in
             try jetStream.createConsumer(names.queueStream, consumerConfiguration(queue, .standard))
+            _ = try retryingLeaderless { () throws(NATSError) in
+                try jetStream.consumerInfo(names.queueStream, name)
+            }
         }
         noteConsumer(queue)
     }

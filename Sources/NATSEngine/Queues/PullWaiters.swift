@@ -78,6 +78,11 @@ final class PullWaiters: Sendable {
         }
     }
 
+    /// Whether waiter `number` still waits.
+    func isWaiting(_ number: UInt64) -> Bool {
+        state.withLock { $0.waiters[number] != nil }
+    }
+
     /// Takes the waiter numbered `number` out (a message came for it); `nil` when it left.
     func take(_ number: UInt64) -> Waiter? {
         state.withLock { state in Self.remove(number, from: &state) }
