@@ -135,12 +135,23 @@ final class NATSConnection: Sendable {
         let outgoing = try Self.makeMessage(message)
         defer { natsMsg_Destroy(outgoing) }
         var answer: OpaquePointer?
+        // Named by what it asked (`$JS.API.CONSUMER.MSG.NEXT`, `$JS.ACK`, a stream's subject),
+        // so that an operator reading a 503 knows which step did not answer.
+        let function = "natsConnection_RequestMsg(\(Self.kind(of: message.subject)))"
         try Self.check(
             natsConnection_RequestMsg(&answer, connection.pointer, outgoing, timeout.wholeMilliseconds),
-            "natsConnection_RequestMsg")
-        guard let answer else { throw .client(function: "natsConnection_RequestMsg", status: "no answer") }
+            function)
+        guard let answer else { throw .client(function: function, status: "no answer") }
         defer { natsMsg_Destroy(answer) }
         return Self.copy(answer)
+    }
+
+    /// The leading upper-case tokens of `subject`: the API call or acknowledgement it is, or
+    /// the prefix of a stream's subject, without the names after them.
+    private static func kind(of subject: String) -> String {
+        subject.split(separator: ".").prefix { token in
+            token.allSatisfy { $0.isUppercase || $0 == "$" || $0 == "_" }
+        }.joined(separator: ".")
     }
 
     /// Sends `message` (a pull request) answering to a new inbox, and collects its answers:

@@ -27,9 +27,7 @@ extension NATSEngine {
         let sequence = try attempt { () throws(NATSError) in
             try jetStream.publish(names.delayedSubject(queue), headers: headers, body: message.bytes).seq
         }
-        if delayed.add(
-            DelayedMessages.Entry(sequence: sequence, queue: queue, due: due, isPushedHere: true), at: due)
-        {
+        if delayed.add(DelayedMessages.Entry(sequence: sequence, queue: queue, due: due), at: due) {
             delayer.wake()
         }
         outbox.publish(.push, key: queue, time: now, id: "push-delayed-\(sequence)")
@@ -43,8 +41,7 @@ extension NATSEngine {
                 Timestamp.init(milliseconds:))
         else { return }
         let isPushedHere = message.headers[Record.Field.writer] == inbox
-        let entry = DelayedMessages.Entry(
-            sequence: delivery.streamSequence, queue: queue, due: due, isPushedHere: isPushedHere)
+        let entry = DelayedMessages.Entry(sequence: delivery.streamSequence, queue: queue, due: due)
         if delayed.add(entry, at: isPushedHere ? due : due + Self.standInDelay) {
             delayer.wake()
         }

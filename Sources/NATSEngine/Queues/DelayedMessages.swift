@@ -13,8 +13,6 @@ final class DelayedMessages: Sendable {
         var sequence: UInt64
         var queue: Key
         var due: Timestamp
-        /// Whether this gateway pushed it (and so moves it on time).
-        var isPushedHere: Bool
     }
 
     private struct State {
