@@ -89,6 +89,10 @@ class NATSCluster:
         self.wait_ready()
 
     def start_node(self, node: Node) -> None:
+        # A node started again keeps its client and cluster ports (the gateways and the other
+        # nodes know it by them), but takes a new monitoring port, which the tests alone use:
+        # while it was down, an outgoing connection of this machine may have been given the old one.
+        node.monitor_port = free_port()
         node.directory.mkdir(parents=True, exist_ok=True)
         config = node.directory / "server.conf"
         routes = ", ".join(f"nats-route://127.0.0.1:{other.cluster_port}" for other in self.nodes)
