@@ -13,12 +13,13 @@ import struct Synchronization.Atomic
 ///
 /// Five streams hold it (see `Names`): the value stream (the last record of each key:
 /// `Record`), the work-queue stream of queue messages (a durable pull consumer per queue,
-/// whose deliveries are also the leases: `NATSEngine+Leases`), the stream of delayed messages
-/// (`NATSEngine+Delays`), the settings stream (the receipt key), and the event stream, whose
-/// sequences are the events' ids across gateways. Each gateway watches the value stream
-/// (headers only) into a `KeyIndex`, which lists keys and hides each one at its deadline to the
-/// millisecond, and reads the event stream into its own history for its subscribers. Reads and
-/// writes go to the streams' leaders: a write acknowledged on one gateway is read on any other.
+/// whose deliveries are also the leases and moves: `NATSEngine+Leases`, `NATSEngine+Moves`),
+/// the stream of delayed messages (`NATSEngine+Delays`), the settings stream (the receipt
+/// key), and the event stream, whose sequences are the events' ids across gateways. Each
+/// gateway watches the value stream (headers only) into a `KeyIndex`, which lists keys and
+/// hides each one at its deadline to the millisecond, and reads the event stream into its own
+/// history for its subscribers. Reads and writes go to the streams' leaders: a write
+/// acknowledged on one gateway is read on any other.
 ///
 /// The interface is synchronous, so an operation holds its caller's thread for its round
 /// trips (one for a read, two for a write); give the HTTP server threads accordingly.
