@@ -1,10 +1,10 @@
 import Keyspace
 import Plumbing
 
-/// The pops and receives parked on this gateway. Each has a reply subject of its own, to which a pull
-/// request on the consumer of every queue it waits on answers; the cluster serves pull requests
-/// in the order they reach the queue's stream leader, which makes waiting first come, first
-/// served across gateways. A pop that leaves (timed out, client gone, served by another queue)
+/// The pops, receives and moves parked on this gateway. Each has a reply subject of its own, to
+/// which a pull request on the consumer of every queue it waits on answers; the cluster serves
+/// pull requests in the order they reach the queue's stream leader, which makes waiting first
+/// come, first served across gateways. A pop that leaves (timed out, client gone, served by another queue)
 /// ends its subscription, and the servers drop pull requests whose reply subject nobody
 /// listens to any more, so that no message goes to a pop that is gone; one already on its way
 /// is given back (`-NAK`) to the next request in line.
@@ -12,7 +12,7 @@ final class PullWaiters: Sendable {
     /// A parked pop.
     struct Waiter: Sendable {
         let receiver: any MessageReceiver
-        /// A pop or a receive (moves are not served on a cluster).
+        /// A pop, a receive or a move.
         let consumption: Consumption
         let queues: [Key]
         /// For a receive, the policy of each queue, read when it parked.
