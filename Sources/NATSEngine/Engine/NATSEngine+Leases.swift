@@ -50,7 +50,7 @@ extension NATSEngine {
             subject: names.nextMessageSubject(queue),
             body: Array(#"{"batch":\#(count),"no_wait":true}"#.utf8))
         return try attempt { () throws(NATSError) in
-            try retryingLeaderless { () throws(NATSError) in
+            try JetStream.retryingLeaderless { () throws(NATSError) in
                 try connection.fetch(request, upTo: count, timeout: configuration.requestTimeout)
             }
         }
@@ -143,6 +143,7 @@ extension NATSEngine {
         try answerLease(reference, of: queue, with: Array("+ACK".utf8))
         tell(LeaseNotice(reference, .acknowledged), about: queue, now: now)
         outbox.publish(.ack, key: queue, time: now, id: "ack-\(reference.message)")
+        announceIfEmptied(queue, at: now, id: "ack-del-\(reference.message)")
         return .acknowledged
     }
 
@@ -389,6 +390,7 @@ extension NATSEngine {
         }
         deadLettered.increment()
         outbox.publish(.deadletter, key: queue, time: now, id: "dead-\(sequence)")
+        announceIfEmptied(queue, at: now, id: "dead-del-\(sequence)")
         outbox.publish(.push, key: destination, time: now, id: "push-\(moved.seq)")
     }
 

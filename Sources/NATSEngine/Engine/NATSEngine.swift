@@ -1095,24 +1095,8 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Sends `request` to a consumer, again for up to a second while nobody answers.
     private func requestRetryingLeaderless(_ request: NATSMessage) throws(NATSError) -> NATSMessage {
-        try retryingLeaderless { () throws(NATSError) in
+        try JetStream.retryingLeaderless { () throws(NATSError) in
             try connection.request(request, timeout: configuration.requestTimeout)
-        }
-    }
-
-    /// Runs `body` again for up to a second while nobody answers it, or JetStream says no
-    /// leader can yet: a consumer just created may have no leader.
-    func retryingLeaderless<Value>(_ body: () throws(NATSError) -> Value) throws(NATSError) -> Value {
-        let deadline = ContinuousClock.now + .seconds(1)
-        while true {
-            do {
-                return try body()
-            } catch let error
-                where (error.isNoResponders || error.isJetStream(NATSError.clusterUnavailable))
-                && ContinuousClock.now < deadline
-            {
-                usleep(20_000)
-            }
         }
     }
 
@@ -1140,7 +1124,7 @@ package final class NATSEngine: KeyspaceStore {
         if let seen = consumers.withLock({ $0[name] }), ContinuousClock.now - seen < .seconds(3600) { return }
         try attempt { () throws(NATSError) in
             try jetStream.createConsumer(names.queueStream, consumerConfiguration(queue, .standard))
-            _ = try retryingLeaderless { () throws(NATSError) in
+            _ = try JetStream.retryingLeaderless { () throws(NATSError) in
                 try jetStream.consumerInfo(names.queueStream, name)
             }
         }
@@ -1174,6 +1158,15 @@ package final class NATSEngine: KeyspaceStore {
             outbox.publish(.del, key: queue, time: now, id: "pop-del-\(sequence)")
             dropQueueTimeToLive(queue, at: now)
         }
+    }
+
+    /// Announces `queue`'s deletion under `id` if the message just removed from it (acknowledged
+    /// or dead-lettered, which JetStream confirmed) was its last, as the built-in engine does: one
+    /// look at the stream. A failed look announces nothing; the removal stands.
+    func announceIfEmptied(_ queue: Key, at now: Timestamp, id: String) {
+        guard (try? storedCount(queue)) == 0 else { return }
+        outbox.publish(.del, key: queue, time: now, id: id)
+        dropQueueTimeToLive(queue, at: now)
     }
 
     /// Deletes the time to live of a queue that was emptied or deleted, without waiting: a new

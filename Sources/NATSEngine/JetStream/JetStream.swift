@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 
 /// JetStream's API, spoken as JSON requests over a NATS connection: streams, their messages,
 /// consumers, and publishing with an acknowledgement.
@@ -11,13 +12,34 @@ struct JetStream: Sendable {
     /// How long one request may wait for its answer.
     let timeout: Duration
 
-    /// Publishes `body` with `headers` to `subject` and waits for the stream's acknowledgement.
+    /// Publishes `body` with `headers` to `subject` and waits for the stream's acknowledgement;
+    /// again for up to a second while the stream has no leader to take it (one is being
+    /// elected), since nobody stored a publication nobody answered.
     func publish(_ subject: String, headers: [String: String] = [:], body: [UInt8] = []) throws(NATSError)
         -> PublishAcknowledgement
     {
-        let answer = try connection.request(
-            NATSMessage(subject: subject, headers: headers, body: body), timeout: timeout)
-        return try decode(PublishAcknowledgement.self, from: answer)
+        try Self.retryingLeaderless { () throws(NATSError) in
+            let answer = try connection.request(
+                NATSMessage(subject: subject, headers: headers, body: body), timeout: timeout)
+            return try decode(PublishAcknowledgement.self, from: answer)
+        }
+    }
+
+    /// Runs `body` again for up to a second while nobody answers it, or JetStream says no
+    /// leader can yet: a stream or consumer just created, or whose leader just left, may have
+    /// none for a moment. Neither answer means anything was done.
+    static func retryingLeaderless<Value>(_ body: () throws(NATSError) -> Value) throws(NATSError) -> Value {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while true {
+            do {
+                return try body()
+            } catch let error
+                where (error.isNoResponders || error.isJetStream(NATSError.clusterUnavailable))
+                && ContinuousClock.now < deadline
+            {
+                usleep(20_000)
+            }
+        }
     }
 
     /// Creates a stream, or leaves it as it is when one of that name exists.
