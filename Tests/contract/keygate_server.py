@@ -45,7 +45,7 @@ BINARY = REPO / os.environ.get("KEYGATE_BINARY", ".build/debug/keygate")
 STARTUP_TIMEOUT = 30.0
 ENGINE = os.environ.get("KEYGATE_TEST_ENGINE", "builtin")
 # What only the built-in engine serves: the memory limit (refused at start-up on a NATS cluster,
-# which keeps the data) and the gauges of queue messages by state.
+# which keeps the data).
 builtin_only = pytest.mark.skipif(ENGINE == "nats", reason="the built-in engine's alone")
 STOP_TIMEOUT = 10.0
 LISTENING = re.compile(r"address=(https?://[^\s:]+:(\d+))")

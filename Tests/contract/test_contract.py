@@ -1844,7 +1844,6 @@ def test_a_receive_whose_client_left_leases_nothing(api: Client) -> None:
     acknowledge(api, name, received["receipt"])
 
 
-@builtin_only
 def test_lease_metrics_count_states_redeliveries_and_dead_letters(request: pytest.FixtureRequest) -> None:
     api = server_of_its_own(request)
     name, dead = "metered", "metered-dead"
@@ -1857,6 +1856,7 @@ def test_lease_metrics_count_states_redeliveries_and_dead_letters(request: pytes
     samples = prometheus_samples(api.call("GET", "/metrics", status=200).body.decode())
     assert [metric(samples, "keygate_queue_messages", state=state) for state in ("visible", "in_flight", "delayed")] \
         == [1, 1, 1]
+    assert metric(samples, "keygate_keys", type="queue") == 1
     extend(api, name, first["receipt"], 0)
     second = receive(api, name)["messages"][0]
     extend(api, name, second["receipt"], 0)
@@ -1864,6 +1864,7 @@ def test_lease_metrics_count_states_redeliveries_and_dead_letters(request: pytes
     assert metric(samples, "keygate_redeliveries_total") == 1
     assert metric(samples, "keygate_dead_lettered_total") == 1
     assert metric(samples, "keygate_queue_messages", state="visible") == 2
+    assert metric(samples, "keygate_keys", type="queue") == 2, "the queue and its dead-letter queue"
 
 
 def test_websocket_and_rest_leases_are_one(api: Client) -> None:

@@ -208,6 +208,21 @@ package final class NATSEngine: KeyspaceStore {
     /// The id of the newest event this gateway has read from the event stream.
     package var lastReadEventID: UInt64 { log.lastID }
 
+    /// The queues holding messages, and the messages of every queue by state; `nil` when the
+    /// cluster cannot be asked. Two requests (the queue and delayed streams' states); the
+    /// leases running are those of the lease book, which every gateway's notices fill.
+    package func queueLevels() -> (queues: Int, messages: MessageCounts)? {
+        guard
+            let queued = try? jetStream.streamInfo(names.queueStream),
+            let delayed = try? jetStream.streamInfo(names.delayedStream)
+        else { return nil }
+        let inFlight = min(leases.runningCount(now: clock.now()), Int(queued.state.messages))
+        let messages = MessageCounts(
+            visible: Int(queued.state.messages) - inFlight, inFlight: inFlight,
+            delayed: Int(delayed.state.messages))
+        return (Int(queued.state.subjectCount ?? 0), messages)
+    }
+
     /// Creates the streams (or finds them), listens on the inbox, then starts the event feed
     /// and the watch of values.
     private func setUp() throws(NATSError) {

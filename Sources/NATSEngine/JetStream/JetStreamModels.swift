@@ -87,9 +87,12 @@ struct StreamInfo: Decodable, Sendable {
         var firstSeq: UInt64
         /// Messages per subject, when asked for with a filter.
         var subjects: [String: UInt64]?
+        /// The subjects holding messages; left out when none.
+        var subjectCount: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case messages, subjects
+            case subjectCount = "num_subjects"
             case lastSeq = "last_seq"
             case firstSeq = "first_seq"
         }

@@ -116,6 +116,19 @@ final class LeaseBook: Sendable {
         }
     }
 
+    /// The leases that run, of every queue. O(messages in the book).
+    func runningCount(now: Timestamp) -> Int {
+        state.withLock { state in
+            state.queues.values.reduce(0) { total, entries in
+                total
+                    + entries.values.count { entry in
+                        guard case .granted(let until) = entry.state else { return false }
+                        return until > now
+                    }
+            }
+        }
+    }
+
     /// Forgets the entries past their retention; next done a minute later.
     private static func prune(_ state: inout State, now: Timestamp) {
         for queue in Array(state.queues.keys) {
