@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from keygate_server import BINARY, ENGINE, RunningServer, nats_cluster, start_server
-from test_contract import PUBLIC, REQUEST_TIMEOUT, Client, open_events
+from test_contract import PUBLIC, REQUEST_TIMEOUT, Client, metric, open_events, prometheus_samples
 
 pytestmark = pytest.mark.skipif(ENGINE != "nats", reason="the NATS engine's tests (KEYGATE_TEST_ENGINE=nats)")
 
@@ -161,6 +161,8 @@ def test_a_key_whose_writer_died_is_announced_by_the_other_gateway_once(request:
         get(b, "orphan", status=404)
         put(b, "sentinel", status=201)
         assert on_b.next_event().key == "sentinel", "one expired event, not one per gateway"
+        samples = prometheus_samples(b.call("GET", "/metrics", status=200).body.decode())
+        assert metric(samples, "keygate_nats_events_resent_total", reason="stand_in") == 1, "B stood in once"
 
 
 def test_a_subscriber_resumes_on_the_other_gateway_after_one_dies(request: pytest.FixtureRequest) -> None:

@@ -79,6 +79,10 @@ package final class GatewayMetrics: Sendable {
             "Messages moved to a dead-letter queue after their last allowed lease.",
         KeyspaceEngine.visibilityLatenessLabel:
             "How long after its moment a lease or a delay ended and its message became visible again.",
+        // The NATS engine's, which the gateway does not import.
+        "keygate_nats_events_resent_total":
+            "Events published again to the cluster's event stream: unconfirmed (not back within 2 s), "
+            + "or stand_in (held for the gateway that wrote the key, which had not published it).",
     ]
     private static let requestsLabel = "keygate_http_requests_total"
     /// The request-duration histogram, which carries its own help.

@@ -104,7 +104,8 @@ package final class NATSEngine: KeyspaceStore {
         jetStream = JetStream(connection: connection, timeout: configuration.requestTimeout)
         inbox = connection.makeInbox()
         index = KeyIndex(gateway: inbox)
-        outbox = EventOutbox(connection: connection, subject: names.eventSubject, inbox: "\(inbox).a")
+        outbox = EventOutbox(
+            connection: connection, subject: names.eventSubject, inbox: "\(inbox).a", metrics: metrics)
         if connection.isConnected {
             link.isConnected.store(true, ordering: .releasing)
         }

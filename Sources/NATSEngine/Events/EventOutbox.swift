@@ -1,3 +1,4 @@
+import CoreMetrics
 import FoundationEssentials
 import Keyspace
 import Plumbing
@@ -22,6 +23,8 @@ final class EventOutbox: Sendable {
         var message: NATSMessage
         /// When to send it (again), unless it comes back first.
         var due: ContinuousClock.Instant
+        /// Whether it was sent: a held event is not until it is due.
+        var wasSent: Bool
     }
 
     /// How long a sent event waits to come back before it is sent again.
@@ -35,13 +38,23 @@ final class EventOutbox: Sendable {
     private let inbox: String
     private let pending = Mutex<[String: Pending]>([:])
     private let retrier = WorkerThread(name: "keygate-nats-outbox")
+    /// Events sent again, not back from the stream in time; held events sent, no gateway having
+    /// published them.
+    private let resent, stoodIn: Counter
 
     /// An outbox publishing to `subject`, the acknowledgements of events sent again coming to
-    /// `inbox.*` (which the caller routes to `acknowledge`).
-    init(connection: NATSConnection, subject: String, inbox: String) {
+    /// `inbox.*` (which the caller routes to `acknowledge`), counting in `metrics` the events
+    /// it sends again and those it stands in for.
+    init(connection: NATSConnection, subject: String, inbox: String, metrics: any MetricsFactory) {
         self.connection = connection
         self.subject = subject
         self.inbox = inbox
+        func counter(_ reason: String) -> Counter {
+            Counter(
+                label: "keygate_nats_events_resent_total", dimensions: [("reason", reason)], factory: metrics)
+        }
+        resent = counter("unconfirmed")
+        stoodIn = counter("stand_in")
     }
 
     /// Sends an event of `type` on `key` made at `time` (for a `release`, with its `reason`),
@@ -59,7 +72,8 @@ final class EventOutbox: Sendable {
         let message = NATSMessage(subject: subject, headers: headers, body: key.bytes)
         let isHeld = delay > .zero
         pending.withLock { pending in
-            pending[id] = Pending(message: message, due: .now + (isHeld ? delay : Self.patience))
+            pending[id] = Pending(
+                message: message, due: .now + (isHeld ? delay : Self.patience), wasSent: !isHeld)
         }
         if !isHeld {
             try? connection.publish(message)
@@ -92,6 +106,7 @@ final class EventOutbox: Sendable {
                 let due = pending.filter { $0.value.due <= now }
                 for id in due.keys {
                     pending[id]?.due = now + Self.patience
+                    pending[id]?.wasSent = true
                 }
                 return due
             }
@@ -99,6 +114,7 @@ final class EventOutbox: Sendable {
                 var message = entry.message
                 message.reply = "\(inbox).\(id)"
                 try? connection.publish(message)
+                (entry.wasSent ? resent : stoodIn).increment()
             }
             return .untilWokenOrAfter(Self.tick)
         }
