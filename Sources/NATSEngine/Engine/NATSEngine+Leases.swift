@@ -78,14 +78,15 @@ extension NATSEngine {
         let pushed = Self.pushTime(of: message.headers) ?? now
         if delivery.delivered == 1 {
             // The pusher's own event, stored once: so the push comes before its lease.
-            outbox.publish(.push, key: queue, time: pushed, id: "push-\(delivery.streamSequence)")
+            outbox.publish(
+                .push, key: queue, time: pushed, id: "push-\(delivery.streamSequence)", mayBeStored: true)
         } else {
             redeliveries.increment()
             // Its last lease ended unacknowledged (a release said so already, under this id).
             outbox.publish(
                 .release, key: queue, time: now,
                 id: Self.releaseID(delivery.streamSequence, delivery.delivered - 1),
-                reason: .expired)
+                reason: .expired, mayBeStored: true)
         }
         outbox.publish(
             .lease, key: queue, time: now, id: "lease-\(delivery.streamSequence)-\(delivery.consumerSequence)"

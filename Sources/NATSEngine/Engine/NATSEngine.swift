@@ -771,7 +771,8 @@ package final class NATSEngine: KeyspaceStore {
         }
     }
 
-    /// An acknowledgement of an event sent again, on this gateway's inbox (`.a.<id>`).
+    /// The stream's answer to an event sent with a reply subject (sent again, or maybe stored
+    /// already), on this gateway's inbox (`.a.<id>`).
     private func answerArrived(_ message: NATSMessage) {
         let tokens = message.subject.dropFirst(inbox.count + 1).split(separator: ".")
         if tokens.count == 2, tokens[0] == "a" {
@@ -1168,7 +1169,7 @@ package final class NATSEngine: KeyspaceStore {
             // A message whose lease ended: its receipts are over.
             tell(LeaseNotice(Self.lease(of: delivery), .acknowledged), about: queue, now: now)
         }
-        outbox.publish(.push, key: queue, time: pushed, id: "push-\(sequence)")
+        outbox.publish(.push, key: queue, time: pushed, id: "push-\(sequence)", mayBeStored: true)
         outbox.publish(.pop, key: queue, time: now, id: "pop-\(sequence)")
         if emptied {
             outbox.publish(.del, key: queue, time: now, id: "pop-del-\(sequence)")

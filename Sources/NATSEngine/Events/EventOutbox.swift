@@ -7,9 +7,10 @@ import Plumbing
 /// (`Nats-Msg-Id`) derived from the change it tells of, kept until the gateway reads it back
 /// from the stream.
 ///
-/// Publishing does not wait, nor asks for an acknowledgement: events leave in the order they
-/// are given, on one connection, so the stream stores them in that order, and the event feed
-/// every gateway reads (`confirm`) is the receipt. One that has not come back in time (a
+/// Publishing does not wait, nor asks for an acknowledgement (but for an event that repeats
+/// one perhaps stored, `mayBeStored`): events leave in the order they are given, on one
+/// connection, so the stream stores them in that order, and the event feed every gateway
+/// reads (`confirm`) is the receipt. One that has not come back in time (a
 /// leader election, a lost connection) is sent again with the same id and a reply subject,
 /// which the stream stores once within its duplicate window (two minutes) and acknowledges
 /// either way (`acknowledge`). So every gateway that sees a key expire may publish its
@@ -60,16 +61,24 @@ final class EventOutbox: Sendable {
     /// Sends an event of `type` on `key` made at `time` (for a `release`, with its `reason`),
     /// identified by `id` for de-duplication, now or, with `delay`, then unless it has come
     /// back from the stream meanwhile. A send that fails is tried again later.
+    ///
+    /// `mayBeStored`: the event repeats one another step may have published already (a push
+    /// announced again by its pop, so that it comes first). It asks for the stream's answer,
+    /// which confirms it at once: a duplicate is not stored, so it never comes back, and would
+    /// otherwise wait to be sent again.
     func publish(
         _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, reason: EventReason? = nil,
-        after delay: Duration = .zero
+        after delay: Duration = .zero, mayBeStored: Bool = false
     ) {
         var headers = [
             Record.Field.messageID: id, Record.Field.event: type.rawValue,
             Record.Field.time: String(time.milliseconds),
         ]
         headers[Record.Field.reason] = reason?.rawValue
-        let message = NATSMessage(subject: subject, headers: headers, body: key.bytes)
+        var message = NATSMessage(subject: subject, headers: headers, body: key.bytes)
+        if mayBeStored {
+            message.reply = answerSubject(of: id)
+        }
         let isHeld = delay > .zero
         pending.withLock { pending in
             pending[id] = Pending(
@@ -85,8 +94,8 @@ final class EventOutbox: Sendable {
         _ = pending.withLock { $0.removeValue(forKey: id) }
     }
 
-    /// Reads the stream's answer to event `id` sent again: an acknowledgement (stored, or a
-    /// duplicate of one stored) ends it, an error leaves it to be sent again.
+    /// Reads the stream's answer to event `id` sent with a reply subject: an acknowledgement
+    /// (stored, or a duplicate of one stored) ends it, an error leaves it to be sent again.
     func acknowledge(_ id: String, _ answer: NATSMessage) {
         let isStored =
             answer.status == nil
@@ -112,12 +121,17 @@ final class EventOutbox: Sendable {
             }
             for (id, entry) in due {
                 var message = entry.message
-                message.reply = "\(inbox).\(id)"
+                message.reply = answerSubject(of: id)
                 try? connection.publish(message)
                 (entry.wasSent ? resent : stoodIn).increment()
             }
             return .untilWokenOrAfter(Self.tick)
         }
+    }
+
+    /// Where the stream answers the publication of event `id`.
+    private func answerSubject(of id: String) -> String {
+        "\(inbox).\(id)"
     }
 
     /// Stops the retries.
