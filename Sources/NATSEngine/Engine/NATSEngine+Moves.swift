@@ -54,7 +54,8 @@ extension NATSEngine {
             try connection.request(
                 NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
         }
-        announcePop(queue, message: message, delivery: delivery, emptied: delivery.pending == 0)
+        announcePop(
+            queue, message: message, delivery: delivery, emptied: delivery.pending == 0, at: clock.now())
         outbox.publish(.push, key: destination, time: clock.now(), id: "push-\(moved.seq)")
         return PoppedMessage(queue: queue, message: Self.payload(of: message.headers, body: message.body))
     }

@@ -835,9 +835,13 @@ package final class NATSEngine: KeyspaceStore {
             try? connection.publish(NATSMessage(subject: reply, body: Array("-NAK".utf8)))
             return
         }
-        try? connection.publish(NATSMessage(subject: reply, body: Array("+ACK".utf8)))
+        let handedAt = clock.now()
+        // Waited for (on its own subscription's thread), so that the message has left the queue
+        // before its pop is announced: a client acting on the event finds the queue as it says.
+        _ = try? connection.request(
+            NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
         // Handed to a pop that waited: the queue held nothing before it, so it is no deletion.
-        announcePop(queue, message: message, delivery: delivery, emptied: false)
+        announcePop(queue, message: message, delivery: delivery, emptied: false, at: handedAt)
     }
 
     // MARK: Expiry
@@ -1106,7 +1110,8 @@ package final class NATSEngine: KeyspaceStore {
             try connection.request(
                 NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
         }
-        announcePop(queue, message: answer, delivery: delivery, emptied: delivery.pending == 0)
+        announcePop(
+            queue, message: answer, delivery: delivery, emptied: delivery.pending == 0, at: clock.now())
         return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
     }
 
@@ -1156,13 +1161,12 @@ package final class NATSEngine: KeyspaceStore {
     /// The signer of receipts; `nil` until the key is read from the cluster.
     var receiptSigner: ReceiptSigner? { signer.withLock { $0 } }
 
-    /// Announces a message taken from `queue`: its `push` first (the same event its pusher
-    /// publishes, stored once: so the push always comes before its pop), the `pop`, and a `del`
-    /// when the queue is left empty.
+    /// Announces a message taken from `queue` at `now`: its `push` first (the same event its
+    /// pusher publishes, stored once: so the push always comes before its pop), the `pop`, and a
+    /// `del` when the queue is left empty.
     func announcePop(
-        _ queue: Key, message: NATSMessage, delivery: NATSMessage.Delivery, emptied: Bool
+        _ queue: Key, message: NATSMessage, delivery: NATSMessage.Delivery, emptied: Bool, at now: Timestamp
     ) {
-        let now = clock.now()
         let pushed = Self.pushTime(of: message.headers) ?? now
         let sequence = delivery.streamSequence
         if delivery.delivered > 1 {
@@ -1179,9 +1183,11 @@ package final class NATSEngine: KeyspaceStore {
 
     /// Announces `queue`'s deletion under `id` if the message just removed from it (acknowledged
     /// or dead-lettered, which JetStream confirmed) was its last, as the built-in engine does: one
-    /// look at the stream. A failed look announces nothing; the removal stands.
+    /// look at its consumer, which counts the messages left as soon as it has answered (the
+    /// stream removes the acknowledged one a moment later). A failed look announces nothing;
+    /// the removal stands.
     func announceIfEmptied(_ queue: Key, at now: Timestamp, id: String) {
-        guard (try? storedCount(queue)) == 0 else { return }
+        guard let left = try? consumerInfo(queue), left.numPending + left.numAckPending == 0 else { return }
         outbox.publish(.del, key: queue, time: now, id: id)
         dropQueueTimeToLive(queue, at: now)
     }
