@@ -838,8 +838,14 @@ package final class NATSEngine: KeyspaceStore {
         let handedAt = clock.now()
         // Waited for (on its own subscription's thread), so that the message has left the queue
         // before its pop is announced: a client acting on the event finds the queue as it says.
-        _ = try? connection.request(
-            NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
+        do {
+            _ = try connection.request(
+                NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
+        } catch {
+            logger.warning(
+                "A message handed to a waiting pop was not acknowledged; the cluster may deliver it again",
+                metadata: ["queue": "\(queue)", "error": "\(error)"])
+        }
         // Handed to a pop that waited: the queue held nothing before it, so it is no deletion.
         announcePop(queue, message: message, delivery: delivery, emptied: false, at: handedAt)
     }
@@ -1184,10 +1190,19 @@ package final class NATSEngine: KeyspaceStore {
     /// Announces `queue`'s deletion under `id` if the message just removed from it (acknowledged
     /// or dead-lettered, which JetStream confirmed) was its last, as the built-in engine does: one
     /// look at its consumer, which counts the messages left as soon as it has answered (the
-    /// stream removes the acknowledged one a moment later). A failed look announces nothing;
-    /// the removal stands.
+    /// stream removes the acknowledged one a moment later). A failed look announces nothing and
+    /// is logged; the removal stands.
     func announceIfEmptied(_ queue: Key, at now: Timestamp, id: String) {
-        guard let left = try? consumerInfo(queue), left.numPending + left.numAckPending == 0 else { return }
+        let left: ConsumerInfo
+        do {
+            left = try consumerInfo(queue)
+        } catch {
+            logger.warning(
+                "Whether a queue was emptied could not be read; its del event may be missing",
+                metadata: ["queue": "\(queue)", "error": "\(error)"])
+            return
+        }
+        guard left.numPending + left.numAckPending == 0 else { return }
         outbox.publish(.del, key: queue, time: now, id: id)
         dropQueueTimeToLive(queue, at: now)
     }
