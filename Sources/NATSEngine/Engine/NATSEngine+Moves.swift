@@ -50,13 +50,10 @@ extension NATSEngine {
         let moved = try attempt { () throws(NATSError) in
             try jetStream.publish(names.queueSubject(destination), headers: headers, body: message.body)
         }
-        _ = try attempt { () throws(NATSError) in
-            try connection.request(
-                NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
-        }
-        announcePop(
-            queue, message: message, delivery: delivery, emptied: delivery.pending == 0, at: clock.now())
-        outbox.publish(.push, key: destination, time: clock.now(), id: "push-\(moved.seq)")
+        try attempt { () throws(NATSError) in try acknowledgeDelivery(replyingTo: reply) }
+        let now = clock.now()
+        announcePop(queue, message: message, delivery: delivery, emptied: delivery.pending == 0, at: now)
+        outbox.publish(.push, key: destination, time: now, id: "push-\(moved.seq)")
         return PoppedMessage(queue: queue, message: Self.payload(of: message.headers, body: message.body))
     }
 }

@@ -839,8 +839,7 @@ package final class NATSEngine: KeyspaceStore {
         // Waited for (on its own subscription's thread), so that the message has left the queue
         // before its pop is announced: a client acting on the event finds the queue as it says.
         do {
-            _ = try connection.request(
-                NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
+            try acknowledgeDelivery(replyingTo: reply)
         } catch {
             logger.warning(
                 "A message handed to a waiting pop was not acknowledged; the cluster may deliver it again",
@@ -1105,27 +1104,20 @@ package final class NATSEngine: KeyspaceStore {
     /// and its acknowledgement (the message leaves the work-queue stream).
     private func takeNow(from queue: Key) throws(KeyspaceError) -> PoppedMessage? {
         try ensureConsumer(queue)
-        let request = NATSMessage(
-            subject: names.nextMessageSubject(queue),
-            body: Array(#"{"batch":1,"no_wait":true}"#.utf8))
-        let answer = try attempt { () throws(NATSError) in
-            try requestRetryingLeaderless(request)
-        }
-        guard let reply = answer.reply, let delivery = answer.delivery else { return nil }
-        _ = try attempt { () throws(NATSError) in
-            try connection.request(
-                NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
-        }
+        guard let message = try fetch(upTo: 1, from: queue).first, let reply = message.reply,
+            let delivery = message.delivery
+        else { return nil }
+        try attempt { () throws(NATSError) in try acknowledgeDelivery(replyingTo: reply) }
         announcePop(
-            queue, message: answer, delivery: delivery, emptied: delivery.pending == 0, at: clock.now())
-        return PoppedMessage(queue: queue, message: Self.payload(of: answer.headers, body: answer.body))
+            queue, message: message, delivery: delivery, emptied: delivery.pending == 0, at: clock.now())
+        return PoppedMessage(queue: queue, message: Self.payload(of: message.headers, body: message.body))
     }
 
-    /// Sends `request` to a consumer, again for up to a second while nobody answers.
-    private func requestRetryingLeaderless(_ request: NATSMessage) throws(NATSError) -> NATSMessage {
-        try JetStream.retryingLeaderless { () throws(NATSError) in
-            try connection.request(request, timeout: configuration.requestTimeout)
-        }
+    /// Acknowledges the delivery whose acknowledgement subject is `reply`, and waits for the
+    /// consumer's answer: the message leaves the work-queue stream.
+    func acknowledgeDelivery(replyingTo reply: String) throws(NATSError) {
+        _ = try connection.request(
+            NATSMessage(subject: reply, body: Array("+ACK".utf8)), timeout: configuration.requestTimeout)
     }
 
     /// Sends a pull request for one message of `queue` on behalf of a parked pop, answering to

@@ -4,10 +4,10 @@ import Plumbing
 /// The pops, receives and moves parked on this gateway. Each has a reply subject of its own, to
 /// which a pull request on the consumer of every queue it waits on answers; the cluster serves
 /// pull requests in the order they reach the queue's stream leader, which makes waiting first
-/// come, first served across gateways. A pop that leaves (timed out, client gone, served by another queue)
-/// ends its subscription, and the servers drop pull requests whose reply subject nobody
-/// listens to any more, so that no message goes to a pop that is gone; one already on its way
-/// is given back (`-NAK`) to the next request in line.
+/// come, first served across gateways. A pop that leaves (timed out, client gone, served by
+/// another queue) ends its subscription, and the servers drop pull requests whose reply subject
+/// nobody listens to any more, so that no message goes to a pop that is gone; one already on
+/// its way is given back (`-NAK`) to the next request in line.
 final class PullWaiters: Sendable {
     /// A parked pop.
     struct Waiter: Sendable {
