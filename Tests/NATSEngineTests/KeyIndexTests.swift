@@ -43,6 +43,18 @@ import Testing
         #expect(index.stringCount == 1)
     }
 
+    @Test func anAnnouncedExpiryDropsOnlyTheRecordItNames() throws {
+        let index = KeyIndex(gateway: "here")
+        let key = try Key("k")
+        index.apply(record(.string, sequence: 7, expiringIn: 100), key: key, fromWatch: true)
+        index.forget(key, sequence: 6)
+        #expect(index.entry(key)?.sequence == 7, "the expiry of an older record leaves the newer one")
+        index.forget(key, sequence: 7)
+        #expect(index.entry(key) == nil && index.stringCount == 0)
+        let (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 100), limit: 10)
+        #expect(due.isEmpty && next == nil, "nothing is left for the expirer to announce")
+    }
+
     @Test func listingsAreInByteOrderAfterTheCursorWithoutExpiredKeys() throws {
         let index = KeyIndex(gateway: "here")
         for (number, text) in ["b", "a/2", "a/1", "a/3", "c"].enumerated() {

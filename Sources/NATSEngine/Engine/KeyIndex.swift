@@ -79,6 +79,16 @@ final class KeyIndex: Sendable {
         state.withLock { state in Self.remove(key, from: &state) }
     }
 
+    /// Drops `key` if the index holds it at sequence `sequence` (its expiry was announced by
+    /// another gateway, so this one has nothing left to do at its deadline). O(log n).
+    func forget(_ key: Key, sequence: UInt64) {
+        state.withLock { state in
+            if state.entries[key]?.sequence == sequence {
+                Self.remove(key, from: &state)
+            }
+        }
+    }
+
     /// The entry of `key`, if the index holds one.
     func entry(_ key: Key) -> Entry? {
         state.withLock { $0.entries[key] }

@@ -756,6 +756,12 @@ package final class NATSEngine: KeyspaceStore {
         else { return }
         if let id = message.headers[Record.Field.messageID] {
             outbox.confirm(id)
+            if type == .expired, let record = Self.record(ofExpiryID: id) {
+                // Announced: this gateway's expirer, should it not have reached the key yet
+                // (it runs a little late, or the key reached this gateway late), must not
+                // stand in for an announcement made.
+                index.forget(key, sequence: record)
+            }
         }
         if type == .policy {
             // Set on some gateway: read again when next needed.
@@ -862,7 +868,7 @@ package final class NATSEngine: KeyspaceStore {
                 // The gateway that wrote the key announces it; the others stand in for it,
                 // should it be gone.
                 outbox.publish(
-                    .expired, key: key, time: deadline, id: "expired-\(entry.sequence)",
+                    .expired, key: key, time: deadline, id: Self.expiryID(ofRecord: entry.sequence),
                     after: entry.isWrittenHere ? .zero : Self.standInDelay)
                 if !entry.expiresInStorage {
                     _ = try? delete(key, sequence: entry.sequence, at: now)
@@ -894,7 +900,7 @@ package final class NATSEngine: KeyspaceStore {
             }
             try purgeDelayed(queue)
             if length > 0 {
-                outbox.publish(.expired, key: queue, time: deadline, id: "expired-\(sequence)")
+                outbox.publish(.expired, key: queue, time: deadline, id: Self.expiryID(ofRecord: sequence))
             }
         } catch {
             logger.warning(
@@ -902,6 +908,19 @@ package final class NATSEngine: KeyspaceStore {
                 metadata: ["queue": "\(queue)", "error": "\(error)"])
         }
     }
+
+    /// The de-duplication id of the `expired` of the record of sequence `sequence`: every
+    /// gateway that sees that record expire publishes it under this id.
+    private static func expiryID(ofRecord sequence: UInt64) -> String {
+        "\(expiryIDPrefix)\(sequence)"
+    }
+
+    /// The record whose `expired` has de-duplication id `id`, if it is one.
+    private static func record(ofExpiryID id: String) -> UInt64? {
+        id.hasPrefix(expiryIDPrefix) ? UInt64(id.dropFirst(expiryIDPrefix.count)) : nil
+    }
+
+    private static let expiryIDPrefix = "expired-"
 
     // MARK: Helpers
 
