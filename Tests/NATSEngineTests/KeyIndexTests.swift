@@ -5,6 +5,7 @@ import Testing
 
 @Suite struct KeyIndexTests {
     let now = Timestamp(milliseconds: 1_000_000)
+    let standInDelay = Duration.seconds(1)
 
     func record(
         _ kind: Record.Kind, sequence: UInt64, expiringIn milliseconds: Int64? = nil, writer: String? = nil
@@ -16,7 +17,7 @@ import Testing
     }
 
     @Test func laterRecordsWinAndDeletionsRemove() throws {
-        let index = KeyIndex(gateway: "here")
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         let key = try Key("k")
         index.apply(record(.string, sequence: 5), key: key, fromWatch: false)
         index.apply(record(.string, sequence: 3), key: key, fromWatch: true)
@@ -28,13 +29,15 @@ import Testing
     }
 
     @Test func keysLeaveAtTheirDeadlineEarliestFirst() throws {
-        let index = KeyIndex(gateway: "here")
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         #expect(
-            index.apply(record(.string, sequence: 1, expiringIn: 300), key: try Key("late"), fromWatch: true))
-        #expect(
-            index.apply(record(.string, sequence: 2, expiringIn: 100), key: try Key("early"), fromWatch: true)
+            index.apply(record(.string, sequence: 1, expiringIn: 300), key: try Key("late"), fromWatch: false)
         )
-        #expect(!index.apply(record(.string, sequence: 3), key: try Key("forever"), fromWatch: true))
+        #expect(
+            index.apply(
+                record(.string, sequence: 2, expiringIn: 100), key: try Key("early"), fromWatch: false)
+        )
+        #expect(!index.apply(record(.string, sequence: 3), key: try Key("forever"), fromWatch: false))
         var (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 99), limit: 10)
         #expect(due.isEmpty && next == Timestamp(milliseconds: now.milliseconds + 100))
         (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 300), limit: 10)
@@ -43,20 +46,45 @@ import Testing
         #expect(index.stringCount == 1)
     }
 
+    @Test func stringsWrittenElsewhereWaitAStandInDelayAndQueuesDoNot() throws {
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
+        index.apply(
+            record(.string, sequence: 1, expiringIn: 100, writer: "there"), key: try Key("theirs"),
+            fromWatch: true)
+        index.apply(
+            record(.queue, sequence: 2, expiringIn: 200, writer: "there"), key: try Key("queue"),
+            fromWatch: true)
+        index.apply(
+            record(.string, sequence: 3, expiringIn: 300, writer: "here"), key: try Key("ours"),
+            fromWatch: true)
+        var (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 300), limit: 10)
+        #expect(due.map(\.0.text) == ["queue", "ours"])
+        #expect(next == Timestamp(milliseconds: now.milliseconds + 1100))
+        let hidden = index.strings(
+            prefix: [], after: nil, limit: 10, now: Timestamp(milliseconds: now.milliseconds + 100))
+        #expect(hidden.rows.isEmpty, "a listing hides a key from its deadline, whoever announces it")
+        (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 1100), limit: 10)
+        #expect(
+            due.map(\.0.text) == ["theirs"]
+                && due.first?.1.deadline == Timestamp(milliseconds: now.milliseconds + 100))
+        #expect(next == nil)
+    }
+
     @Test func anAnnouncedExpiryDropsOnlyTheRecordItNames() throws {
-        let index = KeyIndex(gateway: "here")
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         let key = try Key("k")
         index.apply(record(.string, sequence: 7, expiringIn: 100), key: key, fromWatch: true)
         index.forget(key, sequence: 6)
         #expect(index.entry(key)?.sequence == 7, "the expiry of an older record leaves the newer one")
         index.forget(key, sequence: 7)
         #expect(index.entry(key) == nil && index.stringCount == 0)
-        let (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 100), limit: 10)
+        let (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 1100), limit: 10)
         #expect(due.isEmpty && next == nil, "nothing is left for the expirer to announce")
+        #expect(!index.forget(key, sequence: 7), "forgotten once")
     }
 
     @Test func listingsAreInByteOrderAfterTheCursorWithoutExpiredKeys() throws {
-        let index = KeyIndex(gateway: "here")
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         for (number, text) in ["b", "a/2", "a/1", "a/3", "c"].enumerated() {
             index.apply(record(.string, sequence: UInt64(number + 1)), key: try Key(text), fromWatch: true)
         }
@@ -70,7 +98,7 @@ import Testing
     }
 
     @Test func keysWrittenHereAreToldFromKeysWrittenElsewhere() throws {
-        let index = KeyIndex(gateway: "here")
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         index.apply(record(.string, sequence: 1, writer: "here"), key: try Key("ours"), fromWatch: false)
         index.apply(record(.string, sequence: 1, writer: "here"), key: try Key("ours"), fromWatch: true)
         index.apply(

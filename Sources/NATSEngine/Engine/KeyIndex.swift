@@ -4,9 +4,12 @@ import Plumbing
 /// What one gateway knows of the value stream, from its watch and its own writes: each key's
 /// kind, sequence, size and deadline, in byte order for listings, and by deadline for expiry.
 ///
-/// A key leaves the index at its deadline (`takeDue`), so listings never show it again; the
-/// value stream drops it about a second later. O(log n) per change; memory is about a hundred
-/// bytes per key plus the key.
+/// A key leaves the index when its expiry is handled: at its deadline (`takeDue`) when this
+/// gateway wrote it, or is a queue; a string another gateway wrote waits `standInDelay` more
+/// for that gateway's `expired` to come back from the event stream (`forget`), and is taken
+/// only if it has not. Listings hide a key from its deadline, and the value stream drops it
+/// about a second later. O(log n) per change; memory is about a hundred bytes per key plus the
+/// key.
 final class KeyIndex: Sendable {
     /// One key as the index knows it.
     struct Entry: Sendable {
@@ -18,13 +21,19 @@ final class KeyIndex: Sendable {
         var expiresInStorage: Bool
         /// Whether this gateway wrote it (and so announces its expiry).
         var isWrittenHere: Bool
-        fileprivate var handle: DeadlineHeap<Timestamp, Key>.Handle?
+        fileprivate var handle: Deadlines.Handle?
     }
+
+    /// When each key's expiry is handled; a node holds no key, only its handle's slot, which
+    /// `State.keysBySlot` maps to the key: sifting then moves plain numbers, where moving keys
+    /// would retain and release each one it passes.
+    fileprivate typealias Deadlines = DeadlineHeap<Timestamp, Void>
 
     private struct State {
         var entries: [Key: Entry] = [:]
         var order = SortedKeys()
-        var deadlines = DeadlineHeap<Timestamp, Key>()
+        var deadlines = Deadlines()
+        var keysBySlot: [Key?] = []
         /// The highest sequence the watch delivered.
         var watched: UInt64 = 0
         var strings = 0
@@ -33,10 +42,15 @@ final class KeyIndex: Sendable {
     private let state = Mutex(State())
     /// This gateway, as records name their writer.
     private let gateway: String
+    /// How long past its deadline a string another gateway wrote waits for that gateway's
+    /// `expired`.
+    private let standInDelay: Duration
 
-    /// An empty index of what `gateway` sees.
-    init(gateway: String) {
+    /// An empty index of what `gateway` sees, holding the strings other gateways wrote
+    /// `standInDelay` past their deadline.
+    init(gateway: String, standInDelay: Duration) {
         self.gateway = gateway
+        self.standInDelay = standInDelay
     }
 
     /// Records the message of sequence `sequence` at `key`, unless the index already holds a
@@ -61,16 +75,19 @@ final class KeyIndex: Sendable {
                 size: record.size,
                 expiresInStorage: record.expiresInStorage,
                 isWrittenHere: !fromWatch || record.writer == gateway)
-            if let deadline = record.deadline {
-                entry.handle = state.deadlines.insert(key, deadline: deadline)
+            let due = record.deadline.map { deadline in
+                record.kind == .string && !entry.isWrittenHere ? deadline + standInDelay : deadline
+            }
+            if let due {
+                entry.handle = Self.schedule(key, at: due, in: &state)
             }
             state.entries[key] = entry
             state.order.insert(key)
             if record.kind == .string {
                 state.strings += 1
             }
-            guard let deadline = record.deadline else { return false }
-            return earliest.map { deadline < $0 } ?? true
+            guard let due else { return false }
+            return earliest.map { due < $0 } ?? true
         }
     }
 
@@ -79,13 +96,14 @@ final class KeyIndex: Sendable {
         state.withLock { state in Self.remove(key, from: &state) }
     }
 
-    /// Drops `key` if the index holds it at sequence `sequence` (its expiry was announced by
-    /// another gateway, so this one has nothing left to do at its deadline). O(log n).
-    func forget(_ key: Key, sequence: UInt64) {
+    /// Drops `key` if the index holds it at sequence `sequence`: its expiry was announced,
+    /// so this gateway has nothing left to do. Returns whether it did. O(log n).
+    @discardableResult
+    func forget(_ key: Key, sequence: UInt64) -> Bool {
         state.withLock { state in
-            if state.entries[key]?.sequence == sequence {
-                Self.remove(key, from: &state)
-            }
+            guard state.entries[key]?.sequence == sequence else { return false }
+            Self.remove(key, from: &state)
+            return true
         }
     }
 
@@ -109,18 +127,16 @@ final class KeyIndex: Sendable {
         state.withLock { $0.strings }
     }
 
-    /// Removes and returns up to `limit` keys whose deadline is at or before `now`, earliest
-    /// first, with the next deadline left. O(k log n).
+    /// Removes and returns up to `limit` keys whose expiry is due at or before `now`, earliest
+    /// first, with the next time one is due. O(k log n).
     func takeDue(now: Timestamp, limit: Int) -> (due: [(Key, Entry)], next: Timestamp?) {
         state.withLock { state in
             var due: [(Key, Entry)] = []
             while due.count < limit, let first = state.deadlines.first, first.deadline <= now {
-                if let entry = state.entries[first.element], entry.handle == first.handle {
-                    due.append((first.element, entry))
-                    Self.remove(first.element, from: &state)
-                } else {
-                    _ = state.deadlines.remove(first.handle)
-                }
+                guard let key = state.keysBySlot[Int(first.handle.rawValue)], let entry = state.entries[key]
+                else { preconditionFailure("a deadline outlived its key") }
+                due.append((key, entry))
+                Self.remove(key, from: &state)
             }
             return (due, state.deadlines.first?.deadline)
         }
@@ -156,11 +172,23 @@ final class KeyIndex: Sendable {
         }
     }
 
+    private static func schedule(_ key: Key, at due: Timestamp, in state: inout State) -> Deadlines.Handle {
+        let handle = state.deadlines.insert((), deadline: due)
+        let slot = Int(handle.rawValue)
+        if slot == state.keysBySlot.count {
+            state.keysBySlot.append(key)
+        } else {
+            state.keysBySlot[slot] = key
+        }
+        return handle
+    }
+
     private static func remove(_ key: Key, from state: inout State) {
         guard let entry = state.entries.removeValue(forKey: key) else { return }
         state.order.remove(key)
         if let handle = entry.handle {
-            _ = state.deadlines.remove(handle)
+            state.deadlines.remove(handle)
+            state.keysBySlot[Int(handle.rawValue)] = nil
         }
         if entry.kind == .string {
             state.strings -= 1

@@ -103,7 +103,7 @@ package final class NATSEngine: KeyspaceStore {
         }
         jetStream = JetStream(connection: connection, timeout: configuration.requestTimeout)
         inbox = connection.makeInbox()
-        index = KeyIndex(gateway: inbox)
+        index = KeyIndex(gateway: inbox, standInDelay: Self.standInDelay)
         outbox = EventOutbox(
             connection: connection, subject: names.eventSubject, inbox: "\(inbox).a", metrics: metrics)
         if connection.isConnected {
@@ -190,7 +190,8 @@ package final class NATSEngine: KeyspaceStore {
     /// How often the streams are asked whether they answer.
     private static let healthInterval = Duration.seconds(2)
     /// How long the gateways that did not write a key wait, past its deadline, for the
-    /// `expired` of the one that did before they publish it themselves.
+    /// `expired` of the one that did before they publish it themselves; and likewise for the
+    /// end of a delayed push.
     static let standInDelay = Duration.seconds(1)
 
     /// Asks each stream for its state: they have leaders and answer.
@@ -756,11 +757,12 @@ package final class NATSEngine: KeyspaceStore {
         else { return }
         if let id = message.headers[Record.Field.messageID] {
             outbox.confirm(id)
-            if type == .expired, let record = Self.record(ofExpiryID: id) {
-                // Announced: this gateway's expirer, should it not have reached the key yet
-                // (it runs a little late, or the key reached this gateway late), must not
-                // stand in for an announcement made.
+            // Announced by the gateway that wrote it: nothing left for this one to do (its
+            // own announcements are out of the index already).
+            if type == .expired, let record = Self.record(ofExpiryID: id),
                 index.forget(key, sequence: record)
+            {
+                expirations.increment()
             }
         }
         if type == .policy {
@@ -857,7 +859,10 @@ package final class NATSEngine: KeyspaceStore {
 
     // MARK: Expiry
 
-    /// Hides the keys past their deadline and announces their expiry; the expirer's step.
+    /// Announces the expiry of the keys due, each once: at its deadline, a key this gateway
+    /// wrote, or a queue; a stand-in delay later, a string another gateway wrote whose
+    /// `expired` has not come back from the event stream (that gateway may be gone). The
+    /// expirer's step.
     private func expireDueKeys() -> WorkerThread.Pause {
         let now = clock.now()
         let (due, next) = index.takeDue(now: now, limit: 1024)
@@ -865,11 +870,9 @@ package final class NATSEngine: KeyspaceStore {
             let deadline = entry.deadline ?? now
             switch entry.kind {
             case .string:
-                // The gateway that wrote the key announces it; the others stand in for it,
-                // should it be gone.
                 outbox.publish(
                     .expired, key: key, time: deadline, id: Self.expiryID(ofRecord: entry.sequence),
-                    after: entry.isWrittenHere ? .zero : Self.standInDelay)
+                    standingIn: !entry.isWrittenHere)
                 if !entry.expiresInStorage {
                     _ = try? delete(key, sequence: entry.sequence, at: now)
                 }
@@ -879,7 +882,9 @@ package final class NATSEngine: KeyspaceStore {
                 continue
             }
             expirations.increment()
-            expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
+            if entry.isWrittenHere || entry.kind == .queue {
+                expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
+            }
         }
         if due.count == 1024 { return .none }
         guard let next else { return .untilWoken }

@@ -15,22 +15,16 @@ import Plumbing
 /// which the stream stores once within its duplicate window (two minutes) and acknowledges
 /// either way (`acknowledge`). So every gateway that sees a key expire may publish its
 /// `expired`, and the stream keeps one.
-///
-/// An event may also be held back (`publish(…, after:)`): sent only if no gateway has
-/// published it by then. That is how the gateways that did not write a key stand in for the
-/// one that did, should it be gone, without doubling the cluster's work while it is there.
 final class EventOutbox: Sendable {
     private struct Pending {
         var message: NATSMessage
-        /// When to send it (again), unless it comes back first.
+        /// When to send it again, unless it comes back first.
         var due: ContinuousClock.Instant
-        /// Whether it was sent: a held event is not until it is due.
-        var wasSent: Bool
     }
 
     /// How long a sent event waits to come back before it is sent again.
     private static let patience = Duration.seconds(2)
-    /// How often held and late events are looked at.
+    /// How often late events are looked at.
     private static let tick = Duration.milliseconds(100)
 
     private let connection: NATSConnection
@@ -39,8 +33,8 @@ final class EventOutbox: Sendable {
     private let inbox: String
     private let pending = Mutex<[String: Pending]>([:])
     private let retrier = WorkerThread(name: "keygate-nats-outbox")
-    /// Events sent again, not back from the stream in time; held events sent, no gateway having
-    /// published them.
+    /// Events sent again, not back from the stream in time; events published standing in for
+    /// another gateway.
     private let resent, stoodIn: Counter
 
     /// An outbox publishing to `subject`, the acknowledgements of events sent again coming to
@@ -59,16 +53,16 @@ final class EventOutbox: Sendable {
     }
 
     /// Sends an event of `type` on `key` made at `time` (for a `release`, with its `reason`),
-    /// identified by `id` for de-duplication, now or, with `delay`, then unless it has come
-    /// back from the stream meanwhile. A send that fails is tried again later.
+    /// identified by `id` for de-duplication. A send that fails is tried again later.
     ///
     /// `mayBeStored`: the event repeats one another step may have published already (a push
     /// announced again by its pop, so that it comes first). It asks for the stream's answer,
     /// which confirms it at once: a duplicate is not stored, so it never comes back, and would
-    /// otherwise wait to be sent again.
+    /// otherwise wait to be sent again. `standingIn`: such an event, which another gateway
+    /// should have published and has not yet (it may be gone); counted apart.
     func publish(
         _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, reason: EventReason? = nil,
-        after delay: Duration = .zero, mayBeStored: Bool = false
+        mayBeStored: Bool = false, standingIn: Bool = false
     ) {
         var headers = [
             Record.Field.messageID: id, Record.Field.event: type.rawValue,
@@ -76,16 +70,15 @@ final class EventOutbox: Sendable {
         ]
         headers[Record.Field.reason] = reason?.rawValue
         var message = NATSMessage(subject: subject, headers: headers, body: key.bytes)
-        if mayBeStored {
+        if mayBeStored || standingIn {
             message.reply = answerSubject(of: id)
         }
-        let isHeld = delay > .zero
         pending.withLock { pending in
-            pending[id] = Pending(
-                message: message, due: .now + (isHeld ? delay : Self.patience), wasSent: !isHeld)
+            pending[id] = Pending(message: message, due: .now + Self.patience)
         }
-        if !isHeld {
-            try? connection.publish(message)
+        try? connection.publish(message)
+        if standingIn {
+            stoodIn.increment()
         }
     }
 
@@ -105,8 +98,8 @@ final class EventOutbox: Sendable {
         }
     }
 
-    /// Starts sending, every tenth of a second, what is due: held events no gateway has
-    /// published, and events that did not come back in time.
+    /// Starts sending again, every tenth of a second, the events that did not come back in
+    /// time.
     func start() {
         retrier.start { [self] in
             guard connection.isConnected else { return .untilWokenOrAfter(Self.tick) }
@@ -115,7 +108,6 @@ final class EventOutbox: Sendable {
                 let due = pending.filter { $0.value.due <= now }
                 for id in due.keys {
                     pending[id]?.due = now + Self.patience
-                    pending[id]?.wasSent = true
                 }
                 return due
             }
@@ -123,7 +115,7 @@ final class EventOutbox: Sendable {
                 var message = entry.message
                 message.reply = answerSubject(of: id)
                 try? connection.publish(message)
-                (entry.wasSent ? resent : stoodIn).increment()
+                resent.increment()
             }
             return .untilWokenOrAfter(Self.tick)
         }
