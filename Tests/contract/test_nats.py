@@ -137,11 +137,17 @@ def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.Fixtu
             # Hidden from the deadline on both, although storage keeps it up to a second more.
             get(a, key, status=404)
             get(b, key, status=404)
-        # No second `expired`: the next event on both is the sentinel.
+        # Past the second B gives A before it stands in: no second `expired`, the next event on
+        # both is the sentinel.
+        time.sleep(1.2)
         put(b, "sentinel", status=201)
         assert on_a.next_event().key == "sentinel" and on_b.next_event().key == "sentinel"
     print(f"\nexpired events after the deadline: {[round(late, 1) for late in lateness.values()]} ms")
     assert max(lateness.values()) < 250, lateness
+    for api in (a, b):
+        samples = prometheus_samples(api.call("GET", "/metrics", status=200).body.decode())
+        assert metric(samples, "keygate_keys_expired_total") == 5, "each gateway counts every expiry"
+        assert metric(samples, "keygate_nats_events_resent_total", reason="stand_in") == 0, "A was there"
 
 
 def test_a_key_whose_writer_died_is_announced_by_the_other_gateway_once(request: pytest.FixtureRequest) -> None:
