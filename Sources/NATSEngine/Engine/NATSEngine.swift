@@ -868,11 +868,12 @@ package final class NATSEngine: KeyspaceStore {
         let (due, next) = index.takeDue(now: now, limit: 1024)
         for (key, entry) in due {
             let deadline = entry.deadline ?? now
+            let isStandIn = entry.kind == .string && !entry.isWrittenHere
             switch entry.kind {
             case .string:
                 outbox.publish(
                     .expired, key: key, time: deadline, id: Self.expiryID(ofRecord: entry.sequence),
-                    standingIn: !entry.isWrittenHere)
+                    standingIn: isStandIn)
                 if !entry.expiresInStorage {
                     _ = try? delete(key, sequence: entry.sequence, at: now)
                 }
@@ -882,7 +883,9 @@ package final class NATSEngine: KeyspaceStore {
                 continue
             }
             expirations.increment()
-            if entry.isWrittenHere || entry.kind == .queue {
+            // A stand-in is a second late by design: the lateness is that of this gateway's
+            // own announcements.
+            if !isStandIn {
                 expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
             }
         }
