@@ -30,18 +30,37 @@ struct NATSMessage: Sendable {
     /// possibly with a domain and account before the stream). `nil` for another message.
     var delivery: Delivery? {
         guard let reply, reply.hasPrefix("$JS.ACK.") else { return nil }
-        let tokens = reply.split(separator: ".", omittingEmptySubsequences: false)
-        // The last five tokens are the same in both forms of the subject.
-        guard tokens.count >= 9,
-            let delivered = UInt64(tokens[tokens.count - 5]),
-            let streamSequence = UInt64(tokens[tokens.count - 4]),
-            let consumerSequence = UInt64(tokens[tokens.count - 3]),
-            let pending = UInt64(tokens[tokens.count - 1])
-        else { return nil }
+        // The last five tokens are the same in both forms of the subject: counted from the
+        // end, pending, time, consumer sequence, stream sequence, delivered. They are read
+        // from the end, byte by byte, since every delivered message is: splitting the subject
+        // cost as much as the rest of an event's arrival.
+        var numbers = InlineArray<5, UInt64>(repeating: 0)
+        var digits = InlineArray<5, Int>(repeating: 0)
+        var token = 0
+        for byte in reply.utf8.reversed() {
+            if byte == UInt8(ascii: ".") {
+                token += 1
+                // Nine tokens at least: `$JS`, `ACK`, the stream, the consumer and these five.
+                if token == 8 { break }
+            } else if token < 5 && token != Self.timeToken {
+                let digit = UInt64(byte &- UInt8(ascii: "0"))
+                // 19 digits always fit in 64 bits.
+                guard digit < 10, digits[token] < 19 else { return nil }
+                numbers[token] += digit * Self.powersOfTen[digits[token]]
+                digits[token] += 1
+            }
+        }
+        guard token == 8, digits[0] > 0, digits[2] > 0, digits[3] > 0, digits[4] > 0 else { return nil }
         return Delivery(
-            streamSequence: streamSequence, consumerSequence: consumerSequence, delivered: delivered,
-            pending: pending)
+            streamSequence: numbers[3], consumerSequence: numbers[2], delivered: numbers[4],
+            pending: numbers[0])
     }
+
+    /// The token of the delivery's time, counted from the end of its subject: not read.
+    private static let timeToken = 1
+
+    /// 10⁰ to 10¹⁸.
+    private static let powersOfTen = Array(sequence(first: UInt64(1)) { $0 * 10 }.prefix(19))
 
     /// Where a delivered message stands in its stream and consumer.
     struct Delivery: Sendable, Equatable {
