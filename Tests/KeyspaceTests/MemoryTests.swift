@@ -19,12 +19,12 @@ struct MemoryTests {
         return record.allocatedBytes + MemoryCost.keyIndex + (deadline ? MemoryCost.deadline : 0)
     }
 
-    /// A state whose limit holds `keys` keys named `k000`… with 32-byte values.
-    static func state(holding keys: Int, _ policy: EvictionPolicy, deadline: Bool = false) throws
-        -> KeyspaceState
+    /// A state whose limit holds `keys` keys named `k000`… with `size`-byte values.
+    static func state(holding keys: Int, _ policy: EvictionPolicy, deadline: Bool = false, size: Int = 32)
+        throws -> KeyspaceState
     {
         // The TinyLFU sketch counts against the limit: room for it too.
-        let data = keys * (try cost(key: "k000", deadline: deadline))
+        let data = keys * (try cost(key: "k000", size: size, deadline: deadline))
         let sketch = MemoryBudget(limit: data, policy: policy).sketchBytes
         return KeyspaceState(memory: MemoryBudget(limit: data + sketch, policy: policy))
     }
@@ -337,10 +337,15 @@ struct MemoryTests {
     }
 
     @Test func tinyLFUTurnsAwayANewKeyReadLessThanItsVictim() throws {
-        var state = try Self.state(holding: 10, .allKeysTinyLFU)
+        // Values of 8 KiB give the sketch 512 words (one per 256 bytes of limit, rounded up to
+        // a power of two) for these twelve keys. With 32-byte values it had its least, 8, and
+        // in about one process in 40 (hashes are seeded per process) the new key's four
+        // counters all fell on counters of keys read three times, and it was let in.
+        let size = 8192
+        var state = try Self.state(holding: 10, .allKeysTinyLFU, size: size)
         for index in 0..<10 {
             _ = try state.write(
-                Self.value(), forKey: Key(Self.name(index)), deadline: nil, condition: .always,
+                Self.value(size), forKey: Key(Self.name(index)), deadline: nil, condition: .always,
                 now: Self.start)
             for _ in 0..<3 {
                 _ = try state.read(Key(Self.name(index)), now: Self.start)
@@ -348,7 +353,7 @@ struct MemoryTests {
         }
         _ = Self.changes(&state)
         let outcome = try state.write(
-            Self.value(), forKey: Key("once"), deadline: nil, condition: .always, now: Self.start)
+            Self.value(size), forKey: Key("once"), deadline: nil, condition: .always, now: Self.start)
         guard case .created = outcome else {
             Issue.record("the write answered \(outcome)")
             return
@@ -362,7 +367,7 @@ struct MemoryTests {
             _ = try state.read(Key("often"), now: Self.start)
         }
         _ = try state.write(
-            Self.value(), forKey: Key("often"), deadline: nil, condition: .always, now: Self.start)
+            Self.value(size), forKey: Key("often"), deadline: nil, condition: .always, now: Self.start)
         #expect(Self.keys(state).contains("often"))
     }
 
