@@ -58,8 +58,9 @@ final class EventOutbox: Sendable {
     /// `mayBeStored`: the event repeats one another step may have published already (a push
     /// announced again by its pop, so that it comes first). It asks for the stream's answer,
     /// which confirms it at once: a duplicate is not stored, so it never comes back, and would
-    /// otherwise wait to be sent again. `standingIn`: such an event, which another gateway
-    /// should have published and has not yet (it may be gone); counted apart.
+    /// otherwise wait to be sent again. `standingIn`: the event is one another gateway should
+    /// have published, and whose copy has not come back (that gateway may be gone); it may be
+    /// stored all the same, so it asks for the answer too, and it is counted apart.
     func publish(
         _ type: KeyspaceEventType, key: Key, time: Timestamp, id: String, reason: EventReason? = nil,
         mayBeStored: Bool = false, standingIn: Bool = false
