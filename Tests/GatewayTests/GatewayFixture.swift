@@ -34,7 +34,8 @@ struct GatewayFixture {
     /// `queue`, asking the keyspace; fails after 30 s (400 connections under ThreadSanitizer
     /// on a loaded CI machine once took more than 10).
     func waitForConsumers(_ count: Int, on queue: String, atMost: Bool = false) throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let patience = TestTiming.scaled(.seconds(30))
+        let deadline = ContinuousClock.now + patience
         func isReached() throws -> Bool {
             let consumers = try keyspace.queueInfo(Key(queue)).consumers
             return atMost ? consumers <= count : consumers >= count
@@ -42,7 +43,7 @@ struct GatewayFixture {
         while try !isReached() {
             guard ContinuousClock.now < deadline else {
                 throw TestHTTPClient.Failure(
-                    description: "consumers on \(queue) did not reach \(count) within 30 s")
+                    description: "consumers on \(queue) did not reach \(count) within \(patience)")
             }
             Thread.sleep(forTimeInterval: 0.002)
         }
