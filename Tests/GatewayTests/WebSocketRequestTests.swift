@@ -61,7 +61,7 @@ struct WebSocketRequestTests {
         }
         #expect(subscription.filter.types == [.expired, .del])
         #expect(subscription.filter.patterns.count == 2)
-        #expect(subscription.lastEventID == 42)
+        #expect(subscription.lastEventID == EventPosition(id: 42))
     }
 
     /// A request and the start of the error's detail.

@@ -32,7 +32,7 @@ struct EventTests {
     }
 
     func events(after cursor: UInt64 = 0, _ filter: EventFilter = EventFilter()) -> [String] {
-        keyspace.events(after: cursor, matching: filter, limit: 1000).events.map {
+        keyspace.events(after: EventPosition(id: cursor), matching: filter, limit: 1000).events.map {
             "\($0.type.rawValue) \($0.key)"
         }
     }
@@ -46,11 +46,11 @@ struct EventTests {
         try set("a")
         try set("a", ttl: .seconds(5))
         _ = try keyspace.removeValue(forKey: Key("a"), condition: .always)
-        let batch = keyspace.events(after: 0, matching: EventFilter(), limit: 10)
+        let batch = keyspace.events(after: EventPosition(id: 0), matching: EventFilter(), limit: 10)
         #expect(batch.events.map(\.id) == [1, 2, 3])
         #expect(batch.events.map(\.type) == [.set, .set, .del])
         #expect(batch.events.allSatisfy { $0.time == clock.now() })
-        #expect(batch.cursor == 3)
+        #expect(batch.cursor.id == 3)
         #expect(batch.lost == nil)
         #expect(keyspace.lastEventID == 3)
     }
@@ -73,7 +73,7 @@ struct EventTests {
         #expect(try keyspace.value(forKey: Key("by-read")) == nil)
         _ = keyspace.expireDueKeys()
         #expect(events() == ["set by-expirer", "set by-read", "expired by-expirer", "expired by-read"])
-        let expired = keyspace.events(after: 2, matching: EventFilter(), limit: 10).events
+        let expired = keyspace.events(after: EventPosition(id: 2), matching: EventFilter(), limit: 10).events
         #expect(
             expired.map(\.time.milliseconds) == [clock.now().milliseconds - 10, clock.now().milliseconds])
     }
@@ -115,7 +115,9 @@ struct EventTests {
             patterns: [try KeyPattern("order:*"), try KeyPattern("nothing")], types: [.set])
         #expect(events(either) == ["set order:1"])
         // The cursor moves past events that do not match, so they are not looked at again.
-        #expect(keyspace.events(after: 0, matching: EventFilter(types: [.del]), limit: 1).cursor == 3)
+        #expect(
+            keyspace.events(after: EventPosition(id: 0), matching: EventFilter(types: [.del]), limit: 1)
+                .cursor.id == 3)
     }
 
     @Test func theHistoryKeepsTheNewestEventsAndReportsWhatWasLost() throws {
@@ -124,17 +126,17 @@ struct EventTests {
             _ = try small.setValue(
                 Payload(bytes: [1]), forKey: Key("k\(index)"), timeToLive: nil, condition: .always)
         }
-        let fromStart = small.events(after: 0, matching: EventFilter(), limit: 100)
+        let fromStart = small.events(after: EventPosition(id: 0), matching: EventFilter(), limit: 100)
         #expect(fromStart.lost == 1...3)
         #expect(fromStart.events.map(\.id) == [4, 5, 6, 7, 8])
-        let recent = small.events(after: 5, matching: EventFilter(), limit: 100)
+        let recent = small.events(after: EventPosition(id: 5), matching: EventFilter(), limit: 100)
         #expect(recent.lost == nil)
         #expect(recent.events.map(\.id) == [6, 7, 8])
-        let atOldest = small.events(after: 3, matching: EventFilter(), limit: 100)
+        let atOldest = small.events(after: EventPosition(id: 3), matching: EventFilter(), limit: 100)
         #expect(atOldest.lost == nil)
         #expect(atOldest.events.count == 5)
-        let caughtUp = small.events(after: 8, matching: EventFilter(), limit: 100)
-        #expect(caughtUp.events.isEmpty && caughtUp.cursor == 8)
+        let caughtUp = small.events(after: EventPosition(id: 8), matching: EventFilter(), limit: 100)
+        #expect(caughtUp.events.isEmpty && caughtUp.cursor.id == 8)
     }
 
     @Test func subscribersHearOfEventsTheyDoNotWantOnlyToSkipThem() throws {
@@ -223,7 +225,9 @@ struct EventTests {
         defer { small.stop() }
         #expect(markers.wakeUps.wait(timeout: .now() + 5) == .success)
         #expect(markers.skipped.withLock { $0 } == [1...500])
-        #expect(small.events(after: 500, matching: EventFilter(), limit: 10).events.map(\.id) == [501])
+        #expect(
+            small.events(after: EventPosition(id: 500), matching: EventFilter(), limit: 10).events.map(\.id)
+                == [501])
     }
 
     @Test func subscribersOfEqualFiltersAreWokenTogetherAndLeaveOneByOne() throws {

@@ -338,7 +338,7 @@ struct LeaseTests {
         advance(by: .seconds(1))
         let last = try #require(try receive("q").first)
         #expect(try ack(last.receipt, in: "q") == [.acknowledged])
-        let events = keyspace.events(after: 0, matching: EventFilter(), limit: 100).events
+        let events = keyspace.events(after: EventPosition(id: 0), matching: EventFilter(), limit: 100).events
         #expect(
             events.map { "\($0.type.rawValue)\($0.reason.map { "(\($0.rawValue))" } ?? "") \($0.key)" } == [
                 "policy q", "push q", "push q", "lease q", "release(released) q", "lease q",

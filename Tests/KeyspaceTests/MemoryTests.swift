@@ -387,7 +387,9 @@ struct MemoryTests {
         #expect(status.evicted >= 290)
         #expect(try keyspace.value(forKey: Key("large")) != nil)
         #expect(keyspace.isConsistent)
-        let events = keyspace.events(after: 0, matching: EventFilter(types: [.evicted]), limit: 10_000).events
+        let events = keyspace.events(
+            after: EventPosition(id: 0), matching: EventFilter(types: [.evicted]), limit: 10_000
+        ).events
         #expect(UInt64(events.count) == status.evicted)
     }
 
@@ -419,7 +421,9 @@ struct MemoryTests {
         #expect(status.used <= limit)
         #expect(second.count == 40)
         #expect(second.recovery?.evictedKeys == 60)
-        let events = second.events(after: lastEventID, matching: EventFilter(), limit: 1000).events
+        let events = second.events(
+            after: EventPosition(id: lastEventID), matching: EventFilter(), limit: 1000
+        ).events
         #expect(events.count == 60 && events.allSatisfy { $0.type == .evicted })
         let held = Set(second.keys(prefix: [], after: nil, limit: 1000).keys.map(\.key.text))
         #expect(Set(events.map(\.key.text)).isDisjoint(with: held))

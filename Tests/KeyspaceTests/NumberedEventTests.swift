@@ -1,3 +1,5 @@
+import Dispatch
+import KeygateTestSupport
 import Testing
 
 @testable import Keyspace
@@ -32,5 +34,21 @@ struct NumberedEventTests {
         let batch = log.events(after: 5, matching: EventFilter(), limit: 10)
         #expect(batch.lost == 6...8)
         #expect(batch.events.map(\.id) == [9])
+    }
+
+    @Test func eventsToldAheadWakeOnlyTheSubscribersThatWantThem() throws {
+        let log = EventLog(capacity: 10)
+        log.start()
+        defer { log.stop() }
+        let expiries = CountingSubscriber()
+        let writes = CountingSubscriber()
+        log.subscribe(expiries, filter: EventFilter(types: [.expired]))
+        log.subscribe(writes, filter: EventFilter(types: [.set]))
+        log.notify(ahead: [
+            KeyspaceEvent(id: 0, type: .expired, key: try Key("k"), time: Timestamp(milliseconds: 1))
+        ])
+        #expect(expiries.wakeUps.wait(timeout: .now() + 5) == .success)
+        #expect(writes.wakeUps.wait(timeout: .now() + 0.05) == .timedOut)
+        #expect(writes.skipped.withLock { $0 }.isEmpty, "no event of the history went by")
     }
 }

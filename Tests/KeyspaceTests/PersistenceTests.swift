@@ -152,7 +152,7 @@ struct PersistenceTests {
         #expect(reopened.recovery?.expiredKeys == 1)
         #expect(try reopened.value(forKey: Key("soon")) == nil)
         #expect(reopened.timeToLive(forKey: try Key("later")) == .remaining(.seconds(70)))
-        let events = reopened.events(after: 0, matching: EventFilter(), limit: 10)
+        let events = reopened.events(after: EventPosition(id: 0), matching: EventFilter(), limit: 10)
         #expect(events.events.map(\.type) == [.expired])
         #expect(events.events.map(\.key.text) == ["soon"])
         // The expiry is in the log too: a second restart does not bring the key back.

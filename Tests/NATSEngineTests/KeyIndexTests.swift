@@ -46,7 +46,7 @@ import Testing
         #expect(index.stringCount == 1)
     }
 
-    @Test func stringsWrittenElsewhereWaitAStandInDelayAndQueuesDoNot() throws {
+    @Test func stringsWrittenElsewhereAreTakenAtTheirDeadlineThenAgainAStandInDelayLater() throws {
         let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         index.apply(
             record(.string, sequence: 1, expiringIn: 100, writer: "there"), key: try Key("theirs"),
@@ -58,16 +58,45 @@ import Testing
             record(.string, sequence: 3, expiringIn: 300, writer: "here"), key: try Key("ours"),
             fromWatch: true)
         var (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 300), limit: 10)
-        #expect(due.map(\.0.text) == ["queue", "ours"])
+        #expect(due.map(\.0.text) == ["theirs", "queue", "ours"])
+        #expect(due.map(\.1.isAwaitingCopy) == [false, false, false], "each at its deadline, told ahead")
         #expect(next == Timestamp(milliseconds: now.milliseconds + 1100))
+        #expect(index.entry(try Key("theirs"))?.isAwaitingCopy == true)
         let hidden = index.strings(
             prefix: [], after: nil, limit: 10, now: Timestamp(milliseconds: now.milliseconds + 100))
         #expect(hidden.rows.isEmpty, "a listing hides a key from its deadline, whoever announces it")
         (due, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 1100), limit: 10)
         #expect(
-            due.map(\.0.text) == ["theirs"]
+            due.map(\.0.text) == ["theirs"] && due.first?.1.isAwaitingCopy == true
                 && due.first?.1.deadline == Timestamp(milliseconds: now.milliseconds + 100))
         #expect(next == nil)
+        #expect(index.entry(try Key("theirs")) == nil)
+    }
+
+    @Test func theCopyOfAnExpiryIsNewOnlyBeforeTheDeadlineWasTakenHere() throws {
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
+        let early = try Key("early")
+        let taken = try Key("taken")
+        index.apply(
+            record(.string, sequence: 1, expiringIn: 100, writer: "there"), key: early, fromWatch: true)
+        index.apply(
+            record(.string, sequence: 2, expiringIn: 100, writer: "there"), key: taken, fromWatch: true)
+        #expect(index.forget(early, sequence: 1), "its deadline was not handled here yet")
+        _ = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 100), limit: 10)
+        #expect(!index.forget(taken, sequence: 2), "counted at its deadline already")
+        #expect(index.entry(taken) == nil)
+    }
+
+    @Test func theEventThatMadeARecordIsNotedOnItsRecordOnly() throws {
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
+        let key = try Key("k")
+        index.apply(record(.string, sequence: 7, expiringIn: 100), key: key, fromWatch: true)
+        index.noteMade(key, record: 6, at: 40)
+        #expect(index.entry(key)?.madeAt == 0, "an older record's event")
+        index.noteMade(key, record: 7, at: 42)
+        #expect(index.entry(key)?.madeAt == 42)
+        index.apply(record(.string, sequence: 8, expiringIn: 100), key: key, fromWatch: true)
+        #expect(index.entry(key)?.madeAt == 0, "a new record waits for its own event")
     }
 
     @Test func anAnnouncedExpiryDropsOnlyTheRecordItNames() throws {

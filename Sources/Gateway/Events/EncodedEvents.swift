@@ -8,7 +8,8 @@ import WebSocket
 ///
 /// The forms sit in a ring indexed by event id, so that finding one costs no hashing; an event
 /// whose slot a newer one took is encoded again (the ring holds far more events than
-/// subscribers read at a time).
+/// subscribers read at a time), and so is one whose id is its subscriber's own (it names
+/// expirations told ahead, `EventPosition`).
 final class EncodedEvents: Sendable {
     /// One event's wire forms.
     private struct Forms {
@@ -80,7 +81,7 @@ final class EncodedEvents: Sendable {
             var missing: [Int] = []
             for event in events {
                 let slot = slots[index(of: event.id)]
-                if slot.id == event.id, let cached = slot.forms {
+                if slot.id == event.id, event.announced.isEmpty, let cached = slot.forms {
                     forms.append(cached)
                 } else {
                     missing.append(forms.count)
@@ -94,7 +95,8 @@ final class EncodedEvents: Sendable {
             forms[position] = Forms(events[position])
         }
         slots.withLock { slots in
-            for position in missing {
+            // An event whose id names expirations told ahead is its subscriber's alone.
+            for position in missing where events[position].announced.isEmpty {
                 let id = events[position].id
                 // A newer event may have taken the slot meanwhile: it keeps it.
                 if slots[index(of: id)].id <= id {

@@ -20,13 +20,13 @@ struct EventCursor {
         var hasMore = false
     }
 
-    /// The id of the last event read or skipped.
-    private(set) var position: UInt64
+    /// After the last event read or skipped (and the expirations told ahead).
+    private(set) var position: EventPosition
     /// Set once a read returned less than a batch: the subscriber caught up with the history.
     private(set) var isLive = false
 
-    /// A cursor after the event with id `position`.
-    init(after position: UInt64) {
+    /// A cursor at `position`.
+    init(after position: EventPosition) {
         self.position = position
     }
 
@@ -47,8 +47,8 @@ struct EventCursor {
     /// Events after `previous` through `last` hold none the subscriber wants: skips them if
     /// everything before was read, so that they cannot push it out of the history.
     mutating func skip(after previous: UInt64, through last: UInt64) {
-        if position >= previous {
-            position = max(position, last)
+        if position.id >= previous {
+            position.id = max(position.id, last)
         }
     }
 }

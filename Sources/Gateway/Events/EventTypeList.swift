@@ -17,13 +17,14 @@ enum EventTypeList {
         return types
     }
 
-    /// An event id given as text: digits only.
-    static func eventID(_ text: String) throws(GatewayError) -> UInt64 {
-        guard text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-            let id = UInt64(text)
-        else {
-            throw .badRequest("'\(text)' is not an event id; ids are whole numbers.")
+    /// An event id given as text: digits, which a cluster may follow with the expirations it
+    /// told ahead (`EventPosition`).
+    static func eventID(_ text: String) throws(GatewayError) -> EventPosition {
+        guard let position = EventPosition(text) else {
+            throw .badRequest(
+                "'\(text)' is not an event id; ids are whole numbers, or as a cluster gives them, such as 1042~77-80,95."
+            )
         }
-        return id
+        return position
     }
 }

@@ -15,9 +15,10 @@ enum ServerSentEvents {
         Array(":\(text)\n\n".utf8)
     }
 
-    /// A keyspace event: `id`, `event` (its type) and `data`, its `json` (UTF-8).
+    /// A keyspace event: `id` (the position it brings its subscriber to), `event` (its type)
+    /// and `data`, its `json` (UTF-8).
     static func event(_ event: KeyspaceEvent, json: [UInt8]) -> [UInt8] {
-        var block = Array("id: \(event.id)\nevent: \(event.type.rawValue)\ndata: ".utf8)
+        var block = Array("id: \(event.position)\nevent: \(event.type.rawValue)\ndata: ".utf8)
         block.reserveCapacity(block.count + json.count + 2)
         block += json
         block += [UInt8(ascii: "\n"), UInt8(ascii: "\n")]

@@ -4,8 +4,8 @@ import Keyspace
 enum Events {
     /// Where a new subscription starts, and what it hears of.
     struct Subscription: Sendable {
-        /// The id of the last event it has seen: it hears of those after.
-        let cursor: UInt64
+        /// Where the last event it has seen left it: it hears of those after.
+        let cursor: EventPosition
         /// What it hears of: what it asked for, within what its caller may subscribe to.
         let filter: EventFilter
     }
@@ -18,13 +18,16 @@ enum Events {
         /// What the subscriber wants.
         let filter: EventFilter
         /// The id of the last event the client saw, when it resumes.
-        let lastEventID: UInt64?
+        let lastEventID: EventPosition?
 
         var requirement: Requirement { .some(.subscribe) }
 
         func execute<Store>(in operations: Operations<Store>) throws -> Completion<Subscription> {
             let newest = operations.store.lastEventID
-            return .now(Subscription(cursor: min(lastEventID ?? newest, newest), filter: filter))
+            guard let lastEventID, lastEventID.id <= newest else {
+                return .now(Subscription(cursor: EventPosition(id: newest), filter: filter))
+            }
+            return .now(Subscription(cursor: lastEventID, filter: filter))
         }
 
         func isChange(_ output: Subscription) -> Bool { false }

@@ -329,13 +329,14 @@ private struct MemberReader {
         }
     }
 
-    /// An event id: a whole number, or its digits as a string; `nil` when absent.
-    mutating func eventID(_ name: String) throws(GatewayError) -> UInt64? {
+    /// An event id: a whole number, or as a string, its digits or a cluster's id
+    /// (`EventPosition`); `nil` when absent.
+    mutating func eventID(_ name: String) throws(GatewayError) -> EventPosition? {
         switch take(name) {
         case nil, .null?: return nil
-        case .integer(let id)? where id >= 0: return UInt64(id)
+        case .integer(let id)? where id >= 0: return EventPosition(id: UInt64(id))
         case .string(let text)?: return try EventTypeList.eventID(text)
-        default: throw .badRequest("'\(name)' must be an event id, a whole number.")
+        default: throw .badRequest("'\(name)' must be an event id: a whole number, or a string.")
         }
     }
 

@@ -24,7 +24,9 @@ final class WebSocketSubscription: EventSubscriber {
 
     /// A subscription to the events after `cursor` that pass `filter`; `onNews` asks for the
     /// session to be served.
-    init(number: Int, filter: EventFilter, after cursor: UInt64, onNews: @escaping @Sendable () -> Void) {
+    init(
+        number: Int, filter: EventFilter, after cursor: EventPosition, onNews: @escaping @Sendable () -> Void
+    ) {
         self.number = number
         self.filter = filter
         self.onNews = onNews

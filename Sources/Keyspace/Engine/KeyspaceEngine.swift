@@ -309,8 +309,10 @@ package final class KeyspaceEngine: KeyspaceStore {
         log.lastID
     }
 
-    package func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch {
-        log.events(after: cursor, matching: filter, limit: limit)
+    /// Tells no expiration ahead of its history: `position`'s id alone counts.
+    package func events(after position: EventPosition, matching filter: EventFilter, limit: Int) -> EventBatch
+    {
+        log.events(after: position.id, matching: filter, limit: limit)
     }
 
     package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {

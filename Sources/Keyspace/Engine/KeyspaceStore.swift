@@ -83,9 +83,11 @@ package protocol KeyspaceStore: Sendable {
     /// The id of the newest event, 0 before the first.
     var lastEventID: UInt64 { get }
 
-    /// Up to `limit` events after `cursor` matching `filter`, from the history, and the ids
-    /// lost because the history moved past `cursor`.
-    func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch
+    /// Up to `limit` events after `position` matching `filter`, from the history (and, on an
+    /// engine that tells expirations ahead of it, those it told since), each with the position
+    /// its subscriber reaches with it; and the ids lost because the history moved past
+    /// `position`.
+    func events(after position: EventPosition, matching filter: EventFilter, limit: Int) -> EventBatch
 
     /// Starts waking `subscriber` when events matching `filter` are published.
     func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter)

@@ -28,6 +28,8 @@ package final class EventLog: Sendable {
         var lastID: UInt64 = 0
         var notifiedThrough: UInt64 = 0
         var subscribers = SubscriberGroups()
+        /// Events told ahead of the history since the last round (`notify(ahead:)`).
+        var ahead: [KeyspaceEvent] = []
         /// The number of the last round, and when it started.
         var lastRound: UInt64 = 0
         var roundStarted = ContinuousClock.now
@@ -36,6 +38,8 @@ package final class EventLog: Sendable {
     /// What one round tells, taken under the lock.
     private struct Round {
         var events: [KeyspaceEvent]
+        /// The events told ahead of the history.
+        var ahead: [KeyspaceEvent]
         var previous: UInt64
         var last: UInt64
         var subscribers: SubscriberGroups
@@ -157,7 +161,7 @@ package final class EventLog: Sendable {
         // learns it without the lock every subscriber and writer shares. An event appended
         // after this load is told to it by the notifier, which reads under the lock.
         guard cursor < appendedThrough.load(ordering: .acquiring) else {
-            return EventBatch(events: [], lost: nil, cursor: cursor)
+            return EventBatch(events: [], lost: nil, cursor: EventPosition(id: cursor))
         }
         return state.withLock { state in
             let oldest = state.lastID - UInt64(state.history.count) + 1
@@ -179,7 +183,7 @@ package final class EventLog: Sendable {
                 index += 1
                 budget -= 1
             }
-            return EventBatch(events: events, lost: lost, cursor: position)
+            return EventBatch(events: events, lost: lost, cursor: EventPosition(id: position))
         }
     }
 
@@ -218,6 +222,17 @@ package final class EventLog: Sendable {
             guard waiting >= pressure else { return }
         }
         notifier.wake()
+    }
+
+    /// Wakes the subscribers that want one of `events`, which the engine told ahead of the
+    /// history (a cluster's expirations, at their deadline), at the next round. Cheap; a round
+    /// in progress delays it until its end, as it does appends.
+    package func notify(ahead events: [KeyspaceEvent]) {
+        guard hasSubscribers.load(ordering: .relaxed), !events.isEmpty else { return }
+        state.withLock { $0.ahead += events }
+        if roundInProgress.load(ordering: .sequentiallyConsistent) == 0 {
+            notifier.wake()
+        }
     }
 
     /// Starts the notifier thread; idempotent. The thread keeps the log alive until `stop()`.
@@ -271,8 +286,10 @@ package final class EventLog: Sendable {
                 state.notifiedThrough = state.lastID
                 notifiedThrough.store(state.lastID, ordering: .relaxed)
             }
+            let ahead = state.ahead
+            state.ahead = []
             // Nobody to tell: nothing is copied, which a writer's wake-up would otherwise cost.
-            guard !state.subscribers.isEmpty, fresh > 0 else { return .sleep }
+            guard !state.subscribers.isEmpty, fresh > 0 || !ahead.isEmpty else { return .sleep }
             state.lastRound += 1
             // Read only when a round starts: a write with nobody to tell costs no clock.
             state.roundStarted = .now
@@ -280,7 +297,8 @@ package final class EventLog: Sendable {
             roundInProgress.store(state.lastRound, ordering: .sequentiallyConsistent)
             return .notify(
                 Round(
-                    events: Array(state.history.suffix(Int(available))), previous: state.notifiedThrough,
+                    events: Array(state.history.suffix(Int(available))), ahead: ahead,
+                    previous: state.notifiedThrough,
                     last: state.lastID, subscribers: state.subscribers, isComplete: available == fresh,
                     number: state.lastRound))
         }
@@ -301,18 +319,15 @@ package final class EventLog: Sendable {
                 }
                 continue
             }
-            guard let first = round.events.first(where: group.filter.matches) else {
-                for subscriber in group.subscribers {
-                    subscriber.nothingMatched(after: round.previous, through: round.last)
-                }
-                continue
+            let first = round.events.first(where: group.filter.matches)
+            // The history's events before the first match are skipped too: in a large round,
+            // reading from where the last round left could otherwise start where it ends.
+            let skipped = first.map { $0.id - 1 } ?? round.last
+            for subscriber in group.subscribers where skipped > round.previous {
+                subscriber.nothingMatched(after: round.previous, through: skipped)
             }
-            // The events before the first match are skipped too: in a large round, reading
-            // from where the last round left could otherwise start where the history ends.
+            guard first != nil || round.ahead.contains(where: group.filter.matches) else { continue }
             for subscriber in group.subscribers {
-                if first.id - 1 > round.previous {
-                    subscriber.nothingMatched(after: round.previous, through: first.id - 1)
-                }
                 subscriber.eventsAvailable(in: notice)
             }
         }

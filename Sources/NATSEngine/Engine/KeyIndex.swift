@@ -5,11 +5,11 @@ import Plumbing
 /// kind, sequence, size and deadline, in byte order for listings, and by deadline for expiry.
 ///
 /// A key leaves the index when its expiry is handled: at its deadline (`takeDue`) when this
-/// gateway wrote it, or is a queue; a string another gateway wrote waits `standInDelay` more
-/// for that gateway's `expired` to come back from the event stream (`forget`), and is taken
-/// only if it has not. Listings hide a key from its deadline, and the value stream drops it
-/// about a second later. O(log n) per change; memory is about a hundred bytes per key plus the
-/// key.
+/// gateway wrote it, or is a queue. A string another gateway wrote is taken at its deadline
+/// too, to be told ahead, then waits `standInDelay` more for that gateway's `expired` to come
+/// back from the event stream (`forget`), and is taken again only if it has not. Listings hide
+/// a key from its deadline, and the value stream drops it about a second later. O(log n) per
+/// change; memory is about a hundred bytes per key plus the key.
 final class KeyIndex: Sendable {
     /// One key as the index knows it.
     struct Entry: Sendable {
@@ -21,6 +21,12 @@ final class KeyIndex: Sendable {
         var expiresInStorage: Bool
         /// Whether this gateway wrote it (and so announces its expiry).
         var isWrittenHere: Bool
+        /// The stream sequence of the event that made this record, once the event feed brought
+        /// it; 0 before.
+        var madeAt: UInt64 = 0
+        /// Whether its deadline was handled, and it waits for another gateway's `expired`
+        /// (a string another gateway wrote, held a stand-in delay more).
+        var isAwaitingCopy = false
         fileprivate var handle: Deadlines.Handle?
     }
 
@@ -75,18 +81,11 @@ final class KeyIndex: Sendable {
                 size: record.size,
                 expiresInStorage: record.expiresInStorage,
                 isWrittenHere: !fromWatch || record.writer == gateway)
-            let due = record.deadline.map { deadline in
-                record.kind == .string && !entry.isWrittenHere ? deadline + standInDelay : deadline
+            if let deadline = record.deadline {
+                entry.handle = Self.schedule(key, at: deadline, in: &state)
             }
-            if let due {
-                entry.handle = Self.schedule(key, at: due, in: &state)
-            }
-            state.entries[key] = entry
-            state.order.insert(key)
-            if record.kind == .string {
-                state.strings += 1
-            }
-            guard let due else { return false }
+            Self.insert(entry, for: key, into: &state)
+            guard let due = record.deadline else { return false }
             return earliest.map { due < $0 } ?? true
         }
     }
@@ -97,13 +96,23 @@ final class KeyIndex: Sendable {
     }
 
     /// Drops `key` if the index holds it at sequence `sequence`: its expiry was announced,
-    /// so this gateway has nothing left to do. Returns whether it did. O(log n).
+    /// so this gateway has nothing left to do. Returns whether it dropped it before its
+    /// deadline was handled here (the expiry is new to this gateway). O(log n).
     @discardableResult
     func forget(_ key: Key, sequence: UInt64) -> Bool {
         state.withLock { state in
-            guard state.entries[key]?.sequence == sequence else { return false }
+            guard let entry = state.entries[key], entry.sequence == sequence else { return false }
             Self.remove(key, from: &state)
-            return true
+            return !entry.isAwaitingCopy
+        }
+    }
+
+    /// Notes that the event of stream sequence `sequence` made `key`'s record `record`, if the
+    /// index holds that record. O(1).
+    func noteMade(_ key: Key, record: UInt64, at sequence: UInt64) {
+        state.withLock { state in
+            guard state.entries[key]?.sequence == record else { return }
+            state.entries[key]?.madeAt = sequence
         }
     }
 
@@ -127,16 +136,23 @@ final class KeyIndex: Sendable {
         state.withLock { $0.strings }
     }
 
-    /// Removes and returns up to `limit` keys whose expiry is due at or before `now`, earliest
-    /// first, with the next time one is due. O(k log n).
+    /// Returns up to `limit` keys whose expiry is due at or before `now`, earliest first, with
+    /// the next time one is due. Each leaves the index, but for a string another gateway wrote
+    /// taken at its deadline: it stays, awaiting that gateway's `expired` a stand-in delay
+    /// more (`Entry.isAwaitingCopy` tells the two takings apart). O(k log n).
     func takeDue(now: Timestamp, limit: Int) -> (due: [(Key, Entry)], next: Timestamp?) {
         state.withLock { state in
             var due: [(Key, Entry)] = []
             while due.count < limit, let first = state.deadlines.first, first.deadline <= now {
-                guard let key = state.keysBySlot[Int(first.handle.rawValue)], let entry = state.entries[key]
+                guard let key = state.keysBySlot[Int(first.handle.rawValue)], var entry = state.entries[key]
                 else { preconditionFailure("a deadline outlived its key") }
                 due.append((key, entry))
                 Self.remove(key, from: &state)
+                if entry.kind == .string && !entry.isWrittenHere && !entry.isAwaitingCopy {
+                    entry.isAwaitingCopy = true
+                    entry.handle = Self.schedule(key, at: first.deadline + standInDelay, in: &state)
+                    Self.insert(entry, for: key, into: &state)
+                }
             }
             return (due, state.deadlines.first?.deadline)
         }
@@ -181,6 +197,14 @@ final class KeyIndex: Sendable {
             state.keysBySlot[slot] = key
         }
         return handle
+    }
+
+    private static func insert(_ entry: Entry, for key: Key, into state: inout State) {
+        state.entries[key] = entry
+        state.order.insert(key)
+        if entry.kind == .string {
+            state.strings += 1
+        }
     }
 
     private static func remove(_ key: Key, from state: inout State) {

@@ -32,6 +32,8 @@ package final class NATSEngine: KeyspaceStore {
     let jetStream: JetStream
     private let index: KeyIndex
     private let log: EventLog
+    /// Expirations told at their deadline, until their copies come back from the event stream.
+    private let ahead = AheadExpirations(capacity: 65_536)
     let outbox: EventOutbox
     private let waiters = PullWaiters()
     /// What this gateway knows of the leases every gateway gave out.
@@ -712,8 +714,51 @@ package final class NATSEngine: KeyspaceStore {
         return max(local, last)
     }
 
-    package func events(after cursor: UInt64, matching filter: EventFilter, limit: Int) -> EventBatch {
-        log.events(after: cursor, matching: filter, limit: limit)
+    /// The history's events after `position`, but the copies of the expirations it names
+    /// (told ahead); then, once the history is read through, the expirations told ahead since
+    /// the subscriber last looked that it may be told: those it wants, not told yet, whose
+    /// record's making it has read (an `expired` never comes before its `set`), while its
+    /// position has room to name them. Each event carries the position it brings.
+    package func events(after position: EventPosition, matching filter: EventFilter, limit: Int) -> EventBatch
+    {
+        var batch = EventBatch(events: [], lost: nil, cursor: position)
+        var announced = position.announced
+        // Read again when copies left out of a full read leave room.
+        var isFull = true
+        while isFull && batch.events.count < limit {
+            let wanted = limit - batch.events.count
+            let read = log.events(after: batch.cursor.id, matching: filter, limit: wanted)
+            // Events lost since the last read come first: the next batch tells of them.
+            if read.lost != nil && batch.cursor.id != position.id { break }
+            batch.lost = read.lost
+            batch.cursor.id = read.cursor.id
+            isFull = read.events.count == wanted
+            for var event in read.events {
+                if event.record != 0 && announced.contains(event.record) {
+                    announced.remove(event.record)
+                    continue
+                }
+                event.announced = announced
+                batch.events.append(event)
+            }
+        }
+        if batch.events.count < limit && batch.cursor.id >= log.lastID {
+            let (entries, cursor) = ahead.entries(
+                after: position.aheadCursor, limit: limit - batch.events.count)
+            batch.cursor.aheadCursor = cursor
+            for entry in entries
+            where entry.madeAt <= batch.cursor.id && !announced.contains(entry.event.record)
+                && filter.matches(entry.event)
+            {
+                guard announced.insert(entry.event.record) else { break }
+                var event = entry.event
+                event.id = batch.cursor.id
+                event.announced = announced
+                batch.events.append(event)
+            }
+        }
+        batch.cursor.announced = announced
+        return batch
     }
 
     package func subscribe(_ subscriber: any EventSubscriber, filter: EventFilter) {
@@ -755,23 +800,27 @@ package final class NATSEngine: KeyspaceStore {
             let time = message.headers[Record.Field.time].flatMap({ Int64($0) }),
             let key = try? Key(message.body)
         else { return }
+        var event = KeyspaceEvent(
+            id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time),
+            reason: message.headers[Record.Field.reason].flatMap(EventReason.init(rawValue:)))
         if let id = message.headers[Record.Field.messageID] {
             outbox.confirm(id)
-            // Announced by the gateway that wrote it: nothing left for this one to do (its
-            // own announcements are out of the index already).
-            if type == .expired, let record = Self.record(ofExpiryID: id),
-                index.forget(key, sequence: record)
-            {
-                expirations.increment()
+            if type == .expired, let record = Self.record(ofExpiryID: id) {
+                event.record = record
+                // Before it enters the history: a subscriber finds it there or told ahead.
+                ahead.copyArrived(record: record)
+                // Nothing left for this gateway to do; counted if it had not seen the deadline.
+                if index.forget(key, sequence: record) {
+                    expirations.increment()
+                }
+            } else if let record = Self.record(ofChangeID: id) {
+                index.noteMade(key, record: record, at: delivery.streamSequence)
             }
         }
         if type == .policy {
             // Set on some gateway: read again when next needed.
             _ = policies.withLock { $0.removeValue(forKey: key) }
         }
-        let event = KeyspaceEvent(
-            id: delivery.streamSequence, type: type, key: key, time: Timestamp(milliseconds: time),
-            reason: message.headers[Record.Field.reason].flatMap(EventReason.init(rawValue:)))
         // One the history holds already (the feed started again after a reconnection) changes
         // nothing.
         if log.append(event) {
@@ -859,36 +908,45 @@ package final class NATSEngine: KeyspaceStore {
 
     // MARK: Expiry
 
-    /// Announces the expiry of the keys due, each once: at its deadline, a key this gateway
-    /// wrote, or a queue; a stand-in delay later, a string another gateway wrote whose
-    /// `expired` has not come back from the event stream (that gateway may be gone). The
-    /// expirer's step.
+    /// Announces the expiry of the keys due, each once. At its deadline, a string is told
+    /// ahead to this gateway's subscribers, and its `expired` published to the event stream
+    /// by the gateway that wrote it; a stand-in delay later, by another gateway if it has not
+    /// come back from the stream (the writer may be gone). A queue's is published at its
+    /// deadline, by the gateway that deletes its record. The expirer's step.
     private func expireDueKeys() -> WorkerThread.Pause {
         let now = clock.now()
         let (due, next) = index.takeDue(now: now, limit: 1024)
+        var toldAhead: [KeyspaceEvent] = []
         for (key, entry) in due {
             let deadline = entry.deadline ?? now
-            let isStandIn = entry.kind == .string && !entry.isWrittenHere
             switch entry.kind {
             case .string:
-                outbox.publish(
-                    .expired, key: key, time: deadline, id: Self.expiryID(ofRecord: entry.sequence),
-                    standingIn: isStandIn)
-                if !entry.expiresInStorage {
-                    _ = try? delete(key, sequence: entry.sequence, at: now)
+                let isStandIn = entry.isAwaitingCopy
+                if !isStandIn && entry.madeAt > 0 {
+                    var event = KeyspaceEvent(id: 0, type: .expired, key: key, time: deadline)
+                    event.record = entry.sequence
+                    ahead.tell(event, madeAt: entry.madeAt)
+                    toldAhead.append(event)
                 }
+                if entry.isWrittenHere || isStandIn {
+                    outbox.publish(
+                        .expired, key: key, time: deadline, id: Self.expiryID(ofRecord: entry.sequence),
+                        standingIn: isStandIn)
+                    if !entry.expiresInStorage {
+                        _ = try? delete(key, sequence: entry.sequence, at: now)
+                    }
+                }
+                // A stand-in is a second late by design, and its key was counted at its deadline.
+                guard !isStandIn else { continue }
             case .queue:
                 expireQueue(key, record: entry.sequence, deadline: deadline)
             case .deleted:
                 continue
             }
             expirations.increment()
-            // A stand-in is a second late by design: the lateness is that of this gateway's
-            // own announcements.
-            if !isStandIn {
-                expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
-            }
+            expiryLateness.recordMilliseconds(max(0, clock.now().milliseconds - deadline.milliseconds))
         }
+        log.notify(ahead: toldAhead)
         if due.count == 1024 { return .none }
         guard let next else { return .untilWoken }
         return .untilWokenOrAfter(next - clock.now())
@@ -929,6 +987,14 @@ package final class NATSEngine: KeyspaceStore {
     }
 
     private static let expiryIDPrefix = "expired-"
+
+    /// The record a write made, from the de-duplication id of its event (`kv-<sequence>`), if
+    /// it is one.
+    private static func record(ofChangeID id: String) -> UInt64? {
+        id.hasPrefix(changeIDPrefix) ? UInt64(id.dropFirst(changeIDPrefix.count)) : nil
+    }
+
+    private static let changeIDPrefix = "kv-"
 
     // MARK: Helpers
 
