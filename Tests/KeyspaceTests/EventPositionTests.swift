@@ -12,11 +12,21 @@ struct EventPositionTests {
     }
 
     @Test(arguments: [
-        "", "~", "1~", "~1", "-1", "1.5", " 1", "1~a", "1~2-1", "1~3,1", "1~1,1", "1~1-2,3", "1~1,,3", "1~1-",
-        "1~-2", "18446744073709551616", "1~1~2",
+        "", "~", "1~", "~1", "-1", "1.5", " 1", "1~a", "1~1,,3", "1~1-", "1~-2", "1~1-2-3",
+        "18446744073709551616",
+        "1~18446744073709551616", "1~1~2",
     ])
     func refusesWhatIsNotAnId(text: String) {
         #expect(EventPosition(text) == nil)
+    }
+
+    @Test(arguments: [
+        ("1~2-1", "1~1-2"), ("1~3,1", "1~1,3"), ("1~1,1", "1~1"), ("1~1-2,3", "1~1-3"),
+        ("1~5-9,2-6", "1~2-9"),
+        ("007~0009", "7~9"),
+    ])
+    func readsRangesInAnyOrderAndJoinsThem(text: String, written: String) throws {
+        #expect(try #require(EventPosition(text)).description == written)
     }
 
     @Test func refusesMoreRangesThanAnIdMayName() {

@@ -2327,9 +2327,8 @@ def test_key_filter_is_a_redis_glob_over_unicode_scalars(
         pytest.param("", {"Last-Event-ID": "0x10"}, ("bad-request",), id="header-hexadecimal"),
         pytest.param("last_event_id=4~", {}, ("bad-request",), id="no-records-after-tilde"),
         pytest.param("last_event_id=~4", {}, ("bad-request",), id="no-id-before-tilde"),
-        pytest.param("", {"Last-Event-ID": "4~9-7"}, ("bad-request",), id="header-range-backwards"),
-        pytest.param("", {"Last-Event-ID": "4~7,5"}, ("bad-request",), id="header-ranges-out-of-order"),
-        pytest.param("", {"Last-Event-ID": "4~5-6,7"}, ("bad-request",), id="header-ranges-touching"),
+        pytest.param("", {"Last-Event-ID": "4~9-7-5"}, ("bad-request",), id="header-range-of-three"),
+        pytest.param("", {"Last-Event-ID": "4~7,"}, ("bad-request",), id="header-trailing-comma"),
         pytest.param("", {"Last-Event-ID": "4~5~6"}, ("bad-request",), id="header-two-tildes"),
         pytest.param("", {"Last-Event-ID": "4~" + ",".join(str(3 * n) for n in range(129))}, ("bad-request",),
                      id="header-too-many-ranges"),
@@ -2389,7 +2388,7 @@ def test_resuming_replays_exactly_the_missed_events(request: pytest.FixtureReque
         stream.expect((14, "set", "g"), (15, "set", "g"))
     # An id that names expirations told ahead (a cluster's) resumes after its number; none of
     # those is an event here.
-    with open_events(api.server, headers={"Last-Event-ID": "13~2-4,9"}) as stream:
+    with open_events(api.server, headers={"Last-Event-ID": "13~9,4-2"}) as stream:
         stream.expect((14, "set", "g"), (15, "set", "g"))
 
 

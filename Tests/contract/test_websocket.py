@@ -565,6 +565,23 @@ def test_subscriptions_resume_after_last_event_id(server: RunningServer, session
     assert session.receive()["event"]["type"] == "del"
 
 
+def test_a_subscription_resumes_after_an_expiry_without_hearing_it_again(session: Session) -> None:
+    # On a NATS cluster the expiry is told at its deadline, ahead of the cluster's event stream:
+    # its id is a string that names it, and resuming with it skips the stream's copy.
+    key = unique("ws-expiry-resume")
+    first = session.ok(op="subscribe", key=key, type=["set", "expired"])["subscription"]
+    session.ok(op="set", key=key, value="v", ttl=0.3)
+    assert session.receive()["event"]["type"] == "set"
+    expired = session.receive()["event"]
+    assert expired["type"] == "expired", expired
+    session.ok(op="unsubscribe", subscription=first)
+    session.ok(op="set", key=key, value="again")
+    session.ok(op="subscribe", key=key, type=["set", "expired"], lastEventId=expired["id"])
+    after = session.receive()["event"]
+    assert (after["type"], after["key"]) == ("set", key), f"the expiry was heard again: {after}"
+    session.assert_quiet()
+
+
 def test_a_resume_past_the_history_reports_a_gap(request: pytest.FixtureRequest) -> None:
     small = start_server(request, PUBLIC, ("--event-history", "4"))
     with open_session(small) as session:

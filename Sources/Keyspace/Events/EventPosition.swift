@@ -57,21 +57,28 @@ package struct AnnouncedExpirations: Sendable, Equatable, CustomStringConvertibl
 
     package init() {}
 
-    /// The set `text` writes, `a-b` or `a` ranges separated by commas, in increasing order, not
-    /// touching; `nil` when it is not one, or has more than twice `maximumRanges` ranges.
+    /// The set `text` writes: records `a` or ranges `a-b`, separated by commas, in any order
+    /// (they are sorted and joined); `nil` when it is not one, or has more than twice
+    /// `maximumRanges` of them.
     package init?(_ text: some StringProtocol) {
         var ranges: [ClosedRange<UInt64>] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let lower = EventPosition.number(bounds[0]),
-                let upper = bounds.count == 2 ? EventPosition.number(bounds[1]) : lower,
-                lower <= upper,
-                ranges.last.map({ lower > $0.upperBound && lower - $0.upperBound > 1 }) ?? true,
+            guard let first = EventPosition.number(bounds[0]),
+                let last = bounds.count == 2 ? EventPosition.number(bounds[1]) : first,
                 ranges.count < 2 * Self.maximumRanges
             else { return nil }
-            ranges.append(lower...upper)
+            ranges.append(min(first, last)...max(first, last))
         }
-        self.ranges = ranges
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = self.ranges.last,
+                range.lowerBound <= last.upperBound || range.lowerBound - last.upperBound == 1
+            {
+                self.ranges[self.ranges.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                self.ranges.append(range)
+            }
+        }
     }
 
     package var isEmpty: Bool { ranges.isEmpty }
