@@ -16,7 +16,9 @@
  *       1 ms). The keys measured are
  *       those whose deadlines fall in a window of MEASURE_MS that starts at the first deadline,
  *       or SETTLE_MS after loading ends if that is later; their notifications are awaited until
- *       GRACE_MS after the window's end, and any still missing then count as missing.
+ *       GRACE_MS after the window's end, and any still missing then count as missing. With
+ *       EXPIRY_TRACE=FILE in the environment, also writes each measured key's deadline (Unix
+ *       ms) and lateness (µs) to FILE, a line each, in the order they arrive.
  *   events-client fanout PORT SUBSCRIBERS RATE SECONDS DRAIN_MS [SERVER_PID]
  *       Opens SUBSCRIBERS streams of GET /v1/events?type=set&key=fan:*, then writes RATE new
  *       keys per second for SECONDS on one connection, and times each event from the moment
@@ -371,6 +373,22 @@ deadline_of(const struct expiry *expiry, long key)
 
 /* Notes that the key named NAME (LENGTH bytes) expired: an event or message read at
    ARRIVAL_US, stamped SERVER_MS by the server (-1 for none). */
+/* Writes a key's deadline and lateness to the file EXPIRY_TRACE names, if it names one. */
+static void
+trace_expiry(long long deadline_ms, int64_t lateness_us)
+{
+    static FILE *trace;
+    static int opened;
+    if (!opened) {
+        opened = 1;
+        const char *path = getenv("EXPIRY_TRACE");
+        if (path && !(trace = fopen(path, "w")))
+            failf("cannot write the expiry trace to %s", path);
+    }
+    if (trace)
+        fprintf(trace, "%lld %lld\n", deadline_ms, (long long) lateness_us);
+}
+
 static void
 record_expiry(struct expiry *expiry, const char *name, size_t length, int64_t arrival_us,
               int64_t server_ms)
@@ -406,6 +424,7 @@ record_expiry(struct expiry *expiry, const char *name, size_t length, int64_t ar
     expiry->arrived++;
     expiry->slow_writes += expiry->is_slow_write[index];
     histogram_add(&expiry->lateness, arrival_us - deadline_ms * 1000);
+    trace_expiry(deadline_ms, arrival_us - deadline_ms * 1000);
     if (server_ms >= 0)
         histogram_add(&expiry->server_lag, (server_ms - deadline_ms) * 1000);
 }
