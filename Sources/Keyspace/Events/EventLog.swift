@@ -225,8 +225,8 @@ package final class EventLog: Sendable {
     }
 
     /// Wakes the subscribers that want one of `events`, which the engine told ahead of the
-    /// history (a cluster's expirations, at their deadline), at the next round. Cheap; a round
-    /// in progress delays it until its end, as it does appends.
+    /// history (a cluster's expirations, at their deadline), at the next round. O(events); a
+    /// round in progress delays it until its end, as it does appends.
     package func notify(ahead events: [KeyspaceEvent]) {
         guard hasSubscribers.load(ordering: .relaxed), !events.isEmpty else { return }
         state.withLock { $0.ahead += events }

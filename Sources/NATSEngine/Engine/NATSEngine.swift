@@ -719,6 +719,7 @@ package final class NATSEngine: KeyspaceStore {
     /// the subscriber last looked that it may be told: those it wants, not told yet, whose
     /// record's making it has read (an `expired` never comes before its `set`), while its
     /// position has room to name them. Each event carries the position it brings.
+    /// O((events looked at) × ranges named).
     package func events(after position: EventPosition, matching filter: EventFilter, limit: Int) -> EventBatch
     {
         var batch = EventBatch(events: [], lost: nil, cursor: position)
