@@ -87,6 +87,25 @@ import Testing
         #expect(index.entry(taken) == nil)
     }
 
+    @Test func aKeyWrittenAgainOrWhoseCopyCameIsNotStoodInFor() throws {
+        let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
+        let rewritten = try Key("rewritten")
+        let confirmed = try Key("confirmed")
+        let waiting = try Key("waiting")
+        for (sequence, key) in [rewritten, confirmed, waiting].enumerated() {
+            index.apply(
+                record(.string, sequence: UInt64(sequence + 1), expiringIn: 100, writer: "there"), key: key,
+                fromWatch: true)
+        }
+        let (atDeadline, _) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 100), limit: 10)
+        #expect(atDeadline.count == 3)
+        index.apply(record(.string, sequence: 4, writer: "there"), key: rewritten, fromWatch: true)
+        index.forget(confirmed, sequence: 2)
+        let (standIns, next) = index.takeDue(now: Timestamp(milliseconds: now.milliseconds + 1100), limit: 10)
+        #expect(standIns.map(\.0.text) == ["waiting"] && standIns.first?.1.isAwaitingCopy == true)
+        #expect(next == nil && index.entry(rewritten)?.sequence == 4)
+    }
+
     @Test func theEventThatMadeARecordIsNotedOnItsRecordOnly() throws {
         let index = KeyIndex(gateway: "here", standInDelay: standInDelay)
         let key = try Key("k")

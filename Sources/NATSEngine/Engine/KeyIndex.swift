@@ -1,3 +1,4 @@
+import DequeModule
 import Keyspace
 import Plumbing
 
@@ -40,6 +41,10 @@ final class KeyIndex: Sendable {
         var order = SortedKeys()
         var deadlines = Deadlines()
         var keysBySlot: [Key?] = []
+        /// Strings other gateways wrote whose deadline was handled here, in the order they are
+        /// due to be stood in for (their deadlines', a stand-in delay later): a queue, not the
+        /// heap, since they come in that order.
+        var awaitingCopies: Deque<(due: Timestamp, key: Key, sequence: UInt64)> = []
         /// The highest sequence the watch delivered.
         var watched: UInt64 = 0
         var strings = 0
@@ -143,18 +148,39 @@ final class KeyIndex: Sendable {
     func takeDue(now: Timestamp, limit: Int) -> (due: [(Key, Entry)], next: Timestamp?) {
         state.withLock { state in
             var due: [(Key, Entry)] = []
-            while due.count < limit, let first = state.deadlines.first, first.deadline <= now {
-                guard let key = state.keysBySlot[Int(first.handle.rawValue)], var entry = state.entries[key]
+            while due.count < limit {
+                let first = state.deadlines.first.flatMap { $0.deadline <= now ? $0 : nil }
+                if let awaiting = state.awaitingCopies.first, awaiting.due <= now,
+                    first.map({ awaiting.due <= $0.deadline }) ?? true
+                {
+                    state.awaitingCopies.removeFirst()
+                    // Gone, or written again, meanwhile: nothing to stand in for.
+                    guard let entry = state.entries[awaiting.key], entry.sequence == awaiting.sequence,
+                        entry.isAwaitingCopy
+                    else { continue }
+                    due.append((awaiting.key, entry))
+                    Self.remove(awaiting.key, from: &state)
+                    continue
+                }
+                guard let first else { break }
+                guard let key = state.keysBySlot[Int(first.handle.rawValue)], let entry = state.entries[key]
                 else { preconditionFailure("a deadline outlived its key") }
                 due.append((key, entry))
-                Self.remove(key, from: &state)
-                if entry.kind == .string && !entry.isWrittenHere && !entry.isAwaitingCopy {
-                    entry.isAwaitingCopy = true
-                    entry.handle = Self.schedule(key, at: first.deadline + standInDelay, in: &state)
-                    Self.insert(entry, for: key, into: &state)
+                guard entry.kind == .string && !entry.isWrittenHere else {
+                    Self.remove(key, from: &state)
+                    continue
                 }
+                state.deadlines.remove(first.handle)
+                state.keysBySlot[Int(first.handle.rawValue)] = nil
+                state.entries[key]?.handle = nil
+                state.entries[key]?.isAwaitingCopy = true
+                state.awaitingCopies.append((first.deadline + standInDelay, key, entry.sequence))
             }
-            return (due, state.deadlines.first?.deadline)
+            var next = state.deadlines.first?.deadline
+            if let awaiting = state.awaitingCopies.first?.due {
+                next = min(next ?? awaiting, awaiting)
+            }
+            return (due, next)
         }
     }
 
