@@ -123,6 +123,7 @@ def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.Fixtu
     a, b = pair(request)
     with open_events(a.server) as on_a, open_events(b.server) as on_b:
         lateness = {}
+        told_ahead: dict[tuple[str, int], bool] = {}
         for round_number in range(5):
             key = f"short-{round_number}"
             put(a, key, query={"ttl": "0.3"}, status=201)
@@ -133,8 +134,9 @@ def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.Fixtu
             arrived = time.time() * 1000
             assert (expired_a.type, expired_a.key, expired_b.key) == ("expired", key, key)
             assert expired_a.data["time"] == expired_b.data["time"] == deadline
-            # Told at the deadline by each gateway, ahead of the event stream: the id names it.
-            assert "~" in expired_a.token and "~" in expired_b.token, (expired_a.token, expired_b.token)
+            # Told at the deadline by each gateway, ahead of the event stream (the id names it),
+            # unless the stream's copy came back first: then the copy is told, once.
+            told_ahead.update({("a", round_number): "~" in expired_a.token, ("b", round_number): "~" in expired_b.token})
             lateness[key] = arrived - deadline
             # Hidden from the deadline on both, although storage keeps it up to a second more.
             get(a, key, status=404)
@@ -144,7 +146,9 @@ def test_expiry_is_announced_on_time_by_both_gateways_once(request: pytest.Fixtu
         time.sleep(1.2)
         put(b, "sentinel", status=201)
         assert on_a.next_event().key == "sentinel" and on_b.next_event().key == "sentinel"
-    print(f"\nexpired events after the deadline: {[round(late, 1) for late in lateness.values()]} ms")
+    print(f"\nexpired events after the deadline: {[round(late, 1) for late in lateness.values()]} ms; "
+          f"told ahead: {sorted(told for told, ahead in told_ahead.items() if ahead)}")
+    assert any(ahead for (gateway, _), ahead in told_ahead.items() if gateway == "a"), told_ahead
     assert max(lateness.values()) < 100, lateness
     for api in (a, b):
         samples = prometheus_samples(api.call("GET", "/metrics", status=200).body.decode())
@@ -157,10 +161,16 @@ def test_an_expiry_told_ahead_is_not_told_again_where_its_subscriber_resumes(
     a, b = pair(request)
     wanted = {"type": "set,expired"}
     with open_events(a.server, wanted) as on_a:
-        put(a, "first", query={"ttl": "0.3"}, status=201)
-        assert on_a.next_event().key == "first"
-        told = on_a.next_event()
-        assert (told.type, told.key) == ("expired", "first") and told.token.startswith(f"{told.id}~"), told
+        # Told ahead unless the stream's copy came back first: a few tries.
+        for attempt in range(5):
+            put(a, "first", query={"ttl": "0.3"}, status=201)
+            assert on_a.next_event().key == "first"
+            told = on_a.next_event()
+            assert (told.type, told.key) == ("expired", "first"), told
+            if told.token.startswith(f"{told.id}~"):
+                break
+        else:
+            pytest.fail(f"no expiry was told ahead of the stream in 5 tries: {told}")
     # The cluster's copy of that expiry is in its event stream after the id the token starts
     # with; the token names it, so that a subscriber resuming with it is not told twice.
     put(a, "second", status=201)
